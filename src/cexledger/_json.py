@@ -1,0 +1,90 @@
+"""Exact JSON: numbers become ``Decimal`` (never ``float``), integers stay ``int``.
+
+Exchange pages are decoded twice over: the envelope with rows kept as ``msgspec.Raw``
+(the exact bytes the exchange sent, archived as-is), then each row on its own for
+normalization. Nothing here ever goes through ``float``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+__all__ = ["loads", "dumps", "Raw", "canonical_decimal", "to_decimal", "to_id"]
+
+Raw = msgspec.Raw
+
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode JSON exactly: floats as ``Decimal``, integers as ``int``."""
+    return _decoder.decode(data)
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode JSON compactly, ``Decimal`` as a JSON number, key order kept."""
+    return _encoder.encode(obj)
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """Canonical text for a decimal: no exponent, no trailing zeros, ``0`` for zero.
+
+    ``Decimal("1E-18")`` -> ``"0.000000000000000001"``; ``Decimal("5.10")`` -> ``"5.1"``.
+    """
+    if not value.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r}")
+    if value.is_zero():
+        return "0"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A wire value (JSON string, number or null) as an exact ``Decimal``; ``None`` for null/"".
+
+    Raises ``ValueError`` for anything that is not a finite number; a ``float`` is refused
+    because it has already lost exactness.
+    """
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            result = Decimal(text)
+        except ArithmeticError:
+            raise ValueError(f"not a number: {value!r}") from None
+    else:
+        raise ValueError(f"not an exact number: {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def to_id(value: Any) -> str | None:
+    """A wire id (JSON string or integer) as a string; never through float."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not an id: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return str(int(value))
+    raise ValueError(f"not an id: {value!r}")

@@ -1,0 +1,103 @@
+"""The exception tree. Every error cexledger raises on purpose derives from ``CexledgerError``.
+
+    CexledgerError
+    ├── ConfigError                 the config file or an option is wrong (user must fix)
+    ├── ArchiveError                the database cannot be opened, migrated or written
+    │   └── ArchiveLockedError      another process holds the database
+    └── ExchangeError               an exchange answered with an error (carries context)
+        ├── RetriableError          try again later: HTTP 429/5xx, rate-limit codes,
+        │                           timeouts, dropped connections, malformed bodies
+        ├── FatalAccountError       stop this account now: auth / permission / IP errors
+        └── FatalStreamError        stop this stream: parameter errors, a cursor loop,
+                                    retries exhausted
+
+Errors carry the request context (exchange, account, method, path, the exchange's code and
+text) and never a secret: messages are built only from those fields.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CexledgerError",
+    "ConfigError",
+    "ArchiveError",
+    "ArchiveLockedError",
+    "ExchangeError",
+    "RetriableError",
+    "FatalAccountError",
+    "FatalStreamError",
+]
+
+
+class CexledgerError(Exception):
+    """Base of every deliberate cexledger error; its ``str`` is one line for the user."""
+
+
+class ConfigError(CexledgerError):
+    """Configuration is missing or invalid."""
+
+
+class ArchiveError(CexledgerError):
+    """The archive database cannot be opened, migrated, read or written."""
+
+
+class ArchiveLockedError(ArchiveError):
+    """Another process holds a lock on the archive database."""
+
+
+class ExchangeError(CexledgerError):
+    """An exchange request failed.
+
+    ``code`` and ``text`` are what the exchange said (or a transport description);
+    ``status`` is the HTTP status, ``None`` if no response arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exchange: str | None = None,
+        account: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        text: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+        self.account = account
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+        self.text = text
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        parts = []
+        if self.account:
+            parts.append(f"account {self.account!r}")
+        if self.exchange:
+            parts.append(self.exchange)
+        prefix = " ".join(parts)
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        detail = ""
+        if self.code is not None or self.text:
+            detail = f": exchange said {self.code or '-'} {self.text or ''}".rstrip()
+        base = super().__str__()
+        head = f"{prefix}: {base}" if prefix else base
+        return f"{head}{detail}{where}"
+
+
+class RetriableError(ExchangeError):
+    """A transient failure: back off and try again."""
+
+
+class FatalAccountError(ExchangeError):
+    """Credentials, permissions or IP were refused: stop every stream of this account."""
+
+
+class FatalStreamError(ExchangeError):
+    """This stream cannot go on (bad parameter, cursor loop, retries exhausted)."""

@@ -1,0 +1,98 @@
+"""Unified record types shared by connectors, the archive, exports and reports.
+
+A *record* is one row exactly as an exchange sent it (``raw`` bytes) plus the
+normalized *entries* derived from it. One record yields one or more entries: a Bitget
+financial record is one entry; a CoinW transaction detail yields a realized-PnL, a fee
+and a funding entry where those amounts are non-zero.
+
+Amounts are signed from the account's point of view: money in is positive, money out
+(fees paid, losses, transfers out) negative. ``fee`` on an entry is the signed fee as the
+exchange reports it (Bitget fees are negative when paid).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+
+__all__ = ["Kind", "LedgerEntry", "Record", "StreamKey"]
+
+
+class Kind(str, enum.Enum):
+    """What an entry is, across exchanges. Unknown exchange types map to ``OTHER``."""
+
+    TRADE = "trade"                  # spot/margin fill: coin bought or sold
+    REALIZED_PNL = "realized_pnl"    # futures position closed: profit or loss
+    FEE = "fee"                      # trading fee on its own
+    FUNDING = "funding"              # futures funding settlement
+    TRANSFER = "transfer"            # between own accounts / sub-accounts
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    CONVERT = "convert"              # coin-to-coin exchange/conversion
+    INTEREST = "interest"            # margin interest, borrow interest
+    BORROW = "borrow"
+    REPAY = "repay"
+    LIQUIDATION = "liquidation"      # forced/burst close, risk liquidation
+    OTHER = "other"                  # anything not (yet) understood: kept, never rejected
+
+    def __str__(self) -> str:  # plain value in CSV and tables
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """One archived stream: an account's endpoint for one partition.
+
+    ``stream`` is the endpoint's name (``financial-records``, ``deals-history``);
+    ``partition`` is what the endpoint requires per call (Bitget ``category``,
+    CoinW ``instrument`` upper-cased).
+    """
+
+    account: str
+    exchange: str
+    stream: str
+    partition: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.stream}/{self.partition}"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One normalized ledger line. ``ts`` is the exchange's event time in Unix ms (UTC)."""
+
+    account: str
+    exchange: str
+    stream: str
+    record_id: str
+    seq: int                     # position among the entries of one record, from 0
+    ts: int
+    kind: Kind
+    coin: str | None
+    amount: Decimal
+    fee: Decimal = Decimal(0)
+    balance: Decimal | None = None   # balance after this entry, when the exchange says
+    category: str | None = None      # Bitget category / CoinW "USDT-FUTURES"-like product
+    symbol: str | None = None
+    exchange_type: str | None = None  # the exchange's own type/label, verbatim
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.ts / 1000, tz=timezone.utc)
+
+
+@dataclass(slots=True)
+class Record:
+    """One exchange row: its id, event time, exact bytes and normalized entries.
+
+    ``mutable`` marks rows the exchange may still change (a CoinW position still open);
+    syncs re-read those until they settle.
+    """
+
+    record_id: str
+    ts: int
+    raw: bytes
+    entries: list[LedgerEntry] = field(default_factory=list)
+    mutable: bool = False
