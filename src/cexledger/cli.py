@@ -1,5 +1,313 @@
-"""Command-line interface (placeholder until the CLI lands)."""
+"""The ``cexledger`` command: a thin Typer layer over the library.
+
+Every command turns a ``CexledgerError`` into one line on stderr and exit code 1; an
+unexpected exception becomes one line and exit code 2 (``CEXLEDGER_DEBUG=1`` shows the
+traceback); Ctrl-C exits 130 with the archive consistent (each page is its own transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .archive import Archive, default_url
+from .config import Config, default_config_path, load_config
+from .errors import CexledgerError, ConfigError
+
+app = typer.Typer(
+    name="cexledger",
+    help=(
+        "Archive your Bitget and CoinW account history before the exchange forgets it.\n\n"
+        "Put read-only API keys in a config file (see `cexledger accounts --help`), run "
+        "`cexledger sync` daily, and `cexledger export` when you need the data. "
+        "Try it without keys: `cexledger demo`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+sandbox_app = typer.Typer(
+    help="The built-in sandbox exchange: a local HTTP server speaking Bitget's and CoinW's APIs.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 
-def main() -> None:  # pragma: no cover - replaced by the Typer app
-    raise SystemExit("cexledger: CLI not built yet")
+@dataclass
+class State:
+    config: Path | None
+    db: str | None
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"cexledger: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One place that turns errors into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except CexledgerError as exc:
+            _fail(f"error: {exc}")
+        except KeyboardInterrupt:
+            _fail("interrupted; everything archived so far is kept — run the command again to continue", 130)
+        except Exception as exc:  # noqa: BLE001 - the user sees one line, never a traceback
+            if os.environ.get("CEXLEDGER_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set CEXLEDGER_DEBUG=1 for details)", 2)
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cexledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", envvar="CEXLEDGER_CONFIG",
+        help=f"Config file (TOML). Default: {default_config_path()}",
+    ),
+    db: Optional[str] = typer.Option(
+        None, "--db", envvar="CEXLEDGER_DB",
+        help="Archive database: a SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://…) "
+             "or a file path. Default: a SQLite file in the platform's user data directory.",
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    ctx.obj = State(config=config, db=db)
+
+
+def _state(ctx: typer.Context) -> State:
+    return ctx.obj if isinstance(ctx.obj, State) else State(None, None)
+
+
+def db_url(value: str | None) -> str:
+    if not value:
+        return default_url()
+    if "://" not in value:
+        return "sqlite:///" + str(Path(value).expanduser().resolve())
+    return value
+
+
+def _config(state: State) -> Config:
+    cfg = load_config(state.config)
+    for warning in cfg.warnings:
+        err.print(f"warning: {warning}", style="yellow", markup=False)
+    return cfg
+
+
+@app.command()
+@handle_errors
+def sync(
+    ctx: typer.Context,
+    accounts: Optional[list[str]] = typer.Argument(None, help="Account names to sync (default: all)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display, only the summary."),
+) -> None:
+    """Fetch everything new from the exchanges into the archive.
+
+    The first run backfills all the history the exchange still holds (Bitget: 90 days of
+    financial records; CoinW: 3 months of futures transaction details); later runs fetch
+    only what is new. Safe to interrupt and re-run at any time. Exit code 1 if any stream
+    failed (the rest is archived).
+    """
+    from ._render import SyncProgress, summary_table
+    from .sync import sync_accounts
+
+    state = _state(ctx)
+    selected = _config(state).select(accounts)
+    with Archive.open(db_url(state.db)) as archive:
+        if quiet or not err.is_terminal:
+            report = asyncio.run(sync_accounts(selected, archive))
+        else:
+            with SyncProgress(err, selected) as progress:
+                report = asyncio.run(sync_accounts(selected, archive, progress=progress))
+    out.print(summary_table(report))
+    for acc in report.accounts:
+        for note in acc.notes:
+            out.print(f"{acc.account}: {note}", markup=False)
+    if not report.ok:
+        for acc in report.accounts:
+            for line in acc.errors:
+                err.print(f"error: {line}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def status(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
+) -> None:
+    """Show what the archive holds per stream: records, time span, covered ranges, and how
+    many days until its newest point leaves the exchange's retention (red under 30)."""
+    from ._render import status_table
+    from .sync import now_ms
+
+    state = _state(ctx)
+    with Archive.open(db_url(state.db)) as archive:
+        summaries = archive.streams(account)
+        runs = archive.last_runs(1)
+    if not summaries:
+        out.print("The archive is empty. Run `cexledger sync` (or `cexledger demo` to try it).")
+        return
+    table, warnings = status_table(summaries, now_ms())
+    out.print(table)
+    if runs:
+        from ._render import fmt_ts
+
+        out.print(f"last sync: {fmt_ts(runs[0].get('finished_ms'))} UTC ({runs[0].get('account')})", markup=False)
+    for w in warnings:
+        err.print(f"WARNING: {w}", style="bold red", markup=False)
+
+
+@app.command()
+@handle_errors
+def export(
+    ctx: typer.Context,
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl (raw records, exact) or csv (normalized entries)."),
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
+    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
+    out_path: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
+) -> None:
+    """Write the archive out.
+
+    jsonl: one line per archived record, {"account", "exchange", "stream", "id", "raw"} with
+    raw the record exactly as the exchange sent it (latest version). csv: the normalized
+    ledger entries of all exchanges side by side (time, account, kind, coin, amount, fee, …).
+    """
+    from .export import FORMATS
+
+    writer = FORMATS.get(format.lower())
+    if writer is None:
+        raise ConfigError(f"unknown export format {format!r} (choose from: {', '.join(FORMATS)})")
+    state = _state(ctx)
+    with Archive.open(db_url(state.db)) as archive:
+        if out_path == "-":
+            count = writer(archive, sys.stdout.buffer, account=account, exchange=exchange)
+            sys.stdout.buffer.flush()
+        else:
+            target = Path(out_path).expanduser()
+            if target.is_dir():
+                raise ConfigError(f"--out {target} is a directory")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+            except OSError as exc:
+                raise ConfigError(f"cannot write to {target}: {exc.strerror}") from None
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    count = writer(archive, fh, account=account, exchange=exchange)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            err.print(f"wrote {count} rows to {target}", markup=False)
+
+
+@app.command()
+@handle_errors
+def accounts(ctx: typer.Context) -> None:
+    """List configured accounts (secrets masked).
+
+    The config file is TOML with one table per account:
+
+        [accounts.main]
+        exchange = "bitget"            # or "coinw"
+        api_key = "bg_..."
+        api_secret_env = "BITGET_SECRET"   # or api_secret = "..." (then chmod 600 the file)
+        passphrase_env = "BITGET_PASSPHRASE"
+        # base_url, demo = true, categories = [...]   (bitget)
+        # instruments = ["BTC", "ETH"]                  (coinw; default: public list)
+    """
+    from ._render import accounts_table
+
+    cfg = _config(_state(ctx))
+    out.print(accounts_table(list(cfg.accounts.values())))
+
+
+@app.command()
+@handle_errors
+def demo(
+    ctx: typer.Context,
+    records: int = typer.Option(2000, "--records", min=1, max=200_000, help="Rows per sandbox account."),
+    seed: int = typer.Option(1, "--seed", help="Sandbox data seed."),
+) -> None:
+    """Try cexledger with no keys and no network: start the sandbox exchange on a free local
+    port, write a temporary config for one Bitget and one CoinW account, sync, then show the
+    status and a few exported lines. Uses a temporary database unless --db is given."""
+    from .demo import run_demo
+
+    run_demo(out, err, records=records, seed=seed, db=_state(ctx).db and db_url(_state(ctx).db))
+
+
+@sandbox_app.command("serve")
+@handle_errors
+def sandbox_serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(0, help="Port (0 = any free port; printed on start)."),
+    seed: int = typer.Option(1, help="Data seed: the same seed gives the same history."),
+    records: int = typer.Option(2000, min=0, help="Rows per account."),
+    bitget_accounts: int = typer.Option(1, min=0, help="Number of Bitget accounts."),
+    coinw_accounts: int = typer.Option(1, min=0, help="Number of CoinW accounts."),
+    latency_ms: int = typer.Option(0, min=0, help="Simulated round-trip latency per request."),
+    faults: float = typer.Option(0.0, min=0.0, max=1.0, help="Share of requests that fail (500/502, truncated JSON, slow, dropped)."),
+    rate_limit: bool = typer.Option(True, "--rate-limit/--no-rate-limit", help="Enforce the documented rate limits."),
+    rate_limit_scale: float = typer.Option(1.0, min=0.01, help="Multiply the rate limits (benchmarks)."),
+    dialect: str = typer.Option("standard", help="standard, or variant: other legal answers where the docs leave room."),
+    dense_share: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Share of rows in USDT-FUTURES / the first instrument."),
+    instruments: str = typer.Option("BTC,ETH,SOL,1000PEPE", help="Instruments the CoinW accounts traded."),
+    append_every: float = typer.Option(0.0, min=0.0, help="Append new rows every N seconds (0 = never)."),
+    append_count: int = typer.Option(0, min=0, help="Rows appended each time."),
+    churn: float = typer.Option(0.0, min=0.0, max=1.0, help="CoinW: chance per request that a row arrives or a position closes."),
+) -> None:
+    """Run the sandbox exchange until interrupted. Its accounts and keys are at
+    GET /_sandbox/accounts; ground truth at GET /_sandbox/truth?exchange=…&account=…"""
+    from .sandbox import SandboxConfig, serve
+
+    if dialect not in ("standard", "variant"):
+        raise ConfigError("--dialect must be 'standard' or 'variant'")
+    config = SandboxConfig(
+        host=host, port=port, seed=seed, records=records, bitget_accounts=bitget_accounts,
+        coinw_accounts=coinw_accounts, latency_ms=latency_ms, faults=faults, rate_limit=rate_limit,
+        rate_limit_scale=rate_limit_scale, dialect=dialect, dense_share=dense_share,
+        instruments=tuple(i.strip().upper() for i in instruments.split(",") if i.strip()),
+        append_every=append_every, append_count=append_count, churn=churn,
+    )
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,136 @@
+"""Rich rendering for the CLI: sync progress, the sync summary, the status table."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .archive import StreamSummary, WriteResult
+from .config import Account, mask
+from .model import StreamKey
+from .sync import SyncReport
+
+__all__ = ["SyncProgress", "summary_table", "status_table", "accounts_table", "fmt_ts", "RETENTION_DAYS"]
+
+RETENTION_DAYS = {"bitget": 90, "coinw": 90}
+WARN_DAYS = 30
+DAY_MS = 86_400_000
+
+
+def fmt_ts(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+class SyncProgress:
+    """A live line per account: records archived, pages read, elapsed time."""
+
+    def __init__(self, console: Console, accounts: list[Account]) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[new]:>8} new  {task.fields[updated]:>6} updated  {task.fields[pages]:>6} pages"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks = {
+            a.name: self._progress.add_task(f"{a.name} ({a.exchange})", total=None, new=0, updated=0, pages=0)
+            for a in accounts
+        }
+        self._counts = {a.name: [0, 0, 0] for a in accounts}
+
+    def __enter__(self) -> SyncProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, key: StreamKey, result: WriteResult | None) -> None:
+        counts = self._counts[key.account]
+        if result is None:
+            counts[2] += 1
+        else:
+            counts[0] += result.new
+            counts[1] += result.updated
+        self._progress.update(self._tasks[key.account], new=counts[0], updated=counts[1], pages=counts[2])
+
+
+def summary_table(report: SyncReport) -> Table:
+    table = Table(title=f"sync finished in {report.seconds:.1f} s", title_justify="left")
+    for col in ("account", "stream", "partition", "pages", "new", "updated"):
+        table.add_column(col, justify="right" if col in ("pages", "new", "updated") else "left")
+    for acc in report.accounts:
+        for key, st in sorted(acc.streams.items(), key=lambda kv: (kv[0].stream, kv[0].partition)):
+            table.add_row(acc.account, key.stream, key.partition, str(st.pages), str(st.new), str(st.updated))
+        rq = acc.requests
+        state = "[red]FAILED[/red]" if acc.fatal else ("[yellow]incomplete[/yellow]" if acc.errors else "[green]ok[/green]")
+        table.add_row(
+            f"[bold]{acc.account}[/bold]", f"{state} {acc.seconds:.1f} s",
+            f"{rq.requests} requests, {rq.retries} retries, {rq.rate_limited} rate-limited",
+            str(sum(s.pages for s in acc.streams.values())), str(acc.new), str(acc.updated),
+            end_section=True,
+        )
+    return table
+
+
+def _coverage_text(coverage: list[tuple[int, int]]) -> str:
+    if not coverage:
+        return "-"
+    parts = [f"{fmt_ts(s)} → {fmt_ts(e)}" for s, e in coverage[-2:]]
+    more = f" (+{len(coverage) - 2} more)" if len(coverage) > 2 else ""
+    return "; ".join(parts) + more
+
+
+def safe_days(summary: StreamSummary, now: int) -> float | None:
+    """Days until the newest archived point of a stream leaves the exchange's retention:
+    after that, anything newer that was not archived is gone for good."""
+    newest = summary.coverage[-1][1] if summary.coverage else summary.newest_ts
+    if newest is None:
+        return None
+    return (newest + RETENTION_DAYS.get(summary.key.exchange, 90) * DAY_MS - now) / DAY_MS
+
+
+def status_table(summaries: list[StreamSummary], now: int) -> tuple[Table, list[str]]:
+    table = Table(title="archive status", title_justify="left")
+    for col in ("account", "exchange", "stream", "partition", "records", "oldest", "newest", "covered", "safe for"):
+        table.add_column(col, justify="right" if col in ("records", "safe for") else "left")
+    warnings = []
+    for s in summaries:
+        days = safe_days(s, now)
+        if days is None:
+            days_text = "-"
+        elif days < WARN_DAYS:
+            days_text = f"[bold red]{days:.0f} days[/bold red]"
+            warnings.append(
+                f"{s.key}: archive last reached {fmt_ts(s.coverage[-1][1] if s.coverage else s.newest_ts)}; "
+                f"history after that leaves {s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
+            )
+        else:
+            days_text = f"{days:.0f} days"
+        table.add_row(
+            s.key.account, s.key.exchange, s.key.stream, s.key.partition, str(s.records),
+            fmt_ts(s.oldest_ts), fmt_ts(s.newest_ts), _coverage_text(s.coverage), days_text,
+        )
+    return table, warnings
+
+
+def accounts_table(accounts: list[Account]) -> Table:
+    table = Table(title="configured accounts", title_justify="left")
+    for col in ("name", "exchange", "base url", "api key", "secret", "passphrase", "scope"):
+        table.add_column(col)
+    for a in accounts:
+        scope = ", ".join(a.categories or a.instruments or ()) or (
+            "all categories" if a.exchange == "bitget" else "public instrument list")
+        table.add_row(
+            a.name, a.exchange + (" (demo)" if a.demo else ""), a.base_url, mask(a.api_key),
+            f"**** ({a.secret_sources.get('api_secret', '?')})",
+            f"**** ({a.secret_sources.get('passphrase')})" if a.passphrase else "-",
+            scope,
+        )
+    return table

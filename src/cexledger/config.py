@@ -1,0 +1,246 @@
+"""Accounts from a TOML file plus the environment, validated with one-line messages.
+
+```toml
+[accounts.main]                      # the account's name, used everywhere
+exchange = "bitget"                  # "bitget" or "coinw"
+api_key = "bg_..."
+api_secret_env = "BITGET_SECRET"     # any secret may come from an environment variable
+passphrase_env = "BITGET_PASSPHRASE" # bitget only
+# base_url = "https://api.bitget.com"
+# demo = true                        # bitget demo trading keys (sends `paptrading: 1`)
+# categories = ["USDT-FUTURES"]      # bitget: a subset of the six categories (default: all)
+
+[accounts.futures]
+exchange = "coinw"
+api_key = "..."
+api_secret = "..."                   # inline secrets: keep the file mode 0600
+instruments = ["BTC", "ETH"]         # default: every instrument in CoinW's public list
+```
+
+Optional per account: `rate_limit` (requests/s, overrides the documented budget),
+`timeout` (seconds per request).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import ConfigError
+
+__all__ = ["Account", "Config", "load_config", "default_config_path", "EXCHANGES", "mask"]
+
+EXCHANGES: dict[str, dict[str, Any]] = {
+    "bitget": {
+        "base_url": "https://api.bitget.com",
+        "secrets": ("api_key", "api_secret", "passphrase"),
+    },
+    "coinw": {
+        "base_url": "https://api.coinw.com",
+        "secrets": ("api_key", "api_secret"),
+    },
+}
+_SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
+_COMMON_FIELDS = {"exchange", "base_url", "rate_limit", "timeout"}
+_EXTRA_FIELDS = {"bitget": {"demo", "categories"}, "coinw": {"instruments"}}
+
+
+def default_config_path() -> Path:
+    """``config.toml`` in the platform's user config directory."""
+    return Path(platformdirs.user_config_dir("cexledger")) / "config.toml"
+
+
+def mask(value: str | None) -> str:
+    """Show only enough of a key to recognise it: ``bg_1…9f`` (never a whole secret)."""
+    if not value:
+        return "-"
+    if len(value) <= 8:
+        return "****"
+    return f"{value[:4]}…{value[-2:]}"
+
+
+@dataclass(frozen=True)
+class Account:
+    """One exchange account. ``repr`` never shows secrets."""
+
+    name: str
+    exchange: str
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+    base_url: str = ""
+    demo: bool = False
+    categories: tuple[str, ...] | None = None
+    instruments: tuple[str, ...] | None = None
+    rate_limit: float | None = None
+    timeout: float | None = None
+    secret_sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def secrets(self) -> list[str]:
+        """Every secret value of this account, for leak checks and redaction."""
+        return [s for s in (self.api_secret, self.passphrase) if s]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    accounts: dict[str, Account]
+    warnings: list[str] = field(default_factory=list)
+
+    def select(self, names: list[str] | None) -> list[Account]:
+        if not names:
+            return list(self.accounts.values())
+        unknown = [n for n in names if n not in self.accounts]
+        if unknown:
+            known = ", ".join(sorted(self.accounts)) or "none"
+            raise ConfigError(f"unknown account {unknown[0]!r} (configured: {known})")
+        return [self.accounts[n] for n in names]
+
+
+def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) -> Config:
+    """Read and validate the config file; raise ``ConfigError`` with a one-line message."""
+    env = dict(os.environ) if env is None else env
+    path = path or default_config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path} (create one, see `cexledger --help`, or pass --config)"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config path {path} is a directory, not a TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"cannot read config file {path}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(data, path=path, env=env)
+
+
+def parse_config(data: dict[str, Any], *, path: Path | None, env: dict[str, str]) -> Config:
+    where = str(path) if path else "config"
+    unknown_top = set(data) - {"accounts"}
+    if unknown_top:
+        raise ConfigError(f"{where}: unknown section {sorted(unknown_top)[0]!r} (expected [accounts.NAME])")
+    raw_accounts = data.get("accounts", {})
+    if not isinstance(raw_accounts, dict) or not raw_accounts:
+        raise ConfigError(f"{where}: no accounts configured (add an [accounts.NAME] table)")
+    accounts: dict[str, Account] = {}
+    inline_secrets = False
+    for name, table in raw_accounts.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: accounts.{name} must be a table")
+        account, inline = _parse_account(name, table, where, env)
+        inline_secrets = inline_secrets or inline
+        accounts[name] = account
+    warnings: list[str] = []
+    if inline_secrets and path is not None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o077:
+            warnings.append(
+                f"{path} holds API secrets and is readable by others (mode {mode:04o}); "
+                f"run: chmod 600 {path}"
+            )
+    return Config(path=path, accounts=accounts, warnings=warnings)
+
+
+def _parse_account(
+    name: str, table: dict[str, Any], where: str, env: dict[str, str]
+) -> tuple[Account, bool]:
+    ctx = f"{where}: account {name!r}"
+    exchange = table.get("exchange")
+    if not isinstance(exchange, str) or not exchange:
+        raise ConfigError(f"{ctx}: missing `exchange` (one of: {', '.join(EXCHANGES)})")
+    exchange = exchange.lower()
+    if exchange not in EXCHANGES:
+        raise ConfigError(f"{ctx}: unknown exchange {table['exchange']!r} (supported: {', '.join(EXCHANGES)})")
+    allowed = _COMMON_FIELDS | _EXTRA_FIELDS[exchange]
+    allowed |= {f for s in EXCHANGES[exchange]["secrets"] for f in (s, f"{s}_env")}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{ctx}: unknown setting {unknown[0]!r} for a {exchange} account")
+
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    inline = False
+    for secret in EXCHANGES[exchange]["secrets"]:
+        direct, var = table.get(secret), table.get(f"{secret}_env")
+        if direct is not None and var is not None:
+            raise ConfigError(f"{ctx}: set either `{secret}` or `{secret}_env`, not both")
+        if var is not None:
+            if not isinstance(var, str) or not var:
+                raise ConfigError(f"{ctx}: `{secret}_env` must name an environment variable")
+            value = env.get(var)
+            if not value:
+                raise ConfigError(f"{ctx}: environment variable {var} (for `{secret}`) is not set")
+            sources[secret] = f"${var}"
+        elif direct is not None:
+            if not isinstance(direct, str) or not direct:
+                raise ConfigError(f"{ctx}: `{secret}` must be a non-empty string")
+            value = direct
+            sources[secret] = "config file"
+            inline = inline or secret != "api_key"
+        else:
+            raise ConfigError(f"{ctx}: missing `{secret}` (or `{secret}_env`)")
+        values[secret] = value
+
+    base_url = table.get("base_url", EXCHANGES[exchange]["base_url"])
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{ctx}: `base_url` must be an http(s) URL")
+    rate_limit = _positive(table.get("rate_limit"), ctx, "rate_limit")
+    timeout = _positive(table.get("timeout"), ctx, "timeout")
+    demo = table.get("demo", False)
+    if not isinstance(demo, bool):
+        raise ConfigError(f"{ctx}: `demo` must be true or false")
+
+    categories = None
+    if "categories" in table:
+        from .exchanges.bitget import BITGET_CATEGORIES
+
+        categories = _string_list(table["categories"], ctx, "categories")
+        bad = [c for c in categories if c not in BITGET_CATEGORIES]
+        if bad:
+            raise ConfigError(f"{ctx}: unknown category {bad[0]!r} (one of: {', '.join(BITGET_CATEGORIES)})")
+    instruments = None
+    if "instruments" in table:
+        instruments = tuple(dict.fromkeys(i.upper() for i in _string_list(table["instruments"], ctx, "instruments")))
+
+    account = Account(
+        name=name,
+        exchange=exchange,
+        api_key=values["api_key"],
+        api_secret=values["api_secret"],
+        passphrase=values.get("passphrase"),
+        base_url=base_url.rstrip("/"),
+        demo=demo,
+        categories=categories,
+        instruments=instruments,
+        rate_limit=rate_limit,
+        timeout=timeout,
+        secret_sources=sources,
+    )
+    return account, inline
+
+
+def _positive(value: Any, ctx: str, key: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{ctx}: `{key}` must be a positive number")
+    return float(value)
+
+
+def _string_list(value: Any, ctx: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{ctx}: `{key}` must be a non-empty list of strings")
+    return tuple(value)

@@ -1,0 +1,254 @@
+"""Bitget financial-records streams: which windows to fetch, and how to page one.
+
+One stream per (account, category). Its wanted range is the exchange's retention,
+``[now - 90 d + EDGE_MARGIN, now)``; minus what the archive already covers (the newest
+``OVERLAP`` of it is re-read, deduplicated by id, to catch rows that reached the exchange's
+index late), minus windows a previous run left half-done (resumed from their cursor).
+What remains is cut into half-open windows on a fixed grid of 30 days since the Unix epoch
+(the API refuses spans over 30 days), each a unit of work.
+
+Boundaries (the doc is silent): a window ``[s, e)`` is requested as ``startTime=s`` and
+``endTime=e``: a server that treats ``endTime`` as inclusive returns the row at ``e`` twice
+(once here, once as the next window's start), deduplicated by id; one that treats it as
+exclusive returns it once. ``startTime`` is taken to be inclusive, as "start" reads.
+
+Paging a window follows ``data.cursor`` until the list is empty or the cursor
+null/absent/empty (NOTES.md); the same cursor twice is a loop and stops the stream.
+Records and the window's checkpoint (its cursor) commit together per page, and the window
+is marked covered only with its last page.
+
+A window whose first page comes back with more to follow is *dense*: cursor paging inside
+it is sequential, so instead of following the cursor it is split. The first page holds the
+newest rows (or oldest, if the server pages oldest-first: detected from the rows' order),
+so the time range it fully spans is covered, and the rest is cut into parts sized from the
+density of that first page, fetched concurrently. Equal timestamps on a page edge are
+re-read by the remainder (the split point includes them), never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from ...errors import FatalStreamError
+from ...model import Record, StreamKey
+from .client import BITGET_CATEGORIES, BitgetClient, BitgetCredentials
+
+if TYPE_CHECKING:
+    from ...config import Account
+    from ...sync import SyncContext
+
+__all__ = [
+    "STREAM",
+    "WINDOW_MS",
+    "RETENTION_MS",
+    "plan_windows",
+    "subtract",
+    "wanted_range",
+    "WindowWork",
+    "open_client",
+    "plan_account",
+]
+
+STREAM = "financial-records"
+DAY_MS = 86_400_000
+WINDOW_MS = 30 * DAY_MS          # API maximum span, and the grid windows are cut on
+RETENTION_MS = 90 * DAY_MS       # how far back the API serves
+EDGE_MARGIN_MS = 10 * 60_000     # stay inside the 90-day edge: absorbs clock skew
+OVERLAP_MS = 10 * 60_000         # re-read the newest 10 minutes of coverage each sync
+PAGE_LIMIT = 100
+PAGES_PER_PART = 8               # a dense window is split into parts of about this many pages
+MAX_PARTS = 8
+MIN_SPLIT_MS = 60_000            # never split a remainder shorter than a minute
+
+
+def wanted_range(now_ms: int) -> tuple[int, int]:
+    """The time range the exchange still serves, as a half-open ``(start, end)``."""
+    return now_ms - RETENTION_MS + EDGE_MARGIN_MS, now_ms
+
+
+def plan_windows(start: int, end: int, grid: int = WINDOW_MS) -> list[tuple[int, int]]:
+    """Cut ``[start, end)`` into half-open windows on multiples of ``grid`` since the epoch."""
+    windows = []
+    s = start
+    while s < end:
+        e = min(end, (s // grid + 1) * grid)
+        windows.append((s, e))
+        s = e
+    return windows
+
+
+def subtract(ranges: Sequence[tuple[int, int]], holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` minus ``holes``, all half-open; result sorted and disjoint."""
+    result = []
+    for start, end in sorted(ranges):
+        pieces = [(start, end)]
+        for h_start, h_end in holes:
+            next_pieces = []
+            for s, e in pieces:
+                if h_end <= s or h_start >= e:
+                    next_pieces.append((s, e))
+                    continue
+                if s < h_start:
+                    next_pieces.append((s, h_start))
+                if h_end < e:
+                    next_pieces.append((h_end, e))
+            pieces = next_pieces
+        result.extend(pieces)
+    return sorted(result)
+
+
+def plan_gaps(
+    now_ms: int, coverage: Sequence[tuple[int, int]], in_progress: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The windows still to fetch from scratch for one stream."""
+    start, end = wanted_range(now_ms)
+    covered = list(coverage)
+    if covered:
+        last_start, last_end = covered[-1]
+        trimmed = min(last_end, end) - OVERLAP_MS
+        covered[-1] = (last_start, trimmed) if trimmed > last_start else (last_start, last_start)
+    gaps = subtract([(start, end)], [c for c in covered if c[1] > c[0]] + list(in_progress))
+    return [w for s, e in gaps for w in plan_windows(s, e)]
+
+
+@dataclass
+class WindowWork:
+    """Fetch one window ``[start, end)`` of one stream, from ``cursor`` if resuming."""
+
+    key: StreamKey
+    client: BitgetClient
+    start: int
+    end: int
+    cursor: str | None = None
+
+    @property
+    def slot(self) -> str:
+        return f"{self.start}-{self.end}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} [{self.start}, {self.end})"
+
+    async def run(self, ctx: SyncContext) -> list[WindowWork]:
+        cursor = self.cursor
+        seen: set[str] = set()
+        first = cursor is None
+        while True:
+            page = await self.client.financial_records(
+                self.key.partition, start_ms=self.start, end_ms=self.end, cursor=cursor, limit=PAGE_LIMIT
+            )
+            ctx.count_page(self.key)
+            nxt = page.cursor
+            if nxt is not None and (nxt == cursor or nxt in seen):
+                raise FatalStreamError(
+                    f"stream {self.key}: the exchange returned cursor {nxt!r} twice (paging loop); "
+                    "window left uncovered",
+                    exchange="bitget",
+                    account=self.key.account,
+                )
+            if first and nxt is not None:
+                split = split_dense(page.records, self.start, self.end)
+                if split is not None:
+                    covered, parts = split
+                    await ctx.write(self.key, page.records, slot=self.slot, done=True, cover=covered)
+                    return [WindowWork(self.key, self.client, s, e) for s, e in parts]
+            first = False
+            done = nxt is None
+            state = None if done else {"start": self.start, "end": self.end, "cursor": nxt}
+            await ctx.write(
+                self.key,
+                page.records,
+                slot=self.slot,
+                state=state,
+                done=done,
+                cover=(self.start, self.end) if done else None,
+            )
+            if done:
+                return []
+            seen.add(nxt)
+            cursor = nxt
+
+
+def split_dense(
+    records: Sequence[Record], start: int, end: int
+) -> tuple[tuple[int, int] | None, list[tuple[int, int]]] | None:
+    """After a first page with more to follow: (range fully fetched, remaining parts), or None.
+
+    Splitting needs the page's rows in time order (newest-first or oldest-first) and a
+    remainder worth at least two parts of ``PAGES_PER_PART`` pages at the page's density.
+    """
+    ts = [r.ts for r in records]
+    if len(ts) < 2 or ts[0] == ts[-1]:
+        return None
+    if all(a >= b for a, b in pairwise(ts)):          # newest first
+        edge = ts[-1]
+        covered = (edge + 1, end)
+        remainder = (start, edge + 1)
+    elif all(a <= b for a, b in pairwise(ts)):        # oldest first
+        edge = ts[-1]
+        covered = (start, edge)
+        remainder = (edge, end)
+    else:
+        return None
+    rem_start, rem_end = max(remainder[0], start), min(remainder[1], end)
+    span = rem_end - rem_start
+    if span < MIN_SPLIT_MS:
+        return None
+    fetched_span = max(1, abs(ts[0] - ts[-1]))
+    est_pages = len(ts) / fetched_span * span / PAGE_LIMIT
+    parts = min(MAX_PARTS, int(est_pages // PAGES_PER_PART))
+    if parts < 2:
+        return None
+    bounds = [rem_start + (span * i) // parts for i in range(parts + 1)]
+    pieces = [(a, b) for a, b in pairwise(bounds) if b > a]
+    cover = covered if covered[1] > covered[0] else None
+    return cover, pieces
+
+
+def open_client(account: Account, stats, http=None) -> BitgetClient:
+    """A client for one configured Bitget account."""
+    from .._http import RetryPolicy
+
+    retry = RetryPolicy(timeout=account.timeout) if account.timeout else RetryPolicy()
+    creds = BitgetCredentials(
+        api_key=account.api_key,
+        api_secret=account.api_secret,
+        passphrase=account.passphrase or "",
+        demo=account.demo,
+    )
+    return BitgetClient(
+        account.name, creds, base_url=account.base_url, http=http, stats=stats, retry=retry,
+        rate=account.rate_limit,
+    )
+
+
+async def plan_account(account: Account, client: BitgetClient, ctx: SyncContext) -> list[WindowWork]:
+    """Every window to fetch for one account: resumed ones first, then the gaps."""
+    works: list[WindowWork] = []
+    retention_start, _ = wanted_range(ctx.now_ms)
+    checkpoints = {}
+    for cp in await ctx.checkpoints(account.name):
+        if cp.key.exchange == "bitget" and cp.key.stream == STREAM:
+            checkpoints.setdefault(cp.key, []).append(cp)
+    for category in account.categories or BITGET_CATEGORIES:
+        key = StreamKey(account.name, "bitget", STREAM, category)
+        resumed = []
+        for cp in checkpoints.pop(key, []):
+            s, e, cursor = cp.state.get("start"), cp.state.get("end"), cp.state.get("cursor")
+            if not isinstance(s, int) or not isinstance(e, int) or s < retention_start:
+                # expired or unreadable: drop it, the range is planned afresh below
+                await ctx.write(key, [], slot=cp.slot, done=True)
+                continue
+            resumed.append(WindowWork(key, client, s, e, cursor=cursor if isinstance(cursor, str) else None))
+        works.extend(resumed)
+        coverage = await ctx.coverage(key)
+        for s, e in plan_gaps(ctx.now_ms, coverage, [(w.start, w.end) for w in resumed]):
+            works.append(WindowWork(key, client, s, e))
+    for key, cps in checkpoints.items():      # categories no longer configured
+        for cp in cps:
+            await ctx.write(key, [], slot=cp.slot, done=True)
+    return works
+

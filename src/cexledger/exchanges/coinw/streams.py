@@ -1,0 +1,204 @@
+"""CoinW deals-history streams: one per (account, instrument), paged by page number.
+
+The endpoint has no time parameters: a *pass* reads pages 1, 2, … of the newest-first
+list until a page comes back empty or shorter than the longest page seen so far (so a
+server that silently caps ``pageSize`` below what we ask is still read to the end; the
+cost is one extra request for an instrument with less than one page). ``total`` is never
+trusted to stop; it only bounds how far ahead pages are fetched concurrently.
+
+- **Backfill** (the stream has no coverage yet) fetches up to ``MAX_DEPTH`` pages ahead.
+- **Incremental** starts sequential and widens as pages bring new rows; it stops early at
+  a full page whose rows are all archived and unchanged — but only once every archived
+  row that may still change (an open position) has been seen again, so a position that
+  closed deep in the history is still updated.
+- Rows inserted at the top while pages are fetched concurrently could shift a row past a
+  page boundary unseen. Sequential reading only ever sees such a row twice, so a pass that
+  fetched pages concurrently re-reads page 1 at its end; if page 1 changed, the list moved
+  and a sequential pass follows before the range is marked covered.
+
+If the server turns out to page oldest-first (detected from ``createdDate`` on page 1),
+the early stop is unsound and every pass reads to the end. Checkpoint per page: the next
+page to read, the pass's start time and page 1's ids; a killed pass resumes there.
+A complete pass covers ``[pass start - 90 d, pass start)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...model import StreamKey
+from .client import CoinwClient, CoinwCredentials, CoinwPage
+
+if TYPE_CHECKING:
+    from ...config import Account
+    from ...sync import SyncContext
+
+__all__ = ["STREAM", "RETENTION_MS", "PassWork", "open_client", "plan_account"]
+
+STREAM = "deals-history"
+RETENTION_MS = 90 * 86_400_000     # "3 months"
+PAGE_SIZE = 100
+MAX_DEPTH = 4
+SLOT = "pass"
+
+
+@dataclass
+class PassWork:
+    """One pass over an instrument's pages, from ``start_page``."""
+
+    key: StreamKey
+    client: CoinwClient
+    pass_started: int
+    backfill: bool
+    start_page: int = 1
+    first_ids: list[str] | None = None
+    sequential: bool = False
+
+    @property
+    def slot(self) -> str:
+        return SLOT
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} page {self.start_page}"
+
+    def _state(self, next_page: int, first_ids: list[str] | None) -> dict:
+        return {
+            "page": next_page,
+            "pass_started": self.pass_started,
+            "backfill": self.backfill,
+            "sequential": self.sequential,
+            "first_ids": first_ids,
+        }
+
+    async def run(self, ctx: SyncContext) -> list[PassWork]:
+        horizon = self.pass_started - RETENTION_MS
+        pending = {rid for rid, ts in (await ctx.mutable_ids(self.key)).items() if ts >= horizon}
+        depth = 1 if (self.sequential or not self.backfill) else MAX_DEPTH
+        page_no = self.start_page
+        next_issue = page_no
+        first_ids = self.first_ids
+        max_rows = 0
+        oldest: int | None = None
+        newest_first = True
+        pipelined = False
+        hint: int | None = None
+        inflight: dict[int, asyncio.Task[CoinwPage]] = {}
+        try:
+            while True:
+                while len(inflight) < depth and (not inflight or hint is None or next_issue <= hint):
+                    inflight[next_issue] = asyncio.create_task(
+                        self.client.deals_history(self.key.partition, page=next_issue, page_size=PAGE_SIZE)
+                    )
+                    next_issue += 1
+                pipelined = pipelined or len(inflight) > 1
+                page = await inflight.pop(page_no)
+                ctx.count_page(self.key)
+                records = page.records
+                if page_no == 1:
+                    if first_ids is None:
+                        first_ids = [r.record_id for r in records]
+                    newest_first = _newest_first(records)
+                max_rows = max(max_rows, page.rows)
+                if page.total is not None and max_rows:
+                    hint = max(1, math.ceil(page.total / max_rows))
+                for r in records:
+                    pending.discard(r.record_id)
+                    oldest = r.ts if oldest is None else min(oldest, r.ts)
+                ended = page.rows == 0 or page.rows < max_rows
+                if ended:
+                    if pipelined and await self._list_moved(first_ids):
+                        await ctx.write(self.key, records, slot=SLOT, done=True)
+                        return [PassWork(self.key, self.client, ctx.now_ms, self.backfill, sequential=True)]
+                    await ctx.write(
+                        self.key, records, slot=SLOT, done=True, cover=(horizon, self.pass_started)
+                    )
+                    return []
+                result = await ctx.write(
+                    self.key, records, slot=SLOT, state=self._state(page_no + 1, first_ids)
+                )
+                if (
+                    not self.backfill
+                    and newest_first
+                    and page.rows == max_rows
+                    and result.unchanged == page.rows
+                    and not pending
+                ):
+                    if pipelined and await self._list_moved(first_ids):
+                        await ctx.write(self.key, [], slot=SLOT, done=True)
+                        return [PassWork(self.key, self.client, ctx.now_ms, self.backfill, sequential=True)]
+                    cover = (oldest, self.pass_started) if oldest is not None and oldest < self.pass_started else None
+                    await ctx.write(self.key, [], slot=SLOT, done=True, cover=cover)
+                    return []
+                if not self.sequential and (result.new or result.updated):
+                    depth = min(MAX_DEPTH, depth * 2)
+                page_no += 1
+        finally:
+            for task in inflight.values():
+                task.cancel()
+            if inflight:
+                await asyncio.gather(*inflight.values(), return_exceptions=True)
+
+    async def _list_moved(self, first_ids: list[str] | None) -> bool:
+        """Did rows arrive (or move) at the top of the list while pages were read out of order?"""
+        again = await self.client.deals_history(self.key.partition, page=1, page_size=PAGE_SIZE)
+        return [r.record_id for r in again.records] != (first_ids or [])
+
+
+def _newest_first(records) -> bool:
+    """Whether a page is in newest-first order; assumed so when it cannot tell ([I])."""
+    ts = [r.ts for r in records]
+    if len(ts) < 2 or ts[0] == ts[-1]:
+        return True
+    return ts[0] > ts[-1]
+
+
+def open_client(account: Account, stats, http=None) -> CoinwClient:
+    """A client for one configured CoinW account."""
+    from .._http import RetryPolicy
+
+    retry = RetryPolicy(timeout=account.timeout) if account.timeout else RetryPolicy()
+    creds = CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
+    return CoinwClient(
+        account.name, creds, base_url=account.base_url, http=http, stats=stats, retry=retry,
+        rate=account.rate_limit,
+    )
+
+
+async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) -> list[PassWork]:
+    """One pass per instrument: resumed where a checkpoint says, else backfill or incremental.
+
+    Instruments come from the account's ``instruments`` setting, else from CoinW's public
+    instrument list (every listed instrument becomes a stream).
+    """
+    instruments = list(account.instruments or [i.upper() for i in await client.instruments()])
+    ctx.note(account.name, f"instruments ({'config' if account.instruments else 'public list'}): "
+             + ", ".join(instruments))
+    checkpoints = {
+        cp.key: cp
+        for cp in await ctx.checkpoints(account.name)
+        if cp.key.exchange == "coinw" and cp.key.stream == STREAM and cp.slot == SLOT
+    }
+    works = []
+    for instrument in dict.fromkeys(instruments):
+        key = StreamKey(account.name, "coinw", STREAM, instrument)
+        cp = checkpoints.pop(key, None)
+        if cp is not None:
+            st = cp.state
+            started, page = st.get("pass_started"), st.get("page")
+            if isinstance(started, int) and isinstance(page, int) and page >= 1 and started > ctx.now_ms - RETENTION_MS:
+                works.append(PassWork(
+                    key, client, started, bool(st.get("backfill")), start_page=page,
+                    first_ids=st.get("first_ids") if isinstance(st.get("first_ids"), list) else None,
+                    sequential=bool(st.get("sequential")),
+                ))
+                continue
+            await ctx.write(key, [], slot=SLOT, done=True)
+        backfill = not await ctx.coverage(key)
+        works.append(PassWork(key, client, ctx.now_ms, backfill))
+    for key in checkpoints:
+        await ctx.write(key, [], slot=SLOT, done=True)
+    return works

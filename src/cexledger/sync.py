@@ -1,0 +1,195 @@
+"""Plan every account's streams and run them concurrently under the shared rate limiters.
+
+Each exchange's ``streams`` module turns an account into *work items* (a Bitget window, a
+CoinW pass). A work item fetches pages and hands each one to ``SyncContext.write`` — one
+archive transaction holding the page's records, the stream's checkpoint and, with the last
+page, its coverage — and may return follow-up work (a dense window split into parts).
+All work items of all accounts run at once; the per-key rate limiter inside each client
+decides the pace, so latency is hidden by concurrency and the limit is never exceeded.
+
+Errors are sorted by what to do, in one place (``_run_account``):
+``FatalAccountError`` stops that account's work at once; ``FatalStreamError`` stops one
+work item (its range stays uncovered, so the next sync retries it); anything else — the
+archive failing — stops the sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .archive import Archive, Checkpoint, WriteResult
+from .config import Account
+from .errors import FatalAccountError, FatalStreamError
+from .exchanges import registry
+from .exchanges._http import RequestStats
+from .model import Record, StreamKey
+
+__all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "sync_accounts", "now_ms"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Work(Protocol):
+    key: StreamKey
+
+    @property
+    def label(self) -> str: ...
+
+    async def run(self, ctx: SyncContext) -> Sequence[Work]: ...
+
+
+@dataclass
+class StreamStats:
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class AccountReport:
+    account: str
+    exchange: str
+    streams: dict[StreamKey, StreamStats] = field(default_factory=dict)
+    requests: RequestStats = field(default_factory=RequestStats)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fatal: bool = False
+    seconds: float = 0.0
+
+    @property
+    def new(self) -> int:
+        return sum(s.new for s in self.streams.values())
+
+    @property
+    def updated(self) -> int:
+        return sum(s.updated for s in self.streams.values())
+
+
+@dataclass
+class SyncReport:
+    accounts: list[AccountReport]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not any(a.errors for a in self.accounts)
+
+
+ProgressFn = Callable[[StreamKey, WriteResult | None], None]
+
+
+class SyncContext:
+    """What work items see: the archive (serialised, off the event loop) and the counters."""
+
+    def __init__(self, archive: Archive, now: int, reports: dict[str, AccountReport],
+                 progress: ProgressFn | None = None) -> None:
+        self.archive = archive
+        self.now_ms = now
+        self._reports = reports
+        self._lock = asyncio.Lock()
+        self._progress = progress
+
+    def _stats(self, key: StreamKey) -> StreamStats:
+        return self._reports[key.account].streams.setdefault(key, StreamStats())
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def write(self, key: StreamKey, records: Sequence[Record], *, slot: str | None = None,
+                    state: dict | None = None, done: bool = False,
+                    cover: tuple[int, int] | None = None) -> WriteResult:
+        result = await self._call(self.archive.write_page, key, records, slot=slot, state=state,
+                                  done=done, cover=cover)
+        stats = self._stats(key)
+        stats.new += result.new
+        stats.updated += result.updated
+        stats.unchanged += result.unchanged
+        if self._progress:
+            self._progress(key, result)
+        return result
+
+    def count_page(self, key: StreamKey) -> None:
+        self._stats(key).pages += 1
+        if self._progress:
+            self._progress(key, None)
+
+    def note(self, account: str, text: str) -> None:
+        self._reports[account].notes.append(text)
+
+    async def checkpoints(self, account: str) -> list[Checkpoint]:
+        return await self._call(self.archive.checkpoints, account)
+
+    async def coverage(self, key: StreamKey) -> list[tuple[int, int]]:
+        return await self._call(self.archive.coverage, key)
+
+    async def mutable_ids(self, key: StreamKey) -> dict[str, int]:
+        return await self._call(self.archive.mutable_ids, key)
+
+
+async def sync_accounts(
+    accounts: Sequence[Account],
+    archive: Archive,
+    *,
+    progress: ProgressFn | None = None,
+    now: int | None = None,
+) -> SyncReport:
+    """Sync every account concurrently; returns what happened, never raises for exchange errors."""
+    started = time.monotonic()
+    reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
+    ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress)
+    await asyncio.gather(*(_run_account(a, ctx, reports[a.name]) for a in accounts))
+    return SyncReport(list(reports.values()), time.monotonic() - started)
+
+
+async def _run_account(account: Account, ctx: SyncContext, report: AccountReport) -> None:
+    exchange = registry[account.exchange]
+    t0 = time.monotonic()
+    started_ms = now_ms()
+    client = exchange.open_client(account, report.requests)
+    tasks: dict[asyncio.Task, Work] = {}
+    try:
+        try:
+            for work in await exchange.plan_account(account, client, ctx):
+                tasks[asyncio.create_task(work.run(ctx))] = work
+            while tasks:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    work = tasks.pop(task)
+                    try:
+                        follow_up = task.result()
+                    except FatalStreamError as exc:
+                        report.errors.append(f"{work.label}: {exc}")
+                        continue
+                    for nxt in follow_up:
+                        tasks[asyncio.create_task(nxt.run(ctx))] = nxt
+        except FatalAccountError as exc:
+            report.fatal = True
+            report.errors.append(str(exc))
+        except FatalStreamError as exc:       # raised while planning (e.g. instrument list)
+            report.errors.append(str(exc))
+    finally:
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+        report.seconds = time.monotonic() - t0
+    await ctx._call(
+        ctx.archive.record_run, account.name, account.exchange, started_ms, now_ms(),
+        {
+            "new": report.new,
+            "updated": report.updated,
+            "pages": sum(s.pages for s in report.streams.values()),
+            "requests": report.requests.requests,
+            "retries": report.requests.retries,
+            "errors": report.errors,
+        },
+    )

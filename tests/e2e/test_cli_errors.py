@@ -1,0 +1,143 @@
+"""Bad input gets one clear line and a non-zero exit, never a traceback, and never harms
+the archive; secrets never leak into any output, log or the database."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import CLI, Cli
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got: {proc.stderr!r}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def plain_cli(tmp_path: Path, config_text: str | None) -> Cli:
+    config = tmp_path / "config.toml"
+    if config_text is not None:
+        config.write_text(config_text)
+        config.chmod(0o600)
+    return Cli(tmp=tmp_path, config=config, db=tmp_path / "archive.db")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BITGET = """[accounts.main]
+exchange = "{exchange}"
+base_url = "{url}"
+api_key = "k"
+api_secret = "s3cr3t-value-never-shown"
+passphrase = "p"
+"""
+
+
+def test_missing_config(tmp_path):
+    cli = plain_cli(tmp_path, None)
+    one_line_error(cli.run("sync"), "no config file")
+
+
+def test_malformed_config(tmp_path):
+    cli = plain_cli(tmp_path, "[accounts.main\nexchange = ")
+    one_line_error(cli.run("sync"), "not valid TOML")
+
+
+def test_unknown_exchange(tmp_path):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="binance", url="http://127.0.0.1:1"))
+    one_line_error(cli.run("sync"), "unknown exchange", "binance")
+
+
+def test_unknown_account_name(tmp_path):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
+    one_line_error(cli.run("sync", "nosuch"), "nosuch")
+
+
+def test_unreachable_host(tmp_path):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url=f"http://127.0.0.1:{free_port()}")
+                    + 'categories = ["SPOT"]\n')
+    proc = cli.run("sync", timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert errors and all("main" in line for line in errors)
+
+
+@pytest.mark.parametrize("url", ["nosuchdriver://x/y", "postgresql+psycopg://u:pw@127.0.0.1:1/db", "sqlite:////proc/nope/x.db"])
+def test_bad_db_url(tmp_path, url):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
+    proc = subprocess.run([CLI, "--config", str(cli.config), "--db", url, "status"],
+                          capture_output=True, text=True, env=cli.env(), timeout=60)
+    line = one_line_error(proc)
+    assert "pw" not in line
+
+
+def test_corrupt_database_is_left_untouched(tmp_path):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
+    cli.db.write_bytes(b"this is not a database, but it is somebody's file\n" * 100)
+    digest = hashlib.sha256(cli.db.read_bytes()).hexdigest()
+    for command in (["status"], ["sync"], ["export", "--format", "csv"]):
+        one_line_error(cli.run(*command))
+    assert hashlib.sha256(cli.db.read_bytes()).hexdigest() == digest
+
+
+def test_unknown_export_format(tmp_path):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
+    one_line_error(cli.run("export", "--format", "xlsx"), "xlsx")
+
+
+def test_help_for_every_command(tmp_path):
+    cli = plain_cli(tmp_path, None)
+    for command in ([], ["sync"], ["status"], ["export"], ["accounts"], ["demo"], ["sandbox", "serve"]):
+        proc = cli.run(*command, "--help")
+        assert proc.returncode == 0 and "Usage" in proc.stdout, command
+
+
+def test_wrong_passphrase_and_secrets_never_leak(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "300", "--bitget-accounts", "1", "--coinw-accounts", "1")
+    good = sb.accounts()
+    secrets = [a["api_secret"] for a in good] + [a["passphrase"] for a in good if a.get("passphrase")]
+    cli = cli_for(sb, instruments=None)
+    cli.run("sync", check=True)
+    cli.run("status", check=True)
+    cli.run("accounts", check=True)
+    cli.run("export", "--format", "jsonl", check=True)
+    cli.run("export", "--format", "csv", check=True)
+
+    bad = [dict(a, passphrase="wrong-passphrase") if a["exchange"] == "bitget" else a for a in good]
+    bad_cli = cli_for(sb, bad)
+    proc = bad_cli.run("sync")
+    assert proc.returncode == 1
+    line = next(line for line in proc.stderr.splitlines() if "bitget-1" in line)
+    assert "40012" in line
+
+    sb.stop()
+    blobs = cli.outputs + bad_cli.outputs + [sb.proc.stdout.read(), sb.proc.stderr.read()]
+    for path in list(cli.tmp.rglob("*")) + list(bad_cli.tmp.rglob("*")):
+        if path.is_file() and path.name != "config.toml":
+            blobs.append(path.read_bytes().decode("latin-1"))
+    for secret in secrets + ["wrong-passphrase"]:
+        for blob in blobs:
+            assert secret not in blob
+
+
+def test_demo_runs(tmp_path):
+    cli = plain_cli(tmp_path, None)
+    proc = subprocess.run([CLI, "demo", "--records", "300"], capture_output=True, text=True,
+                          env=cli.env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "archive status" in proc.stdout and '"raw":' in proc.stdout
+    assert "bitget-1" in proc.stdout and "coinw-1" in proc.stdout

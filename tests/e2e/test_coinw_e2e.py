@@ -1,0 +1,115 @@
+"""CoinW futures transaction details, end to end: real CLI, real sandbox, real HTTP."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from cexledger import _json
+from cexledger.archive import Archive
+from cexledger.model import StreamKey
+
+from .conftest import by_id, wait_for
+from .test_bitget_e2e import assert_archive_equals_truth
+
+
+@pytest.mark.parametrize("dialect", ["standard", "variant"])
+def test_full_sync_matches_ground_truth(sandbox_factory, cli_for, dialect):
+    sb = sandbox_factory("--records", "1200", "--bitget-accounts", "0", "--coinw-accounts", "2",
+                         "--dialect", dialect, "--seed", "5")
+    accounts = sb.accounts("coinw")
+    # coinw-1 takes its instruments from the public list, coinw-2 from its config
+    accounts[1]["instruments"] = ["btc", "ETH", "SOL", "1000pepe"]
+    cli = cli_for(sb, accounts)
+    proc = cli.run("sync", check=True)
+    assert "public list" in proc.stdout and "config" in proc.stdout
+    assert assert_archive_equals_truth(sb, cli, "coinw") >= 2000
+
+    lines = cli.export_jsonl()
+    big = [line for line in lines if int(line["id"]) > 2**53]
+    assert big, "no id above 2^53 in the data"
+    for line in big[:50]:
+        assert isinstance(line["raw"]["id"], int) and str(line["raw"]["id"]) == line["id"]
+    status = cli.run("status", check=True).stdout
+    for instrument in ("BTC", "ETH", "SOL", "1000PEPE"):
+        assert instrument in status
+
+
+def test_changed_rows_updated_and_history_kept(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "800", "--bitget-accounts", "0", "--coinw-accounts", "1")
+    cli = cli_for(sb, instruments=["BTC", "ETH", "SOL", "1000PEPE"])
+    cli.run("sync", check=True)
+    changed = sb.post("/_sandbox/mutate", {"exchange": "coinw", "account": "coinw-1", "count": 5})["ids"]
+    assert changed, "the sandbox had no open position to close"
+    sb.reset_stats()
+    proc = cli.run("sync", check=True)
+    assert_archive_equals_truth(sb, cli, "coinw")
+    assert f"{len(changed)}" in proc.stdout
+
+    lines = {line["id"]: line for line in cli.export_jsonl()}
+    with Archive.open(cli.db_url) as archive:
+        for rid in map(str, changed):
+            row = lines[rid]["raw"]
+            key = StreamKey("coinw-1", "coinw", "deals-history", row["instrument"].upper())
+            kept = [_json.loads(v) for v in archive.versions(key, rid)]
+            truth_versions = sb.http.get("/_sandbox/versions", params={
+                "exchange": "coinw", "account": "coinw-1", "id": rid}).json()["versions"]
+            assert len(kept) == len(truth_versions) >= 2
+            assert kept[0]["status"] == "open" and kept[-1]["status"] == "close"
+
+
+def test_rows_arriving_mid_sync_cause_no_loss_and_no_duplicate(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "1500", "--bitget-accounts", "0", "--coinw-accounts", "1",
+                         "--churn", "0.3", "--dense-share", "0.8")
+    before = set(sb.truth("coinw", "coinw-1"))
+    cli = cli_for(sb, instruments=["BTC", "ETH", "SOL", "1000PEPE"])
+    cli.run("sync", check=True)
+    got = by_id(cli.export_jsonl(), "coinw", "coinw-1")      # fails on any duplicate id
+    assert before <= set(got), f"{len(before - set(got))} rows that existed at the start were lost"
+    assert len(set(sb.truth("coinw", "coinw-1"))) > len(before), "no rows arrived during the sync"
+    sb.post("/_sandbox/settings", {"churn": 0.0})
+    cli.run("sync", check=True)
+    assert_archive_equals_truth(sb, cli, "coinw")
+
+
+def test_faults_converge_to_truth(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "900", "--bitget-accounts", "0", "--coinw-accounts", "1",
+                         "--faults", "0.15", "--seed", "11")
+    cli = cli_for(sb, instruments=["BTC", "ETH", "SOL", "1000PEPE"], timeout=5)
+    for _ in range(3):
+        if cli.run("sync").returncode == 0:
+            break
+    else:
+        pytest.fail("sync never completed under 15% faults")
+    assert sb.stats()["faults"] > 0
+    assert_archive_equals_truth(sb, cli, "coinw")
+
+
+def test_sigkill_mid_sync_then_resync_converges(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "3000", "--bitget-accounts", "0", "--coinw-accounts", "1",
+                         "--latency-ms", "40", "--dense-share", "0.8")
+    cli = cli_for(sb, instruments=["BTC", "ETH", "SOL", "1000PEPE"])
+    proc = cli.popen("sync", "--quiet")
+    try:
+        wait_for(lambda: sb.stats()["requests"] >= 8 or proc.poll() is not None, what="8 requests")
+        assert proc.poll() is None, "sync finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    cli.run("sync", check=True)
+    assert_archive_equals_truth(sb, cli, "coinw")
+
+
+def test_wrong_key_is_one_line_naming_the_account(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "100", "--bitget-accounts", "0", "--coinw-accounts", "1")
+    acc = dict(sb.accounts("coinw")[0], api_secret="not-the-secret-at-all", instruments=["BTC"])
+    cli = cli_for(sb, [acc])
+    proc = cli.run("sync")
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, proc.stderr
+    assert "coinw-1" in errors[0] and "6001" in errors[0]
+    assert "Traceback" not in proc.stderr + proc.stdout

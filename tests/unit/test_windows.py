@@ -1,0 +1,104 @@
+"""Bitget window planning: the last 90 days covered with no gap and no overlap."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cexledger.exchanges.bitget.streams import (
+    EDGE_MARGIN_MS,
+    OVERLAP_MS,
+    RETENTION_MS,
+    WINDOW_MS,
+    plan_gaps,
+    plan_windows,
+    split_dense,
+    subtract,
+    wanted_range,
+)
+from cexledger.model import Record
+
+NOW = st.integers(min_value=1_600_000_000_000, max_value=2_000_000_000_000)
+
+
+def assert_partition(windows, start, end):
+    assert windows, "no windows"
+    assert windows[0][0] == start and windows[-1][1] == end
+    for (s1, e1), (s2, e2) in zip(windows, windows[1:]):
+        assert e1 == s2, "gap or overlap between windows"
+    for s, e in windows:
+        assert 0 < e - s <= WINDOW_MS
+
+
+@given(NOW)
+def test_fresh_plan_covers_retention_exactly(now):
+    start, end = wanted_range(now)
+    assert end - start == RETENTION_MS - EDGE_MARGIN_MS
+    windows = plan_gaps(now, [], [])
+    assert_partition(windows, start, end)
+    assert len(windows) <= 4
+    for s, e in windows[:-1]:
+        assert e % WINDOW_MS == 0, "inner boundaries sit on the 30-day grid"
+
+
+@given(st.integers(min_value=0, max_value=10**13), st.integers(min_value=1, max_value=200 * 86_400_000))
+def test_plan_windows_partition(start, length):
+    assert_partition(plan_windows(start, start + length), start, start + length)
+
+
+@given(NOW, st.lists(st.tuples(st.integers(0, RETENTION_MS), st.integers(1, RETENTION_MS // 3)), max_size=6))
+def test_gaps_and_coverage_partition_the_wanted_range(now, spans):
+    start, end = wanted_range(now)
+    coverage = sorted((start + a, min(end, start + a + b)) for a, b in spans)
+    merged = []
+    for s, e in coverage:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    gaps = plan_gaps(now, merged, [])
+    # the newest OVERLAP of coverage is re-read; everything else is read exactly once
+    held = list(merged)
+    if held:
+        s, e = held[-1]
+        held[-1] = (s, max(s, min(e, end) - OVERLAP_MS))
+    pieces = sorted([w for w in gaps] + [(max(s, start), min(e, end)) for s, e in held if min(e, end) > max(s, start)])
+    total = sum(e - s for s, e in pieces)
+    assert total == end - start
+    for (s1, e1), (s2, e2) in zip(pieces, pieces[1:]):
+        assert e1 <= s2, "a range would be fetched twice"
+    for s, e in gaps:
+        assert e - s <= WINDOW_MS
+
+
+def test_subtract():
+    assert subtract([(0, 10)], [(2, 4), (6, 7)]) == [(0, 2), (4, 6), (7, 10)]
+    assert subtract([(0, 10)], [(-5, 20)]) == []
+
+
+def records(ts_list):
+    return [Record(record_id=str(i), ts=t, raw=b"{}") for i, t in enumerate(ts_list)]
+
+
+def test_split_dense_newest_first_keeps_edge_timestamp_in_remainder():
+    end = 30 * 86_400_000
+    page = records(list(range(end - 1, end - 1 - 100 * 60_000, -60_000)))   # one row a minute
+    covered, parts = split_dense(page, 0, end)
+    edge = page[-1].ts
+    assert covered == (edge + 1, end)
+    assert parts[0][0] == 0 and parts[-1][1] == edge + 1
+    assert all(b > a for a, b in parts) and all(p[1] == q[0] for p, q in zip(parts, parts[1:]))
+
+
+def test_split_dense_oldest_first():
+    page = records(list(range(0, 100 * 60_000, 60_000)))
+    covered, parts = split_dense(page, 0, 30 * 86_400_000)
+    assert covered == (0, page[-1].ts)
+    assert parts[0][0] == page[-1].ts and parts[-1][1] == 30 * 86_400_000
+
+
+def test_no_split_for_same_timestamp_or_unordered_or_sparse():
+    assert split_dense(records([5] * 100), 0, 10**9) is None
+    assert split_dense(records([1, 3, 2] * 30), 0, 10**9) is None
+    sparse = records(list(range(10**9 - 1, 10**9 - 1 - 100 * 10**6, -10**6)))
+    assert split_dense(sparse, 10**9 - 200 * 10**6, 10**9) is None
