@@ -1,0 +1,284 @@
+"""Bitget financial records: the deterministic generator, a compact store and the row bytes.
+
+Storage is columnar per (account, category): ``array`` columns for id, ts and small indices
+into a fixed vocabulary (coin, symbol, type), plus one short ``bytes`` per row holding the
+numeric texts ``amount|fee|balance[|positionType|positionAmount|positionBalance]``. About
+100 bytes a row, so a million rows fit comfortably. Ids grow with (ts, insertion), so each
+column is sorted by both and ``bisect`` finds windows and cursors.
+
+Balances are exact: per (category, coin), in (ts, id) ascending order,
+``balance = previous balance + amount + fee``. Outflows that would overdraw become
+``TRANSFER_IN`` rows instead.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Context, Decimal
+from typing import Iterator
+
+from .._json import canonical_decimal
+
+__all__ = ["CATEGORIES", "Ledger", "BitgetBook", "Special", "category_weights"]
+
+CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
+_DEFAULT_WEIGHTS = {"SPOT": 25, "MARGIN": 8, "USDT-FUTURES": 40, "COIN-FUTURES": 10,
+                    "USDC-FUTURES": 7, "OTHER": 10}
+_ROW_CATEGORY = {c: ("Margin" if c == "MARGIN" else c) for c in CATEGORIES}
+_FUTURES = frozenset({"USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"})
+
+_CTX = Context(prec=100)
+_FEE_QUANTUM = Decimal("1E-8")
+_ZERO = Decimal(0)
+
+# How a type moves money.
+_IN, _OUT, _TRADE_IN, _TRADE_OUT, _FEE_ONLY, _PNL, _FUND_IN, _FUND_OUT, _LIQ = range(9)
+
+# coin: (smallest, largest) typical amount
+_COINS = {"USDT": ("1", "5000"), "USDC": ("1", "5000"), "BTC": ("0.0001", "0.5"),
+          "ETH": ("0.001", "5"), "SOL": ("0.01", "50"), "BGB": ("1", "1000")}
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What one category's rows look like: coins, their symbols, and weighted types."""
+
+    coins: tuple[str, ...]
+    symbols: dict[str, tuple[str, ...]]
+    types: tuple[tuple[str, int, int, bool], ...]  # (type, money kind, weight, has symbol)
+
+
+_SPOT_SYMBOLS = {"USDT": ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BGBUSDT"), "BTC": ("BTCUSDT",),
+                 "ETH": ("ETHUSDT",), "SOL": ("SOLUSDT",), "BGB": ("BGBUSDT",)}
+_FUTURES_TYPES = (
+    ("OPEN_LONG", _FEE_ONLY, 18, True), ("OPEN_SHORT", _FEE_ONLY, 14, True),
+    ("CLOSE_LONG", _PNL, 16, True), ("CLOSE_SHORT", _PNL, 12, True),
+    ("BUY_DEAL", _FEE_ONLY, 6, True), ("SELL_DEAL", _FEE_ONLY, 6, True),
+    ("CONTRACT_MAIN_SETTLE_FEE_USER_IN", _FUND_IN, 10, True),
+    ("CONTRACT_MAIN_SETTLE_FEE_USER_OUT", _FUND_OUT, 10, True),
+    ("FORCE_CLOSE_LONG", _LIQ, 1, True), ("BURST_CLOSE_SHORT", _LIQ, 1, True),
+    ("OFFSET_REDUCE_CLOSE_LONG", _PNL, 1, True), ("RISK_LIQ_USER_OUT", _LIQ, 1, True),
+    ("TRANSFER_IN", _IN, 3, False), ("TRANSFER_OUT", _OUT, 2, False),
+    ("UNDOCUMENTED_BONUS_IN", _IN, 1, True),
+)
+_PROFILES = {
+    "SPOT": _Profile(("USDT", "BTC", "ETH", "SOL", "BGB"), _SPOT_SYMBOLS, (
+        ("ORDER_DEALT_IN", _TRADE_IN, 30, True), ("ORDER_DEALT_FROZEN_OUT", _TRADE_OUT, 30, True),
+        ("ORDER_PLF_FEE_OUT", _FEE_ONLY, 5, True), ("TRANSFER_IN", _IN, 8, False),
+        ("TRANSFER_OUT", _OUT, 6, False), ("EXCHANGE_SOURCE_TOKEN_USER_OUT", _OUT, 3, False),
+        ("EXCHANGE_TARGET_TOKEN_USER_IN", _IN, 3, False))),
+    "MARGIN": _Profile(("USDT", "BTC", "ETH"), _SPOT_SYMBOLS, (
+        ("ORDER_DEALT_IN", _TRADE_IN, 25, True), ("ORDER_DEALT_FROZEN_OUT", _TRADE_OUT, 25, True),
+        ("BORROW", _IN, 8, True), ("REPAYMENT", _OUT, 8, True),
+        ("INTEREST_SETTLEMENT_OUT", _FUND_OUT, 6, True), ("INTEREST_REPAYMENT", _FUND_OUT, 4, True),
+        ("MARGIN_SETTLE_FEE_USER_OUT", _FUND_OUT, 3, True), ("FORCE_BUY_SSM", _TRADE_IN, 1, True),
+        ("BURST_SELL_SSM", _LIQ, 1, True), ("TRANSFER_IN", _IN, 5, False),
+        ("TRANSFER_OUT", _OUT, 4, False))),
+    "USDT-FUTURES": _Profile(("USDT",), {"USDT": ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT")},
+                             _FUTURES_TYPES),
+    "COIN-FUTURES": _Profile(("BTC", "ETH"), {"BTC": ("BTCUSD",), "ETH": ("ETHUSD",)},
+                             _FUTURES_TYPES),
+    "USDC-FUTURES": _Profile(("USDC",), {"USDC": ("BTCPERP", "ETHPERP")}, _FUTURES_TYPES),
+    "OTHER": _Profile(("USDT", "BGB", "BTC"), {}, (
+        ("TRANSFER_IN", _IN, 10, False), ("TRANSFER_OUT", _OUT, 8, False),
+        ("TRACE_TRANSFER_USER_IN", _IN, 3, False), ("TRACE_TRANSFER_USER_OUT", _OUT, 3, False),
+        ("RISK_LIQ_USER_IN", _IN, 1, False), ("SOME_NEW_TYPE_2026", _IN, 2, False))),
+}
+
+# One fixed vocabulary of coin/symbol/type names; rows store indices into it.
+_VOCAB: tuple[str, ...] = tuple(sorted(
+    {""} | set(_COINS)
+    | {s for p in _PROFILES.values() for ss in p.symbols.values() for s in ss}
+    | {t[0] for p in _PROFILES.values() for t in p.types}))
+_INDEX = {name: i for i, name in enumerate(_VOCAB)}
+
+
+class Special:
+    """Rows every account gets once, so clients prove they keep extreme values and types."""
+
+    NONE, TINY, HUGE, UNKNOWN_TYPE = range(4)
+    CATEGORY = {TINY: "SPOT", HUGE: "SPOT", UNKNOWN_TYPE: "OTHER"}
+
+
+def category_weights(dense_share: float | None) -> list[float]:
+    """Row share per category (``CATEGORIES`` order); ``dense_share`` pins USDT-FUTURES."""
+    if dense_share is None:
+        return [float(_DEFAULT_WEIGHTS[c]) for c in CATEGORIES]
+    rest = sum(w for c, w in _DEFAULT_WEIGHTS.items() if c != "USDT-FUTURES")
+    return [dense_share if c == "USDT-FUTURES" else (1 - dense_share) * _DEFAULT_WEIGHTS[c] / rest
+            for c in CATEGORIES]
+
+
+def _amount(rng: random.Random, coin: str) -> Decimal:
+    """A positive amount typical for ``coin``: 8 decimals, sometimes 18."""
+    low, high = _COINS[coin]
+    places = 18 if rng.random() < 0.02 else 8
+    units = rng.randint(int(Decimal(low).scaleb(places)), int(Decimal(high).scaleb(places)))
+    return Decimal(units).scaleb(-places, _CTX)
+
+
+def _fee(rng: random.Random, base: Decimal) -> Decimal:
+    """A paid (negative) fee on ``base`` at a realistic rate, 8 decimals."""
+    rate = rng.choice((Decimal("0.001"), Decimal("0.0006"), Decimal("0.0002")))
+    return -_CTX.multiply(base, rate).quantize(_FEE_QUANTUM, ROUND_DOWN, _CTX)
+
+
+def _money(rng: random.Random, kind: int, coin: str) -> tuple[Decimal, Decimal]:
+    """(amount, fee) for a row of money kind ``kind``."""
+    amount = _amount(rng, coin)
+    if kind == _IN:
+        return amount, _ZERO
+    if kind in (_OUT, _TRADE_OUT):
+        return -amount, _ZERO
+    if kind == _TRADE_IN:
+        return amount, _fee(rng, amount)
+    if kind == _FEE_ONLY:
+        return _ZERO, _fee(rng, amount)
+    if kind == _PNL:
+        return (amount if rng.random() < 0.55 else -amount), _fee(rng, amount)
+    small = amount.scaleb(-2, _CTX).quantize(_FEE_QUANTUM, ROUND_DOWN, _CTX)
+    if kind == _FUND_IN:
+        return small, _ZERO
+    if kind == _FUND_OUT:
+        return -small, _ZERO
+    return -amount, _fee(rng, amount)  # _LIQ
+
+
+def _weighted(rng: random.Random, items: tuple[tuple[str, int, int, bool], ...]) -> tuple[str, int, int, bool]:
+    return rng.choices(items, weights=[t[2] for t in items])[0]
+
+
+class Ledger:
+    """One (account, category) column store, rows in (ts, id) ascending order."""
+
+    __slots__ = ("category", "ids", "ts", "coin", "symbol", "type", "nums")
+
+    def __init__(self, category: str) -> None:
+        self.category = category
+        self.ids = array("q")
+        self.ts = array("q")
+        self.coin = array("H")
+        self.symbol = array("H")
+        self.type = array("H")
+        self.nums: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, row_id: int, ts: int, coin: str, symbol: str, type_: str, nums: bytes) -> None:
+        if self.ids and row_id <= self.ids[-1]:
+            raise ValueError("ledger rows must be added in id order")
+        self.ids.append(row_id)
+        self.ts.append(ts)
+        self.coin.append(_INDEX[coin])
+        self.symbol.append(_INDEX[symbol])
+        self.type.append(_INDEX[type_])
+        self.nums.append(nums)
+
+    def window(self, start: int, end: int, end_inclusive: bool) -> tuple[int, int]:
+        """Index range ``[lo, hi)`` of rows with ``start <= ts <= end`` (``< end`` if exclusive)."""
+        hi = bisect_right(self.ts, end) if end_inclusive else bisect_left(self.ts, end)
+        return bisect_left(self.ts, start), hi
+
+    def position(self, row_id: int) -> int | None:
+        """Index of the row with ``row_id``, or None."""
+        i = bisect_left(self.ids, row_id)
+        return i if i < len(self.ids) and self.ids[i] == row_id else None
+
+    def scan(self, lo: int, hi: int, *, newest_first: bool, limit: int,
+             coin: str | None, type_: str | None) -> tuple[list[int], bool]:
+        """Up to ``limit`` matching indices in ``[lo, hi)`` in serving order, and whether more match."""
+        want_coin = _INDEX.get(coin, -1) if coin is not None else None
+        want_type = _INDEX.get(type_, -1) if type_ is not None else None
+        order = range(hi - 1, lo - 1, -1) if newest_first else range(lo, hi)
+        found: list[int] = []
+        for i in order:
+            if want_coin is not None and self.coin[i] != want_coin:
+                continue
+            if want_type is not None and self.type[i] != want_type:
+                continue
+            if len(found) == limit:
+                return found, True
+            found.append(i)
+        return found, False
+
+    def render(self, i: int, variant: bool) -> bytes:
+        """Row ``i`` exactly as the API serves it in the standard or variant dialect."""
+        nums = self.nums[i].decode().split("|")
+        if variant:
+            nums = [_pad8(n) if n[:1].isdigit() or n[:1] == "-" else n for n in nums]
+        symbol = _VOCAB[self.symbol[i]]
+        symbol_part = "" if variant and not symbol else f'"symbol":"{symbol}",'
+        text = (f'{{"category":"{_ROW_CATEGORY[self.category]}","id":"{self.ids[i]}",{symbol_part}'
+                f'"coin":"{_VOCAB[self.coin[i]]}","type":"{_VOCAB[self.type[i]]}",'
+                f'"amount":"{nums[0]}","fee":"{nums[1]}","balance":"{nums[2]}","ts":"{self.ts[i]}"')
+        if len(nums) > 3:
+            text += (f',"positionType":"{nums[3]}","positionAmount":"{nums[4]}",'
+                     f'"positionBalance":"{nums[5]}"')
+        return (text + "}").encode()
+
+
+def _pad8(text: str) -> str:
+    """Variant dialect: at least 8 decimals, like ``"1.50000000"``."""
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(8, '0')}" if len(frac) < 8 else text
+
+
+class BitgetBook:
+    """All categories of one Bitget account plus the running balances of its chains."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.ledgers = {c: Ledger(c) for c in CATEGORIES}
+        self.balances: dict[tuple[str, str], Decimal] = {}
+
+    def add_row(self, row_id: int, ts: int, category: str, special: int = Special.NONE) -> None:
+        """Generate one row's content, continue its balance chain, and store it."""
+        rng, profile = self.rng, _PROFILES[category]
+        if special == Special.NONE:
+            coin = rng.choice(profile.coins)
+            type_, kind, _, has_symbol = _weighted(rng, profile.types)
+            amount, fee = _money(rng, kind, coin)
+        elif special == Special.UNKNOWN_TYPE:
+            coin, type_, has_symbol = "USDT", "SOME_NEW_TYPE_2026", False
+            amount, fee = _amount(rng, coin), _ZERO
+        else:
+            coin, type_, has_symbol = ("ETH", "TRANSFER_IN", False) if special == Special.TINY \
+                else ("USDT", "TRANSFER_IN", False)
+            amount = Decimal("0.000000000000000001") if special == Special.TINY \
+                else Decimal("98765432.123456789012345678")
+            fee = _ZERO
+        key = (category, coin)
+        before = self.balances.get(key)
+        if before is None:
+            before = _CTX.multiply(_amount(rng, coin), Decimal(rng.randint(20, 200)))
+        if _CTX.add(before, _CTX.add(amount, fee)) < 0:
+            type_, has_symbol, fee = "TRANSFER_IN", False, _ZERO
+            amount = _CTX.multiply(_amount(rng, coin), Decimal(10))
+        balance = _CTX.add(before, _CTX.add(amount, fee))
+        self.balances[key] = balance
+        symbol = rng.choice(profile.symbols[coin]) if has_symbol else ""
+        parts = [canonical_decimal(amount), canonical_decimal(fee), canonical_decimal(balance)]
+        if category in _FUTURES:
+            side = "long" if ("LONG" in type_ or type_ == "BUY_DEAL") else \
+                "short" if ("SHORT" in type_ or type_ == "SELL_DEAL") else ""
+            parts += [side, canonical_decimal(Decimal(rng.randint(0, 100_000)).scaleb(-4, _CTX)),
+                      canonical_decimal(_amount(rng, coin))]
+        self.ledgers[category].add(row_id, ts, coin, symbol, type_, "|".join(parts).encode())
+
+    def rows_since(self, cutoff: int) -> Iterator[tuple[int, Ledger, int]]:
+        """(id, ledger, index) of every row with ``ts >= cutoff``, unordered."""
+        for ledger in self.ledgers.values():
+            for i in range(bisect_left(ledger.ts, cutoff), len(ledger)):
+                yield ledger.ids[i], ledger, i
+
+    def find(self, row_id: int) -> tuple[Ledger, int] | None:
+        """The ledger and index holding ``row_id``."""
+        for ledger in self.ledgers.values():
+            i = ledger.position(row_id)
+            if i is not None:
+                return ledger, i
+        return None

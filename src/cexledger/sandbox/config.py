@@ -1,0 +1,102 @@
+"""Sandbox configuration (fixed at start) and runtime settings (changeable while running)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SandboxConfig", "Settings", "SECOND_MS", "HOUR_MS", "DAY_MS", "RETENTION_MS", "WINDOW_MS"]
+
+SECOND_MS = 1_000
+HOUR_MS = 3_600 * SECOND_MS
+DAY_MS = 24 * HOUR_MS
+RETENTION_MS = 90 * DAY_MS   # both exchanges serve the last 90 days ("3 months")
+WINDOW_MS = 30 * DAY_MS      # Bitget: endTime - startTime may not exceed this
+
+DIALECTS = ("standard", "variant")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything the sandbox is started with. ``port=0`` picks a free port.
+
+    ``records`` is rows per account; ``dense_share`` is the Bitget share of rows in
+    ``USDT-FUTURES`` and the CoinW share in the first instrument (None: a realistic spread).
+    ``append_every``/``append_count`` make every account grow while the server runs.
+    ``churn`` is the CoinW probability per deals request of a new row and/or a position
+    closing just before the answer. ``t0_ms`` pins the generator's "now" (history is placed
+    relative to it); None uses the wall clock at start. Same seed and ``t0_ms`` give the same
+    data.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 1
+    records: int = 2000
+    bitget_accounts: int = 1
+    coinw_accounts: int = 1
+    latency_ms: float = 0
+    faults: float = 0.0
+    rate_limit: bool = True
+    rate_limit_scale: float = 1.0
+    dialect: str = "standard"
+    dense_share: float | None = None
+    instruments: tuple[str, ...] = ("BTC", "ETH", "SOL", "1000PEPE")
+    append_every: float = 0.0
+    append_count: int = 0
+    churn: float = 0.0
+    slow_fault_s: float = 2.0
+    t0_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {DIALECTS}, not {self.dialect!r}")
+        if self.records < 0 or self.bitget_accounts < 0 or self.coinw_accounts < 0:
+            raise ValueError("records and account counts must not be negative")
+        if self.dense_share is not None and not 0.0 <= self.dense_share <= 1.0:
+            raise ValueError("dense_share must be between 0 and 1")
+        if not 0.0 <= self.faults <= 1.0 or not 0.0 <= self.churn <= 1.0:
+            raise ValueError("faults and churn are probabilities between 0 and 1")
+        if self.rate_limit_scale <= 0:
+            raise ValueError("rate_limit_scale must be positive")
+        if not self.instruments:
+            raise ValueError("instruments must not be empty")
+        object.__setattr__(self, "instruments", tuple(i.upper() for i in self.instruments))
+
+    @property
+    def variant(self) -> bool:
+        """True when the server speaks the ``variant`` dialect."""
+        return self.dialect == "variant"
+
+
+@dataclass
+class Settings:
+    """The knobs ``POST /_sandbox/settings`` may turn while the server runs."""
+
+    latency_ms: float
+    faults: float
+    rate_limit: bool
+    churn: float
+
+    @classmethod
+    def from_config(cls, config: SandboxConfig) -> Settings:
+        return cls(config.latency_ms, config.faults, config.rate_limit, config.churn)
+
+    def update(self, changes: dict[str, object]) -> None:
+        """Apply ``changes``; unknown names or wrong types raise ``ValueError``."""
+        for name, value in changes.items():
+            if name == "rate_limit":
+                if not isinstance(value, bool):
+                    raise ValueError("rate_limit must be true or false")
+                self.rate_limit = value
+            elif name in ("latency_ms", "faults", "churn"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"{name} must be a non-negative number")
+                if name != "latency_ms" and value > 1:
+                    raise ValueError(f"{name} is a probability between 0 and 1")
+                setattr(self, name, value)
+            else:
+                raise ValueError(f"unknown setting {name!r}")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"latency_ms": self.latency_ms, "faults": self.faults,
+                "rate_limit": self.rate_limit, "churn": self.churn}

@@ -1,0 +1,109 @@
+"""Control endpoints under ``/_sandbox`` (no auth): the HTTP face of ``SandboxState``.
+
+Unknown exchanges, accounts or rows answer 404, malformed input 400, both as
+``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from .._json import dumps, loads
+from .state import SandboxState, UnknownError
+
+__all__ = ["routes"]
+
+PREFIX = "/_sandbox"
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=dumps(obj), content_type="application/json")
+
+
+def _rows(key: bytes, rows: list[bytes]) -> web.Response:
+    body = b'{"%s":[%s]}' % (key, b",".join(rows))
+    return web.Response(body=body, content_type="application/json")
+
+
+def _safe(handler: Callable[[web.Request], Awaitable[web.Response]]):
+    """Turn lookup and input errors into 404 / 400 JSON answers."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except UnknownError as error:
+            return _json({"error": str(error)}, 404)
+        except (ValueError, TypeError, KeyError) as error:
+            return _json({"error": f"bad request: {error}"}, 400)
+
+    return wrapped
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    data = loads(await request.read() or b"{}")
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("count must be a non-negative integer")
+    return value
+
+
+def routes(state: SandboxState) -> list[web.RouteDef]:
+    """All ``/_sandbox`` routes bound to ``state``."""
+
+    async def accounts(request: web.Request) -> web.Response:
+        return _json({"accounts": [a.as_json() for a in state.accounts]})
+
+    async def truth(request: web.Request) -> web.Response:
+        q = request.query
+        return _rows(b"rows", state.truth(q["exchange"], q["account"]))
+
+    async def versions(request: web.Request) -> web.Response:
+        q = request.query
+        return _rows(b"versions", state.versions(q["exchange"], q["account"], int(q["id"])))
+
+    async def append(request: web.Request) -> web.Response:
+        body = await _body(request)
+        instrument = body.get("instrument")
+        if instrument is not None and not isinstance(instrument, str):
+            raise ValueError("instrument must be a string")
+        ids = state.append(body["exchange"], body["account"], _count(body["count"]), instrument)
+        return _json({"ids": ids})
+
+    async def mutate(request: web.Request) -> web.Response:
+        body = await _body(request)
+        return _json({"ids": state.mutate(body["exchange"], body["account"], _count(body["count"]))})
+
+    async def stats(request: web.Request) -> web.Response:
+        return _json(state.stats.snapshot())
+
+    async def stats_reset(request: web.Request) -> web.Response:
+        state.stats.reset()
+        return _json(state.stats.snapshot())
+
+    async def settings(request: web.Request) -> web.Response:
+        body = await _body(request)
+        return _json(state.update_settings({k: _plain(v) for k, v in body.items()}))
+
+    return [
+        web.get(f"{PREFIX}/accounts", _safe(accounts)),
+        web.get(f"{PREFIX}/truth", _safe(truth)),
+        web.get(f"{PREFIX}/versions", _safe(versions)),
+        web.post(f"{PREFIX}/append", _safe(append)),
+        web.post(f"{PREFIX}/mutate", _safe(mutate)),
+        web.get(f"{PREFIX}/stats", _safe(stats)),
+        web.post(f"{PREFIX}/stats/reset", _safe(stats_reset)),
+        web.post(f"{PREFIX}/settings", _safe(settings)),
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """Settings are probabilities and milliseconds, not money: a JSON decimal becomes a float."""
+    return float(value) if isinstance(value, Decimal) else value

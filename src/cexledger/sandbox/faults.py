@@ -1,0 +1,152 @@
+"""Latency, fault injection, rate limiting and request statistics for the exchange endpoints.
+
+Every request to an exchange endpoint goes through ``guard``:
+
+1. it is counted (``Stats``), then sleeps half the simulated latency: that is its *arrival*;
+2. with probability ``faults`` (a seeded RNG of its own, independent of the data) it gets a
+   fault instead of an answer: ``http500``, ``http502`` (HTML body), ``truncated`` (HTTP 200,
+   the real body cut in half), ``slow`` (``slow_fault_s`` extra, then the real answer) or
+   ``drop`` (the connection is closed with no response). Faulted requests change no state
+   and do not count toward the rate limit;
+3. otherwise the rate limiter (a sliding one-second window per API key per endpoint,
+   counted at arrival) admits it or answers with the exchange's rate-limit response;
+   rejected requests count toward nothing else;
+4. the handler answers, then the other half of the latency passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .state import SandboxState
+
+__all__ = ["FAULT_KINDS", "RateLimiter", "Stats", "Handler", "guard"]
+
+FAULT_KINDS = ("http500", "http502", "truncated", "slow", "drop")
+
+_BAD_GATEWAY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+                b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                b"</body>\r\n</html>\r\n")
+
+# A handler answers one admitted request; ``live=False`` means "change no state" (faults).
+Handler = Callable[[web.Request, bool], web.Response]
+
+
+class RateLimiter:
+    """Sliding one-second windows, one per (endpoint, key)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str], deque[float]] = {}
+
+    def admit(self, endpoint: str, key: str, limit: float, now: float) -> bool:
+        """Count a request arriving at ``now`` (seconds) unless ``limit`` are already in the window."""
+        window = self._windows.setdefault((endpoint, key), deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        return True
+
+
+class Stats:
+    """Request counters for ``GET /_sandbox/stats``; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests = 0
+            self._by_path: Counter[str] = Counter()
+            self._by_key: Counter[str] = Counter()
+            self._by_status: Counter[str] = Counter()
+            self._rate_limited = 0
+            self._faults = 0
+
+    def arrived(self, path: str, key: str) -> None:
+        with self._lock:
+            self._requests += 1
+            self._by_path[path] += 1
+            self._by_key[key] += 1
+
+    def answered(self, status: str, *, fault: bool = False, limited: bool = False) -> None:
+        with self._lock:
+            self._by_status[status] += 1
+            self._faults += fault
+            self._rate_limited += limited
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {"requests": self._requests, "by_path": dict(self._by_path),
+                    "by_key": dict(self._by_key), "rate_limited": self._rate_limited,
+                    "faults": self._faults, "by_status": dict(self._by_status)}
+
+
+def guard(state: SandboxState, endpoint: str, key_header: str, base_limit: float, handler: Handler,
+          limited: Callable[[], web.Response]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap an exchange handler with latency, faults, rate limiting and statistics.
+
+    ``base_limit`` is requests per second per key before ``rate_limit_scale``; ``limited``
+    builds the exchange's rate-limit answer.
+    """
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        settings = state.settings
+        key = request.headers.get(key_header, "")
+        state.stats.arrived(request.path, key)
+        half = settings.latency_ms / 2000
+        if half:
+            await asyncio.sleep(half)
+        fault = state.roll_fault()
+        if fault is not None:
+            return await _faulted(request, fault, handler, state, half)
+        limit = base_limit * state.config.rate_limit_scale
+        if settings.rate_limit and not state.limiter.admit(
+                endpoint, key, limit, asyncio.get_running_loop().time()):
+            response = limited()
+            state.stats.answered(str(response.status), limited=True)
+        else:
+            response = handler(request, True)
+            state.stats.answered(str(response.status))
+        if half:
+            await asyncio.sleep(half)
+        return response
+
+    return wrapped
+
+
+async def _faulted(request: web.Request, fault: str, handler: Handler, state: SandboxState,
+                   half: float) -> web.StreamResponse:
+    """Answer ``request`` with fault ``fault`` (no state change, no rate-limit count)."""
+    stats = state.stats
+    if fault == "drop":
+        stats.answered("dropped", fault=True)
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
+    if fault == "http500":
+        response = web.Response(status=500, text="Internal Server Error")
+    elif fault == "http502":
+        response = web.Response(status=502, body=_BAD_GATEWAY, content_type="text/html")
+    else:
+        if fault == "slow":
+            await asyncio.sleep(state.config.slow_fault_s)
+        response = handler(request, False)
+        if fault == "truncated":
+            body = response.body
+            assert isinstance(body, bytes)
+            response = web.Response(status=200, body=body[: len(body) // 2],
+                                    content_type="application/json")
+    stats.answered(str(response.status), fault=True)
+    if half:
+        await asyncio.sleep(half)
+    return response
+

@@ -1,0 +1,222 @@
+"""The sandbox's mutable in-memory state and its ground truth: the test hook.
+
+``SandboxState`` owns the accounts, both exchanges' rows, the runtime settings, the rate
+limiter, the fault RNG and the request statistics. Every public method is thread-safe (one
+re-entrant lock), so tests may call them from their own thread while the server runs.
+
+Truth: ``truth(exchange, account)`` is what a perfect archive holds *right now*: every row
+inside the 90-day retention (CoinW: each row's latest version), serialized byte-for-byte as
+the API serves it in the running dialect, sorted by id ascending.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from .accounts import Account, make_accounts
+from .bitget_data import CATEGORIES, BitgetBook, category_weights
+from .coinw_data import Deals, make_deal
+from .config import RETENTION_MS, SandboxConfig, Settings
+from .faults import FAULT_KINDS, RateLimiter, Stats
+from .generate import COINW_ID_OFFSET, generate_bitget, generate_coinw, instrument_weights
+from .timeline import IdAllocator, Timeline
+
+__all__ = ["SandboxState", "UnknownError"]
+
+EXCHANGES = ("bitget", "coinw")
+
+
+class UnknownError(LookupError):
+    """An unknown exchange, account, row or instrument was asked for."""
+
+
+def now_ms() -> int:
+    """The sandbox clock: real wall-clock time in Unix ms (clients sign with it)."""
+    return time.time_ns() // 1_000_000
+
+
+class SandboxState:
+    """Accounts, rows, settings and counters of one sandbox."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.variant = config.variant
+        self.settings = Settings.from_config(config)
+        self.stats = Stats()
+        self.limiter = RateLimiter()
+        self.lock = threading.RLock()
+        self.t0 = config.t0_ms if config.t0_ms is not None else now_ms()
+        self._faults = random.Random(f"sandbox-faults-{config.seed}")
+        self._churn = random.Random(f"sandbox-churn-{config.seed}")
+        self._accounts = make_accounts(config.seed, config.bitget_accounts, config.coinw_accounts)
+        timeline = Timeline(self.t0)
+        self._bitget_ids = IdAllocator(random.Random(f"bitget-ids-{config.seed}"))
+        self._coinw_ids = IdAllocator(random.Random(f"coinw-ids-{config.seed}"), COINW_ID_OFFSET)
+        self.bitget = generate_bitget(config, timeline, self._by_exchange("bitget"), self._bitget_ids)
+        self.coinw, self._coinw_rngs = generate_coinw(
+            config, timeline, self._by_exchange("coinw"), self._coinw_ids)
+        self._category_weights = category_weights(config.dense_share)
+        self._instrument_weights = instrument_weights(len(config.instruments), config.dense_share)
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def _by_exchange(self, exchange: str) -> list[Account]:
+        return [a for a in self._accounts if a.exchange == exchange]
+
+    @property
+    def accounts(self) -> list[Account]:
+        """All accounts, Bitget first; credentials included (never print them)."""
+        return list(self._accounts)
+
+    def account(self, name: str) -> Account:
+        for account in self._accounts:
+            if account.name == name:
+                return account
+        raise UnknownError(f"unknown account {name!r}")
+
+    def by_api_key(self, exchange: str, api_key: str) -> Account | None:
+        for account in self._accounts:
+            if account.exchange == exchange and account.api_key == api_key:
+                return account
+        return None
+
+    def _book(self, exchange: str, account: str) -> BitgetBook | dict[str, Deals]:
+        if exchange == "bitget" and account in self.bitget:
+            return self.bitget[account]
+        if exchange == "coinw" and account in self.coinw:
+            return self.coinw[account]
+        raise UnknownError(f"unknown {exchange} account {account!r}")
+
+    # -- truth ------------------------------------------------------------------------------
+
+    def cutoff(self) -> int:
+        """The oldest servable timestamp right now (90-day retention)."""
+        return now_ms() - RETENTION_MS
+
+    def truth(self, exchange: str, account: str) -> list[bytes]:
+        """What a perfect archive of ``account`` holds now: served bytes, id ascending."""
+        with self.lock:
+            book = self._book(exchange, account)
+            cutoff = self.cutoff()
+            if isinstance(book, BitgetBook):
+                rows = sorted(book.rows_since(cutoff), key=lambda r: r[0])
+                return [ledger.render(i, self.variant) for _, ledger, i in rows]
+            deals = sorted(((d.ids[i], d, i) for d in book.values()
+                            for i in range(len(d)) if d.created[i] >= cutoff), key=lambda r: r[0])
+            return [d.render(i, d.current[i], self.variant) for _, d, i in deals]
+
+    def versions(self, exchange: str, account: str, row_id: int) -> list[bytes]:
+        """Every version row ``row_id`` has had, oldest first (a Bitget row has one)."""
+        with self.lock:
+            book = self._book(exchange, account)
+            if isinstance(book, BitgetBook):
+                found = book.find(row_id)
+                if found is None:
+                    raise UnknownError(f"unknown row {row_id}")
+                ledger, i = found
+                return [ledger.render(i, self.variant)]
+            for deals in book.values():
+                i = deals.position(row_id)
+                if i is not None:
+                    return [deals.render(i, v, self.variant) for v in deals.versions(i)]
+            raise UnknownError(f"unknown row {row_id}")
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def _append_time(self, allocator: IdAllocator) -> int:
+        return max(now_ms(), allocator.last_ts)
+
+    def append(self, exchange: str, account: str, count: int,
+               instrument: str | None = None) -> list[str] | list[int]:
+        """Add ``count`` rows to ``account`` now; returns their ids as the API writes them.
+
+        Bitget rows continue the balance chains, spread over categories by weight. CoinW rows
+        go to ``instrument`` (any name, case-insensitive) or spread over the account's
+        instruments; about 40 % start open.
+        """
+        if count < 0:
+            raise ValueError("count must not be negative")
+        with self.lock:
+            book = self._book(exchange, account)
+            if isinstance(book, BitgetBook):
+                new_ids = []
+                for _ in range(count):
+                    ts = self._append_time(self._bitget_ids)
+                    category = book.rng.choices(CATEGORIES, self._category_weights)[0]
+                    row_id = self._bitget_ids.next(ts)
+                    book.add_row(row_id, ts, category)
+                    new_ids.append(str(row_id))
+                return new_ids
+            rng = self._coinw_rngs[account]
+            names = [instrument.upper()] if instrument else list(self.config.instruments)
+            weights = [1.0] if instrument else self._instrument_weights
+            coinw_ids = []
+            for _ in range(count):
+                name = rng.choices(names, weights)[0]
+                coinw_ids.append(self._add_deal(account, name, rng))
+            return coinw_ids
+
+    def _add_deal(self, account: str, instrument: str, rng: random.Random) -> int:
+        stores = self.coinw[account]
+        if instrument not in stores:
+            stores[instrument] = Deals(instrument, self.account(account).user_id)
+        ts = self._append_time(self._coinw_ids)
+        state = "open" if rng.random() < 0.4 else "close"
+        row_id = self._coinw_ids.next(ts)
+        stores[instrument].add(row_id, ts, make_deal(rng, instrument, ts, ts, state))
+        return row_id
+
+    def append_all(self, count: int) -> None:
+        """Append ``count`` rows to every account of both exchanges (live growth)."""
+        with self.lock:
+            for account in self._accounts:
+                self.append(account.exchange, account.name, count)
+
+    def mutate(self, exchange: str, account: str, count: int) -> list[int]:
+        """Close up to ``count`` open CoinW positions now, oldest first; returns their ids."""
+        if exchange != "coinw":
+            raise UnknownError("only coinw rows change after they appear")
+        with self.lock:
+            stores = self._book(exchange, account)
+            assert isinstance(stores, dict)
+            cutoff = self.cutoff()
+            candidates = sorted((d.created[i], d.ids[i], d, i) for d in stores.values()
+                                for i in d.servable_open(cutoff))
+            closed = []
+            for _, row_id, deals, i in candidates[:count]:
+                deals.close(i, self._coinw_rngs[account], now_ms())
+                closed.append(row_id)
+            return closed
+
+    def churn(self, account: str, instrument: str) -> None:
+        """Maybe (``settings.churn``) add a row and/or close a position, mid-paging."""
+        with self.lock:
+            stores = self.coinw[account]
+            if instrument not in stores or self._churn.random() >= self.settings.churn:
+                return
+            action = self._churn.random()
+            rng = self._coinw_rngs[account]
+            if action < 0.75:
+                self._add_deal(account, instrument, rng)
+            deals = stores[instrument]
+            open_rows = deals.servable_open(self.cutoff())
+            if action >= 0.5 and open_rows:
+                deals.close(self._churn.choice(open_rows), rng, now_ms())
+
+    # -- runtime knobs ----------------------------------------------------------------------
+
+    def update_settings(self, changes: dict[str, object]) -> dict[str, object]:
+        """Change ``faults``, ``latency_ms``, ``rate_limit`` and/or ``churn`` at runtime."""
+        with self.lock:
+            self.settings.update(changes)
+            return self.settings.as_dict()
+
+    def roll_fault(self) -> str | None:
+        """The fault for the next request, or None (seeded, independent of the data)."""
+        with self.lock:
+            if self.settings.faults and self._faults.random() < self.settings.faults:
+                return self._faults.choice(FAULT_KINDS)
+            return None
+

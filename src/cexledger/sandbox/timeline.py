@@ -1,0 +1,76 @@
+"""Where generated rows sit in time, and the ids that order them.
+
+History is placed relative to the generator's start time ``t0`` (Unix ms):
+
+* the bulk of rows is uniform in ``[t0 - 90 d + 1 h, t0]``, so no row sits within an hour of
+  the moving 90-day retention edge and tests do not flake as the clock runs;
+* a few deliberately old rows sit in ``[t0 - 100 d, t0 - 91 d]``: they exist but are never
+  served;
+* the 30-day grid: ``t0 - 30 d``, ``t0 - 60 d`` and every multiple of 30 days since the Unix
+  epoch inside the servable range.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .config import DAY_MS, HOUR_MS, RETENTION_MS, WINDOW_MS
+
+__all__ = ["IdAllocator", "Timeline"]
+
+
+class IdAllocator:
+    """Ids strictly increasing with (ts, allocation order), derived from the timestamp.
+
+    ``id = offset + ts * 100_000 + small random step``; a later ``ts`` always gets a larger id
+    and rows sharing a ``ts`` get increasing ids in allocation order. Calls must come in
+    non-decreasing ``ts`` order.
+    """
+
+    def __init__(self, rng: random.Random, offset: int = 0) -> None:
+        self._rng = rng
+        self._offset = offset
+        self._last_id = 0
+        self._last_ts = 0
+
+    @property
+    def last_ts(self) -> int:
+        """The timestamp of the most recent allocation (0 before the first)."""
+        return self._last_ts
+
+    def next(self, ts: int) -> int:
+        if ts < self._last_ts:
+            raise ValueError("ids must be allocated in time order")
+        base = self._offset + ts * 100_000
+        if self._last_id >= base:
+            new = self._last_id + self._rng.randint(2, 7)
+        else:
+            new = base + self._rng.randint(0, 99)
+        self._last_id, self._last_ts = new, ts
+        return new
+
+
+class Timeline:
+    """The time layout for one generator start time ``t0``."""
+
+    def __init__(self, t0: int) -> None:
+        self.t0 = t0
+        self.first_servable = t0 - RETENTION_MS + HOUR_MS
+        self.old_range = (t0 - 100 * DAY_MS, t0 - 91 * DAY_MS)
+
+    def grid(self) -> list[int]:
+        """The 30-day boundaries inside the servable range, ascending."""
+        points = {self.t0 - WINDOW_MS, self.t0 - 2 * WINDOW_MS}
+        k = -(-self.first_servable // WINDOW_MS)
+        while k * WINDOW_MS <= self.t0:
+            points.add(k * WINDOW_MS)
+            k += 1
+        return sorted(p for p in points if p >= self.first_servable)
+
+    def recent(self, rng: random.Random) -> int:
+        """A random servable timestamp."""
+        return rng.randint(self.first_servable, self.t0)
+
+    def old(self, rng: random.Random) -> int:
+        """A random timestamp at least a day older than retention."""
+        return rng.randint(*self.old_range)
