@@ -1,0 +1,72 @@
+"""Reading fields of decoded exchange rows, exactly and tolerantly.
+
+Rows are decoded by ``cexledger._json.loads``: JSON numbers arrive as ``int`` or ``Decimal``,
+strings as ``str``. Every helper accepts a value either way (``"1E-8"``, ``1E-8``,
+``"85992.40"``, ``1740645498000``, ``"1740645498000"``) and treats null, an absent key and
+``""`` alike as missing. Problems raise ``ValueError`` naming the field; the clients turn
+that into a ``FatalStreamError`` naming the row, so a stream with a row that cannot be
+understood is never marked covered.
+
+Sums of exchange amounts use :data:`EXACT`: a context wide enough for any realistic
+amount that raises instead of rounding (the default context would round past 28 digits).
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from typing import Any
+
+from .._json import to_decimal, to_id
+
+__all__ = ["EXACT", "row_id", "millis", "amount", "optional_amount", "text"]
+
+EXACT = decimal.Context(
+    prec=1000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+)
+
+
+def row_id(row: dict[str, Any], key: str = "id") -> str:
+    """The row's id as text (JSON string or integer, never through float); required."""
+    try:
+        value = to_id(row.get(key))
+    except ValueError:
+        raise ValueError(f"{key!r} is not an id: {row.get(key)!r}") from None
+    if value is None:
+        raise ValueError(f"{key!r} is missing")
+    return value
+
+
+def millis(row: dict[str, Any], key: str) -> int:
+    """A required Unix-millisecond timestamp (string or number, integral)."""
+    value = optional_amount(row, key)
+    if value is None:
+        raise ValueError(f"{key!r} is missing")
+    if value != value.to_integral_value():
+        raise ValueError(f"{key!r} is not a whole number of milliseconds: {row.get(key)!r}")
+    return int(value)
+
+
+def amount(row: dict[str, Any], key: str) -> Decimal:
+    """A required exact decimal."""
+    value = optional_amount(row, key)
+    if value is None:
+        raise ValueError(f"{key!r} is missing")
+    return value
+
+
+def optional_amount(row: dict[str, Any], key: str) -> Decimal | None:
+    """An exact decimal, ``None`` when missing; anything non-numeric is an error."""
+    try:
+        return to_decimal(row.get(key))
+    except ValueError:
+        raise ValueError(f"{key!r} is not a number: {row.get(key)!r}") from None
+
+
+def text(row: dict[str, Any], key: str) -> str | None:
+    """A string field, ``None`` when missing or empty; numbers are kept as their text."""
+    value = row.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        return None
+    result = str(value).strip()
+    return result or None

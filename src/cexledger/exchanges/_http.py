@@ -1,0 +1,494 @@
+"""Shared HTTP machinery of the connectors: rate limiting, retries, error classification.
+
+Every request of every connector goes through :class:`Requester.get`, the single place that
+decides what an outcome means:
+
+======================================  =============================================
+outcome                                 verdict
+======================================  =============================================
+success code and HTTP 2xx               ``data`` returned
+code in the exchange's table            the table's verdict (account / stream / retry
+                                        / rate limit), whatever the HTTP status
+success or unknown code, non-2xx        as the HTTP status says (below)
+unknown code, HTTP 2xx                  ``FatalStreamError``
+HTTP 429                                rate limited: retry, limiter penalized
+HTTP 5xx or 408                         retry
+HTTP 401 / 403                          ``FatalAccountError``
+other HTTP 3xx / 4xx                    ``FatalStreamError``
+HTTP 2xx, body unreadable or no code    retry (malformed or truncated body)
+``data`` of the wrong shape             retry (malformed)
+timeout, dropped/refused connection     retry; while a client has never received a
+                                        response, connection failures get only
+                                        ``FIRST_CONNECT_ATTEMPTS`` attempts
+other transport errors (bad URL, …)     ``FatalStreamError``
+======================================  =============================================
+
+Retriable outcomes are retried with exponential backoff and full jitter; after the policy's
+attempts the call raises ``FatalStreamError("gave up after N attempts: <last error>")``.
+Codes are compared after normalisation: digit strings lose leading zeros and integers become
+text, so ``"00000"``, ``"0"`` and ``0`` are the same code. Error bodies may carry the text in
+``msg`` or ``message``. Error texts are redacted of the account's secrets before they are
+stored in an exception; headers (and so signatures) never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import math
+import random
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union
+
+import httpx
+import msgspec
+
+from ..errors import ExchangeError, FatalAccountError, FatalStreamError, RetriableError
+
+__all__ = [
+    "RateLimiter",
+    "limiter_for",
+    "RequestStats",
+    "RetryPolicy",
+    "Verdict",
+    "ErrorCodes",
+    "Requester",
+    "FIRST_CONNECT_ATTEMPTS",
+]
+
+T = TypeVar("T")
+
+#: Attempts allowed for connection failures while a client has never reached its host.
+FIRST_CONNECT_ATTEMPTS = 3
+#: How long a rate-limit answer without ``Retry-After`` holds back a limiter, in seconds.
+RATE_LIMIT_PENALTY = 1.0
+#: Connection pool sizing: room for at least 64 requests in flight.
+POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
+_TEXT_LIMIT = 300
+
+
+class RateLimiter:
+    """An async, FIFO limiter granting evenly spaced slots.
+
+    Grants are at least ``1/rate`` seconds apart and never more than ``rate`` fall in any
+    1-second window (for fractional rates, ``floor(rate)``), measured on the grant times
+    themselves, so a late wake-up can never bunch two grants together. Waiters are served in
+    arrival order. ``penalize`` pushes every future grant back, including the one being
+    waited for. The state is plain numbers on a monotonic clock, so one limiter may serve
+    several event loops one after the other (a lock is kept per loop).
+
+    ``clock``/``sleep`` default to ``time.monotonic``/``asyncio.sleep``; tests pass a fake
+    pair to measure grants without real waiting.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        name: str = "",
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.rate = rate
+        self.name = name
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or asyncio.sleep
+        self._grants: deque[float] = deque()
+        self._hold_until = -math.inf
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.rate:g}/s, name={self.name!r})"
+
+    @property
+    def rate(self) -> float:
+        """Grants per second."""
+        return self._rate
+
+    @rate.setter
+    def rate(self, rate: float) -> None:
+        if not rate > 0 or math.isinf(rate):
+            raise ValueError(f"rate must be a positive finite number, not {rate!r}")
+        self._rate = float(rate)
+
+    @property
+    def _window(self) -> int:
+        return max(1, int(self.rate))
+
+    def _earliest(self) -> float:
+        earliest = self._hold_until
+        if self._grants:
+            earliest = max(earliest, self._grants[-1] + 1.0 / self.rate)
+            if len(self._grants) >= self._window:
+                earliest = max(earliest, self._grants[-self._window] + 1.0)
+        return earliest
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    async def acquire(self) -> None:
+        """Wait for the next slot (FIFO)."""
+        async with self._lock():
+            while True:
+                now = self._clock()
+                wait = self._earliest() - now
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self._grants.append(now)
+            while len(self._grants) > self._window:
+                self._grants.popleft()
+
+    def penalize(self, seconds: float) -> None:
+        """Hold every future grant back for ``seconds`` from now (after a rate-limit answer)."""
+        self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+
+_limiters: dict[tuple[str, str, str], RateLimiter] = {}
+
+
+def limiter_for(exchange: str, api_key: str, budget: str, rate: float) -> RateLimiter:
+    """The process-wide limiter of one (exchange, API key, endpoint budget).
+
+    Every stream of a key shares it. A later call with another ``rate`` re-rates the shared
+    limiter (the most recent caller's rate applies; callers of one key normally agree).
+    """
+    key = (exchange, api_key, budget)
+    limiter = _limiters.get(key)
+    if limiter is None:
+        limiter = _limiters[key] = RateLimiter(rate, name=f"{exchange}/{budget}")
+    else:
+        limiter.rate = rate
+    return limiter
+
+
+@dataclass
+class RequestStats:
+    """Counters of one client (or, merged, of a whole sync).
+
+    ``requests``: HTTP requests sent (every attempt); ``retries``: attempts that were
+    retried; ``rate_limited``: rate-limit answers; ``failures``: calls that ended in an error.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failures: int = 0
+
+    def merge(self, other: RequestStats) -> None:
+        """Add ``other``'s counters to these."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; ``timeout`` is the per-request httpx timeout."""
+
+    attempts: int = 8
+    base: float = 0.25
+    cap: float = 8.0
+    timeout: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (from 1)."""
+        return random.uniform(0.0, min(self.cap, self.base * 2.0 ** (attempt - 1)))
+
+
+class Verdict(enum.Enum):
+    """What an exchange error code means for the caller."""
+
+    RETRY = "retry"
+    RATE_LIMITED = "rate-limited"
+    ACCOUNT = "account"
+    STREAM = "stream"
+
+
+def normalize_code(code: str | int) -> str:
+    """Comparable text of an exchange code: ``"00000"``, ``"0"`` and ``0`` all give ``"0"``."""
+    text = str(code).strip()
+    return str(int(text)) if text.isdigit() else text
+
+
+@dataclass(frozen=True)
+class ErrorCodes:
+    """One exchange's error-code table. Codes may be written as the docs spell them."""
+
+    success: frozenset[str]
+    verdicts: Mapping[str, Verdict]
+    hints: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "success", frozenset(normalize_code(c) for c in self.success))
+        object.__setattr__(
+            self, "verdicts", {normalize_code(c): v for c, v in self.verdicts.items()}
+        )
+        object.__setattr__(self, "hints", {normalize_code(c): h for c, h in self.hints.items()})
+
+
+class _Envelope(msgspec.Struct):
+    code: Union[str, int, None] = None
+    msg: Any = None
+    message: Any = None
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+class _RateLimitedError(RetriableError):
+    """A rate-limit answer: retried like any retriable error, and it penalizes the limiter."""
+
+
+class _ConnectError(RetriableError):
+    """The host could not be reached; retried fewer times while it never has been."""
+
+
+_VERDICT_MESSAGES = {
+    Verdict.ACCOUNT: "API key, signature, permission or IP refused",
+    Verdict.STREAM: "request refused",
+    Verdict.RETRY: "temporary exchange error",
+    Verdict.RATE_LIMITED: "rate limited",
+}
+_VERDICT_ERRORS: dict[Verdict, type[ExchangeError]] = {
+    Verdict.ACCOUNT: FatalAccountError,
+    Verdict.STREAM: FatalStreamError,
+    Verdict.RETRY: RetriableError,
+    Verdict.RATE_LIMITED: _RateLimitedError,
+}
+
+
+class Requester:
+    """Sends one exchange's requests: limiter, signing, classification, retries, stats.
+
+    Owns the ``httpx.AsyncClient`` unless one is injected (then the caller closes it).
+    ``secrets`` are redacted from any exchange text kept in an error.
+    """
+
+    def __init__(
+        self,
+        *,
+        exchange: str,
+        account: str,
+        base_url: str,
+        codes: ErrorCodes,
+        http: httpx.AsyncClient | None,
+        stats: RequestStats,
+        retry: RetryPolicy,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.exchange = exchange
+        self.account = account
+        self.base_url = base_url.rstrip("/")
+        self.codes = codes
+        self.stats = stats
+        self.retry = retry
+        self._secrets = tuple(s for s in secrets if s)
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(limits=POOL_LIMITS)
+        self._reached = False  # has any response ever arrived?
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def get(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        limiter: RateLimiter,
+        auth: httpx.Auth | None,
+        parse: Callable[[msgspec.Raw], T],
+    ) -> T:
+        """GET ``path`` with ``params`` in the given order; ``parse`` decodes ``data``.
+
+        ``parse`` raising ``msgspec.ValidationError``/``DecodeError`` counts as a malformed
+        body (retried). Raises ``FatalAccountError`` or ``FatalStreamError``.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(path, params, limiter=limiter, auth=auth, parse=parse)
+            except RetriableError as exc:
+                if isinstance(exc, _RateLimitedError):
+                    self.stats.rate_limited += 1
+                    limiter.penalize(min(exc.retry_after or RATE_LIMIT_PENALTY, self.retry.cap))
+                limit = self.retry.attempts
+                if isinstance(exc, _ConnectError) and not self._reached:
+                    limit = min(limit, FIRST_CONNECT_ATTEMPTS)
+                if attempt >= limit:
+                    self.stats.failures += 1
+                    raise self._error(
+                        FatalStreamError,
+                        f"gave up after {attempt} attempts: {exc.args[0]}",
+                        path,
+                        status=exc.status,
+                        code=exc.code,
+                        text=exc.text,
+                    ) from exc
+                self.stats.retries += 1
+                await asyncio.sleep(self.retry.backoff(attempt))
+            except ExchangeError:
+                self.stats.failures += 1
+                raise
+
+    async def _attempt(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        limiter: RateLimiter,
+        auth: httpx.Auth | None,
+        parse: Callable[[msgspec.Raw], T],
+    ) -> T:
+        await limiter.acquire()
+        request = self._http.build_request(
+            "GET", self.base_url + path, params=list(params), timeout=self.retry.timeout
+        )
+        self.stats.requests += 1
+        try:
+            response = await self._http.send(request, auth=auth)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise self._error(_ConnectError, f"cannot connect ({_describe(exc)})", path) from exc
+        except httpx.TimeoutException as exc:
+            raise self._error(RetriableError, f"timed out ({_describe(exc)})", path) from exc
+        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:
+            raise self._error(
+                RetriableError, f"connection failed ({_describe(exc)})", path
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise self._error(
+                FatalStreamError, f"request failed ({_describe(exc)})", path
+            ) from exc
+        self._reached = True
+        return self._classify(response, path, parse)
+
+    def _classify(
+        self, response: httpx.Response, path: str, parse: Callable[[msgspec.Raw], T]
+    ) -> T:
+        status = response.status_code
+        by_status = _status_verdict(status)
+        try:
+            envelope: _Envelope | None = _envelope_decoder.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            envelope, problem = None, f"malformed body ({exc}, {len(response.content)} bytes)"
+        else:
+            problem = "malformed body (no code)"
+        if envelope is None or envelope.code is None:
+            if by_status is None:  # 2xx without a readable envelope
+                raise self._error(RetriableError, problem, path, status=status)
+            raise self._error(
+                _VERDICT_ERRORS[by_status],
+                f"HTTP {status}",
+                path,
+                status=status,
+                retry_after=_retry_after(response),
+            )
+        code = normalize_code(envelope.code)
+        if code in self.codes.success:
+            if by_status is None:
+                try:
+                    return parse(envelope.data)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    raise self._error(
+                        RetriableError, f"malformed data ({exc})", path, status=status
+                    ) from exc
+            verdict, message = by_status, f"HTTP {status}"
+        elif code in self.codes.verdicts:
+            verdict = self.codes.verdicts[code]
+            message = _VERDICT_MESSAGES[verdict]
+        else:
+            verdict = by_status or Verdict.STREAM
+            message = f"unknown exchange error code, HTTP {status}"
+        hint = self.codes.hints.get(code)
+        if hint:
+            message = f"{message} ({hint})"
+        raise self._error(
+            _VERDICT_ERRORS[verdict],
+            message,
+            path,
+            status=status,
+            code=str(envelope.code),
+            text=self._text(envelope),
+            retry_after=_retry_after(response),
+        )
+
+    def _text(self, envelope: _Envelope) -> str | None:
+        for value in (envelope.msg, envelope.message):
+            if value is not None and value != "":
+                return self._redact(str(value))
+        return None
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text[:_TEXT_LIMIT]
+
+    def _error(
+        self,
+        kind: type[ExchangeError],
+        message: str,
+        path: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        text: str | None = None,
+        retry_after: float | None = None,
+    ) -> ExchangeError:
+        return kind(
+            self._redact(message),
+            exchange=self.exchange,
+            account=self.account,
+            method="GET",
+            path=path,
+            status=status,
+            code=code,
+            text=text,
+            retry_after=retry_after,
+        )
+
+
+def _status_verdict(status: int) -> Verdict | None:
+    """The verdict an HTTP status gives on its own; ``None`` for 2xx."""
+    if status == 429:
+        return Verdict.RATE_LIMITED
+    if status >= 500 or status == 408:
+        return Verdict.RETRY
+    if status in (401, 403):
+        return Verdict.ACCOUNT
+    if status >= 300:
+        return Verdict.STREAM
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds, when given as a number."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < math.inf else None
+
+
+def _describe(exc: Exception) -> str:
+    detail = str(exc)
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -1,0 +1,115 @@
+"""The limiter never grants more than ``rate`` slots in any 1-second window, FIFO."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from cexledger.exchanges._http import RateLimiter, RequestStats
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def max_in_any_window(grants: list[float], width: float = 1.0) -> int:
+    """The most grants in any half-open window [t, t + width)."""
+    grants = sorted(grants)
+    best, j = 0, 0
+    for i, start in enumerate(grants):
+        while j < len(grants) and grants[j] < start + width:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
+async def run_waiters(limiter: RateLimiter, clock, n: int) -> list[tuple[int, float]]:
+    grants: list[tuple[int, float]] = []
+
+    async def waiter(i: int) -> None:
+        await limiter.acquire()
+        grants.append((i, clock()))
+
+    await asyncio.gather(*(waiter(i) for i in range(n)))
+    return grants
+
+
+@pytest.mark.parametrize("rate", [1.0, 5.0, 4.75, 19.0, 20.0, 19.5, 100.0])
+async def test_never_more_than_rate_per_second_under_many_waiters(rate):
+    clock = FakeClock()
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    n = int(rate * 5) + 7
+    grants = await run_waiters(limiter, clock, n)
+    times = [t for _, t in grants]
+    assert max_in_any_window(times) <= math.floor(rate)
+    assert [i for i, _ in grants] == list(range(n))  # FIFO
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 1.0 / rate - 1e-9  # evenly spaced, never bunched
+    # and it runs at the rate, not below it: floor(rate) grants a second (the window rule)
+    assert times[-1] - times[0] <= (n - 1) / math.floor(rate) + 1e-6
+
+
+async def test_idle_limiter_grants_at_once():
+    clock = FakeClock()
+    limiter = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    clock.now += 5.0
+    before = clock.now
+    await limiter.acquire()
+    assert clock.now == before
+
+
+async def test_penalize_pushes_every_future_slot_back():
+    clock = FakeClock()
+    limiter = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
+    await limiter.acquire()
+    start = clock.now
+    limiter.penalize(2.0)
+    grants = await run_waiters(limiter, clock, 3)
+    assert grants[0][1] >= start + 2.0
+    assert [round(t - grants[0][1], 6) for _, t in grants] == [0.0, 0.1, 0.2]
+
+
+async def test_real_loop_time_respects_the_window():
+    loop = asyncio.get_running_loop()
+    limiter = RateLimiter(50.0)
+    grants: list[float] = []
+
+    async def waiter() -> None:
+        await limiter.acquire()
+        grants.append(loop.time())
+
+    await asyncio.gather(*(waiter() for _ in range(60)))
+    assert max_in_any_window(grants) <= 50
+    assert grants[-1] - grants[0] >= 59 / 50 - 0.01
+
+
+def test_limiter_serves_successive_event_loops():
+    limiter = RateLimiter(1000.0)
+    asyncio.run(limiter.acquire())
+    asyncio.run(limiter.acquire())  # a new loop: no "bound to a different loop" error
+
+
+def test_rate_must_be_positive():
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            RateLimiter(bad)
+
+
+def test_request_stats_merge():
+    total = RequestStats()
+    total.merge(RequestStats(requests=3, retries=1))
+    total.merge(RequestStats(requests=2, rate_limited=1, failures=1))
+    assert total.as_dict() == {"requests": 5, "retries": 1, "rate_limited": 1, "failures": 1}
