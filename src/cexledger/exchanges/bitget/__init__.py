@@ -1,0 +1,20 @@
+"""Bitget Unified Trading Account (API v3) connector: signing, client, normalization."""
+
+from __future__ import annotations
+
+from .auth import BitgetAuth, BitgetCredentials, sign
+from .client import BITGET_CATEGORIES, BITGET_CODES, BitgetClient, BitgetPage
+from .normalize import BITGET_KINDS, bitget_kind, bitget_record
+
+__all__ = [
+    "BITGET_CATEGORIES",
+    "BITGET_CODES",
+    "BITGET_KINDS",
+    "BitgetAuth",
+    "BitgetClient",
+    "BitgetCredentials",
+    "BitgetPage",
+    "bitget_kind",
+    "bitget_record",
+    "sign",
+]

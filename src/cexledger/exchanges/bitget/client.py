@@ -1,0 +1,201 @@
+"""Bitget UTA v3 client: ``GET /api/v3/account/financial-records``, one page per call.
+
+Requests are signed (:mod:`.auth`), rate limited by the process-wide limiter of
+(``bitget``, API key, ``financial-records``), retried and classified by
+:class:`~cexledger.exchanges._http.Requester` with the code table below. Query keys are sent
+sorted ascending, exactly as signed.
+
+Error codes (NOTES.md, "Errors"), compared with leading zeros dropped:
+
+=====================================================  ===========================
+code                                                   outcome
+=====================================================  ===========================
+``00000`` (also ``0``)                                 success
+40001 40002 40003 40005 40006 40008 40009 40011        ``FatalAccountError``
+40012 40014 40018                                      (40008 adds a clock hint)
+429, 25004                                             rate limited, retried
+00001, 40017, 40704, 40705, anything unknown           ``FatalStreamError``
+=====================================================  ===========================
+
+Parsing: the envelope is decoded with msgspec keeping every row of ``data.list`` as
+``msgspec.Raw`` -- the exact bytes of that row, archived byte for byte -- then each row is
+decoded with ``cexledger._json.loads`` (numbers as ``Decimal``) and normalized.
+Tolerated shapes [I]: ``data`` null or absent, ``data.list`` null or absent, ``cursor`` null,
+absent, ``""``, a string or a JSON number (kept as its digits). Paging ends (``cursor`` is
+``None``) when the list is null/empty or the cursor is null/absent/empty (NOTES.md). A page
+whose cursor equals the cursor that was sent is a loop and raises ``FatalStreamError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Optional
+
+import httpx
+import msgspec
+
+from ..._json import loads, to_id
+from ...errors import FatalStreamError
+from ...model import Record
+from .._http import ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .auth import BitgetAuth, BitgetCredentials
+from .normalize import bitget_record
+
+__all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetPage", "BitgetClient", "BitgetCredentials"]
+
+BITGET_CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
+
+_ACCOUNT_CODES = (
+    "40001", "40002", "40003", "40005", "40006", "40008",
+    "40009", "40011", "40012", "40014", "40018",
+)  # fmt: skip
+
+BITGET_CODES = ErrorCodes(
+    success=frozenset({"00000"}),
+    verdicts={
+        **{code: Verdict.ACCOUNT for code in _ACCOUNT_CODES},
+        "429": Verdict.RATE_LIMITED,
+        "25004": Verdict.RATE_LIMITED,
+        "00001": Verdict.STREAM,
+        "40017": Verdict.STREAM,
+        "40704": Verdict.STREAM,
+        "40705": Verdict.STREAM,
+    },
+    hints={
+        "40008": "request timestamp expired: check that this machine's clock is synchronised",
+        "40014": "the API key lacks the read permission for UTA account records",
+        "40018": "this IP address is not on the API key's allow list",
+    },
+)
+
+_PATH = "/api/v3/account/financial-records"
+_MAX_LIMIT = 100
+_SAFETY = 0.95
+
+
+class _Data(msgspec.Struct):
+    rows: Optional[list[msgspec.Raw]] = msgspec.field(default=None, name="list")
+    cursor: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_data_decoder = msgspec.json.Decoder(Optional[_Data])
+
+
+def _parse(data: msgspec.Raw) -> _Data:
+    return _data_decoder.decode(data) or _Data()
+
+
+@dataclass
+class BitgetPage:
+    """One page: normalized records, the cursor of the next page (``None``: paging ended)
+    and the number of rows the exchange sent."""
+
+    records: list[Record]
+    cursor: str | None
+    rows: int
+
+
+class BitgetClient:
+    """Bitget financial records of one account."""
+
+    BUDGET_RATE = 20.0  # documented 20/s per UID
+
+    def __init__(
+        self,
+        account: str,
+        credentials: BitgetCredentials,
+        *,
+        base_url: str = "https://api.bitget.com",
+        http: httpx.AsyncClient | None = None,
+        stats: RequestStats | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        rate: float | None = None,
+    ) -> None:
+        self.account = account
+        self.stats = stats if stats is not None else RequestStats()
+        self._auth = BitgetAuth(credentials)
+        self._limiter = limiter_for(
+            "bitget",
+            credentials.api_key,
+            "financial-records",
+            rate if rate is not None else self.BUDGET_RATE * _SAFETY,
+        )
+        self._requester = Requester(
+            exchange="bitget",
+            account=account,
+            base_url=base_url,
+            codes=BITGET_CODES,
+            http=http,
+            stats=self.stats,
+            retry=retry,
+            secrets=(credentials.api_secret, credentials.passphrase),
+        )
+
+    async def financial_records(
+        self,
+        category: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> BitgetPage:
+        """One page of ``category``'s records in ``[start_ms, end_ms]``, after ``cursor``."""
+        if not category:
+            raise ValueError("category is required")
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise ValueError(f"limit must be 1..{_MAX_LIMIT}, not {limit}")
+        params = {"category": category, "limit": str(limit)}
+        if start_ms is not None:
+            params["startTime"] = str(start_ms)
+        if end_ms is not None:
+            params["endTime"] = str(end_ms)
+        if cursor:
+            params["cursor"] = cursor
+        data = await self._requester.get(
+            _PATH, sorted(params.items()), limiter=self._limiter, auth=self._auth, parse=_parse
+        )
+        rows = data.rows or []
+        records = [self._record(category, index, raw) for index, raw in enumerate(rows)]
+        next_cursor = self._cursor(data.cursor) if rows else None
+        if next_cursor is not None and next_cursor == cursor:
+            raise self._stream_error(f"cursor loop: the exchange returned cursor {cursor} again")
+        return BitgetPage(records=records, cursor=next_cursor, rows=len(rows))
+
+    def _record(self, category: str, index: int, raw: msgspec.Raw) -> Record:
+        data = bytes(raw)
+        row = loads(data)
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"not a JSON object: {data[:80]!r}")
+            return bitget_record(self.account, category, data, row)
+        except ValueError as exc:
+            raise self._stream_error(f"row {index} of the page cannot be read: {exc}") from None
+
+    def _cursor(self, raw: msgspec.Raw) -> str | None:
+        value = loads(bytes(raw))
+        try:
+            return to_id(value)
+        except ValueError:
+            raise self._stream_error(f"cursor is not an id: {value!r}") from None
+
+    def _stream_error(self, message: str) -> FatalStreamError:
+        self.stats.failures += 1
+        return FatalStreamError(
+            message, exchange="bitget", account=self.account, method="GET", path=_PATH
+        )
+
+    async def aclose(self) -> None:
+        await self._requester.aclose()
+
+    async def __aenter__(self) -> BitgetClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

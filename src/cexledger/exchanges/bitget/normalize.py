@@ -1,0 +1,136 @@
+"""Bitget UTA financial records -> unified ``Record``/``LedgerEntry``.
+
+One row gives one entry (stream ``financial-records``): ``amount`` and ``fee`` signed as
+Bitget sends them, ``balance`` the balance after the entry, ``category`` the category the
+row was requested under (rows carry their own ``category`` text, e.g. ``"Margin"``, which
+stays in the raw record), ``exchange_type`` the row's ``type`` verbatim.
+
+Kinds of the documented types (NOTES.md, "financial-records paging"):
+
+=================================================  ===============
+``type``                                           kind
+=================================================  ===============
+ORDER_DEALT_IN, ORDER_DEALT_FROZEN_OUT,            TRADE
+BUY_DEAL, SELL_DEAL, OPEN_LONG, OPEN_SHORT         TRADE (opening a futures position)
+CLOSE_LONG, CLOSE_SHORT                            REALIZED_PNL
+ORDER_PLF_FEE_OUT                                  FEE
+CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT,              FUNDING
+MARGIN_SETTLE_FEE_USER_IN/OUT
+TRANSFER_IN/OUT, TRACE_TRANSFER_USER_IN/OUT        TRANSFER
+EXCHANGE_* (SOURCE_TOKEN_USER_OUT, TARGET_…_IN)    CONVERT
+FORCE_*, BURST_*, RISK_LIQ_*, OFFSET_REDUCE_*      LIQUIDATION
+BORROW                                             BORROW
+REPAYMENT, INTEREST_REPAYMENT                      REPAY
+INTEREST_* (INTEREST_SETTLEMENT_OUT, …)            INTEREST
+anything else                                      OTHER (kept, never rejected)
+=================================================  ===============
+
+Exact names win over prefixes (``INTEREST_REPAYMENT`` is REPAY, not INTEREST); matching
+ignores case. Tolerance: ``id`` may be a string or an integer, ``ts`` a string or a number,
+amounts strings or JSON numbers in any exponent form; a missing ``fee`` is 0, a missing
+``balance`` is ``None``, a missing or empty ``symbol`` is ``None``. A row without ``id``,
+``ts`` or a numeric ``amount``, or with a non-numeric ``fee``/``balance``, raises
+``ValueError`` (the client turns it into a ``FatalStreamError``: no data is silently dropped).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ...model import Kind, LedgerEntry, Record
+from .._fields import amount, millis, optional_amount, row_id, text
+
+__all__ = ["bitget_record", "bitget_kind", "BITGET_KINDS", "STREAM"]
+
+STREAM = "financial-records"
+
+BITGET_KINDS: dict[str, Kind] = {
+    "ORDER_DEALT_IN": Kind.TRADE,
+    "ORDER_DEALT_FROZEN_OUT": Kind.TRADE,
+    "BUY_DEAL": Kind.TRADE,
+    "SELL_DEAL": Kind.TRADE,
+    "OPEN_LONG": Kind.TRADE,
+    "OPEN_SHORT": Kind.TRADE,
+    "CLOSE_LONG": Kind.REALIZED_PNL,
+    "CLOSE_SHORT": Kind.REALIZED_PNL,
+    "ORDER_PLF_FEE_OUT": Kind.FEE,
+    "CONTRACT_MAIN_SETTLE_FEE_USER_IN": Kind.FUNDING,
+    "CONTRACT_MAIN_SETTLE_FEE_USER_OUT": Kind.FUNDING,
+    "MARGIN_SETTLE_FEE_USER_IN": Kind.FUNDING,
+    "MARGIN_SETTLE_FEE_USER_OUT": Kind.FUNDING,
+    "TRANSFER_IN": Kind.TRANSFER,
+    "TRANSFER_OUT": Kind.TRANSFER,
+    "TRACE_TRANSFER_USER_IN": Kind.TRANSFER,
+    "TRACE_TRANSFER_USER_OUT": Kind.TRANSFER,
+    "EXCHANGE_SOURCE_TOKEN_USER_OUT": Kind.CONVERT,
+    "EXCHANGE_TARGET_TOKEN_USER_IN": Kind.CONVERT,
+    "FORCE_CLOSE_LONG": Kind.LIQUIDATION,
+    "FORCE_CLOSE_SHORT": Kind.LIQUIDATION,
+    "BURST_CLOSE_LONG": Kind.LIQUIDATION,
+    "BURST_CLOSE_SHORT": Kind.LIQUIDATION,
+    "OFFSET_REDUCE_CLOSE_LONG": Kind.LIQUIDATION,
+    "OFFSET_REDUCE_CLOSE_SHORT": Kind.LIQUIDATION,
+    "FORCE_BUY_SSM": Kind.LIQUIDATION,
+    "FORCE_SELL_SSM": Kind.LIQUIDATION,
+    "BURST_BUY_SSM": Kind.LIQUIDATION,
+    "BURST_SELL_SSM": Kind.LIQUIDATION,
+    "RISK_LIQ_USER_IN": Kind.LIQUIDATION,
+    "RISK_LIQ_USER_OUT": Kind.LIQUIDATION,
+    "INTEREST_SETTLEMENT_OUT": Kind.INTEREST,
+    "BORROW": Kind.BORROW,
+    "REPAYMENT": Kind.REPAY,
+    "INTEREST_REPAYMENT": Kind.REPAY,
+}
+"""Every documented ``type`` and its kind."""
+
+_PREFIX_KINDS: tuple[tuple[str, Kind], ...] = (
+    ("EXCHANGE_", Kind.CONVERT),
+    ("FORCE_", Kind.LIQUIDATION),
+    ("BURST_", Kind.LIQUIDATION),
+    ("RISK_LIQ_", Kind.LIQUIDATION),
+    ("OFFSET_REDUCE_", Kind.LIQUIDATION),
+    ("INTEREST_", Kind.INTEREST),
+)
+
+
+def bitget_kind(exchange_type: str | None) -> Kind:
+    """The kind of a Bitget ``type``; ``OTHER`` for anything not understood."""
+    if not exchange_type:
+        return Kind.OTHER
+    name = exchange_type.strip().upper()
+    kind = BITGET_KINDS.get(name)
+    if kind is not None:
+        return kind
+    for prefix, prefixed_kind in _PREFIX_KINDS:
+        if name.startswith(prefix):
+            return prefixed_kind
+    return Kind.OTHER
+
+
+def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any]) -> Record:
+    """Normalize one financial-records row; ``raw`` is kept as the exchange sent it."""
+    record_id = row_id(row)
+    try:
+        ts = millis(row, "ts")
+        exchange_type = text(row, "type")
+        fee = optional_amount(row, "fee")
+        entry = LedgerEntry(
+            account=account,
+            exchange="bitget",
+            stream=STREAM,
+            record_id=record_id,
+            seq=0,
+            ts=ts,
+            kind=bitget_kind(exchange_type),
+            coin=text(row, "coin"),
+            amount=amount(row, "amount"),
+            fee=Decimal(0) if fee is None else fee,
+            balance=optional_amount(row, "balance"),
+            category=category,
+            symbol=text(row, "symbol"),
+            exchange_type=exchange_type,
+        )
+    except ValueError as exc:
+        raise ValueError(f"row {record_id}: {exc}") from None
+    return Record(record_id=record_id, ts=ts, raw=raw, entries=[entry])
