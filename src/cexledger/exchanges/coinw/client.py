@@ -1,0 +1,239 @@
+"""CoinW futures client: ``GET /v1/perpum/orders/deals/history`` by page number, and the
+public instrument list.
+
+Requests are signed (:mod:`.auth`), rate limited by the process-wide limiter of
+(``coinw``, API key, ``deals-history``), retried and classified by
+:class:`~cexledger.exchanges._http.Requester` with the code table below. The query is sent
+in the order ``instrument``, ``page``, ``pageSize``, ``originType``, ``positionModel`` and
+signed exactly as sent; ``instrument`` is sent upper-cased (the API ignores case).
+
+Error codes (NOTES.md, CoinW "Errors"):
+
+===================================  ===========================================
+code                                 outcome
+===================================  ===========================================
+``0`` (int or ``"0"``)               success
+29001                                rate limited, retried (body ``{code,msg}`` or
+                                     ``{code,message,retry,success}``, HTTP 200 or 429)
+6000, 6001, 6003                     ``FatalAccountError``
+402, anything unknown                ``FatalStreamError``
+===================================  ===========================================
+
+Parsing: rows of ``data.rows`` are kept as ``msgspec.Raw`` (the exact bytes sent, archived
+byte for byte), then decoded with ``cexledger._json.loads``: JSON numbers such as
+``85992.4`` or ``1E-8`` become ``Decimal`` and integer ids above 2^53 stay integers, never
+floats. Tolerated shapes [I]: ``data`` null/absent, ``rows`` null/absent/``[]``; ``total``,
+``nextId``, ``prevId`` absent; ``total`` as a number or a string (anything else: ``None`` --
+it is never trusted for paging anyway).
+
+The instrument list (``GET /v1/perpumPublic/instruments``, unsigned [I]) is read tolerantly:
+``data`` may list strings or objects; of an object the first non-empty of ``base``, ``name``,
+``instrument``, ``symbol`` is taken, cut at a ``-``/``_``/``/`` separator, and a ``symbol``
+such as ``BTCUSDT`` loses its ``USDT`` suffix. Names are upper-cased and deduplicated in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Optional
+
+import httpx
+import msgspec
+
+from ..._json import loads, to_decimal
+from ...errors import FatalStreamError
+from ...model import Record
+from .._http import ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .auth import CoinwAuth, CoinwCredentials
+from .normalize import COIN, coinw_record
+
+__all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials"]
+
+COINW_CODES = ErrorCodes(
+    success=frozenset({"0"}),
+    verdicts={
+        "29001": Verdict.RATE_LIMITED,
+        "6000": Verdict.ACCOUNT,
+        "6001": Verdict.ACCOUNT,
+        "6003": Verdict.ACCOUNT,
+        "402": Verdict.STREAM,
+    },
+    hints={
+        "6001": "invalid signature: check the API secret",
+        "6003": "the API key lacks the permission for futures history",
+    },
+)
+
+_PATH = "/v1/perpum/orders/deals/history"
+_INSTRUMENTS_PATH = "/v1/perpumPublic/instruments"
+_SAFETY = 0.95
+_INSTRUMENT_KEYS = ("base", "name", "instrument", "symbol")
+
+
+class _Data(msgspec.Struct):
+    rows: Optional[list[msgspec.Raw]] = None
+    total: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_data_decoder = msgspec.json.Decoder(Optional[_Data])
+_list_decoder = msgspec.json.Decoder(Optional[list[Any]])
+
+
+def _parse(data: msgspec.Raw) -> _Data:
+    return _data_decoder.decode(data) or _Data()
+
+
+def _parse_list(data: msgspec.Raw) -> list[Any]:
+    return _list_decoder.decode(data) or []
+
+
+@dataclass
+class CoinwPage:
+    """One page: normalized records, the number of rows sent, ``total`` as the exchange
+    claims it (untrusted; ``None`` if absent), and the page number and size requested."""
+
+    records: list[Record]
+    rows: int
+    total: int | None
+    page: int
+    page_size: int
+
+
+class CoinwClient:
+    """CoinW futures transaction details of one account."""
+
+    BUDGET_RATE = 5.0  # documented 5/s per user and IP
+
+    def __init__(
+        self,
+        account: str,
+        credentials: CoinwCredentials,
+        *,
+        base_url: str = "https://api.coinw.com",
+        http: httpx.AsyncClient | None = None,
+        stats: RequestStats | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        rate: float | None = None,
+    ) -> None:
+        self.account = account
+        self.stats = stats if stats is not None else RequestStats()
+        rate = rate if rate is not None else self.BUDGET_RATE * _SAFETY
+        self._auth = CoinwAuth(credentials)
+        self._limiter = limiter_for("coinw", credentials.api_key, "deals-history", rate)
+        self._public_limiter = limiter_for("coinw", "", "public", rate)
+        self._requester = Requester(
+            exchange="coinw",
+            account=account,
+            base_url=base_url,
+            codes=COINW_CODES,
+            http=http,
+            stats=self.stats,
+            retry=retry,
+            secrets=(credentials.api_secret,),
+        )
+
+    async def deals_history(
+        self,
+        instrument: str,
+        *,
+        page: int = 1,
+        page_size: int = 100,
+        origin_type: str | None = None,
+        position_model: int | None = None,
+    ) -> CoinwPage:
+        """One page of ``instrument``'s transaction details (newest first, as served)."""
+        if not instrument.strip():
+            raise ValueError("instrument is required")
+        if page < 1 or page_size < 1:
+            raise ValueError(f"page and page_size must be >= 1, not {page}, {page_size}")
+        params = [
+            ("instrument", instrument.strip().upper()),
+            ("page", str(page)),
+            ("pageSize", str(page_size)),
+        ]
+        if origin_type is not None:
+            params.append(("originType", origin_type))
+        if position_model is not None:
+            params.append(("positionModel", str(position_model)))
+        data = await self._requester.get(
+            _PATH, params, limiter=self._limiter, auth=self._auth, parse=_parse
+        )
+        rows = data.rows or []
+        records = [self._record(instrument, index, raw) for index, raw in enumerate(rows)]
+        return CoinwPage(
+            records=records,
+            rows=len(rows),
+            total=_total(data.total),
+            page=page,
+            page_size=page_size,
+        )
+
+    async def instruments(self) -> list[str]:
+        """Base names of the listed perpetuals (``BTC``, ``1000PEPE``, …), upper-cased."""
+        items = await self._requester.get(
+            _INSTRUMENTS_PATH, [], limiter=self._public_limiter, auth=None, parse=_parse_list
+        )
+        names = (_instrument_name(item) for item in items)
+        return list(dict.fromkeys(name for name in names if name))
+
+    def _record(self, instrument: str, index: int, raw: msgspec.Raw) -> Record:
+        data = bytes(raw)
+        row = loads(data)
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"not a JSON object: {data[:80]!r}")
+            return coinw_record(self.account, instrument, data, row)
+        except ValueError as exc:
+            self.stats.failures += 1
+            raise FatalStreamError(
+                f"row {index} of page cannot be read: {exc}",
+                exchange="coinw",
+                account=self.account,
+                method="GET",
+                path=_PATH,
+            ) from None
+
+    async def aclose(self) -> None:
+        await self._requester.aclose()
+
+    async def __aenter__(self) -> CoinwClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _total(raw: msgspec.Raw) -> int | None:
+    try:
+        value = to_decimal(loads(bytes(raw)))
+    except ValueError:
+        return None
+    if value is None or value != value.to_integral_value():
+        return None
+    return int(value)
+
+
+def _instrument_name(item: Any) -> str | None:
+    if isinstance(item, str):
+        return _base_name(item, from_symbol=False)
+    if isinstance(item, dict):
+        for key in _INSTRUMENT_KEYS:
+            value = item.get(key)
+            if isinstance(value, str) and value.strip():
+                return _base_name(value, from_symbol=key == "symbol")
+    return None
+
+
+def _base_name(value: str, *, from_symbol: bool) -> str | None:
+    name = value.strip().upper()
+    for separator in "-_/":
+        name = name.partition(separator)[0]
+    if from_symbol and name.endswith(COIN) and len(name) > len(COIN):
+        name = name[: -len(COIN)]
+    return name or None

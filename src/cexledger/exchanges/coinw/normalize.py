@@ -1,0 +1,118 @@
+"""CoinW futures transaction details (deals/history) -> unified ``Record``/``LedgerEntry``.
+
+Every entry: stream ``deals-history``, coin ``USDT``, category ``USDT-FUTURES`` (CoinW
+perpetuals are USDT-margined; the name matches Bitget's category so reports group both),
+symbol ``<INSTRUMENT>USDT`` (e.g. ``BTCUSDT``), ``exchange_type``
+``"<direction>/<status>/<liquidateBy>"`` verbatim (a missing part is empty, e.g.
+``long/close/manual``), ``fee`` 0 (the fee is an entry of its own), ``balance`` ``None``.
+``record_id`` is ``id`` and ``ts`` is ``createdDate``.
+
+Amounts (money into the account positive). With ``fee`` as sent (positive = paid) and
+``funding_paid`` = ``fundingFee``, or ``fundingSettle`` when ``fundingFee`` is missing
+(positive = paid, the same convention as ``fee`` [I]):
+
+- FEE      = ``-fee``                                  when non-zero
+- FUNDING  = ``-funding_paid``                         when non-zero, settled rows only
+- PNL      = ``netProfit + fee + funding_paid``        settled rows only, always emitted
+
+so ``PNL + FEE + FUNDING == netProfit`` exactly: ``netProfit`` is read as net of the fee and
+the funding [I]. The doc example confirms the fee part: ``netProfit`` -0.05179544 and
+``fee`` 0.05159544 give PNL -0.0002, which is exactly (85992.4 - 85992.6) x 1 contract x
+0.001 BTC. Entries are numbered ``seq`` 0, 1, 2 in the order PNL, FEE, FUNDING (skipping
+absent ones). Sums are computed exactly (never rounded).
+
+A row is *settled* when ``status`` is ``close``, or when ``liquidateBy`` names a forced close
+and ``status`` is neither ``open`` nor ``vcancel``; its PNL entry is LIQUIDATION when
+``liquidateBy`` names a forced close, else REALIZED_PNL. ``liquidateBy`` names a forced close
+[I] when, lower-cased, it contains ``liquid``, ``force``, ``burst``, ``blast`` or
+``bankrupt``, or equals ``adl`` (``manual``, take-profit/stop-loss and the like are normal
+closes). Rows that are not settled (``open``, ``vcancel``, missing or unknown status) give the
+fee entry only. ``mutable`` (the row may still change) is ``status`` ``open`` or
+``orderStatus`` ``unFinish``/``part``, ignoring case.
+
+A row without ``id`` or ``createdDate``, a settled row without ``netProfit``, or any
+non-numeric amount raises ``ValueError`` (the client turns it into a ``FatalStreamError``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ...model import Kind, LedgerEntry, Record
+from .._fields import EXACT, amount, millis, optional_amount, row_id, text
+
+__all__ = ["coinw_record", "is_forced_close", "STREAM", "CATEGORY", "COIN"]
+
+STREAM = "deals-history"
+CATEGORY = "USDT-FUTURES"
+COIN = "USDT"
+
+_FORCED_PARTS = ("liquid", "force", "burst", "blast", "bankrupt")
+_FORCED_NAMES = frozenset({"adl"})
+_ZERO = Decimal(0)
+
+
+def is_forced_close(liquidate_by: str | None) -> bool:
+    """Whether a ``liquidateBy`` value names a forced close (liquidation, ADL)."""
+    if not liquidate_by:
+        return False
+    value = liquidate_by.strip().lower()
+    return value in _FORCED_NAMES or any(part in value for part in _FORCED_PARTS)
+
+
+def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any]) -> Record:
+    """Normalize one deals-history row; ``raw`` is kept as the exchange sent it."""
+    record_id = row_id(row)
+    try:
+        return _record(account, instrument, record_id, raw, row)
+    except ValueError as exc:
+        raise ValueError(f"row {record_id}: {exc}") from None
+
+
+def _record(
+    account: str, instrument: str, record_id: str, raw: bytes, row: dict[str, Any]
+) -> Record:
+    ts = millis(row, "createdDate")
+    status = (text(row, "status") or "").lower()
+    order_status = (text(row, "orderStatus") or "").lower()
+    liquidate_by = text(row, "liquidateBy")
+    forced = is_forced_close(liquidate_by)
+    settled = status == "close" or (forced and status not in ("open", "vcancel"))
+
+    fee = optional_amount(row, "fee")
+    fee = _ZERO if fee is None else fee
+    funding_paid = optional_amount(row, "fundingFee")
+    if funding_paid is None:
+        funding_paid = optional_amount(row, "fundingSettle")
+    funding_paid = _ZERO if funding_paid is None else funding_paid
+
+    label = "/".join(text(row, key) or "" for key in ("direction", "status", "liquidateBy"))
+    amounts: list[tuple[Kind, Decimal]] = []
+    if settled:
+        gross = EXACT.add(EXACT.add(amount(row, "netProfit"), fee), funding_paid)
+        amounts.append((Kind.LIQUIDATION if forced else Kind.REALIZED_PNL, gross))
+    if fee:
+        amounts.append((Kind.FEE, fee.copy_negate()))
+    if settled and funding_paid:
+        amounts.append((Kind.FUNDING, funding_paid.copy_negate()))
+
+    entries = [
+        LedgerEntry(
+            account=account,
+            exchange="coinw",
+            stream=STREAM,
+            record_id=record_id,
+            seq=seq,
+            ts=ts,
+            kind=kind,
+            coin=COIN,
+            amount=value,
+            category=CATEGORY,
+            symbol=f"{instrument.strip().upper()}{COIN}",
+            exchange_type=label,
+        )
+        for seq, (kind, value) in enumerate(amounts)
+    ]
+    mutable = status == "open" or order_status in ("unfinish", "part")
+    return Record(record_id=record_id, ts=ts, raw=raw, entries=entries, mutable=mutable)
