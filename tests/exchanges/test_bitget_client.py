@@ -1,0 +1,141 @@
+"""Bitget client: exact parsing, end-of-paging shapes, row problems."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cexledger.errors import FatalStreamError
+from cexledger.model import Kind
+
+from .conftest import Script, bitget_ok, json_response
+
+ROW_DOC = (
+    b'{\n        "category": "Margin",\n        "id": "13111111111111111",\n'
+    b'        "symbol": "BTCUSDT",\n        "coin": "BTC",\n        "type": "ORDER_DEALT_IN",\n'
+    b'        "amount": "0.00531168",\n        "fee": "-0.00000531",\n'
+    b'        "balance": "55.10017801",\n        "ts": "1745853486185"\n      }'
+)
+ROW_WEIRD = (
+    b'{ "ts" : 1745853486186 ,"zeta":{"nested": [1, 2.50, "x"]}, "id":1311111111111111111,'
+    b' "type":"BRAND_NEW_TYPE" , "amount" : 123456789.123456789012345678,"coin":"USDT",'
+    b'"fee":"1E-8","balance":85992.40,"symbol":"", "positionType":"crossed",'
+    b' "note":"caf\xc3\xa9 \\u00e9"}'
+)
+
+
+async def test_raw_bytes_are_archived_exactly(make_bitget):
+    script = Script(bitget_ok([ROW_DOC, ROW_WEIRD], b'"122222222222222222"'))
+    page = await make_bitget(script).financial_records("MARGIN")
+    assert [r.raw for r in page.records] == [ROW_DOC, ROW_WEIRD]
+    assert page.rows == 2
+    assert page.cursor == "122222222222222222"
+
+
+async def test_doc_example_row_normalizes(make_bitget):
+    page = await make_bitget(Script(bitget_ok([ROW_DOC]))).financial_records("MARGIN")
+    (record,) = page.records
+    assert record.record_id == "13111111111111111"
+    assert record.ts == 1745853486185
+    assert record.mutable is False
+    (entry,) = record.entries
+    assert (entry.account, entry.exchange, entry.stream) == ("main", "bitget", "financial-records")
+    assert (entry.record_id, entry.seq, entry.ts) == ("13111111111111111", 0, 1745853486185)
+    assert entry.kind is Kind.TRADE
+    assert (entry.coin, entry.symbol, entry.category) == ("BTC", "BTCUSDT", "MARGIN")
+    assert entry.amount == Decimal("0.00531168")
+    assert entry.fee == Decimal("-0.00000531")
+    assert entry.balance == Decimal("55.10017801")
+    assert entry.exchange_type == "ORDER_DEALT_IN"
+
+
+async def test_exact_numbers_big_ids_unknown_types(make_bitget):
+    page = await make_bitget(Script(bitget_ok([ROW_WEIRD]))).financial_records("USDT-FUTURES")
+    (record,) = page.records
+    assert record.record_id == "1311111111111111111"  # 19 digits, above 2**53
+    (entry,) = record.entries
+    assert str(entry.amount) == "123456789.123456789012345678"
+    assert entry.fee == Decimal("1E-8")
+    assert str(entry.balance) == "85992.40"
+    assert entry.symbol is None
+    assert entry.kind is Kind.OTHER
+    assert entry.exchange_type == "BRAND_NEW_TYPE"
+    assert b'"positionType":"crossed"' in record.raw  # unknown fields kept
+
+
+async def test_missing_fee_and_balance(make_bitget):
+    row = b'{"id":"7","ts":"1","amount":"-5","coin":"USDT","type":"TRANSFER_OUT"}'
+    (record,) = (await make_bitget(Script(bitget_ok([row]))).financial_records("OTHER")).records
+    entry = record.entries[0]
+    assert (entry.fee, entry.balance, entry.kind) == (Decimal(0), None, Kind.TRANSFER)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"code":"00000","msg":"success","data":{"list":null,"cursor":null}}',
+        '{"code":"00000","msg":"success","data":{"list":[],"cursor":"123"}}',
+        '{"code":"00000","msg":"success","data":{"list":[]}}',
+        '{"code":"00000","msg":"success","data":{}}',
+        '{"code":"00000","msg":"success","data":null}',
+        '{"code":"00000","msg":"success"}',
+        '{"code":0,"msg":"success","data":{"list":null}}',
+    ],
+)
+async def test_empty_pages_end_paging(make_bitget, body):
+    page = await make_bitget(Script(json_response(body))).financial_records("SPOT")
+    assert (page.records, page.cursor, page.rows) == ([], None, 0)
+
+
+@pytest.mark.parametrize(
+    ("cursor", "expected"),
+    [
+        (None, None),  # absent
+        (b"null", None),
+        (b'""', None),
+        (b'"  "', None),
+        (b'"122222222222222222"', "122222222222222222"),
+        (b"122222222222222222222", "122222222222222222222"),  # a JSON number above 2**64
+    ],
+)
+async def test_cursor_shapes(make_bitget, cursor, expected):
+    row = b'{"id":"1","ts":"1","amount":"1"}'
+    page = await make_bitget(Script(bitget_ok([row], cursor))).financial_records("SPOT")
+    assert page.rows == 1
+    assert page.cursor == expected
+
+
+async def test_same_cursor_back_is_a_loop(make_bitget):
+    row = b'{"id":"1","ts":"1","amount":"1"}'
+    client = make_bitget(Script(bitget_ok([row], b'"42"')))
+    with pytest.raises(FatalStreamError, match="cursor loop"):
+        await client.financial_records("SPOT", cursor="42")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (b'{"ts":"1","amount":"1"}', "'id' is missing"),
+        (b'{"id":"9","amount":"1"}', "'ts' is missing"),
+        (b'{"id":"9","ts":"1","amount":"abc"}', "'amount' is not a number"),
+        (b'{"id":"9","ts":"1"}', "'amount' is missing"),
+        (b'{"id":"9","ts":"1.5","amount":"1"}', "'ts' is not a whole number"),
+        (b'["not", "an", "object"]', "not a JSON object"),
+    ],
+)
+async def test_unreadable_rows_stop_the_stream(make_bitget, row, problem):
+    good = b'{"id":"1","ts":"1","amount":"1"}'
+    client = make_bitget(Script(bitget_ok([good, row])))
+    with pytest.raises(FatalStreamError) as info:
+        await client.financial_records("SPOT")
+    assert problem in str(info.value)
+    assert "row 1" in str(info.value)
+    if b'"id":"9"' in row:
+        assert "row 9" in str(info.value)
+
+
+async def test_limit_is_validated(make_bitget):
+    client = make_bitget(Script(bitget_ok(None)))
+    with pytest.raises(ValueError):
+        await client.financial_records("SPOT", limit=101)

@@ -1,0 +1,90 @@
+"""CoinW client: the documented response, exact bytes, tolerant shapes, instruments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cexledger import _json
+from cexledger.errors import FatalStreamError
+from cexledger.model import Kind
+
+from .conftest import Script, coinw_ok, json_response
+from .test_normalize import DOC_ROW
+
+ODD_ROW = (
+    b'{ "id" : 2435521222632017955, "createdDate":"1740645498001",  "status":"open",'
+    b' "fee": 1E-8, "closePrice": 85992.40, "netProfit": -1E-8, "brandNew": {"k": [null]},'
+    b' "direction":"short","orderStatus":"part"}'
+)
+
+
+async def test_documented_response_parses(make_coinw):
+    script = Script(coinw_ok([DOC_ROW, ODD_ROW], total=b"21"))
+    page = await make_coinw(script).deals_history("btc")
+    assert (page.rows, page.total, page.page, page.page_size) == (2, 21, 1, 100)
+    doc, odd = page.records
+    assert [doc.raw, odd.raw] == [DOC_ROW, ODD_ROW]  # byte for byte
+    assert doc.record_id == "20776111118334981"
+    assert sum(e.amount for e in doc.entries) == Decimal("-0.05179544")
+    assert odd.record_id == "2435521222632017955" and odd.ts == 1740645498001
+    assert odd.mutable
+    assert [(e.kind, e.amount) for e in odd.entries] == [(Kind.FEE, Decimal("-1E-8"))]
+    row = _json.loads(odd.raw)
+    assert row["closePrice"] == Decimal("85992.40") and str(row["closePrice"]) == "85992.40"
+    assert row["id"] == 2435521222632017955
+    assert b'"brandNew"' in odd.raw
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"code":0,"data":{"nextId":0,"prevId":0,"rows":null,"total":0},"msg":""}',
+        '{"code":0,"data":{"rows":[]},"msg":""}',
+        '{"code":0,"data":{},"msg":""}',
+        '{"code":0,"data":null,"msg":""}',
+        '{"code":0,"msg":""}',
+    ],
+)
+async def test_empty_pages(make_coinw, body):
+    page = await make_coinw(Script(json_response(body))).deals_history("ETH", page=3, page_size=20)
+    assert (page.records, page.rows, page.page, page.page_size) == ([], 0, 3, 20)
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [(None, None), (b"null", None), (b'"42"', 42), (b"42", 42), (b"4.2E1", 42), (b'"many"', None)],
+)
+async def test_total_is_tolerated(make_coinw, total, expected):
+    page = await make_coinw(Script(coinw_ok([], total=total))).deals_history("ETH")
+    assert page.total == expected
+
+
+async def test_unreadable_row_stops_the_stream(make_coinw):
+    bad = b'{"id":5,"status":"open"}'
+    with pytest.raises(FatalStreamError, match="row 5: 'createdDate' is missing"):
+        await make_coinw(Script(coinw_ok([DOC_ROW, bad]))).deals_history("BTC")
+
+
+async def test_instrument_symbol_is_upper_cased(make_coinw):
+    page = await make_coinw(Script(coinw_ok([DOC_ROW]))).deals_history("1000pepe")
+    assert {e.symbol for e in page.records[0].entries} == {"1000PEPEUSDT"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '[{"name":"BTC","base":"btc"},{"base":"eth"},{"instrument":"1000pepe"},{"symbol":"SOLUSDT"},'
+        '{"symbol":"xrp_usdt"},{"other":1},"doge", {"name":"BTC"}]',
+    ],
+)
+async def test_instruments_tolerate_field_names(make_coinw, data):
+    script = Script(json_response(f'{{"code":0,"data":{data},"msg":""}}'))
+    names = await make_coinw(script).instruments()
+    assert names == ["BTC", "ETH", "1000PEPE", "SOL", "XRP", "DOGE"]
+    assert script.requests[0].url.path == "/v1/perpumPublic/instruments"
+
+
+async def test_instruments_null_data(make_coinw):
+    assert await make_coinw(Script(json_response('{"code":0,"data":null}'))).instruments() == []
