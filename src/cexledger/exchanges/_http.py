@@ -75,8 +75,9 @@ _TEXT_LIMIT = 300
 class RateLimiter:
     """An async, FIFO limiter granting evenly spaced slots.
 
-    Grants are at least ``1/rate`` seconds apart and never more than ``rate`` fall in any
-    1-second window (for fractional rates, ``floor(rate)``), measured on the grant times
+    Grants are at least ``1/rate`` seconds apart and never more than ``ceil(rate)`` fall in
+    any 1-second window (the spacing alone implies it; the window check keeps it true after a
+    late wake-up or a penalty), measured on the grant times
     themselves, so a late wake-up can never bunch two grants together. Waiters are served in
     arrival order. ``penalize`` pushes every future grant back, including the one being
     waited for. The state is plain numbers on a monotonic clock, so one limiter may serve
@@ -120,7 +121,7 @@ class RateLimiter:
 
     @property
     def _window(self) -> int:
-        return max(1, int(self.rate))
+        return max(1, math.ceil(self.rate))
 
     def _earliest(self) -> float:
         earliest = self._hold_until
