@@ -17,10 +17,9 @@ import random
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Context, Decimal
 from typing import Iterator
 
-from .._json import canonical_decimal
+from .fixed import Weighted, between, pick, text
 
 __all__ = ["CATEGORIES", "Ledger", "BitgetBook", "Special", "category_weights"]
 
@@ -30,16 +29,16 @@ _DEFAULT_WEIGHTS = {"SPOT": 25, "MARGIN": 8, "USDT-FUTURES": 40, "COIN-FUTURES":
 _ROW_CATEGORY = {c: ("Margin" if c == "MARGIN" else c) for c in CATEGORIES}
 _FUTURES = frozenset({"USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"})
 
-_CTX = Context(prec=100)
-_FEE_QUANTUM = Decimal("1E-8")
-_ZERO = Decimal(0)
+_E10 = 10**10  # amounts are integers of 1E-18; 8-decimal values are multiples of this
 
 # How a type moves money.
 _IN, _OUT, _TRADE_IN, _TRADE_OUT, _FEE_ONLY, _PNL, _FUND_IN, _FUND_OUT, _LIQ = range(9)
 
-# coin: (smallest, largest) typical amount
-_COINS = {"USDT": ("1", "5000"), "USDC": ("1", "5000"), "BTC": ("0.0001", "0.5"),
-          "ETH": ("0.001", "5"), "SOL": ("0.01", "50"), "BGB": ("1", "1000")}
+# coin: (smallest, largest) typical amount, in units of 1E-8
+_COINS = {"USDT": (10**8, 5000 * 10**8), "USDC": (10**8, 5000 * 10**8), "BTC": (10**4, 5 * 10**7),
+          "ETH": (10**5, 5 * 10**8), "SOL": (10**6, 5 * 10**9), "BGB": (10**8, 1000 * 10**8)}
+_TINY = 1                                   # 0.000000000000000001
+_HUGE = 98765432_123456789012345678         # 98765432.123456789012345678
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,7 @@ class _Profile:
     coins: tuple[str, ...]
     symbols: dict[str, tuple[str, ...]]
     types: tuple[tuple[str, int, int, bool], ...]  # (type, money kind, weight, has symbol)
+
 
 
 _SPOT_SYMBOLS = {"USDT": ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BGBUSDT"), "BTC": ("BTCUSDT",),
@@ -94,6 +94,7 @@ _VOCAB: tuple[str, ...] = tuple(sorted(
     | {s for p in _PROFILES.values() for ss in p.symbols.values() for s in ss}
     | {t[0] for p in _PROFILES.values() for t in p.types}))
 _INDEX = {name: i for i, name in enumerate(_VOCAB)}
+_PICKERS = {c: Weighted(p.types, [t[2] for t in p.types]) for c, p in _PROFILES.items()}
 
 
 class Special:
@@ -112,43 +113,37 @@ def category_weights(dense_share: float | None) -> list[float]:
             for c in CATEGORIES]
 
 
-def _amount(rng: random.Random, coin: str) -> Decimal:
-    """A positive amount typical for ``coin``: 8 decimals, sometimes 18."""
+def _amount(rng: random.Random, coin: str) -> int:
+    """A positive amount typical for ``coin`` in 1E-18 units: 8 decimals, sometimes 18."""
     low, high = _COINS[coin]
-    places = 18 if rng.random() < 0.02 else 8
-    units = rng.randint(int(Decimal(low).scaleb(places)), int(Decimal(high).scaleb(places)))
-    return Decimal(units).scaleb(-places, _CTX)
+    if rng.random() < 0.02:
+        return between(rng, 1, high * _E10)
+    return between(rng, low, high) * _E10
 
 
-def _fee(rng: random.Random, base: Decimal) -> Decimal:
-    """A paid (negative) fee on ``base`` at a realistic rate, 8 decimals."""
-    rate = rng.choice((Decimal("0.001"), Decimal("0.0006"), Decimal("0.0002")))
-    return -_CTX.multiply(base, rate).quantize(_FEE_QUANTUM, ROUND_DOWN, _CTX)
+def _fee(rng: random.Random, base: int) -> int:
+    """A paid (negative) fee on ``base`` at a realistic rate, rounded down to 8 decimals."""
+    return -(base * pick(rng, (10, 6, 2)) // 10_000 // _E10 * _E10)
 
 
-def _money(rng: random.Random, kind: int, coin: str) -> tuple[Decimal, Decimal]:
-    """(amount, fee) for a row of money kind ``kind``."""
+def _money(rng: random.Random, kind: int, coin: str) -> tuple[int, int]:
+    """(amount, fee) in 1E-18 units for a row of money kind ``kind``."""
     amount = _amount(rng, coin)
     if kind == _IN:
-        return amount, _ZERO
+        return amount, 0
     if kind in (_OUT, _TRADE_OUT):
-        return -amount, _ZERO
+        return -amount, 0
     if kind == _TRADE_IN:
         return amount, _fee(rng, amount)
     if kind == _FEE_ONLY:
-        return _ZERO, _fee(rng, amount)
+        return 0, _fee(rng, amount)
     if kind == _PNL:
         return (amount if rng.random() < 0.55 else -amount), _fee(rng, amount)
-    small = amount.scaleb(-2, _CTX).quantize(_FEE_QUANTUM, ROUND_DOWN, _CTX)
     if kind == _FUND_IN:
-        return small, _ZERO
+        return amount // 100 // _E10 * _E10, 0
     if kind == _FUND_OUT:
-        return -small, _ZERO
+        return -(amount // 100 // _E10 * _E10), 0
     return -amount, _fee(rng, amount)  # _LIQ
-
-
-def _weighted(rng: random.Random, items: tuple[tuple[str, int, int, bool], ...]) -> tuple[str, int, int, bool]:
-    return rng.choices(items, weights=[t[2] for t in items])[0]
 
 
 class Ledger:
@@ -233,40 +228,36 @@ class BitgetBook:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.ledgers = {c: Ledger(c) for c in CATEGORIES}
-        self.balances: dict[tuple[str, str], Decimal] = {}
+        self.balances: dict[tuple[str, str], int] = {}  # 1E-18 units
 
     def add_row(self, row_id: int, ts: int, category: str, special: int = Special.NONE) -> None:
         """Generate one row's content, continue its balance chain, and store it."""
         rng, profile = self.rng, _PROFILES[category]
         if special == Special.NONE:
-            coin = rng.choice(profile.coins)
-            type_, kind, _, has_symbol = _weighted(rng, profile.types)
+            coin = pick(rng, profile.coins)
+            type_, kind, _, has_symbol = _PICKERS[category].pick(rng)
             amount, fee = _money(rng, kind, coin)
         elif special == Special.UNKNOWN_TYPE:
             coin, type_, has_symbol = "USDT", "SOME_NEW_TYPE_2026", False
-            amount, fee = _amount(rng, coin), _ZERO
+            amount, fee = _amount(rng, coin), 0
         else:
-            coin, type_, has_symbol = ("ETH", "TRANSFER_IN", False) if special == Special.TINY \
-                else ("USDT", "TRANSFER_IN", False)
-            amount = Decimal("0.000000000000000001") if special == Special.TINY \
-                else Decimal("98765432.123456789012345678")
-            fee = _ZERO
+            coin = "ETH" if special == Special.TINY else "USDT"
+            type_, has_symbol, fee = "TRANSFER_IN", False, 0
+            amount = _TINY if special == Special.TINY else _HUGE
         key = (category, coin)
         before = self.balances.get(key)
         if before is None:
-            before = _CTX.multiply(_amount(rng, coin), Decimal(rng.randint(20, 200)))
-        if _CTX.add(before, _CTX.add(amount, fee)) < 0:
-            type_, has_symbol, fee = "TRANSFER_IN", False, _ZERO
-            amount = _CTX.multiply(_amount(rng, coin), Decimal(10))
-        balance = _CTX.add(before, _CTX.add(amount, fee))
-        self.balances[key] = balance
-        symbol = rng.choice(profile.symbols[coin]) if has_symbol else ""
-        parts = [canonical_decimal(amount), canonical_decimal(fee), canonical_decimal(balance)]
+            before = _amount(rng, coin) * between(rng, 20, 200)
+        if before + amount + fee < 0:
+            type_, has_symbol, fee = "TRANSFER_IN", False, 0
+            amount = _amount(rng, coin) * 10
+        balance = self.balances[key] = before + amount + fee
+        symbol = pick(rng, profile.symbols[coin]) if has_symbol else ""
+        parts = [text(amount, 18), text(fee, 18), text(balance, 18)]
         if category in _FUTURES:
             side = "long" if ("LONG" in type_ or type_ == "BUY_DEAL") else \
                 "short" if ("SHORT" in type_ or type_ == "SELL_DEAL") else ""
-            parts += [side, canonical_decimal(Decimal(rng.randint(0, 100_000)).scaleb(-4, _CTX)),
-                      canonical_decimal(_amount(rng, coin))]
+            parts += [side, text(between(rng, 0, 100_000), 4), text(_amount(rng, coin), 18)]
         self.ledgers[category].add(row_id, ts, coin, symbol, type_, "|".join(parts).encode())
 
     def rows_since(self, cutoff: int) -> Iterator[tuple[int, Ledger, int]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from decimal import Decimal
 
 from aiohttp import web
 
@@ -131,9 +132,9 @@ def _instruments(state: SandboxState):
     names = list(dict.fromkeys((*state.config.instruments, *PUBLIC_EXTRA)))
     data = []
     for k, name in enumerate(names, start=1):
-        _, places, size = instrument_spec(name)
+        _, places, size, size_places = instrument_spec(name)
         data.append({"id": k, "name": name, "base": name.lower(), "quote": "usdt",
-                     "oneLotSize": size, "pricePrecision": places, "minLeverage": 1,
+                     "oneLotSize": Decimal(size).scaleb(-size_places), "pricePrecision": places, "minLeverage": 1,
                      "maxLeverage": 100, "status": "online"})
     body = dumps({"code": 0, "data": data, "msg": ""})
 

@@ -14,19 +14,23 @@ from __future__ import annotations
 import random
 from array import array
 from bisect import bisect_left
-from decimal import ROUND_DOWN, Context, Decimal
+from decimal import Decimal
+from typing import NamedTuple
 
-from .._json import canonical_decimal
+from .fixed import Weighted, between, pick, text
 
-__all__ = ["Deals", "ORIGINS", "instrument_spec", "make_deal", "PUBLIC_EXTRA"]
+__all__ = ["Deal", "Deals", "ORIGINS", "instrument_spec", "make_deal", "PUBLIC_EXTRA"]
 
-_CTX = Context(prec=100)
 ORIGINS = ("execute", "plan", "planTrigger")
 PUBLIC_EXTRA = ("XRP", "DOGE")  # listed publicly, never traded by sandbox accounts
 
-# instrument: (typical price, price decimals, contract size)
-_SPECS = {"BTC": ("85000", 1, "0.001"), "ETH": ("3000", 2, "0.01"), "SOL": ("150", 3, "0.1"),
-          "1000PEPE": ("0.0125", 7, "1"), "XRP": ("2.3", 4, "1"), "DOGE": ("0.2", 5, "10")}
+# instrument: (typical price in 10**-places units, places, contract size units, size places)
+_SPECS = {"BTC": (850_000, 1, 1, 3), "ETH": (300_000, 2, 1, 2), "SOL": (150_000, 3, 1, 1),
+          "1000PEPE": (125_000, 7, 1, 0), "XRP": (23_000, 4, 1, 0), "DOGE": (20_000, 5, 10, 0)}
+_DEFAULT_SPEC = (10_000, 4, 1, 0)
+_LEVERAGES = (1, 2, 3, 5, 10, 20, 50, 100)
+_LIQUIDATE_BY = Weighted(("manual", "stopLoss", "takeProfit", "liquidate"), (85, 6, 6, 3))
+_ORIGIN_PICK = Weighted(ORIGINS, (60, 35, 5))
 
 # Row keys in the order the API writes them, and how each value is written.
 # N: JSON number (BigDecimal), I: integer, S: string, Q: decimal as a JSON string,
@@ -48,85 +52,102 @@ _STORED = tuple(key for key, kind in _FIELDS if kind not in "CR")
 _POS = {key: i for i, key in enumerate(_STORED)}
 
 
-def instrument_spec(name: str) -> tuple[Decimal, int, Decimal]:
-    """(typical price, price decimals, contract size) for an instrument name."""
-    price, places, size = _SPECS.get(name, ("1", 4, "1"))
-    return Decimal(price), places, Decimal(size)
+def instrument_spec(name: str) -> tuple[int, int, int, int]:
+    """(typical price units, price places, contract size units, size places)."""
+    return _SPECS.get(name, _DEFAULT_SPEC)
 
 
-def _dec(value: Decimal) -> str:
-    return canonical_decimal(value)
+def _id19(rng: random.Random) -> int:
+    """A random 19-digit id (above 2**53, below 2**63)."""
+    return 10**18 + rng.getrandbits(62)
 
 
-def _pnl(open_price: Decimal, close_price: Decimal, size: Decimal, long: bool, fee: Decimal) -> str:
-    move = _CTX.subtract(close_price, open_price) if long else _CTX.subtract(open_price, close_price)
-    gross = _CTX.multiply(move, size)
-    return _dec(_CTX.subtract(gross, fee).quantize(Decimal("1E-8"), ROUND_DOWN, _CTX))
+class Deal(NamedTuple):
+    """A generated row version plus the columns the filters need."""
+
+    stored: bytes
+    model: int
+    origin: int
+    filled: bool
+    open: bool
 
 
 def make_deal(rng: random.Random, instrument: str, created: int, updated: int,
-              state: str) -> bytes:
-    """One generated row's stored fields. ``state`` is ``close``, ``open`` or ``cancel``."""
-    price, places, size = instrument_spec(instrument)
-    quantum = Decimal(1).scaleb(-places)
-    open_price = _CTX.multiply(price, Decimal(rng.randint(900, 1100)).scaleb(-3)).quantize(quantum, context=_CTX)
-    pieces = rng.randint(1, 50)
-    contracts = _CTX.multiply(size, Decimal(pieces))
-    notional = _CTX.multiply(open_price, contracts)
-    leverage = rng.choice((1, 2, 3, 5, 10, 20, 50, 100))
-    margin = _CTX.divide(notional, Decimal(leverage)).quantize(Decimal("1E-4"), ROUND_DOWN, _CTX)
+              state: str) -> Deal:
+    """One generated row. ``state`` is ``close``, ``open`` or ``cancel``.
+
+    Money is integer fixed point: prices at the instrument's places ``p``, contract counts at
+    the size places ``s``, notional at ``p + s`` (at most 8), margin at 4, fees at 8.
+    """
+    price, p, size, s = instrument_spec(instrument)
+    open_price = price * between(rng, 900, 1100) // 1000
+    pieces = between(rng, 1, 50)
+    contracts = size * pieces
+    notional = open_price * contracts                      # at p + s places
+    leverage = pick(rng, _LEVERAGES)
+    margin = notional * 10**4 // (leverage * 10 ** (p + s))  # at 4, rounded down
     taker = rng.random() < 0.7
-    fee_rate = Decimal("0.0006") if taker else Decimal("0.0002")
-    fee = _CTX.multiply(notional, fee_rate).quantize(Decimal("1E-8"), ROUND_DOWN, _CTX)
+    rate = 6 if taker else 2                                # per 10_000
+    fee = notional * rate * 10 ** (8 - p - s) // 10_000     # at 8, rounded down
+    origin = _ORIGIN_PICK.pick(rng)
+    model = int(rng.random() < 0.5)
+    unit = pick(rng, (0, 1, 2))
+    quantity = (text(notional * 10**4 // 10 ** (p + s), 4), str(pieces), text(contracts, s))[unit]
+    roll = rng.random()
+    funding = "0" if roll < 0.8 else "0.00000001" if roll < 0.85 else text(between(rng, -99999, 99999), 6)
     long = rng.random() < 0.55
-    origin = rng.choices(ORIGINS, weights=(60, 35, 5))[0]
-    unit = rng.choice((0, 1, 2))
-    quantity = (notional.quantize(Decimal("1E-4"), ROUND_DOWN, _CTX), Decimal(pieces), contracts)[unit]
-    funding_roll = rng.random()
-    funding = "0" if funding_roll < 0.8 else ("0.00000001" if funding_roll < 0.85 else
-                                              _dec(Decimal(rng.randint(-99999, 99999)).scaleb(-6)))
     values = {
         "closePrice": "0", "closedPiece": "0", "currentPiece": str(pieces),
-        "direction": "long" if long else "short", "fee": _dec(fee), "feeRate": _dec(fee_rate),
-        "fundingFee": funding, "fundingSettle": funding,
-        "indexPrice": _dec(_CTX.add(open_price, _CTX.multiply(quantum, Decimal(rng.randint(-5, 5))))),
-        "leverage": str(leverage), "liquidateBy": rng.choices(
-            ("manual", "stopLoss", "takeProfit", "liquidate"), weights=(85, 6, 6, 3))[0],
-        "margin": _dec(margin), "netProfit": _dec(-fee),
-        "openId": str(rng.randrange(10**18, 9 * 10**18)), "openPrice": _dec(open_price),
-        "orderId": str(rng.randrange(10**18, 9 * 10**18)),
-        "orderPrice": "0" if origin == "execute" else _dec(open_price),
-        "orderStatus": rng.choice(("part", "unFinish")), "originalType": origin,
-        "positionMargin": _dec(margin), "positionModel": str(rng.randint(0, 1)),
-        "processStatus": str(rng.choice((1, 2))), "quantity": _dec(quantity),
-        "quantityUnit": str(unit), "settlementId": str(rng.randint(100_000, 999_999)),
-        "source": rng.choice(("api", "web")), "status": "open", "takerMaker": "1" if taker else "2",
-        "thirdOrderId": (f"{rng.randint(1, 99)}-{rng.randint(1, 99)}-{rng.randint(1, 99)}"
+        "direction": "long" if long else "short", "fee": text(fee, 8),
+        "feeRate": text(rate, 4), "fundingFee": funding, "fundingSettle": funding,
+        "indexPrice": text(open_price + between(rng, -5, 5), p), "leverage": str(leverage),
+        "liquidateBy": _LIQUIDATE_BY.pick(rng), "margin": text(margin, 4),
+        "netProfit": text(-fee, 8), "openId": str(_id19(rng)), "openPrice": text(open_price, p),
+        "orderId": str(_id19(rng)), "orderPrice": "0" if origin == "execute" else text(open_price, p),
+        "orderStatus": "part" if rng.random() < 0.5 else "unFinish", "originalType": origin,
+        "positionMargin": text(margin, 4), "positionModel": str(model),
+        "processStatus": pick(rng, ("1", "2")), "quantity": quantity, "quantityUnit": str(unit),
+        "settlementId": str(between(rng, 100_000, 999_999)), "source": pick(rng, ("api", "web")),
+        "status": "open", "takerMaker": "1" if taker else "2",
+        "thirdOrderId": (f"{between(rng, 1, 99)}-{between(rng, 1, 99)}-{between(rng, 1, 99)}"
                          if rng.random() < 0.3 else ""),
         "totalPiece": str(pieces), "updatedDate": str(created),
     }
     if state == "cancel":
         values.update(status="vcancel", orderStatus="cancel", currentPiece="0", fee="0",
                       netProfit="0", updatedDate=str(updated))
-    stored = "|".join(values[key] for key in _STORED).encode()
-    return close_version(rng, instrument, stored, updated) if state == "close" else stored
+    elif state == "close":
+        values.update(_closing(rng, instrument, open_price, pieces, long, fee, updated))
+    stored = "|".join([values[key] for key in _STORED]).encode()
+    filled = values["orderStatus"] in ("finish", "part")
+    return Deal(stored, model, ORIGINS.index(origin), filled, state == "open")
+
+
+def _closing(rng: random.Random, instrument: str, open_price: int, pieces: int, long: bool,
+             fee: int, now: int) -> dict[str, str]:
+    """The fields that change when a position closes at ``now`` (prices in instrument units)."""
+    _, p, size, s = instrument_spec(instrument)
+    close_price = open_price * between(rng, 950, 1050) // 1000
+    move = close_price - open_price if long else open_price - close_price
+    gross = move * size * pieces * 10 ** (8 - p - s)  # at 8 places, exact
+    return {"closePrice": text(close_price, p), "closedPiece": str(pieces), "currentPiece": "0",
+            "status": "close", "orderStatus": "finish", "updatedDate": str(now),
+            "netProfit": text(gross - fee, 8)}
+
+
+def _units(value: str, places: int) -> int:
+    """Decimal text as an integer of ``10**-places`` units (exact)."""
+    return int(Decimal(value).scaleb(places))
 
 
 def close_version(rng: random.Random, instrument: str, stored: bytes, now: int) -> bytes:
     """The next version of an open row: its position closed at ``now``."""
-    price, places, size = instrument_spec(instrument)
+    p = instrument_spec(instrument)[1]
     values = stored.decode().split("|")
-    open_price = Decimal(values[_POS["openPrice"]])
-    move = Decimal(rng.randint(950, 1050)).scaleb(-3)
-    close_price = _CTX.multiply(open_price, move).quantize(Decimal(1).scaleb(-places), context=_CTX)
-    pieces = values[_POS["totalPiece"]]
-    contracts = _CTX.multiply(size, Decimal(pieces))
-    long = values[_POS["direction"]] == "long"
-    for key, value in (("closePrice", _dec(close_price)), ("closedPiece", pieces),
-                       ("currentPiece", "0"), ("status", "close"), ("orderStatus", "finish"),
-                       ("updatedDate", str(now)),
-                       ("netProfit", _pnl(open_price, close_price, contracts, long,
-                                          Decimal(values[_POS["fee"]])))):
+    changes = _closing(rng, instrument, _units(values[_POS["openPrice"]], p),
+                       int(values[_POS["totalPiece"]]), values[_POS["direction"]] == "long",
+                       _units(values[_POS["fee"]], 8), now)
+    for key, value in changes.items():
         values[_POS[key]] = value
     return "|".join(values).encode()
 
@@ -144,7 +165,8 @@ class Deals:
 
     def __init__(self, instrument: str, user_id: int) -> None:
         self.instrument = instrument
-        self.base_size = _dec(instrument_spec(instrument)[2])
+        _, _, size, places = instrument_spec(instrument)
+        self.base_size = text(size, places)
         self.user_id = user_id
         self.created = array("q")
         self.ids = array("q")
@@ -158,20 +180,18 @@ class Deals:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, row_id: int, created: int, stored: bytes) -> int:
-        """Store a new row; returns its index."""
+    def add(self, row_id: int, created: int, deal: Deal) -> None:
+        """Store a new row."""
         if self.ids and row_id <= self.ids[-1]:
             raise ValueError("deals must be added in id order")
-        values = stored.decode().split("|")
         self.created.append(created)
         self.ids.append(row_id)
-        self.model.append(int(values[_POS["positionModel"]]))
-        self.origin.append(ORIGINS.index(values[_POS["originalType"]]))
-        self.filled.append(values[_POS["orderStatus"]] in ("finish", "part"))
-        self.current.append(stored)
-        if values[_POS["status"]] == "open":
+        self.model.append(deal.model)
+        self.origin.append(deal.origin)
+        self.filled.append(deal.filled)
+        self.current.append(deal.stored)
+        if deal.open:
             self.open.append(len(self.ids) - 1)
-        return len(self.ids) - 1
 
     def position(self, row_id: int) -> int | None:
         """Index of the row with ``row_id``, or None."""

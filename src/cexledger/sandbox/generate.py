@@ -135,6 +135,6 @@ def generate_coinw(config: SandboxConfig, tl: Timeline, accounts: list[Account],
     names = ("open", "close", "cancel")
     for created, k, inst, state, updated in heapq.merge(*plans):
         name, instrument = accounts[k].name, config.instruments[inst]
-        stored = make_deal(rngs[name], instrument, created, updated, names[state])
-        stores[name][instrument].add(ids.next(created), created, stored)
+        deal = make_deal(rngs[name], instrument, created, updated, names[state])
+        stores[name][instrument].add(ids.next(created), created, deal)
     return stores, rngs
