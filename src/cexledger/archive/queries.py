@@ -1,0 +1,198 @@
+"""The read side: statements and row mapping behind ``Archive``'s query methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from .._json import loads
+from ..model import Kind, LedgerEntry, StreamKey
+from .results import ArchivedRecord, Checkpoint, StreamSummary
+from .schema import checkpoints, coverage, entries, record_versions, records, stream_meta, streams, sync_runs
+
+__all__ = [
+    "checkpoint_list",
+    "count_records",
+    "entries_statement",
+    "get_meta",
+    "last_runs",
+    "entry_rows",
+    "mutable_ids",
+    "record_rows",
+    "records_statement",
+    "stream_summaries",
+    "versions",
+]
+
+_s = streams.c
+_r = records.c
+_e = entries.c
+
+_KINDS: dict[str, Kind] = {kind.value: kind for kind in Kind}
+
+
+class _Keys(dict[int, StreamKey]):
+    """stream id -> StreamKey, built once per stream while rows stream by."""
+
+    def of(self, row: Any) -> StreamKey:
+        key = self.get(row.stream_id)
+        if key is None:
+            key = self[row.stream_id] = StreamKey(row.account, row.exchange, row.stream, row.partition)
+        return key
+
+
+def _account_filter(stmt: sa.Select[Any], account: str | None) -> sa.Select[Any]:
+    return stmt if account is None else stmt.where(_s.account == account)
+
+
+def checkpoint_list(conn: sa.Connection, account: str | None) -> list[Checkpoint]:
+    """Every checkpoint, ordered by stream key then slot."""
+    c = checkpoints.c
+    stmt = (
+        sa.select(_s.id.label("stream_id"), _s.account, _s.exchange, _s.stream, _s.partition, c.slot, c.state, c.updated_ms)
+        .join(checkpoints, c.stream_id == _s.id)
+        .order_by(_s.account, _s.exchange, _s.stream, _s.partition, c.slot)
+    )
+    keys = _Keys()
+    return [
+        Checkpoint(keys.of(row), row.slot, loads(row.state), row.updated_ms)
+        for row in conn.execute(_account_filter(stmt, account))
+    ]
+
+
+def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSummary]:
+    """Streams with records, a checkpoint or coverage, sorted by account, stream, partition."""
+    counts = {
+        row.stream_id: row
+        for row in conn.execute(
+            sa.select(_r.stream_id, sa.func.count().label("n"), sa.func.min(_r.ts).label("oldest"), sa.func.max(_r.ts).label("newest"))
+            .group_by(_r.stream_id)
+        )
+    }
+    covered: dict[int, list[tuple[int, int]]] = {}
+    for row in conn.execute(sa.select(coverage).order_by(coverage.c.stream_id, coverage.c.start_ms)):
+        covered.setdefault(row.stream_id, []).append((row.start_ms, row.end_ms))
+    with_checkpoint = set(conn.execute(sa.select(checkpoints.c.stream_id).distinct()).scalars())
+    stmt = sa.select(streams.c.id.label("stream_id"), streams).order_by(_s.account, _s.stream, _s.partition, _s.exchange)
+    summaries = []
+    for row in conn.execute(_account_filter(stmt, account)):
+        sid = row.stream_id
+        if sid not in counts and sid not in covered and sid not in with_checkpoint:
+            continue
+        stats = counts.get(sid)
+        summaries.append(
+            StreamSummary(
+                key=StreamKey(row.account, row.exchange, row.stream, row.partition),
+                records=stats.n if stats else 0,
+                oldest_ts=stats.oldest if stats else None,
+                newest_ts=stats.newest if stats else None,
+                coverage=covered.get(sid, []),
+                last_write_ms=row.last_write_ms,
+            )
+        )
+    return summaries
+
+
+def mutable_ids(conn: sa.Connection, sid: int) -> dict[str, int]:
+    """record_id -> ts of a stream's latest versions flagged mutable."""
+    rows = conn.execute(sa.select(_r.record_id, _r.ts).where(_r.stream_id == sid, _r.mutable))
+    return {row.record_id: row.ts for row in rows}
+
+
+def records_statement(account: str | None, exchange: str | None) -> sa.Select[Any]:
+    """Latest record versions in (account, exchange, stream, partition, ts, record_id) order."""
+    stmt = (
+        sa.select(_r.stream_id, _s.account, _s.exchange, _s.stream, _s.partition, _r.record_id, _r.ts, _r.raw, _r.version)
+        .join(streams, _s.id == _r.stream_id)
+        .order_by(_s.account, _s.exchange, _s.stream, _s.partition, _r.ts, _r.record_id)
+    )
+    if exchange is not None:
+        stmt = stmt.where(_s.exchange == exchange)
+    return _account_filter(stmt, account)
+
+
+def record_rows(rows: Iterator[Any]) -> Iterator[ArchivedRecord]:
+    """Rows of :func:`records_statement` as ``ArchivedRecord``."""
+    keys = _Keys()
+    for row in rows:
+        yield ArchivedRecord(keys.of(row), row.record_id, row.ts, row.raw, row.version)
+
+
+def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None) -> sa.Select[Any]:
+    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order.
+
+    Records with the same id in different streams are kept apart by the stream id, ordered
+    after ``record_id`` and before ``seq``.
+    """
+    stmt = (
+        sa.select(entries, _s.exchange, _s.stream)
+        .join(streams, _s.id == _e.stream_id)
+        .order_by(_e.ts, _e.account, _e.record_id, _e.stream_id, _e.seq)
+    )
+    if account is not None:
+        stmt = stmt.where(_e.account == account)
+    if exchange is not None:
+        stmt = stmt.where(_s.exchange == exchange)
+    if since_ms is not None:
+        stmt = stmt.where(_e.ts >= since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(_e.ts < until_ms)
+    return stmt
+
+
+def entry_rows(rows: Iterator[Any]) -> Iterator[LedgerEntry]:
+    """Rows of :func:`entries_statement` as ``LedgerEntry``; unknown kinds read as ``OTHER``."""
+    for row in rows:
+        yield LedgerEntry(
+            account=row.account,
+            exchange=row.exchange,
+            stream=row.stream,
+            record_id=row.record_id,
+            seq=row.seq,
+            ts=row.ts,
+            kind=_KINDS.get(row.kind, Kind.OTHER),
+            coin=row.coin,
+            amount=row.amount,
+            fee=row.fee,
+            balance=row.balance,
+            category=row.category,
+            symbol=row.symbol,
+            exchange_type=row.exchange_type,
+        )
+
+
+def versions(conn: sa.Connection, sid: int, record_id: str) -> list[bytes]:
+    """Every version's raw bytes, oldest first, the latest last."""
+    v = record_versions.c
+    older = conn.execute(
+        sa.select(v.raw).where(v.stream_id == sid, v.record_id == record_id).order_by(v.version)
+    ).scalars()
+    latest = conn.execute(sa.select(_r.raw).where(_r.stream_id == sid, _r.record_id == record_id)).scalar()
+    return [*older, latest] if latest is not None else []
+
+
+def count_records(conn: sa.Connection, account: str | None) -> int:
+    """How many records (latest versions) the archive holds."""
+    stmt = sa.select(sa.func.count()).select_from(records)
+    if account is not None:
+        stmt = stmt.join(streams, _s.id == _r.stream_id).where(_s.account == account)
+    return conn.execute(stmt).scalar_one()
+
+
+def last_runs(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest sync runs first."""
+    c = sync_runs.c
+    rows = conn.execute(sa.select(sync_runs).order_by(c.started_ms.desc(), c.id.desc()).limit(limit))
+    return [
+        {"account": row.account, "exchange": row.exchange, "started_ms": row.started_ms,
+         "finished_ms": row.finished_ms, "stats": loads(row.stats)}
+        for row in rows
+    ]
+
+
+def get_meta(conn: sa.Connection, sid: int, name: str) -> str | None:
+    """One per-stream value, ``None`` if unset."""
+    c = stream_meta.c
+    return conn.execute(sa.select(c.value).where(c.stream_id == sid, c.name == name)).scalar()

@@ -1,0 +1,52 @@
+"""Values the archive returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import StreamKey
+
+__all__ = ["ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one ``write_page`` did to the page's (de-duplicated) records."""
+
+    new: int
+    updated: int      # raw bytes changed: previous version kept, entries replaced
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A stream's saved paging state for one slot (e.g. one time window)."""
+
+    key: StreamKey
+    slot: str
+    state: dict[str, Any]
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """One stream at a glance; ``oldest_ts``/``newest_ts`` are ``None`` without records."""
+
+    key: StreamKey
+    records: int
+    oldest_ts: int | None
+    newest_ts: int | None
+    coverage: list[tuple[int, int]]
+    last_write_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedRecord:
+    """The latest version of one archived record, raw bytes exactly as the exchange sent them."""
+
+    key: StreamKey
+    record_id: str
+    ts: int
+    raw: bytes
+    version: int

@@ -1,0 +1,205 @@
+"""``Archive``: the durable store of raw records, normalized entries, checkpoints and coverage.
+
+One ``Archive`` per process, safe to share between threads (each call takes its own pooled
+connection). Every ``write_page`` is one transaction: records, entries, checkpoint and
+coverage become visible together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from ..model import LedgerEntry, Record, StreamKey
+from . import coverage, queries, writes
+from .engine import DEFAULT_BUSY_TIMEOUT, Target, create_engine, default_url, prepare_sqlite_path, translate, write_connection
+from .migrate import SchemaError, ensure_head
+from .results import ArchivedRecord, Checkpoint, StreamSummary, WriteResult
+
+__all__ = ["Archive"]
+
+_YIELD_PER = 1000
+
+
+def _is_interval(cover: tuple[int, int]) -> bool:
+    start, end = cover
+    integers = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end))
+    return integers and start < end
+
+
+class Archive:
+    """An opened archive database. Create with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, target: Target, engine: sa.Engine, url: str) -> None:
+        self.url = url
+        self.display_url = target.display
+        self._target = target
+        self._engine = engine
+        self._stream_ids: dict[StreamKey, int] = {}
+
+    @classmethod
+    def open(cls, url: str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Archive:
+        """Open (creating and migrating as needed) the archive at ``url`` (default: user data dir).
+
+        ``busy_timeout`` is how many seconds a SQLite writer waits for another process's lock
+        before :class:`~cexledger.errors.ArchiveLockedError`. Any failure is a one-line
+        :class:`~cexledger.errors.ArchiveError`; nothing this call created is left behind.
+        """
+        text = default_url() if url is None else url
+        target = Target.parse(text)
+        undo = prepare_sqlite_path(target)
+        engine: sa.Engine | None = None
+        try:
+            engine = create_engine(target, busy_timeout)
+            ensure_head(engine)
+        except (sa_exc.SQLAlchemyError, SchemaError, ImportError, OSError) as exc:
+            if engine is not None:
+                engine.dispose()
+            undo()
+            raise target.error_from("open", exc) from exc
+        return cls(target, engine, text)
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Archive({self.display_url!r})"
+
+    # ---- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        with translate(self._target, "write to"), write_connection(self._engine) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        with translate(self._target, "read"), self._engine.connect() as conn:
+            yield conn
+
+    def _sid(self, conn: sa.Connection, key: StreamKey, *, create: bool) -> int | None:
+        """The stream's id; cache it only once the transaction that made it has committed."""
+        sid = self._stream_ids.get(key)
+        return sid if sid is not None else writes.stream_id(conn, key, create=create)
+
+    def _writable_sid(self, conn: sa.Connection, key: StreamKey) -> int:
+        sid = self._sid(conn, key, create=True)
+        assert sid is not None
+        return sid
+
+    # ---- writing ---------------------------------------------------------------------
+
+    def write_page(
+        self,
+        key: StreamKey,
+        records: Sequence[Record],
+        *,
+        slot: str | None = None,
+        state: dict[str, Any] | None = None,
+        done: bool = False,
+        cover: tuple[int, int] | None = None,
+    ) -> WriteResult:
+        """Upsert a page of records and, in the same transaction, its checkpoint and coverage.
+
+        ``slot`` with ``done=False`` saves ``state`` as that slot's checkpoint; ``done=True``
+        deletes it. ``cover=(start_ms, end_ms)`` (half-open) is merged into the coverage.
+        """
+        if slot is None and (state is not None or done):
+            raise ValueError("state and done need a checkpoint slot")
+        if cover is not None and not _is_interval(cover):
+            raise ValueError(f"cover must be (start_ms, end_ms) integers with start < end, not {cover!r}")
+        with self._writing() as conn:
+            sid = self._writable_sid(conn, key)
+            result = writes.write_page(conn, sid, key, records, slot=slot, state=state, done=done, cover=cover)
+        self._stream_ids[key] = sid
+        return result
+
+    def record_run(self, account: str, exchange: str, started_ms: int, finished_ms: int, stats: dict[str, Any]) -> None:
+        """Log one sync run with its statistics (any JSON-able dict)."""
+        with self._writing() as conn:
+            writes.record_run(conn, account, exchange, started_ms, finished_ms, stats)
+
+    def set_meta(self, key: StreamKey, name: str, value: str) -> None:
+        """Set a per-stream value (e.g. a connector's note about the stream)."""
+        with self._writing() as conn:
+            sid = self._writable_sid(conn, key)
+            writes.set_meta(conn, sid, name, value)
+        self._stream_ids[key] = sid
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def get_meta(self, key: StreamKey, name: str) -> str | None:
+        """A per-stream value set with :meth:`set_meta`, or ``None``."""
+        with self._reading() as conn:
+            sid = self._sid(conn, key, create=False)
+            return None if sid is None else queries.get_meta(conn, sid, name)
+
+    def checkpoints(self, account: str | None = None) -> list[Checkpoint]:
+        """Saved checkpoints, ordered by stream and slot."""
+        with self._reading() as conn:
+            return queries.checkpoint_list(conn, account)
+
+    def coverage(self, key: StreamKey) -> list[tuple[int, int]]:
+        """The stream's covered ``[start_ms, end_ms)`` ranges: sorted, disjoint, non-adjacent."""
+        with self._reading() as conn:
+            sid = self._sid(conn, key, create=False)
+            return [] if sid is None else coverage.intervals(conn, sid)
+
+    def streams(self, account: str | None = None) -> list[StreamSummary]:
+        """Every stream with records, a checkpoint or coverage, by account, stream, partition."""
+        with self._reading() as conn:
+            return queries.stream_summaries(conn, account)
+
+    def mutable_ids(self, key: StreamKey) -> dict[str, int]:
+        """record_id -> ts for the stream's records whose latest version is flagged mutable."""
+        with self._reading() as conn:
+            sid = self._sid(conn, key, create=False)
+            return {} if sid is None else queries.mutable_ids(conn, sid)
+
+    def iter_records(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[ArchivedRecord]:
+        """Latest record versions, ordered by stream key, ts, record_id; streamed in batches."""
+        stmt = queries.records_statement(account, exchange)
+        with self._reading() as conn:
+            yield from queries.record_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
+
+    def iter_entries(
+        self,
+        *,
+        account: str | None = None,
+        exchange: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> Iterator[LedgerEntry]:
+        """Entries with ``since_ms <= ts < until_ms``, ordered by (ts, account, record_id, seq); streamed."""
+        stmt = queries.entries_statement(account, exchange, since_ms, until_ms)
+        with self._reading() as conn:
+            yield from queries.entry_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
+
+    def versions(self, key: StreamKey, record_id: str) -> list[bytes]:
+        """Every version's raw bytes of one record, oldest first, latest last ([] if unknown)."""
+        with self._reading() as conn:
+            sid = self._sid(conn, key, create=False)
+            return [] if sid is None else queries.versions(conn, sid, record_id)
+
+    def count_records(self, account: str | None = None) -> int:
+        """How many records (latest versions) the archive holds."""
+        with self._reading() as conn:
+            return queries.count_records(conn, account)
+
+    def last_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest sync runs first: dicts with account, exchange, started_ms, finished_ms, stats."""
+        with self._reading() as conn:
+            return queries.last_runs(conn, limit)
+

@@ -1,0 +1,227 @@
+"""The write path: one page of records, its checkpoint and coverage, in the caller's transaction.
+
+Per page: one SELECT of the page's ids that already exist (with their raw bytes), then
+``executemany`` inserts for new records and their entries; changed records get their
+previous version copied to ``record_versions``, the new raw stored as latest and their
+entries replaced; unchanged records are left alone (only a changed ``mutable`` flag is
+updated). Statements run through :mod:`.prepared` (compiled Core on the DBAPI cursor).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .._json import dumps
+from ..model import Record, StreamKey
+from . import coverage
+from .prepared import Cursor, Prepared, exact_decimal
+from .results import WriteResult
+from .schema import checkpoints, entries, record_versions, records, stream_meta, streams, sync_runs
+
+__all__ = ["now_ms", "record_run", "set_meta", "stream_id", "write_page"]
+
+_b = sa.bindparam
+_r = records.c
+_PG_STREAM_LOCK = 0x63786C73  # "cxls": advisory lock namespace, one lock per stream id
+_SELECT_SIZES = (16, 128, 512)  # IN-list lengths; shorter id lists are padded
+
+
+def _select_existing(size: int) -> Prepared:
+    ids = [f"b_id{i}" for i in range(size)]
+    return Prepared(
+        lambda _: sa.select(_r.record_id, _r.ts, _r.raw, _r.mutable, _r.version, _r.written_ms).where(
+            _r.stream_id == _b("b_sid"), _r.record_id.in_([_b(name) for name in ids])
+        ),
+        ["b_sid", *ids],
+        replan=True,
+    )
+
+
+_SELECT_EXISTING = {size: _select_existing(size) for size in _SELECT_SIZES}
+_UPDATE_RECORD = Prepared(
+    lambda _: sa.update(records)
+    .values(ts=_b("b_ts"), raw=_b("b_raw"), mutable=_b("b_mutable"), version=_b("b_version"), written_ms=_b("b_now"))
+    .where(_r.stream_id == _b("b_sid"), _r.record_id == _b("b_rid")),
+    ["b_ts", "b_raw", "b_mutable", "b_version", "b_now", "b_sid", "b_rid"],
+)
+_UPDATE_MUTABLE = Prepared(
+    lambda _: sa.update(records)
+    .values(mutable=_b("b_mutable"))
+    .where(_r.stream_id == _b("b_sid"), _r.record_id == _b("b_rid")),
+    ["b_mutable", "b_sid", "b_rid"],
+)
+_DELETE_ENTRIES = Prepared(
+    lambda _: sa.delete(entries).where(entries.c.stream_id == _b("b_sid"), entries.c.record_id == _b("b_rid")),
+    ["b_sid", "b_rid"],
+)
+
+
+def _upsert_checkpoint(dialect: Any) -> sa.Executable:
+    stmt = dialect.insert(checkpoints).values(stream_id=_b("b_sid"), slot=_b("b_slot"), state=_b("b_state"), updated_ms=_b("b_now"))
+    return stmt.on_conflict_do_update(
+        index_elements=[checkpoints.c.stream_id, checkpoints.c.slot],
+        set_={"state": stmt.excluded.state, "updated_ms": stmt.excluded.updated_ms},
+    )
+
+
+_UPSERT_CHECKPOINT = Prepared(_upsert_checkpoint, ["b_sid", "b_slot", "b_state", "b_now"])
+_DELETE_CHECKPOINT = Prepared(
+    lambda _: sa.delete(checkpoints).where(checkpoints.c.stream_id == _b("b_sid"), checkpoints.c.slot == _b("b_slot")),
+    ["b_sid", "b_slot"],
+)
+_TOUCH_STREAM = Prepared(
+    lambda _: sa.update(streams).values(last_write_ms=_b("b_now")).where(streams.c.id == _b("b_sid")),
+    ["b_now", "b_sid"],
+)
+_LOCK_STREAM = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(_b("b_ns"), _b("b_sid"))), ["b_ns", "b_sid"])
+
+
+def now_ms() -> int:
+    """The current time in Unix milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which offers ``ON CONFLICT`` on both SQLite and PostgreSQL."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def stream_id(conn: sa.Connection, key: StreamKey, *, create: bool) -> int | None:
+    """The id of ``key``'s stream row; created when missing and ``create`` is set."""
+    s = streams.c
+    query = sa.select(s.id).where(
+        s.account == key.account,
+        s.exchange == key.exchange,
+        s.stream == key.stream,
+        s.partition == key.partition,
+    )
+    found = conn.execute(query).scalar()
+    if found is not None or not create:
+        return found
+    values = {"account": key.account, "exchange": key.exchange, "stream": key.stream, "partition": key.partition}
+    conn.execute(_insert(conn, streams).values(values).on_conflict_do_nothing())
+    return conn.execute(query).scalar_one()
+
+
+def _entry_rows(sid: int, key: StreamKey, record: Record, exact: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+    """One record's entries as ``entries`` rows (column order), checked to belong to it."""
+    rows = []
+    for e in record.entries:
+        if e.record_id != record.record_id or e.account != key.account or e.exchange != key.exchange or e.stream != key.stream:
+            raise ValueError(
+                f"entry {e.account}/{e.exchange}/{e.stream}/{e.record_id}#{e.seq} does not belong to "
+                f"record {record.record_id!r} of stream {key} ({key.exchange})"
+            )
+        rows.append(
+            (sid, e.record_id, e.seq, e.account, e.ts, str(e.kind), e.coin, exact(e.amount), exact(e.fee),
+             None if e.balance is None else exact(e.balance), e.category, e.symbol, e.exchange_type)
+        )
+    return rows
+
+
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    largest = _SELECT_SIZES[-1]
+    for i in range(0, len(ids), largest):
+        yield ids[i : i + largest]
+
+
+def _existing(cur: Cursor, sid: int, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """record_id -> (record_id, ts, raw, mutable, version, written_ms) for ids already stored."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(ids):
+        size = next(size for size in _SELECT_SIZES if size >= len(chunk))
+        padded = chunk + [chunk[-1]] * (size - len(chunk))
+        found.update((row[0], row) for row in cur.execute(_SELECT_EXISTING[size], [sid, *padded]))
+    return found
+
+
+def _upsert_records(cur: Cursor, sid: int, key: StreamKey, page: Sequence[Record], now: int) -> WriteResult:
+    by_id = {record.record_id: record for record in page}  # the last occurrence wins
+    existing = _existing(cur, sid, list(by_id))
+    exact = exact_decimal(cur.dialect)
+    new_records: list[tuple[Any, ...]] = []
+    new_entries: list[tuple[Any, ...]] = []
+    old_versions: list[tuple[Any, ...]] = []
+    changed: list[tuple[Any, ...]] = []
+    flags: list[tuple[Any, ...]] = []
+    for record_id, record in by_id.items():
+        old = existing.get(record_id)
+        if old is None:
+            new_records.append((sid, record_id, record.ts, record.raw, record.mutable, 1, now))
+            new_entries.extend(_entry_rows(sid, key, record, exact))
+            continue
+        _, old_ts, old_raw, old_mutable, old_version, old_written = old
+        if old_raw != record.raw:
+            old_versions.append((sid, record_id, old_version, old_ts, old_raw, old_mutable, old_written, now))
+            changed.append((record.ts, record.raw, record.mutable, old_version + 1, now, sid, record_id))
+            new_entries.extend(_entry_rows(sid, key, record, exact))
+        elif bool(old_mutable) != record.mutable:
+            flags.append((record.mutable, sid, record_id))
+    if new_records:
+        cur.insert(records, new_records)
+    if changed:
+        cur.insert(record_versions, old_versions)
+        cur.executemany(_UPDATE_RECORD, changed)
+        cur.executemany(_DELETE_ENTRIES, [(sid, row[-1]) for row in changed])
+    if new_entries:
+        cur.insert(entries, new_entries)
+    if flags:
+        cur.executemany(_UPDATE_MUTABLE, flags)
+    return WriteResult(len(new_records), len(changed), len(by_id) - len(new_records) - len(changed))
+
+
+def write_page(
+    conn: sa.Connection,
+    sid: int,
+    key: StreamKey,
+    page: Sequence[Record],
+    *,
+    slot: str | None,
+    state: dict[str, Any] | None,
+    done: bool,
+    cover: tuple[int, int] | None,
+) -> WriteResult:
+    """Records, then checkpoint, then coverage, then the stream's last-write time.
+
+    On PostgreSQL the stream's advisory lock is taken first, so two workers never write
+    the same stream at once.
+    """
+    now = now_ms()
+    cur = Cursor(conn)
+    try:
+        if cur.dialect == "postgresql":
+            cur.execute(_LOCK_STREAM, (_PG_STREAM_LOCK, sid))
+        result = _upsert_records(cur, sid, key, page, now) if page else WriteResult(0, 0, 0)
+        if slot is not None and done:
+            cur.execute(_DELETE_CHECKPOINT, (sid, slot))
+        elif slot is not None:
+            cur.execute(_UPSERT_CHECKPOINT, (sid, slot, dumps(state if state is not None else {}).decode(), now))
+        if cover is not None:
+            coverage.add(cur, sid, cover[0], cover[1])
+        cur.execute(_TOUCH_STREAM, (now, sid))
+    finally:
+        cur.close()
+    return result
+
+
+def record_run(conn: sa.Connection, account: str, exchange: str, started_ms: int, finished_ms: int, stats: dict[str, Any]) -> None:
+    """Log one sync run."""
+    conn.execute(
+        sa.insert(sync_runs).values(
+            account=account, exchange=exchange, started_ms=started_ms,
+            finished_ms=finished_ms, stats=dumps(stats).decode(),
+        )
+    )
+
+
+def set_meta(conn: sa.Connection, sid: int, name: str, value: str) -> None:
+    """Set one per-stream value."""
+    c = stream_meta.c
+    stmt = _insert(conn, stream_meta).values(stream_id=sid, name=name, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[c.stream_id, c.name], set_={"value": value}))
