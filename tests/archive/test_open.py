@@ -1,0 +1,204 @@
+"""Opening: URLs, one-line errors, nothing left behind, locks, migrations, defaults."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from cexledger.archive import Archive, default_url, migrate
+from cexledger.errors import ArchiveError, ArchiveLockedError
+
+from .support import KEY, make_record
+
+
+def open_error(url: str, **kwargs: float) -> str:
+    with pytest.raises(ArchiveError) as caught:
+        Archive.open(url, **kwargs)
+    message = str(caught.value)
+    assert "\n" not in message, message
+    return message
+
+
+@pytest.mark.parametrize("url", ["not a url", "sqlite//no-colon.db", "://nothing", "postgresql+psycopg://u:pw@host:notaport/db"])
+def test_bad_url_syntax(url: str) -> None:
+    message = open_error(url)
+    assert "not a valid database URL" in message
+    assert ":pw@" not in message
+
+
+@pytest.mark.parametrize("url", ["nosuchdb://u:hunter2@host/db", "postgresql+asyncpg://u:hunter2@host/db", "mysql://u:hunter2@host/db", "sqlite+aiosqlite:///x.db"])
+def test_unknown_or_unsupported_driver(url: str) -> None:
+    message = open_error(url)
+    assert "unsupported database driver" in message
+    assert "hunter2" not in message
+
+
+def test_unreachable_server_error_masks_the_password() -> None:
+    with pytest.raises(ArchiveError) as caught:
+        Archive.open("postgresql+psycopg://cex:s3cr3t-pw@127.0.0.1:1/archive?connect_timeout=2")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("cannot open archive postgresql+psycopg://cex:***@127.0.0.1:1/archive")
+    assert "s3cr3t-pw" not in message
+    assert not isinstance(caught.value, ArchiveLockedError)
+
+
+def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    assert "is a directory" in open_error(f"sqlite:///{tmp_path}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    message = open_error(f"sqlite:///{blocker}/sub/archive.db")
+    assert "cannot create directory" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_file_that_is_not_a_database_is_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    content = b"these are my notes, not a database\n" * 200
+    path.write_bytes(content)
+    message = open_error(f"sqlite:///{path}")
+    assert "file is not a database" in message
+    assert str(path) in message
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def test_a_failed_first_open_leaves_no_half_written_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_upgrade(engine: sa.Engine) -> None:
+        with engine.begin() as conn:  # touch the file the way a real migration would
+            conn.exec_driver_sql("CREATE TABLE half (x)")
+        raise migrate.SchemaError("simulated migration failure")
+
+    monkeypatch.setattr(migrate, "_upgrade", broken_upgrade)
+    message = open_error(f"sqlite:///{tmp_path}/new/dir/archive.db")
+    assert "simulated migration failure" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_waits_for_another_writer_then_reports_locked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    Archive.open(url).close()
+    holder = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO sync_runs (account, exchange, started_ms, finished_ms, stats) VALUES ('x', 'y', 1, 2, '{}')")
+    try:
+        with Archive.open(url, busy_timeout=0.3) as archive:  # opening only reads: no wait
+            assert archive.count_records() == 0
+            started = time.monotonic()
+            with pytest.raises(ArchiveLockedError) as caught:
+                archive.write_page(KEY, [make_record(1)], slot="w", state={}, cover=(0, 1))
+            waited = time.monotonic() - started
+            assert "locked" in str(caught.value) and "\n" not in str(caught.value)
+            assert waited < 5
+            holder.execute("ROLLBACK")
+            archive.write_page(KEY, [make_record(1)])  # free again
+            assert archive.count_records() == 1
+    finally:
+        holder.close()
+
+
+def test_opening_a_database_another_process_holds_exclusively(tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(ArchiveLockedError):
+            Archive.open(f"sqlite:///{path}", busy_timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert path.exists()  # not ours to delete
+    with Archive.open(f"sqlite:///{path}") as archive:  # once free, it migrates alongside
+        assert archive.count_records() == 0
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    with Archive.open(f"sqlite:///{tmp_path / 'a.db'}") as archive:
+        with archive._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_reopening_a_current_database_does_no_migration_work(archive_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Archive.open(archive_url) as archive:
+        archive.write_page(KEY, [make_record(1)])
+
+    def must_not_run(engine: sa.Engine) -> None:
+        raise AssertionError("migration attempted on a current database")
+
+    monkeypatch.setattr(migrate, "_upgrade", must_not_run)
+    with Archive.open(archive_url) as archive:
+        assert archive.count_records() == 1
+        with archive._engine.connect() as conn:
+            assert migrate.current_revision(conn) == migrate.HEAD
+
+
+def test_a_schema_from_a_newer_version_is_refused(archive_url: str) -> None:
+    Archive.open(archive_url).close()
+    engine = sa.create_engine(archive_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '9999'")
+    engine.dispose()
+    assert "newer cexledger" in open_error(archive_url)
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_heads() == [migrate.HEAD]
+
+
+def test_migrated_schema_matches_the_table_definitions(archive: Archive) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cexledger.archive.schema import metadata
+
+    with archive._engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": migrate.VERSION_TABLE, "compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_urls_and_display(archive_url: str) -> None:
+    with Archive.open(archive_url) as archive:
+        assert archive.url == archive_url
+        assert archive.display_url in repr(archive)
+
+
+def test_plain_postgresql_scheme_means_psycopg(postgres_url: str) -> None:
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with Archive.open(plain) as archive:
+        assert archive.url == plain
+        assert archive.display_url.startswith("postgresql+psycopg://")
+        archive.write_page(KEY, [make_record(1)])
+        assert archive.count_records() == 1
+
+
+def test_display_url_masks_the_password(postgres_url: str) -> None:
+    with_password = postgres_url.replace("postgres@", "postgres:pa55word@")  # trust auth ignores it
+    with Archive.open(with_password) as archive:
+        assert "pa55word" not in archive.display_url and ":***@" in archive.display_url
+        assert archive.url == with_password
+
+
+def test_default_url_is_in_the_user_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data_dir = tmp_path / "data" / "cexledger"
+    monkeypatch.setattr("platformdirs.user_data_dir", lambda appname: str(data_dir))
+    assert default_url() == f"sqlite:///{data_dir / 'archive.db'}"
+    assert data_dir.is_dir()
+    with Archive.open() as archive:
+        assert archive.url == default_url()
+        archive.write_page(KEY, [make_record(1)])
+    assert (data_dir / "archive.db").is_file()
