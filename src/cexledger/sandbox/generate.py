@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import heapq
 import random
-from typing import Iterator
-
 from .accounts import Account
 from .bitget_data import CATEGORIES, BitgetBook, Special, category_weights
 from .coinw_data import Deals, make_deal
@@ -72,12 +70,12 @@ def generate_bitget(config: SandboxConfig, tl: Timeline, accounts: list[Account]
     """A book per Bitget account, filled with ``config.records`` rows each."""
     weights = category_weights(config.dense_share)
     books: dict[str, BitgetBook] = {}
-    plans: list[Iterator[tuple[int, int, int, int]]] = []
+    plans: list[list[tuple[int, int, int, int]]] = []
     for k, account in enumerate(accounts):
         plan_rng = random.Random(f"bitget-plan-{config.seed}-{account.name}")
         books[account.name] = BitgetBook(random.Random(f"bitget-rows-{config.seed}-{account.name}"))
         plan = _plan_bitget(plan_rng, tl, config.records, weights)
-        plans.append(((ts, k, cat, special) for ts, cat, special in plan))
+        plans.append([(ts, k, cat, special) for ts, cat, special in plan])
     for ts, k, cat, special in heapq.merge(*plans):
         books[accounts[k].name].add_row(ids.next(ts), ts, CATEGORIES[cat], special)
     return books
@@ -131,7 +129,7 @@ def generate_coinw(config: SandboxConfig, tl: Timeline, accounts: list[Account],
         rngs[account.name] = random.Random(f"coinw-rows-{config.seed}-{account.name}")
         stores[account.name] = {i: Deals(i, account.user_id) for i in config.instruments}
         plan = _plan_coinw(plan_rng, tl, config.records, weights)
-        plans.append(((c, k, i, s, u) for c, i, s, u in plan))
+        plans.append([(c, k, i, s, u) for c, i, s, u in plan])
     names = ("open", "close", "cancel")
     for created, k, inst, state, updated in heapq.merge(*plans):
         name, instrument = accounts[k].name, config.instruments[inst]
