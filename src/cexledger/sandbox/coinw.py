@@ -105,7 +105,7 @@ def _page(request: web.Request, state: SandboxState, account: str, live: bool) -
         if live and state.settings.churn:
             state.churn(account, instrument)
         found = deals.page(cutoff, model, origin, (page - 1) * size, size)
-        rows = [deals.render(i, deals.current[i], variant) for i in found]
+        rows = [deals.render(i, deals.current(i), variant) for i in found]
         if found:
             first_id, last_id = deals.ids[found[0]], deals.ids[found[-1]]
     joined = b",".join(rows)

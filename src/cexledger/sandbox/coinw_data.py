@@ -1,12 +1,15 @@
 """CoinW futures transaction details: the row generator, a compact store and the row bytes.
 
-One ``Deals`` store per (account, instrument), rows in (createdDate, id) ascending order:
-``array`` columns for createdDate, id, positionModel, originalType and "filled" (orderStatus
-``finish``/``part``, the rows the ``originType`` filter cannot hide), plus one ``bytes`` per
-row version holding the other field texts joined by ``|``. Every version a row ever had is
-kept (oldest first) so tests can check that an archive kept history.
+One ``Deals`` store per (account, instrument), rows in (createdDate, id) ascending order, as
+``array`` columns only (about 40 bytes a row): createdDate, id, updatedDate, a 63-bit row
+seed, and the small codes the filters need (lifecycle ``kind``, positionModel,
+originalType). A row's other fields are drawn from ``random.Random(seed)`` whenever it is
+served, so they are the same every time and a million rows cost little memory or start-up
+time. A row that changes (a position closing) gets its new version stored explicitly; every
+version it ever had is kept, oldest first, so tests can check an archive kept history.
 
-Numbers are stored as exact decimal text and written into JSON verbatim: never via float.
+A version is the field texts joined by ``|``; numbers are exact decimal text written into
+JSON verbatim, never via float.
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ import random
 from array import array
 from bisect import bisect_left
 from decimal import Decimal
-from typing import NamedTuple
 
 from .fixed import Weighted, between, pick, text
 
-__all__ = ["Deal", "Deals", "ORIGINS", "instrument_spec", "make_deal", "PUBLIC_EXTRA"]
+__all__ = ["Deals", "ORIGINS", "instrument_spec", "make_deal", "PUBLIC_EXTRA"]
 
 ORIGINS = ("execute", "plan", "planTrigger")
 PUBLIC_EXTRA = ("XRP", "DOGE")  # listed publicly, never traded by sandbox accounts
@@ -30,7 +32,12 @@ _SPECS = {"BTC": (850_000, 1, 1, 3), "ETH": (300_000, 2, 1, 2), "SOL": (150_000,
 _DEFAULT_SPEC = (10_000, 4, 1, 0)
 _LEVERAGES = (1, 2, 3, 5, 10, 20, 50, 100)
 _LIQUIDATE_BY = Weighted(("manual", "stopLoss", "takeProfit", "liquidate"), (85, 6, 6, 3))
-_ORIGIN_PICK = Weighted(ORIGINS, (60, 35, 5))
+_ORIGIN_PICK = Weighted(range(len(ORIGINS)), (60, 35, 5))
+
+# Row lifecycle codes; "filled" rows (orderStatus finish/part) ignore the originType filter.
+OPEN_PART, OPEN_UNFINISHED, CLOSED, CANCELLED = range(4)
+_FILLED = (True, False, True, False)
+_ORDER_STATUS = ("part", "unFinish", "finish", "cancel")
 
 # Row keys in the order the API writes them, and how each value is written.
 # N: JSON number (BigDecimal), I: integer, S: string, Q: decimal as a JSON string,
@@ -62,23 +69,14 @@ def _id19(rng: random.Random) -> int:
     return 10**18 + rng.getrandbits(62)
 
 
-class Deal(NamedTuple):
-    """A generated row version plus the columns the filters need."""
-
-    stored: bytes
-    model: int
-    origin: int
-    filled: bool
-    open: bool
-
-
-def make_deal(rng: random.Random, instrument: str, created: int, updated: int,
-              state: str) -> Deal:
-    """One generated row. ``state`` is ``close``, ``open`` or ``cancel``.
+def make_deal(seed: int, instrument: str, created: int, updated: int, kind: int,
+              model: int, origin: int) -> bytes:
+    """The first version of a row, drawn from ``Random(seed)``: same arguments, same bytes.
 
     Money is integer fixed point: prices at the instrument's places ``p``, contract counts at
     the size places ``s``, notional at ``p + s`` (at most 8), margin at 4, fees at 8.
     """
+    rng = random.Random(seed)
     price, p, size, s = instrument_spec(instrument)
     open_price = price * between(rng, 900, 1100) // 1000
     pieces = between(rng, 1, 50)
@@ -89,10 +87,9 @@ def make_deal(rng: random.Random, instrument: str, created: int, updated: int,
     taker = rng.random() < 0.7
     rate = 6 if taker else 2                                # per 10_000
     fee = notional * rate * 10 ** (8 - p - s) // 10_000     # at 8, rounded down
-    origin = _ORIGIN_PICK.pick(rng)
-    model = int(rng.random() < 0.5)
     unit = pick(rng, (0, 1, 2))
-    quantity = (text(notional * 10**4 // 10 ** (p + s), 4), str(pieces), text(contracts, s))[unit]
+    quantity = (text(notional * 10**4 // 10 ** (p + s), 4) if unit == 0 else
+                str(pieces) if unit == 1 else text(contracts, s))
     roll = rng.random()
     funding = "0" if roll < 0.8 else "0.00000001" if roll < 0.85 else text(between(rng, -99999, 99999), 6)
     long = rng.random() < 0.55
@@ -103,8 +100,8 @@ def make_deal(rng: random.Random, instrument: str, created: int, updated: int,
         "indexPrice": text(open_price + between(rng, -5, 5), p), "leverage": str(leverage),
         "liquidateBy": _LIQUIDATE_BY.pick(rng), "margin": text(margin, 4),
         "netProfit": text(-fee, 8), "openId": str(_id19(rng)), "openPrice": text(open_price, p),
-        "orderId": str(_id19(rng)), "orderPrice": "0" if origin == "execute" else text(open_price, p),
-        "orderStatus": "part" if rng.random() < 0.5 else "unFinish", "originalType": origin,
+        "orderId": str(_id19(rng)), "orderPrice": "0" if origin == 0 else text(open_price, p),
+        "orderStatus": _ORDER_STATUS[kind], "originalType": ORIGINS[origin],
         "positionMargin": text(margin, 4), "positionModel": str(model),
         "processStatus": pick(rng, ("1", "2")), "quantity": quantity, "quantityUnit": str(unit),
         "settlementId": str(between(rng, 100_000, 999_999)), "source": pick(rng, ("api", "web")),
@@ -113,14 +110,12 @@ def make_deal(rng: random.Random, instrument: str, created: int, updated: int,
                          if rng.random() < 0.3 else ""),
         "totalPiece": str(pieces), "updatedDate": str(created),
     }
-    if state == "cancel":
-        values.update(status="vcancel", orderStatus="cancel", currentPiece="0", fee="0",
-                      netProfit="0", updatedDate=str(updated))
-    elif state == "close":
+    if kind == CANCELLED:
+        values.update(status="vcancel", currentPiece="0", fee="0", netProfit="0",
+                      updatedDate=str(updated))
+    elif kind == CLOSED:
         values.update(_closing(rng, instrument, open_price, pieces, long, fee, updated))
-    stored = "|".join([values[key] for key in _STORED]).encode()
-    filled = values["orderStatus"] in ("finish", "part")
-    return Deal(stored, model, ORIGINS.index(origin), filled, state == "open")
+    return "|".join([values[key] for key in _STORED]).encode()
 
 
 def _closing(rng: random.Random, instrument: str, open_price: int, pieces: int, long: bool,
@@ -160,8 +155,8 @@ def _java(text: str) -> str:
 class Deals:
     """One (account, instrument) store of transaction details and all their versions."""
 
-    __slots__ = ("instrument", "base_size", "user_id", "created", "ids", "model", "origin",
-                 "filled", "current", "history", "open")
+    __slots__ = ("instrument", "base_size", "user_id", "created", "ids", "updated", "seeds",
+                 "kind", "model", "origin", "changed", "history", "open")
 
     def __init__(self, instrument: str, user_id: int) -> None:
         self.instrument = instrument
@@ -170,39 +165,54 @@ class Deals:
         self.user_id = user_id
         self.created = array("q")
         self.ids = array("q")
+        self.updated = array("q")
+        self.seeds = array("q")
+        self.kind = array("b")
         self.model = array("b")
         self.origin = array("b")
-        self.filled = array("b")
-        self.current: list[bytes] = []
-        self.history: dict[int, list[bytes]] = {}
+        self.changed: dict[int, bytes] = {}        # index -> current version, once changed
+        self.history: dict[int, list[bytes]] = {}  # index -> earlier versions, oldest first
         self.open: list[int] = []
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, row_id: int, created: int, deal: Deal) -> None:
-        """Store a new row."""
+    def add(self, rng: random.Random, row_id: int, created: int, updated: int, state: str) -> None:
+        """Add a row (``state`` ``open``, ``close`` or ``cancel``), drawing its codes and seed."""
         if self.ids and row_id <= self.ids[-1]:
             raise ValueError("deals must be added in id order")
+        if state == "open":
+            kind = OPEN_PART if rng.random() < 0.5 else OPEN_UNFINISHED
+            self.open.append(len(self.ids))
+        else:
+            kind = CLOSED if state == "close" else CANCELLED
         self.created.append(created)
         self.ids.append(row_id)
-        self.model.append(deal.model)
-        self.origin.append(deal.origin)
-        self.filled.append(deal.filled)
-        self.current.append(deal.stored)
-        if deal.open:
-            self.open.append(len(self.ids) - 1)
+        self.updated.append(updated)
+        self.seeds.append(rng.getrandbits(63))
+        self.kind.append(kind)
+        self.model.append(int(rng.random() < 0.5))
+        self.origin.append(_ORIGIN_PICK.pick(rng))
 
     def position(self, row_id: int) -> int | None:
         """Index of the row with ``row_id``, or None."""
         i = bisect_left(self.ids, row_id)
         return i if i < len(self.ids) and self.ids[i] == row_id else None
 
+    def current(self, i: int) -> bytes:
+        """The latest version of row ``i``."""
+        changed = self.changed.get(i)
+        if changed is not None:
+            return changed
+        return make_deal(self.seeds[i], self.instrument, self.created[i], self.updated[i],
+                         self.kind[i], self.model[i], self.origin[i])
+
     def close(self, i: int, rng: random.Random, now: int) -> None:
         """Close open row ``i`` at ``now``, keeping the previous version."""
-        self.history.setdefault(i, []).append(self.current[i])
-        self.current[i] = close_version(rng, self.instrument, self.current[i], now)
-        self.filled[i] = True
+        before = self.current(i)
+        self.history.setdefault(i, []).append(before)
+        self.changed[i] = close_version(rng, self.instrument, before, now)
+        self.kind[i] = CLOSED
         self.open.remove(i)
 
     def servable_open(self, cutoff: int) -> list[int]:
@@ -214,7 +224,7 @@ class Deals:
             return False
         if origin is None:
             return True
-        return ORIGINS[self.origin[i]] == origin or (not literal and bool(self.filled[i]))
+        return ORIGINS[self.origin[i]] == origin or (not literal and _FILLED[self.kind[i]])
 
     def total(self, cutoff: int, model: int | None, origin: str | None) -> int:
         """CoinW's unreliable ``total``: counts the literal ``originType`` filter only."""
@@ -242,7 +252,7 @@ class Deals:
 
     def versions(self, i: int) -> list[bytes]:
         """All stored versions of row ``i``, oldest first."""
-        return [*self.history.get(i, ()), self.current[i]]
+        return [*self.history.get(i, ()), self.current(i)]
 
     def render(self, i: int, stored: bytes, variant: bool) -> bytes:
         """One version of row ``i`` exactly as the API serves it in the given dialect."""

@@ -21,7 +21,7 @@ import heapq
 import random
 from .accounts import Account
 from .bitget_data import CATEGORIES, BitgetBook, Special, category_weights
-from .coinw_data import Deals, make_deal
+from .coinw_data import Deals
 from .config import DAY_MS, SECOND_MS, SandboxConfig
 from .timeline import IdAllocator, Timeline
 
@@ -133,6 +133,5 @@ def generate_coinw(config: SandboxConfig, tl: Timeline, accounts: list[Account],
     names = ("open", "close", "cancel")
     for created, k, inst, state, updated in heapq.merge(*plans):
         name, instrument = accounts[k].name, config.instruments[inst]
-        deal = make_deal(rngs[name], instrument, created, updated, names[state])
-        stores[name][instrument].add(ids.next(created), created, deal)
+        stores[name][instrument].add(rngs[name], ids.next(created), created, updated, names[state])
     return stores, rngs

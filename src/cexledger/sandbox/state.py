@@ -17,7 +17,7 @@ import time
 
 from .accounts import Account, make_accounts
 from .bitget_data import CATEGORIES, BitgetBook, category_weights
-from .coinw_data import Deals, make_deal
+from .coinw_data import Deals
 from .config import RETENTION_MS, SandboxConfig, Settings
 from .faults import FAULT_KINDS, RateLimiter, Stats
 from .generate import COINW_ID_OFFSET, generate_bitget, generate_coinw, instrument_weights
@@ -105,7 +105,7 @@ class SandboxState:
                 return [ledger.render(i, self.variant) for _, ledger, i in rows]
             deals = sorted(((d.ids[i], d, i) for d in book.values()
                             for i in range(len(d)) if d.created[i] >= cutoff), key=lambda r: r[0])
-            return [d.render(i, d.current[i], self.variant) for _, d, i in deals]
+            return [d.render(i, d.current(i), self.variant) for _, d, i in deals]
 
     def versions(self, exchange: str, account: str, row_id: int) -> list[bytes]:
         """Every version row ``row_id`` has had, oldest first (a Bitget row has one)."""
@@ -165,7 +165,7 @@ class SandboxState:
         ts = self._append_time(self._coinw_ids)
         state = "open" if rng.random() < 0.4 else "close"
         row_id = self._coinw_ids.next(ts)
-        stores[instrument].add(row_id, ts, make_deal(rng, instrument, ts, ts, state))
+        stores[instrument].add(rng, row_id, ts, ts, state)
         return row_id
 
     def append_all(self, count: int) -> None:
