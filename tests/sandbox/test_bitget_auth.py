@@ -6,7 +6,7 @@ import pytest
 
 from cexledger import _json
 
-from .support import BITGET_PATH, DAY_MS, data_of, now_ms, sign
+from .support import BITGET_PATH, DAY_MS, data_of, now_ms
 
 Q = "category=SPOT&limit=5"
 

@@ -119,3 +119,18 @@ async def test_2000_rows_per_second_at_300ms_latency(make_sandbox):
         elapsed = time.monotonic() - started
     rows = sum(len(_json.loads(r.content)["data"]["list"]) for r in responses)
     assert rows == 2000 and elapsed < 1.0
+
+
+def test_fault_schedule_is_spread_evenly():
+    import random
+
+    from cexledger.sandbox.faults import FAULT_KINDS, FaultSchedule
+
+    schedule = FaultSchedule(random.Random(11))
+    rolls = [schedule.roll(0.15) for _ in range(2000)]
+    hits = [i for i, kind in enumerate(rolls) if kind]
+    assert abs(len(hits) - 300) <= 1
+    assert hits[0] < 7 and max(b - a for a, b in zip(hits, hits[1:])) < 2 / 0.15
+    assert {rolls[i] for i in hits} == set(FAULT_KINDS)
+    assert all(schedule.roll(0.0) is None for _ in range(50))
+    assert all(schedule.roll(1.0) for _ in range(50))

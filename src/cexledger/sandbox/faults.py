@@ -3,8 +3,8 @@
 Every request to an exchange endpoint goes through ``guard``:
 
 1. it is counted (``Stats``), then sleeps half the simulated latency: that is its *arrival*;
-2. with probability ``faults`` (a seeded RNG of its own, independent of the data) it gets a
-   fault instead of an answer: ``http500``, ``http502`` (HTML body), ``truncated`` (HTTP 200,
+2. with probability ``faults`` it gets a fault instead of an answer (``FaultSchedule``: a
+   seeded RNG of its own, independent of the data, spreading faults evenly): ``http500``, ``http502`` (HTML body), ``truncated`` (HTTP 200,
    the real body cut in half), ``slow`` (``slow_fault_s`` extra, then the real answer) or
    ``drop`` (the connection is closed with no response). Faulted requests change no state
    and do not count toward the rate limit;
@@ -17,6 +17,7 @@ Every request to an exchange endpoint goes through ``guard``:
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -26,7 +27,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .state import SandboxState
 
-__all__ = ["FAULT_KINDS", "RateLimiter", "Stats", "Handler", "guard"]
+__all__ = ["FAULT_KINDS", "FaultSchedule", "RateLimiter", "Stats", "Handler", "guard"]
 
 FAULT_KINDS = ("http500", "http502", "truncated", "slow", "drop")
 
@@ -36,6 +37,40 @@ _BAD_GATEWAY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body
 
 # A handler answers one admitted request; ``live=False`` means "change no state" (faults).
 Handler = Callable[[web.Request, bool], web.Response]
+
+
+class FaultSchedule:
+    """Which requests fault: each request with probability ``p``, spread evenly.
+
+    Stratified rather than independent draws: the request sequence is cut into runs of
+    ``1/p`` requests and exactly one request in each run faults, at a seeded random position.
+    Every request still faults with probability ``p`` (``p <= 0.5``; a little less above),
+    but a short sync at ``p = 0.15`` can never go fault-free by luck of the seed. The kind of
+    each fault is a seeded uniform choice. Changing ``p`` restarts the schedule.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._p = 0.0
+        self._n = 0          # requests seen since the schedule (re)started
+        self._k = 0          # current run
+        self._next = 0.0     # position of the next fault, in requests
+
+    def roll(self, p: float) -> str | None:
+        """The fault for the next request, or None."""
+        if p != self._p:
+            self._p, self._n, self._k = p, 0, 0
+            self._next = self._rng.random() / p if p else 0.0
+        if not p:
+            return None
+        n = self._n
+        self._n += 1
+        if self._next >= n + 1:
+            return None
+        while self._next < n + 1:
+            self._k += 1
+            self._next = (self._k + self._rng.random()) / p
+        return FAULT_KINDS[int(self._rng.random() * len(FAULT_KINDS))]
 
 
 class RateLimiter:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import random
+
 from .accounts import Account
 from .bitget_data import CATEGORIES, BitgetBook, Special, category_weights
 from .coinw_data import Deals

@@ -19,13 +19,11 @@ from .accounts import Account, make_accounts
 from .bitget_data import CATEGORIES, BitgetBook, category_weights
 from .coinw_data import Deals
 from .config import RETENTION_MS, SandboxConfig, Settings
-from .faults import FAULT_KINDS, RateLimiter, Stats
+from .faults import FaultSchedule, RateLimiter, Stats
 from .generate import COINW_ID_OFFSET, generate_bitget, generate_coinw, instrument_weights
 from .timeline import IdAllocator, Timeline
 
 __all__ = ["SandboxState", "UnknownError"]
-
-EXCHANGES = ("bitget", "coinw")
 
 
 class UnknownError(LookupError):
@@ -48,9 +46,10 @@ class SandboxState:
         self.limiter = RateLimiter()
         self.lock = threading.RLock()
         self.t0 = config.t0_ms if config.t0_ms is not None else now_ms()
-        self._faults = random.Random(f"sandbox-faults-{config.seed}")
+        self._faults = FaultSchedule(random.Random(f"sandbox-faults-{config.seed}"))
         self._churn = random.Random(f"sandbox-churn-{config.seed}")
         self._accounts = make_accounts(config.seed, config.bitget_accounts, config.coinw_accounts)
+        self._by_key = {(a.exchange, a.api_key): a for a in self._accounts}
         timeline = Timeline(self.t0)
         self._bitget_ids = IdAllocator(random.Random(f"bitget-ids-{config.seed}"))
         self._coinw_ids = IdAllocator(random.Random(f"coinw-ids-{config.seed}"), COINW_ID_OFFSET)
@@ -77,10 +76,7 @@ class SandboxState:
         raise UnknownError(f"unknown account {name!r}")
 
     def by_api_key(self, exchange: str, api_key: str) -> Account | None:
-        for account in self._accounts:
-            if account.exchange == exchange and account.api_key == api_key:
-                return account
-        return None
+        return self._by_key.get((exchange, api_key))
 
     def _book(self, exchange: str, account: str) -> BitgetBook | dict[str, Deals]:
         if exchange == "bitget" and account in self.bitget:
@@ -214,9 +210,7 @@ class SandboxState:
             return self.settings.as_dict()
 
     def roll_fault(self) -> str | None:
-        """The fault for the next request, or None (seeded, independent of the data)."""
+        """The fault for the next exchange request, or None (seeded, independent of the data)."""
         with self.lock:
-            if self.settings.faults and self._faults.random() < self.settings.faults:
-                return self._faults.choice(FAULT_KINDS)
-            return None
+            return self._faults.roll(self.settings.faults)
 
