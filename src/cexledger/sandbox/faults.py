@@ -44,8 +44,7 @@ class FaultSchedule:
 
     Stratified rather than independent draws: the request sequence is cut into runs of
     ``1/p`` requests and exactly one request in each run faults, at a seeded random position.
-    Every request still faults with probability ``p`` (``p <= 0.5``; a little less above),
-    but a short sync at ``p = 0.15`` can never go fault-free by luck of the seed. The kind of
+    Every request still faults with probability ``p``, but a short sync at ``p = 0.15`` can never go fault-free by luck of the seed. The kind of
     each fault is a seeded uniform choice. Changing ``p`` restarts the schedule.
     """
 
@@ -67,9 +66,9 @@ class FaultSchedule:
         self._n += 1
         if self._next >= n + 1:
             return None
-        while self._next < n + 1:
-            self._k += 1
-            self._next = (self._k + self._rng.random()) / p
+        self._k += 1
+        # the next run's fault; if it would share this request, it moves to the next one
+        self._next = max((self._k + self._rng.random()) / p, n + 1.0)
         return FAULT_KINDS[int(self._rng.random() * len(FAULT_KINDS))]
 
 
