@@ -36,7 +36,7 @@ from aiohttp import web
 from .._json import dumps
 from .bitget_data import CATEGORIES
 from .config import RETENTION_MS, WINDOW_MS
-from .faults import guard
+from .faults import Handler, guard
 from .state import SandboxState, now_ms
 
 __all__ = ["PATH", "routes"]
@@ -155,7 +155,7 @@ def _page(request: web.Request, state: SandboxState, account: str, now: int) -> 
     return b'{"list":[%s]}' % rows if variant else b'{"list":[%s],"cursor":""}' % rows
 
 
-def _handler(state: SandboxState):
+def _handler(state: SandboxState) -> Handler:
     def financial_records(request: web.Request, live: bool) -> web.Response:
         now = now_ms()
         try:

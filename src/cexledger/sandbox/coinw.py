@@ -22,12 +22,13 @@ import base64
 import hashlib
 import hmac
 from decimal import Decimal
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from .._json import dumps
 from .coinw_data import PUBLIC_EXTRA, instrument_spec
-from .faults import guard
+from .faults import Handler, guard
 from .state import SandboxState, now_ms
 
 __all__ = ["PATH", "INSTRUMENTS_PATH", "routes"]
@@ -116,7 +117,7 @@ def _page(request: web.Request, state: SandboxState, account: str, live: bool) -
     return b'{"code":0,"data":%s,"msg":""}' % data
 
 
-def _handler(state: SandboxState):
+def _handler(state: SandboxState) -> Handler:
     def deals_history(request: web.Request, live: bool) -> web.Response:
         try:
             account = _authenticate(request, state, now_ms())
@@ -128,7 +129,7 @@ def _handler(state: SandboxState):
     return deals_history
 
 
-def _instruments(state: SandboxState):
+def _instruments(state: SandboxState) -> Callable[[web.Request], Awaitable[web.Response]]:
     names = list(dict.fromkeys((*state.config.instruments, *PUBLIC_EXTRA)))
     data = []
     for k, name in enumerate(names, start=1):

@@ -82,20 +82,20 @@ class Settings:
         return cls(config.latency_ms, config.faults, config.rate_limit, config.churn)
 
     def update(self, changes: dict[str, object]) -> None:
-        """Apply ``changes``; unknown names or wrong types raise ``ValueError``."""
+        """Apply ``changes`` all or nothing; unknown names or bad values raise ``ValueError``."""
         for name, value in changes.items():
             if name == "rate_limit":
                 if not isinstance(value, bool):
                     raise ValueError("rate_limit must be true or false")
-                self.rate_limit = value
             elif name in ("latency_ms", "faults", "churn"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{name} must be a non-negative number")
                 if name != "latency_ms" and value > 1:
                     raise ValueError(f"{name} is a probability between 0 and 1")
-                setattr(self, name, value)
             else:
                 raise ValueError(f"unknown setting {name!r}")
+        for name, value in changes.items():
+            setattr(self, name, value)
 
     def as_dict(self) -> dict[str, object]:
         return {"latency_ms": self.latency_ms, "faults": self.faults,

@@ -28,7 +28,10 @@ def _rows(key: bytes, rows: list[bytes]) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-def _safe(handler: Callable[[web.Request], Awaitable[web.Response]]):
+_Route = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _safe(handler: _Route) -> _Route:
     """Turn lookup and input errors into 404 / 400 JSON answers."""
 
     async def wrapped(request: web.Request) -> web.Response:
