@@ -39,6 +39,11 @@ def test_unknown_or_unsupported_driver(url: str) -> None:
     assert "hunter2" not in message
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_is_refused(url: str) -> None:
+    assert "in-memory" in open_error(url)
+
+
 def test_unreachable_server_error_masks_the_password() -> None:
     with pytest.raises(ArchiveError) as caught:
         Archive.open("postgresql+psycopg://cex:s3cr3t-pw@127.0.0.1:1/archive?connect_timeout=2")

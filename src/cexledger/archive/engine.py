@@ -86,15 +86,17 @@ class Target:
                 f"cannot open archive {display}: unsupported database driver "
                 f"{url.drivername!r} (expected {_SUPPORTED})"
             )
-        return cls(url, url.render_as_string(hide_password=True))
+        target = cls(url, url.render_as_string(hide_password=True))
+        if backend == "sqlite" and url.database in (None, "", ":memory:"):
+            raise target.error("open", "an in-memory SQLite database is not an archive: give a file, e.g. sqlite:///archive.db")
+        return target
 
     @property
     def sqlite_path(self) -> Path | None:
-        """The database file for a file-based SQLite URL, else ``None``."""
-        database = self.url.database
-        if self.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        """The database file of a SQLite URL, ``None`` for PostgreSQL."""
+        if self.url.get_backend_name() != "sqlite":
             return None
-        return Path(database).expanduser()
+        return Path(str(self.url.database)).expanduser()
 
     def error(self, action: str, reason: str, *, locked: bool = False) -> ArchiveError:
         """``cannot <action> archive <url>: <reason>`` on one line, never with the password."""

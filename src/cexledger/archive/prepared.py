@@ -4,35 +4,27 @@ On top of the driver, SQLAlchemy spends tens to hundreds of microseconds per ``e
 (building, cache-keying, parameter processing) and a page write issues about eight
 statements. So the write path defines its statements in Core, compiles each once per
 dialect to positional SQL, and runs them on the connection's own DBAPI cursor — inside
-the transaction SQLAlchemy began. Bulk inserts use ``COPY`` on PostgreSQL. Parameters must already be driver values: decimals
-converted by :func:`exact_decimal`, everything else plain ``int``/``str``/``bytes``/``bool``.
+the transaction SQLAlchemy began. Bulk inserts use ``COPY`` on PostgreSQL.
+
+Parameters must already be driver values: decimals converted by
+:func:`.schema.exact_decimal`, everything else plain ``int``/``str``/``bytes``/``bool``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from .._json import canonical_decimal
-
-__all__ = ["Cursor", "Prepared", "exact_decimal"]
+__all__ = ["Cursor", "Prepared"]
 
 _DIALECTS: dict[str, Dialect] = {
     "sqlite": sqlite.pysqlite.dialect(),
     "postgresql": postgresql.psycopg.dialect(paramstyle="format"),
 }
-
-
-def exact_decimal(dialect_name: str) -> Callable[[Decimal], Any]:
-    """The driver value for an exact decimal: canonical text (SQLite) or canonical Decimal."""
-    if dialect_name == "sqlite":
-        return canonical_decimal
-    return lambda value: Decimal(canonical_decimal(value))
 
 
 class Prepared:

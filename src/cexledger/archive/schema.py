@@ -22,6 +22,7 @@ that the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from .._json import canonical_decimal
 
 __all__ = [
     "ExactDecimal",
+    "exact_decimal",
     "metadata",
     "streams",
     "records",
@@ -42,6 +44,13 @@ __all__ = [
     "stream_meta",
     "sync_runs",
 ]
+
+
+def exact_decimal(dialect_name: str) -> Callable[[Decimal], Any]:
+    """How a decimal is bound: canonical text (SQLite) or a canonical ``Decimal`` (NUMERIC)."""
+    if dialect_name == "sqlite":
+        return canonical_decimal
+    return lambda value: Decimal(canonical_decimal(value))
 
 
 class ExactDecimal(sa.types.TypeDecorator[Decimal]):
@@ -60,10 +69,7 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
         return dialect.type_descriptor(sa.Text())
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        text = canonical_decimal(value)
-        return text if dialect.name == "sqlite" else Decimal(text)
+        return None if value is None else exact_decimal(dialect.name)(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None or isinstance(value, Decimal):

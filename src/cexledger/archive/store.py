@@ -89,15 +89,18 @@ class Archive:
         with translate(self._target, "read"), self._engine.connect() as conn:
             yield conn
 
-    def _sid(self, conn: sa.Connection, key: StreamKey, *, create: bool) -> int | None:
-        """The stream's id; cache it only once the transaction that made it has committed."""
+    def _find_sid(self, conn: sa.Connection, key: StreamKey) -> int | None:
         sid = self._stream_ids.get(key)
-        return sid if sid is not None else writes.stream_id(conn, key, create=create)
-
-    def _writable_sid(self, conn: sa.Connection, key: StreamKey) -> int:
-        sid = self._sid(conn, key, create=True)
-        assert sid is not None
+        if sid is None:
+            sid = writes.find_stream(conn, key)
+            if sid is not None:  # committed: stream rows are never deleted
+                self._stream_ids[key] = sid
         return sid
+
+    def _ensure_sid(self, conn: sa.Connection, key: StreamKey) -> int:
+        """The stream's id, created if needed; the caller caches it after its commit."""
+        sid = self._stream_ids.get(key)
+        return sid if sid is not None else writes.ensure_stream(conn, key)
 
     # ---- writing ---------------------------------------------------------------------
 
@@ -121,7 +124,7 @@ class Archive:
         if cover is not None and not _is_interval(cover):
             raise ValueError(f"cover must be (start_ms, end_ms) integers with start < end, not {cover!r}")
         with self._writing() as conn:
-            sid = self._writable_sid(conn, key)
+            sid = self._ensure_sid(conn, key)
             result = writes.write_page(conn, sid, key, records, slot=slot, state=state, done=done, cover=cover)
         self._stream_ids[key] = sid
         return result
@@ -134,7 +137,7 @@ class Archive:
     def set_meta(self, key: StreamKey, name: str, value: str) -> None:
         """Set a per-stream value (e.g. a connector's note about the stream)."""
         with self._writing() as conn:
-            sid = self._writable_sid(conn, key)
+            sid = self._ensure_sid(conn, key)
             writes.set_meta(conn, sid, name, value)
         self._stream_ids[key] = sid
 
@@ -143,7 +146,7 @@ class Archive:
     def get_meta(self, key: StreamKey, name: str) -> str | None:
         """A per-stream value set with :meth:`set_meta`, or ``None``."""
         with self._reading() as conn:
-            sid = self._sid(conn, key, create=False)
+            sid = self._find_sid(conn, key)
             return None if sid is None else queries.get_meta(conn, sid, name)
 
     def checkpoints(self, account: str | None = None) -> list[Checkpoint]:
@@ -154,7 +157,7 @@ class Archive:
     def coverage(self, key: StreamKey) -> list[tuple[int, int]]:
         """The stream's covered ``[start_ms, end_ms)`` ranges: sorted, disjoint, non-adjacent."""
         with self._reading() as conn:
-            sid = self._sid(conn, key, create=False)
+            sid = self._find_sid(conn, key)
             return [] if sid is None else coverage.intervals(conn, sid)
 
     def streams(self, account: str | None = None) -> list[StreamSummary]:
@@ -165,7 +168,7 @@ class Archive:
     def mutable_ids(self, key: StreamKey) -> dict[str, int]:
         """record_id -> ts for the stream's records whose latest version is flagged mutable."""
         with self._reading() as conn:
-            sid = self._sid(conn, key, create=False)
+            sid = self._find_sid(conn, key)
             return {} if sid is None else queries.mutable_ids(conn, sid)
 
     def iter_records(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[ArchivedRecord]:
@@ -190,7 +193,7 @@ class Archive:
     def versions(self, key: StreamKey, record_id: str) -> list[bytes]:
         """Every version's raw bytes of one record, oldest first, latest last ([] if unknown)."""
         with self._reading() as conn:
-            sid = self._sid(conn, key, create=False)
+            sid = self._find_sid(conn, key)
             return [] if sid is None else queries.versions(conn, sid, record_id)
 
     def count_records(self, account: str | None = None) -> int:

@@ -1,7 +1,7 @@
 """The write path: one page of records, its checkpoint and coverage, in the caller's transaction.
 
-Per page: one SELECT of the page's ids that already exist (with their raw bytes), then
-``executemany`` inserts for new records and their entries; changed records get their
+Per page: one SELECT of the page's ids that already exist (with their raw bytes), then bulk
+inserts (``executemany``; ``COPY`` on PostgreSQL) for new records and their entries; changed records get their
 previous version copied to ``record_versions``, the new raw stored as latest and their
 entries replaced; unchanged records are left alone (only a changed ``mutable`` flag is
 updated). Statements run through :mod:`.prepared` (compiled Core on the DBAPI cursor).
@@ -19,11 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .._json import dumps
 from ..model import Record, StreamKey
 from . import coverage
-from .prepared import Cursor, Prepared, exact_decimal
+from .prepared import Cursor, Prepared
 from .results import WriteResult
-from .schema import checkpoints, entries, record_versions, records, stream_meta, streams, sync_runs
+from .schema import checkpoints, entries, exact_decimal, record_versions, records, stream_meta, streams, sync_runs
 
-__all__ = ["now_ms", "record_run", "set_meta", "stream_id", "write_page"]
+__all__ = ["ensure_stream", "find_stream", "now_ms", "record_run", "set_meta", "write_page"]
 
 _b = sa.bindparam
 _r = records.c
@@ -92,21 +92,26 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
-def stream_id(conn: sa.Connection, key: StreamKey, *, create: bool) -> int | None:
-    """The id of ``key``'s stream row; created when missing and ``create`` is set."""
+def _stream_query(key: StreamKey) -> sa.Select[tuple[int]]:
     s = streams.c
-    query = sa.select(s.id).where(
-        s.account == key.account,
-        s.exchange == key.exchange,
-        s.stream == key.stream,
-        s.partition == key.partition,
+    return sa.select(s.id).where(
+        s.account == key.account, s.exchange == key.exchange, s.stream == key.stream, s.partition == key.partition
     )
-    found = conn.execute(query).scalar()
-    if found is not None or not create:
+
+
+def find_stream(conn: sa.Connection, key: StreamKey) -> int | None:
+    """The id of ``key``'s stream row, ``None`` if it has none."""
+    return conn.execute(_stream_query(key)).scalar()
+
+
+def ensure_stream(conn: sa.Connection, key: StreamKey) -> int:
+    """The id of ``key``'s stream row, created if missing (safe against concurrent creators)."""
+    found = conn.execute(_stream_query(key)).scalar()
+    if found is not None:
         return found
     values = {"account": key.account, "exchange": key.exchange, "stream": key.stream, "partition": key.partition}
     conn.execute(_insert(conn, streams).values(values).on_conflict_do_nothing())
-    return conn.execute(query).scalar_one()
+    return conn.execute(_stream_query(key)).scalar_one()
 
 
 def _entry_rows(sid: int, key: StreamKey, record: Record, exact: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
