@@ -14,6 +14,11 @@ Modules: ``config`` (``SandboxConfig``, runtime ``Settings``), ``accounts``, ``t
 ``faults`` (latency, faults, rate limits, stats), ``bitget``/``coinw`` (API handlers; their
 docstrings list every check and error code), ``control`` (``/_sandbox``), ``server``.
 
+``SandboxState`` (thread-safe): ``accounts``, ``account(name)``, ``truth(exchange, account)``,
+``versions(exchange, account, id)``, ``append(exchange, account, count, instrument=None)``,
+``append_all(count)``, ``mutate("coinw", account, count)``, ``update_settings({...})``,
+``stats.snapshot()``, ``stats.reset()``, ``t0`` (the generator's start, Unix ms).
+
 Control endpoints (no auth): ``GET /_sandbox/accounts``, ``GET /_sandbox/truth?exchange=&account=``,
 ``GET /_sandbox/versions?exchange=&account=&id=``, ``POST /_sandbox/append``
 ``{"exchange","account","count","instrument"?}``, ``POST /_sandbox/mutate``
