@@ -191,7 +191,7 @@ def status(
 @handle_errors
 def export(
     ctx: typer.Context,
-    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl (raw records, exact) or csv (normalized entries)."),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl (raw records, exact), csv or parquet (normalized entries)."),
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
     exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
     out_path: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
@@ -199,8 +199,9 @@ def export(
     """Write the archive out.
 
     jsonl: one line per archived record, {"account", "exchange", "stream", "id", "raw"} with
-    raw the record exactly as the exchange sent it (latest version). csv: the normalized
-    ledger entries of all exchanges side by side (time, account, kind, coin, amount, fee, …).
+    raw the record exactly as the exchange sent it (latest version). csv / parquet: the
+    normalized ledger entries of all exchanges side by side (time, account, kind, coin,
+    amount, fee, …); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
     """
     from .export import FORMATS
 
@@ -210,6 +211,8 @@ def export(
     state = _state(ctx)
     with Archive.open(db_url(state.db)) as archive:
         if out_path == "-":
+            if format.lower() == "parquet":
+                raise ConfigError("parquet is a binary format: give --out FILE")
             count = writer(archive, sys.stdout.buffer, account=account, exchange=exchange)
             sys.stdout.buffer.flush()
         else:
