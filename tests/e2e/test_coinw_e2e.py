@@ -45,10 +45,12 @@ def test_changed_rows_updated_and_history_kept(sandbox_factory, cli_for):
     sb.reset_stats()
     proc = cli.run("sync", check=True)
     assert_archive_equals_truth(sb, cli, "coinw")
-    assert f"{len(changed)}" in proc.stdout
+    assert "updated" in proc.stdout
 
     lines = {line["id"]: line for line in cli.export_jsonl()}
     with Archive.open(cli.db_url) as archive:
+        run = archive.last_runs(1)[0]
+        assert run["stats"]["updated"] == len(changed) and run["stats"]["new"] == 0
         for rid in map(str, changed):
             row = lines[rid]["raw"]
             key = StreamKey("coinw-1", "coinw", "deals-history", row["instrument"].upper())
