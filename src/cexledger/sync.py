@@ -95,6 +95,8 @@ class SyncContext:
         self._reports = reports
         self._lock = asyncio.Lock()
         self._progress = progress
+        self._running: dict[str, int] = {}
+        self._estimates: dict[str, dict[int, float]] = {}
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())
@@ -120,6 +122,31 @@ class SyncContext:
         self._stats(key).pages += 1
         if self._progress:
             self._progress(key, None)
+
+    def running(self, account: str) -> int:
+        """How many work items of this account are running (or about to start)."""
+        return self._running.get(account, 0)
+
+    def reserve(self, account: str, extra: int) -> None:
+        """Count follow-up work a running item is about to return, so that concurrent
+        decisions see it before the engine schedules it."""
+        self._running[account] = self.running(account) + extra
+
+    def set_running(self, account: str, count: int) -> None:
+        self._running[account] = count
+
+    def estimate(self, account: str, token: int, pages: float | None) -> None:
+        """Publish (or with ``None`` withdraw) a work item's estimate of its remaining pages."""
+        mine = self._estimates.setdefault(account, {})
+        if pages is None:
+            mine.pop(token, None)
+        else:
+            mine[token] = pages
+
+    def remaining(self, account: str) -> float:
+        """The account's remaining pages: published estimates, one page for every other item."""
+        mine = self._estimates.get(account, {})
+        return sum(mine.values()) + max(0, self.running(account) - len(mine))
 
     def note(self, account: str, text: str) -> None:
         self._reports[account].notes.append(text)
@@ -159,6 +186,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
         try:
             for work in await exchange.plan_account(account, client, ctx):
                 tasks[asyncio.create_task(work.run(ctx))] = work
+            ctx.set_running(account.name, len(tasks))
             while tasks:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -170,6 +198,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                         continue
                     for nxt in follow_up:
                         tasks[asyncio.create_task(nxt.run(ctx))] = nxt
+                ctx.set_running(account.name, len(tasks))
         except FatalAccountError as exc:
             report.fatal = True
             report.errors.append(str(exc))

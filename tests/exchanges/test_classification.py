@@ -66,7 +66,9 @@ async def test_bitget_rate_limit_codes_retry_and_penalize(make_bitget, monkeypat
     page = await client.financial_records("SPOT")
     assert page.rows == 1
     assert penalties == [0.5]
-    assert client.stats.as_dict() == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0}
+    counts = client.stats.as_dict()
+    assert counts.pop("round_trip") > 0
+    assert counts == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0}
 
 
 async def test_retry_after_sets_the_penalty(make_bitget, monkeypatch):
@@ -222,10 +224,10 @@ def test_one_limiter_per_key_and_budget():
     first = BitgetClient("a", creds, http=Script(bitget_ok(None)).http())
     second = BitgetClient("a-again", creds, http=Script(bitget_ok(None)).http())
     assert first._limiter is second._limiter  # every stream of a key shares one budget
-    assert first._limiter.rate == BitgetClient.BUDGET_RATE * 0.95
+    assert first._limiter.rate == BitgetClient.BUDGET_RATE * 0.97
     assert first._limiter is limiter_for("bitget", creds.api_key, "financial-records", 19.0)
     assert limiter_for("bitget", creds.api_key, "fills", 19.0) is not first._limiter
     assert limiter_for("bitget", "other-key", "financial-records", 19.0) is not first._limiter
     coinw = CoinwClient("c", CoinwCredentials(creds.api_key, SECRET), http=Script(coinw_ok([])).http())
     assert coinw._limiter is not first._limiter
-    assert coinw._limiter.rate == CoinwClient.BUDGET_RATE * 0.95
+    assert coinw._limiter.rate == CoinwClient.BUDGET_RATE * 0.97

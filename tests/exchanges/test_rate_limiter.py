@@ -110,6 +110,15 @@ def test_rate_must_be_positive():
 
 def test_request_stats_merge():
     total = RequestStats()
-    total.merge(RequestStats(requests=3, retries=1))
-    total.merge(RequestStats(requests=2, rate_limited=1, failures=1))
-    assert total.as_dict() == {"requests": 5, "retries": 1, "rate_limited": 1, "failures": 1}
+    total.merge(RequestStats(requests=3, retries=1, round_trip=0.2))
+    total.merge(RequestStats(requests=2, rate_limited=1, failures=1, round_trip=0.3))
+    assert total.as_dict() == {"requests": 5, "retries": 1, "rate_limited": 1, "failures": 1,
+                               "round_trip": 0.3}
+
+
+def test_round_trip_is_a_moving_average():
+    stats = RequestStats()
+    stats.observe_round_trip(1.0)
+    assert stats.round_trip == 1.0
+    stats.observe_round_trip(0.5)
+    assert stats.round_trip == 0.9

@@ -12,11 +12,11 @@ from cexledger.exchanges.bitget.streams import (
     WINDOW_MS,
     plan_gaps,
     plan_windows,
-    split_dense,
+    _Trail,
+    split_remainder,
     subtract,
     wanted_range,
 )
-from cexledger.model import Record
 
 NOW = st.integers(min_value=1_600_000_000_000, max_value=2_000_000_000_000)
 
@@ -76,29 +76,45 @@ def test_subtract():
     assert subtract([(0, 10)], [(-5, 20)]) == []
 
 
-def records(ts_list):
-    return [Record(record_id=str(i), ts=t, raw=b"{}") for i, t in enumerate(ts_list)]
+def trail(*pages):
+    t = _Trail()
+    for page in pages:
+        t.extend(list(page))
+    return t
 
 
-def test_split_dense_newest_first_keeps_edge_timestamp_in_remainder():
+def test_split_newest_first_keeps_edge_timestamp_in_remainder():
     end = 30 * 86_400_000
-    page = records(list(range(end - 1, end - 1 - 100 * 60_000, -60_000)))   # one row a minute
-    covered, parts = split_dense(page, 0, end)
-    edge = page[-1].ts
+    page = list(range(end - 1, end - 1 - 100 * 60_000, -60_000))   # one row a minute
+    covered, parts = split_remainder(trail(page), 0, end)
+    edge = page[-1]
     assert covered == (edge + 1, end)
     assert parts[0][0] == 0 and parts[-1][1] == edge + 1
     assert all(b > a for a, b in parts) and all(p[1] == q[0] for p, q in zip(parts, parts[1:]))
 
 
-def test_split_dense_oldest_first():
-    page = records(list(range(0, 100 * 60_000, 60_000)))
-    covered, parts = split_dense(page, 0, 30 * 86_400_000)
-    assert covered == (0, page[-1].ts)
-    assert parts[0][0] == page[-1].ts and parts[-1][1] == 30 * 86_400_000
+def test_split_after_several_pages_covers_all_pages_read():
+    end = 30 * 86_400_000
+    first = list(range(end - 1, end - 1 - 100 * 1000, -1000))
+    second = list(range(first[-1], first[-1] - 100 * 1000, -1000))    # starts on the edge ms
+    t = trail(first, second)
+    assert t.rows == 200 and t.order == -1
+    covered, parts = split_remainder(t, 0, end, max_parts=3)
+    assert covered == (second[-1] + 1, end) and len(parts) == 3
 
 
-def test_no_split_for_same_timestamp_or_unordered_or_sparse():
-    assert split_dense(records([5] * 100), 0, 10**9) is None
-    assert split_dense(records([1, 3, 2] * 30), 0, 10**9) is None
-    sparse = records(list(range(10**9 - 1, 10**9 - 1 - 100 * 10**6, -10**6)))
-    assert split_dense(sparse, 10**9 - 200 * 10**6, 10**9) is None
+def test_split_oldest_first():
+    page = list(range(0, 100 * 60_000, 60_000))
+    covered, parts = split_remainder(trail(page), 0, 30 * 86_400_000)
+    assert covered == (0, page[-1])
+    assert parts[0][0] == page[-1] and parts[-1][1] == 30 * 86_400_000
+
+
+def test_no_split_for_same_timestamp_unordered_sparse_or_no_room():
+    assert split_remainder(trail([5] * 100), 0, 10**9) is None
+    assert split_remainder(trail([1, 3, 2] * 30), 0, 10**9) is None
+    assert split_remainder(trail(range(100, 0, -1), range(200, 100, -1)), 0, 10**9) is None  # order flipped
+    sparse = range(10**9 - 1, 10**9 - 1 - 100 * 10**6, -10**6)
+    assert split_remainder(trail(sparse), 10**9 - 200 * 10**6, 10**9) is None
+    dense = range(10**9 - 1, 10**9 - 101, -1)
+    assert split_remainder(trail(dense), 0, 10**9, max_parts=1) is None

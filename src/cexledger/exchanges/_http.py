@@ -179,20 +179,29 @@ class RequestStats:
     """Counters of one client (or, merged, of a whole sync).
 
     ``requests``: HTTP requests sent (every attempt); ``retries``: attempts that were
-    retried; ``rate_limited``: rate-limit answers; ``failures``: calls that ended in an error.
+    retried; ``rate_limited``: rate-limit answers; ``failures``: calls that ended in an error;
+    ``round_trip``: a moving average of the seconds from sending a request to its answer
+    (the limiter's wait excluded), which the stream planners use to size their concurrency.
     """
 
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
     failures: int = 0
+    round_trip: float = 0.0
+
+    def observe_round_trip(self, seconds: float) -> None:
+        self.round_trip = seconds if not self.round_trip else 0.8 * self.round_trip + 0.2 * seconds
 
     def merge(self, other: RequestStats) -> None:
-        """Add ``other``'s counters to these."""
+        """Add ``other``'s counters to these (the round trip: the larger one)."""
         for f in dataclasses.fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            if f.name == "round_trip":
+                self.round_trip = max(self.round_trip, other.round_trip)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return dataclasses.asdict(self)
 
 
@@ -363,6 +372,7 @@ class Requester:
             "GET", self.base_url + path, params=list(params), timeout=self.retry.timeout
         )
         self.stats.requests += 1
+        sent = time.monotonic()
         try:
             response = await self._http.send(request, auth=auth)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -378,6 +388,7 @@ class Requester:
                 FatalStreamError, f"request failed ({_describe(exc)})", path
             ) from exc
         self._reached = True
+        self.stats.observe_round_trip(time.monotonic() - sent)
         return self._classify(response, path, parse)
 
     def _classify(

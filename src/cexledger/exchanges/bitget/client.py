@@ -71,7 +71,7 @@ BITGET_CODES = ErrorCodes(
 
 _PATH = "/api/v3/account/financial-records"
 _MAX_LIMIT = 100
-_SAFETY = 0.95
+_SAFETY = 0.97
 
 
 class _Data(msgspec.Struct):
@@ -131,6 +131,11 @@ class BitgetClient:
             retry=retry,
             secrets=(credentials.api_secret, credentials.passphrase),
         )
+
+    @property
+    def rate(self) -> float:
+        """Requests per second this client's key may make (its shared limiter's rate)."""
+        return self._limiter.rate
 
     async def financial_records(
         self,

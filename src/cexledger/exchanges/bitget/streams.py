@@ -17,16 +17,20 @@ null/absent/empty (NOTES.md); the same cursor twice is a loop and stops the stre
 Records and the window's checkpoint (its cursor) commit together per page, and the window
 is marked covered only with its last page.
 
-A window whose first page comes back with more to follow is *dense*: cursor paging inside
-it is sequential, so instead of following the cursor it is split. The first page holds the
-newest rows (or oldest, if the server pages oldest-first: detected from the rows' order),
-so the time range it fully spans is covered, and the rest is cut into parts sized from the
-density of that first page, fetched concurrently. Equal timestamps on a page edge are
-re-read by the remainder (the split point includes them), never skipped.
+Cursor paging inside a window is sequential, so a window with more pages to follow is
+split while it is on the critical path: when its remaining pages, read one per round trip,
+would take longer than the account's remaining work at the key's full rate (a window whose
+first page comes back with a cursor is the first sign; a long chain is split again when
+others finish, so the tail of a sync stays concurrent). Pages hold the newest rows first
+(or oldest, if the server pages oldest-first: detected from the rows' order), so the time
+range read so far is covered, and the rest is cut into parts sized from the density read,
+fetched concurrently. Equal timestamps on a page edge are re-read by the remainder (the
+split point includes them), never skipped.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -45,6 +49,7 @@ __all__ = [
     "WINDOW_MS",
     "RETENTION_MS",
     "plan_windows",
+    "split_remainder",
     "subtract",
     "wanted_range",
     "WindowWork",
@@ -59,8 +64,10 @@ RETENTION_MS = 90 * DAY_MS       # how far back the API serves
 EDGE_MARGIN_MS = 10 * 60_000     # stay inside the 90-day edge: absorbs clock skew
 OVERLAP_MS = 10 * 60_000         # re-read the newest 10 minutes of coverage each sync
 PAGE_LIMIT = 100
-PAGES_PER_PART = 8               # a dense window is split into parts of about this many pages
-MAX_PARTS = 8
+MIN_PAGES_PER_PART = 3           # a split part is worth at least this many pages
+MAX_PARTS = 8                    # at most this many parts per split
+MAX_CHAINS = 64                  # never more chains than this per account
+SPLIT_HEADROOM = 2.0             # see WindowWork._parts_wanted
 MIN_SPLIT_MS = 60_000            # never split a remainder shorter than a minute
 
 
@@ -133,9 +140,15 @@ class WindowWork:
         return f"{self.key} [{self.start}, {self.end})"
 
     async def run(self, ctx: SyncContext) -> list[WindowWork]:
+        try:
+            return await self._run(ctx)
+        finally:
+            ctx.estimate(self.key.account, id(self), None)
+
+    async def _run(self, ctx: SyncContext) -> list[WindowWork]:
         cursor = self.cursor
         seen: set[str] = set()
-        first = cursor is None
+        trail = _Trail() if cursor is None else None    # a resumed chain does not know its start
         while True:
             page = await self.client.financial_records(
                 self.key.partition, start_ms=self.start, end_ms=self.end, cursor=cursor, limit=PAGE_LIMIT
@@ -149,13 +162,19 @@ class WindowWork:
                     exchange="bitget",
                     account=self.key.account,
                 )
-            if first and nxt is not None:
-                split = split_dense(page.records, self.start, self.end)
+            if nxt is not None and trail is not None:
+                trail.extend([r.ts for r in page.records])
+                parts = self._parts_wanted(ctx, trail)
+                split = split_remainder(trail, self.start, self.end, max_parts=parts) if parts > 1 else None
                 if split is not None:
-                    covered, parts = split
+                    covered, pieces = split
+                    works = [WindowWork(self.key, self.client, s, e) for s, e in pieces]
+                    share = remaining_pages(trail, self.start, self.end) / len(works)
+                    for work in works:          # visible to other chains' decisions at once
+                        ctx.estimate(self.key.account, id(work), share)
+                    ctx.reserve(self.key.account, len(works) - 1)
                     await ctx.write(self.key, page.records, slot=self.slot, done=True, cover=covered)
-                    return [WindowWork(self.key, self.client, s, e) for s, e in parts]
-            first = False
+                    return works
             done = nxt is None
             state = None if done else {"start": self.start, "end": self.end, "cursor": nxt}
             await ctx.write(
@@ -171,41 +190,97 @@ class WindowWork:
             seen.add(nxt)
             cursor = nxt
 
+    def _parts_wanted(self, ctx: SyncContext, trail: _Trail) -> int:
+        """Into how many parts to split what this chain has left (1: go on by cursor).
 
-def split_dense(
-    records: Sequence[Record], start: int, end: int
-) -> tuple[tuple[int, int] | None, list[tuple[int, int]]] | None:
-    """After a first page with more to follow: (range fully fetched, remaining parts), or None.
+        A chain reads one page per round trip; the key's limiter allows ``rate`` pages a
+        second across all chains. A chain whose remaining pages would take longer alone than
+        the account's remaining work needs at the full rate is on the critical path: it is
+        split so that each part fits (with a factor 2 of headroom for uneven density).
+        Splitting costs a partial last page per part, so nothing else is split.
+        """
+        mine = remaining_pages(trail, self.start, self.end)
+        account = self.key.account
+        ctx.estimate(account, id(self), mine)
+        rate, round_trip = self.client.rate, self.client.stats.round_trip or 0.5
+        ideal = ctx.remaining(account) / rate
+        alone = mine * round_trip
+        if alone * SPLIT_HEADROOM <= ideal:
+            return 1
+        room = MAX_CHAINS - ctx.running(account) + 1
+        return max(1, min(room, math.ceil(alone * SPLIT_HEADROOM / max(ideal, round_trip))))
 
-    Splitting needs the page's rows in time order (newest-first or oldest-first) and a
-    remainder worth at least two parts of ``PAGES_PER_PART`` pages at the page's density.
+
+def remaining_pages(trail: _Trail, start: int, end: int) -> float:
+    """Pages a chain still has to read, from the density of what it has read."""
+    if trail.order not in (-1, 1) or trail.first is None or trail.edge is None:
+        return 1.0
+    left = (trail.edge - start) if trail.order == -1 else (end - trail.edge)
+    read_span = max(1, abs(trail.edge - trail.first))
+    return max(0.0, trail.rows / read_span * max(0, left) / PAGE_LIMIT)
+
+
+@dataclass
+class _Trail:
+    """The timestamps a chain has read so far, if they run in one direction.
+
+    ``order`` is -1 newest-first, +1 oldest-first, 0 not yet known, ``None`` not monotonic
+    (then the chain is never split: nothing proves which range it has fully read).
     """
-    ts = [r.ts for r in records]
-    if len(ts) < 2 or ts[0] == ts[-1]:
+
+    first: int | None = None
+    edge: int | None = None
+    rows: int = 0
+    order: int | None = 0
+
+    def extend(self, ts: list[int]) -> None:
+        if not ts or self.order is None:
+            return
+        seq = ts if self.edge is None else [self.edge, *ts]
+        if self.first is None:
+            self.first = ts[0]
+        for a, b in pairwise(seq):
+            step = (b > a) - (b < a)
+            if step == 0:
+                continue
+            if self.order == 0:
+                self.order = step
+            elif step != self.order:
+                self.order = None
+                return
+        self.edge = ts[-1]
+        self.rows += len(ts)
+
+
+def split_remainder(
+    trail: _Trail, start: int, end: int, *, max_parts: int = MAX_PARTS
+) -> tuple[tuple[int, int] | None, list[tuple[int, int]]] | None:
+    """Split what a chain has not read yet: (range fully read, remaining parts), or None.
+
+    Newest-first, every row after ``edge`` in time has been read, so ``[edge + 1, end)`` is
+    covered and ``[start, edge + 1)`` remains — rows *at* ``edge`` may continue on the next
+    page, so the remainder includes that millisecond. Oldest-first mirrors it. The number of
+    parts follows the density read so far: at least ``MIN_PAGES_PER_PART`` pages each, at
+    least two parts, at most ``max_parts``.
+    """
+    if trail.order not in (-1, 1) or trail.first is None or trail.edge is None:
         return None
-    if all(a >= b for a, b in pairwise(ts)):          # newest first
-        edge = ts[-1]
-        covered = (edge + 1, end)
-        remainder = (start, edge + 1)
-    elif all(a <= b for a, b in pairwise(ts)):        # oldest first
-        edge = ts[-1]
-        covered = (start, edge)
-        remainder = (edge, end)
+    if trail.order == -1:
+        covered, remainder = (trail.edge + 1, end), (start, trail.edge + 1)
     else:
-        return None
+        covered, remainder = (start, trail.edge), (trail.edge, end)
     rem_start, rem_end = max(remainder[0], start), min(remainder[1], end)
     span = rem_end - rem_start
     if span < MIN_SPLIT_MS:
         return None
-    fetched_span = max(1, abs(ts[0] - ts[-1]))
-    est_pages = len(ts) / fetched_span * span / PAGE_LIMIT
-    parts = min(MAX_PARTS, int(est_pages // PAGES_PER_PART))
+    read_span = max(1, abs(trail.edge - trail.first))
+    est_pages = trail.rows / read_span * span / PAGE_LIMIT
+    parts = min(max_parts, MAX_PARTS, int(est_pages // MIN_PAGES_PER_PART))
     if parts < 2:
         return None
     bounds = [rem_start + (span * i) // parts for i in range(parts + 1)]
     pieces = [(a, b) for a, b in pairwise(bounds) if b > a]
-    cover = covered if covered[1] > covered[0] else None
-    return cover, pieces
+    return (covered if covered[1] > covered[0] else None), pieces
 
 
 def open_client(account: Account, stats, http=None) -> BitgetClient:

@@ -67,7 +67,7 @@ COINW_CODES = ErrorCodes(
 
 _PATH = "/v1/perpum/orders/deals/history"
 _INSTRUMENTS_PATH = "/v1/perpumPublic/instruments"
-_SAFETY = 0.95
+_SAFETY = 0.97
 _INSTRUMENT_KEYS = ("base", "name", "instrument", "symbol")
 
 
@@ -132,6 +132,11 @@ class CoinwClient:
             retry=retry,
             secrets=(credentials.api_secret,),
         )
+
+    @property
+    def rate(self) -> float:
+        """Requests per second this client's key may make on deals-history."""
+        return self._limiter.rate
 
     async def deals_history(
         self,

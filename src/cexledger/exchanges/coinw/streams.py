@@ -6,7 +6,9 @@ server that silently caps ``pageSize`` below what we ask is still read to the en
 cost is one extra request for an instrument with less than one page). ``total`` is never
 trusted to stop; it only bounds how far ahead pages are fetched concurrently.
 
-- **Backfill** (the stream has no coverage yet) fetches up to ``MAX_DEPTH`` pages ahead.
+- **Backfill** (the stream has no coverage yet) fetches pages ahead — as many as the key's
+  rate times the round trip calls for, shared among the account's running streams, at
+  most ``MAX_DEPTH`` — so a lone dense instrument still keeps the limiter busy.
 - **Incremental** starts sequential and widens as pages bring new rows; it stops early at
   a full page whose rows are all archived and unchanged — but only once every archived
   row that may still change (an open position) has been seen again, so a position that
@@ -89,7 +91,8 @@ class PassWork:
         inflight: dict[int, asyncio.Task[CoinwPage]] = {}
         try:
             while True:
-                while len(inflight) < depth and (not inflight or hint is None or next_issue <= hint):
+                limit = min(depth, self._depth_needed(ctx))
+                while len(inflight) < limit and (not inflight or hint is None or next_issue <= hint):
                     inflight[next_issue] = asyncio.create_task(
                         self.client.deals_history(self.key.partition, page=next_issue, page_size=PAGE_SIZE)
                     )
@@ -141,6 +144,14 @@ class PassWork:
                 task.cancel()
             if inflight:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
+
+    def _depth_needed(self, ctx: SyncContext) -> int:
+        """Pages in flight this pass needs so that the account's streams together keep the
+        key's limiter busy: rate × round trip, with headroom, shared by the running streams.
+        While enough instruments run side by side each reads sequentially (no re-check)."""
+        round_trip = self.client.stats.round_trip or 0.5
+        wanted = self.client.rate * round_trip * 2 / max(1, ctx.running(self.key.account))
+        return max(1, min(MAX_DEPTH, math.ceil(wanted)))
 
     async def _list_moved(self, first_ids: list[str] | None) -> bool:
         """Did rows arrive (or move) at the top of the list while pages were read out of order?"""
