@@ -184,3 +184,18 @@ def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill_sync_midway(cli: Cli, sandbox: Sandbox, after_requests: int) -> None:
+    """Start ``cexledger sync``, SIGKILL it once the sandbox has seen ``after_requests``."""
+    proc = cli.popen("sync", "--quiet")
+    try:
+        wait_for(lambda: sandbox.stats()["requests"] >= after_requests or proc.poll() is not None,
+                 what=f"{after_requests} requests")
+        assert proc.poll() is None, "sync finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL

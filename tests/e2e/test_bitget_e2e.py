@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 from collections import Counter
 
 import pytest
 
-from .conftest import by_id, wait_for
+from .conftest import by_id, kill_sync_midway
 
 DAY_MS = 86_400_000
 
@@ -94,16 +93,6 @@ def test_sigkill_mid_sync_then_resync_converges(sandbox_factory, cli_for, kill_a
     sb = sandbox_factory("--records", "8000", "--bitget-accounts", "1", "--coinw-accounts", "0",
                          "--latency-ms", "60", "--dense-share", "0.9")
     cli = cli_for(sb)
-    proc = cli.popen("sync", "--quiet")
-    try:
-        wait_for(lambda: sb.stats()["requests"] >= kill_after or proc.poll() is not None,
-                 what=f"{kill_after} requests")
-        assert proc.poll() is None, "sync finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    kill_sync_midway(cli, sb, kill_after)
     cli.run("sync", check=True)
     assert_archive_equals_truth(sb, cli)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 
 import pytest
 
@@ -10,7 +9,7 @@ from cexledger import _json
 from cexledger.archive import Archive
 from cexledger.model import StreamKey
 
-from .conftest import by_id, wait_for
+from .conftest import by_id, kill_sync_midway
 from .test_bitget_e2e import assert_archive_equals_truth
 
 
@@ -92,15 +91,7 @@ def test_sigkill_mid_sync_then_resync_converges(sandbox_factory, cli_for):
     sb = sandbox_factory("--records", "3000", "--bitget-accounts", "0", "--coinw-accounts", "1",
                          "--latency-ms", "40", "--dense-share", "0.8")
     cli = cli_for(sb, instruments=["BTC", "ETH", "SOL", "1000PEPE"])
-    proc = cli.popen("sync", "--quiet")
-    try:
-        wait_for(lambda: sb.stats()["requests"] >= 8 or proc.poll() is not None, what="8 requests")
-        assert proc.poll() is None, "sync finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_sync_midway(cli, sb, 8)
     cli.run("sync", check=True)
     assert_archive_equals_truth(sb, cli, "coinw")
 
