@@ -1,0 +1,223 @@
+"""CPU per row: real Bitget pages recorded once, replayed with no network and no limiter.
+
+``record(url, account, path)`` runs cexledger's real sync engine in-process (the Bitget
+streams module's ``open_client`` handed an ``httpx.AsyncClient`` whose transport keeps
+every response body) against a sandbox with latency 0 and no rate limit, and saves the
+(query, body) pairs.
+
+``python benchmarks/_replay.py PAGES WORKDIR`` (a subprocess pinned to one core with
+``os.sched_setaffinity``) replays them through ``BitgetClient.financial_records`` over an
+``httpx.MockTransport`` (limiter out of the way with ``rate=1e9``) — the client's signing,
+envelope and row parsing, normalization — then ``Archive.write_page`` into SQLite, with a
+checkpoint per page and coverage on each window's last page, as ``WindowWork`` does.
+It prints JSON: rows/s of the whole path, of parsing alone and of writing alone, a cProfile
+of the whole path, and ccxt's ``parse_ledger`` on the same decoded rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import os
+import pickle
+import pstats
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import parse_qsl
+
+import httpx
+
+from cexledger.archive import Archive
+from cexledger.config import Account
+from cexledger.exchanges import registry
+from cexledger.exchanges.bitget import streams as bitget_streams
+from cexledger.exchanges.bitget.client import BitgetClient, BitgetCredentials
+from cexledger.model import StreamKey
+from cexledger.sync import sync_accounts
+
+Page = tuple[bytes, bytes]  # (query string as sent, response body)
+
+
+class _Recorder(httpx.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.pages: list[Page] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        if response.status_code == 200:
+            self.pages.append((request.url.query, body))
+        return httpx.Response(response.status_code, headers=response.headers, content=body,
+                              request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def record(url: str, sandbox_account: dict[str, str], out: Path, db: Path) -> dict[str, Any]:
+    """Record the pages of one real Bitget backfill (the engine's own requests)."""
+    account = Account(
+        name=sandbox_account["name"], exchange="bitget", api_key=sandbox_account["api_key"],
+        api_secret=sandbox_account["api_secret"], passphrase=sandbox_account["passphrase"],
+        base_url=url, rate_limit=1e6,
+    )
+
+    async def go() -> Any:
+        recorder = _Recorder()
+        async with httpx.AsyncClient(transport=recorder) as http:
+            module = types.SimpleNamespace(
+                open_client=lambda acc, stats: bitget_streams.open_client(acc, stats, http=http),
+                plan_account=bitget_streams.plan_account,
+            )
+            with mock.patch.dict(registry, {"bitget": module}), Archive.open(f"sqlite:///{db}") as archive:
+                report = await sync_accounts([account], archive)
+        return recorder.pages, report
+
+    pages, report = asyncio.run(go())
+    if not report.ok:
+        raise RuntimeError(f"recording sync failed: {report.accounts[0].errors}")
+    out.write_bytes(pickle.dumps(pages))
+    return {"pages": len(pages), "bytes": sum(len(b) for _, b in pages)}
+
+
+def _params(query: bytes) -> dict[str, str]:
+    return dict(parse_qsl(query.decode()))
+
+
+def _client(pages: list[Page]) -> tuple[BitgetClient, httpx.AsyncClient]:
+    bodies = dict(pages)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bodies[request.url.query],
+                              headers={"content-type": "application/json"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    creds = BitgetCredentials(api_key="bg_replay", api_secret="replay-secret", passphrase="replay")
+    return BitgetClient("replay", creds, base_url="http://replay.invalid", http=http, rate=1e9), http
+
+
+async def _fetch(client: BitgetClient, query: bytes) -> Any:
+    p = _params(query)
+    return await client.financial_records(
+        p["category"], start_ms=int(p["startTime"]), end_ms=int(p["endTime"]),
+        cursor=p.get("cursor"), limit=int(p["limit"]),
+    )
+
+
+async def _parse_all(pages: list[Page]) -> list[tuple[bytes, Any]]:
+    client, http = _client(pages)
+    try:
+        return [(q, await _fetch(client, q)) for q, _ in pages]
+    finally:
+        await http.aclose()
+
+
+def _write(archive: Archive, query: bytes, page: Any) -> None:
+    p = _params(query)
+    key = StreamKey("replay", "bitget", "financial-records", p["category"])
+    start, end = int(p["startTime"]), int(p["endTime"])
+    done = page.cursor is None
+    archive.write_page(
+        key, page.records, slot=f"{start}-{end}",
+        state=None if done else {"start": start, "end": end, "cursor": page.cursor},
+        done=done, cover=(start, end) if done else None,
+    )
+
+
+async def _full(pages: list[Page], archive: Archive) -> int:
+    client, http = _client(pages)
+    rows = 0
+    try:
+        for query, _ in pages:
+            page = await _fetch(client, query)
+            _write(archive, query, page)
+            rows += page.rows
+    finally:
+        await http.aclose()
+    return rows
+
+
+def _profile_top(profile: cProfile.Profile, n: int = 15) -> list[dict[str, Any]]:
+    stats = pstats.Stats(profile)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append({
+            "function": f"{_short(filename)}:{line}({func})",
+            "calls": ncalls, "tottime_s": round(tottime, 3), "cumtime_s": round(cumtime, 3),
+            "tottime_share": round(tottime / total, 3) if total else None,
+        })
+    rows.sort(key=lambda r: r["tottime_s"], reverse=True)
+    return rows[:n]
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "src/", "lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+def replay(pages_path: Path, workdir: Path) -> dict[str, Any]:
+    pages: list[Page] = pickle.loads(pages_path.read_bytes())
+    result: dict[str, Any] = {"pages": len(pages), "cpus": sorted(os.sched_getaffinity(0))}
+
+    # parse + normalize only
+    start = time.perf_counter()
+    parsed = asyncio.run(_parse_all(pages))
+    parse_s = time.perf_counter() - start
+    rows = sum(p.rows for _, p in parsed)
+    result["rows"] = rows
+    result["parse_rows_per_s"] = round(rows / parse_s, 1)
+
+    # archive only (pre-parsed records)
+    with Archive.open(f"sqlite:///{workdir / 'replay-write.db'}") as archive:
+        start = time.perf_counter()
+        for query, page in parsed:
+            _write(archive, query, page)
+        write_s = time.perf_counter() - start
+    result["write_rows_per_s"] = round(rows / write_s, 1)
+    del parsed
+
+    # the whole path: the figure
+    with Archive.open(f"sqlite:///{workdir / 'replay-full.db'}") as archive:
+        start = time.perf_counter()
+        full_rows = asyncio.run(_full(pages, archive))
+        full_s = time.perf_counter() - start
+        archived = archive.count_records()
+    result["full_rows_per_s"] = round(full_rows / full_s, 1)
+    result["full_seconds"] = round(full_s, 3)
+    result["archived"] = archived
+
+    # where the whole path's CPU goes
+    with Archive.open(f"sqlite:///{workdir / 'replay-profile.db'}") as archive:
+        profile = cProfile.Profile()
+        profile.enable()
+        asyncio.run(_full(pages, archive))
+        profile.disable()
+    result["profile_top"] = _profile_top(profile)
+
+    # ccxt's parse_ledger on the same rows, decoded beforehand
+    try:
+        from _ccxt import parse_ledger_rate
+
+        decoded = [json.loads(body)["data"]["list"] or [] for _, body in pages]
+        result["ccxt_parse_ledger"] = parse_ledger_rate(decoded)
+    except ImportError:
+        result["ccxt_parse_ledger"] = None
+    return result
+
+
+def main() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    print(json.dumps(replay(Path(sys.argv[1]), Path(sys.argv[2]))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Items measured with the real ``cexledger sync`` subprocess against the sandbox.
+
+* ``ceiling``: rows/s of a backfill under the exchange's rate limit, ÷ the limit's rows/s,
+  with the request count beside the minimum the data needs and the sandbox's 429 count;
+* ``incremental``: a re-sync with nothing new, counted in requests per stream;
+* ``memory``: the sync process's peak RSS (``ru_maxrss`` via ``os.wait4``).
+
+Rows are the sandbox's ground truth; every run checks that the archive holds exactly those ids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from _sandbox import Sandbox, StatsPoller, archive_counts, archive_ids, sync, write_config
+
+from cexledger.exchanges.bitget.streams import PAGE_LIMIT, plan_windows, wanted_range
+from cexledger.sync import now_ms
+
+#: The documented budgets: requests/s per key × rows per page.
+BITGET_RATE, COINW_RATE, PAGE = 20, 5, 100
+#: cexledger's default pace: the documented budget minus its 5 % safety margin.
+SAFETY = 0.95
+
+
+def bitget_min_requests(rows: list[Any], now: int) -> int:
+    """Requests an ideal client needs for these rows with cexledger's own window plan.
+
+    Per category, per ≤30-day grid window of the retention range: ``max(1, ceil(n / 100))``
+    (an empty window still costs its one request).
+    """
+    start, end = wanted_range(now)
+    windows = plan_windows(start, end)
+    by_category: dict[str, list[int]] = {}
+    for r in rows:
+        by_category.setdefault(str(r.category).upper(), []).append(int(r.ts))
+    total = 0
+    for category in ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER"):
+        ts = by_category.get(category, [])
+        for s, e in windows:
+            n = sum(1 for t in ts if s <= t < e)
+            total += max(1, math.ceil(n / PAGE_LIMIT))
+    return total
+
+
+def coinw_min_requests(per_instrument: Counter[str]) -> int:
+    """Page-number paging ends on a short page: ``floor(n / 100) + 1`` requests per instrument."""
+    return sum(n // PAGE + 1 for n in per_instrument.values())
+
+
+def ceiling(sandbox: Sandbox, exchange: str, workdir: Path, **settings: Any) -> dict[str, Any]:
+    """One backfill sync at the rate limit: rows/s ÷ the documented ceiling, and why."""
+    account = sandbox.accounts(exchange)[0]["name"]
+    truth = sandbox.truth(exchange, account)
+    truth_ids = {str(r.id) for r in truth}
+    config = write_config(workdir / f"{exchange}.toml", sandbox, exchange, **settings)
+    db = workdir / f"{exchange}.db"
+    sandbox.reset_stats()
+    poller = StatsPoller(sandbox).start()
+    try:
+        run = sync(config, db, workdir).check()
+    finally:
+        poller.stop()
+    stats = sandbox.stats()
+    archived = archive_ids(db)
+    rows = len(truth_ids)
+    rate = BITGET_RATE if exchange == "bitget" else COINW_RATE
+    if exchange == "bitget":
+        min_requests = bitget_min_requests(truth, now_ms())
+    else:
+        min_requests = coinw_min_requests(Counter(str(r.instrument).upper() for r in truth))
+    requests = stats["requests"]
+    timeline = poller.timeline(run.wall_s)
+    rows_per_s = rows / run.wall_s
+    return {
+        "rows": rows,
+        "wall_s": round(run.wall_s, 2),
+        "rows_per_s": round(rows_per_s, 1),
+        "ceiling_rows_per_s": rate * PAGE,
+        "ratio": round(rows_per_s / (rate * PAGE), 4),
+        "complete": set(archived) == truth_ids and len(archived) == rows,
+        "requests": requests,
+        "requests_min": min_requests,
+        "rate_limited": stats["rate_limited"],
+        "rate_limited_share": round(stats["rate_limited"] / max(1, requests), 5),
+        "by_status": stats["by_status"],
+        "timeline": timeline,
+        # where the ratio goes: each factor is <= 1 and their product is about the ratio
+        "factors": {
+            "safety_margin": SAFETY,
+            "request_efficiency": round(min_requests / max(1, requests), 4),
+            "limiter_utilisation": round(requests / (rate * SAFETY) / timeline["active_s"], 4)
+            if timeline["active_s"] else None,
+            "active_share_of_wall": round(timeline["active_s"] / run.wall_s, 4) if timeline["active_s"] else None,
+        },
+        "cpu_s": round(run.user_s + run.sys_s, 2),
+        "maxrss_mb": round(run.maxrss_mb, 1),
+        "db": str(db),
+        "config": str(config),
+    }
+
+
+def incremental(sandbox: Sandbox, config: Path, db: Path, workdir: Path) -> dict[str, Any]:
+    """Re-sync an up-to-date archive: requests made, beside the streams that hold data."""
+    records_before, streams = archive_counts(db)
+    sandbox.reset_stats()
+    run = sync(config, db, workdir).check()
+    stats = sandbox.stats()
+    records_after, _ = archive_counts(db)
+    return {
+        "requests": stats["requests"],
+        "streams": streams,
+        "requests_per_stream": round(stats["requests"] / max(1, streams), 3),
+        "rate_limited": stats["rate_limited"],
+        "new_records": records_after - records_before,
+        "wall_s": round(run.wall_s, 2),
+    }
+
+
+def coinw_incremental_floor(sandbox: Sandbox) -> dict[str, int]:
+    """Per instrument, the pages an incremental pass must read to see every open position again.
+
+    cexledger stops at a full unchanged page only once every archived open (mutable)
+    position has been seen; rows are served newest first by (createdDate, id).
+    """
+    account = sandbox.accounts("coinw")[0]["name"]
+    body = sandbox.http.get("/_sandbox/truth", params={"exchange": "coinw", "account": account}).content
+    import msgspec
+
+    rows = msgspec.json.decode(body, type=dict[str, list[dict[str, Any]]])["rows"]
+    by_instrument: dict[str, list[tuple[int, int, bool]]] = {}
+    for r in rows:
+        by_instrument.setdefault(str(r["instrument"]).upper(), []).append(
+            (int(r["createdDate"]), int(r["id"]), str(r.get("status")).lower() == "open"))
+    floor = {}
+    for instrument, items in by_instrument.items():
+        items.sort(reverse=True)
+        deepest = max((i for i, (_, _, is_open) in enumerate(items) if is_open), default=0)
+        floor[instrument] = deepest // PAGE + 1
+    return floor
+
+
+def memory(sandbox: Sandbox, workdir: Path, name: str) -> dict[str, Any]:
+    """Peak RSS of one backfill sync with the limits out of the way (latency 0, no 429)."""
+    account = sandbox.accounts("bitget")[0]["name"]
+    rows = len(sandbox.truth_ids("bitget", account))
+    config = write_config(workdir / f"{name}.toml", sandbox, "bitget", rate_limit=1000)
+    db = workdir / f"{name}.db"
+    sandbox.reset_stats()
+    run = sync(config, db, workdir).check()
+    records, _ = archive_counts(db)
+    return {
+        "rows": rows,
+        "archived": records,
+        "maxrss_mb": round(run.maxrss_mb, 1),
+        "wall_s": round(run.wall_s, 2),
+        "rows_per_s": round(rows / run.wall_s, 1),
+        "cpu_s": round(run.user_s + run.sys_s, 2),
+        "requests": sandbox.stats()["requests"],
+        "db": str(db),
+    }

@@ -1,0 +1,71 @@
+"""The benchmark runs end to end at tiny sizes and reports every figure as a number.
+
+``benchmarks/run.py --smoke`` drives the real sandbox and the real CLI as subprocesses, so
+this catches a benchmark broken by a product change (or a product broken for the
+benchmark). No timing is asserted. ccxt is optional: without it its figures must say
+``skipped (ccxt not installed)``; with it they must be numbers like the rest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+SKIPPED = "skipped (ccxt not installed)"
+
+# Every figure the benchmark must report (issue items 1-7).
+FIGURES = {
+    "bitget_ratio", "bitget_rows_per_s", "bitget_429_share", "bitget_requests",
+    "coinw_ratio", "coinw_rows_per_s", "coinw_29001_share", "coinw_requests",
+    "ccxt_rows_per_s", "ccxt_ratio", "ccxt_missing", "ccxt_raised_rows_per_s", "ccxt_raised_missing",
+    "ccxt_variant_unique",
+    "cpu_rows_per_s", "cpu_parse_rows_per_s", "cpu_write_rows_per_s", "ccxt_parse_rows_per_s",
+    "rss_small_mb", "rss_large_mb", "rss_ratio",
+    "bitget_incr_requests", "bitget_incr_streams", "coinw_incr_requests", "coinw_incr_streams",
+    "export_jsonl_rows_per_s", "export_csv_rows_per_s", "export_parquet_rows_per_s",
+}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--smoke", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, f"benchmark failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    result = json.loads(out.read_text())
+
+    assert result["smoke"] is True
+    assert not result["errors"]
+    assert result["machine"]["cores"] >= 1 and result["machine"]["python"]
+    figures = result["figures"]
+    assert FIGURES <= set(figures), f"missing figures: {sorted(FIGURES - set(figures))}"
+
+    has_ccxt = importlib.util.find_spec("ccxt") is not None
+    for key, figure in figures.items():
+        value = figure["value"]
+        if key.startswith("ccxt") and not has_ccxt:
+            assert value == SKIPPED, f"{key}: {value!r}"
+        else:
+            assert _number(value), f"{key} is not a number: {value!r}"
+        assert figure["met"] is None, f"{key}: a smoke run judges no targets"
+
+    # the figures are measurements of what happened, not placeholders
+    assert figures["bitget_rows_per_s"]["value"] > 0 and figures["coinw_rows_per_s"]["value"] > 0
+    assert result["details"]["bitget_ceiling"]["complete"] and result["details"]["coinw_ceiling"]["complete"]
+    assert figures["bitget_incr_streams"]["value"] == 6
+    assert figures["coinw_incr_streams"]["value"] == 4
+    assert figures["rss_small_mb"]["value"] > 10
+    assert result["details"]["replay"]["archived"] == result["details"]["bitget_ceiling"]["rows"]
+    for fmt in ("jsonl", "csv", "parquet"):
+        assert result["details"][f"export_{fmt}"]["rows"] >= 20_000
