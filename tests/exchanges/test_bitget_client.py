@@ -118,13 +118,15 @@ async def test_same_cursor_back_is_a_loop(make_bitget):
     [
         (b'{"ts":"1","amount":"1"}', "'id' is missing"),
         (b'{"id":"9","amount":"1"}', "'ts' is missing"),
-        (b'{"id":"9","ts":"1","amount":"abc"}', "'amount' is not a number"),
-        (b'{"id":"9","ts":"1"}', "'amount' is missing"),
+        (b'{"id":null,"ts":"1","amount":"1"}', "'id' is missing"),
+        (b'{"id":{"x":1},"ts":"1","amount":"1"}', "'id' is not an id"),
+        (b'{"id":"9","ts":"soon","amount":"1"}', "'ts' is not a number"),
         (b'{"id":"9","ts":"1.5","amount":"1"}', "'ts' is not a whole number"),
         (b'["not", "an", "object"]', "not a JSON object"),
     ],
 )
-async def test_unreadable_rows_stop_the_stream(make_bitget, row, problem):
+async def test_rows_without_id_or_ts_stop_the_stream(make_bitget, row, problem):
+    """A row that cannot be identified cannot be deduplicated: the stream stops."""
     good = b'{"id":"1","ts":"1","amount":"1"}'
     client = make_bitget(Script(bitget_ok([good, row])))
     with pytest.raises(FatalStreamError) as info:
@@ -139,3 +141,28 @@ async def test_limit_is_validated(make_bitget):
     client = make_bitget(Script(bitget_ok(None)))
     with pytest.raises(ValueError):
         await client.financial_records("SPOT", limit=101)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"id":"9","ts":"2","amount":null,"coin":"USDT","type":"TRANSFER_IN"}',
+        b'{"id":"9","ts":"2","amount":"abc","coin":"USDT"}',
+        b'{"id":"9","ts":"2"}',
+        b'{"id":"9","ts":"2","amount":"1","fee":"lots"}',
+        b'{"id":"9","ts":"2","amount":"1","balance":[1]}',
+    ],
+)
+async def test_unnormalizable_row_is_archived_raw(make_bitget, bad):
+    """Lossless: a row with an id and a time is kept byte for byte, without entries."""
+    good1 = b'{"id":"1","ts":"1","amount":"1"}'
+    good2 = b'{"id":"3","ts":"3","amount":"-2.5"}'
+    client = make_bitget(Script(bitget_ok([good1, bad, good2], b"null")))
+    page = await client.financial_records("SPOT")
+    assert page.rows == 3
+    assert [r.record_id for r in page.records] == ["1", "9", "3"]
+    first, unparsed, last = page.records
+    assert (unparsed.ts, unparsed.raw, unparsed.entries) == (2, bad, [])
+    assert [e.amount for e in first.entries + last.entries] == [Decimal(1), Decimal("-2.5")]
+    assert client.stats.unparsed == 1
+    assert client.stats.failures == 0

@@ -68,7 +68,7 @@ async def test_bitget_rate_limit_codes_retry_and_penalize(make_bitget, monkeypat
     assert penalties == [0.5]
     counts = client.stats.as_dict()
     assert counts.pop("round_trip") > 0
-    assert counts == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0}
+    assert counts == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0, "unparsed": 0}
 
 
 async def test_retry_after_sets_the_penalty(make_bitget, monkeypatch):

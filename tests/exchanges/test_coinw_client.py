@@ -61,10 +61,40 @@ async def test_total_is_tolerated(make_coinw, total, expected):
     assert page.total == expected
 
 
-async def test_unreadable_row_stops_the_stream(make_coinw):
-    bad = b'{"id":5,"status":"open"}'
-    with pytest.raises(FatalStreamError, match="row 5: 'createdDate' is missing"):
-        await make_coinw(Script(coinw_ok([DOC_ROW, bad]))).deals_history("BTC")
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (b'{"id":5,"status":"open"}', "row 5: 'createdDate' is missing"),
+        (b'{"createdDate":"1","status":"open"}', "'id' is missing"),
+        (b'"just text"', "not a JSON object"),
+    ],
+)
+async def test_row_without_id_or_date_stops_the_stream(make_coinw, bad, problem):
+    client = make_coinw(Script(coinw_ok([DOC_ROW, bad])))
+    with pytest.raises(FatalStreamError, match=problem):
+        await client.deals_history("BTC")
+    assert client.stats.unparsed == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "mutable"),
+    [
+        (b'{"id":5,"createdDate":"7","status":"close","fee":"0.1"}', False),  # no netProfit
+        (b'{"id":5,"createdDate":"7","status":"open","fee":"a lot"}', True),
+        (b'{"id":5,"createdDate":"7","status":"close","netProfit":null,"fee":"1"}', False),
+    ],
+)
+async def test_unnormalizable_row_is_archived_raw(make_coinw, bad, mutable):
+    """Lossless: a row with an id and a date is kept byte for byte, without entries."""
+    client = make_coinw(Script(coinw_ok([DOC_ROW, bad, ODD_ROW])))
+    page = await client.deals_history("BTC")
+    assert page.rows == 3
+    doc, unparsed, odd = page.records
+    assert (unparsed.record_id, unparsed.ts, unparsed.raw) == ("5", 7, bad)
+    assert unparsed.entries == []
+    assert unparsed.mutable is mutable  # an open row is re-read until it settles
+    assert doc.entries and odd.entries
+    assert client.stats.unparsed == 1
 
 
 async def test_instrument_symbol_is_upper_cased(make_coinw):

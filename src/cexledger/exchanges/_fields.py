@@ -3,9 +3,11 @@
 Rows are decoded by ``cexledger._json.loads``: JSON numbers arrive as ``int`` or ``Decimal``,
 strings as ``str``. Every helper accepts a value either way (``"1E-8"``, ``1E-8``,
 ``"85992.40"``, ``1740645498000``, ``"1740645498000"``) and treats null, an absent key and
-``""`` alike as missing. Problems raise ``ValueError`` naming the field; the clients turn
-that into a ``FatalStreamError`` naming the row, so a stream with a row that cannot be
-understood is never marked covered.
+``""`` alike as missing. Problems raise ``ValueError`` naming the field. The clients first
+:func:`identify` a row (id and time): a row that cannot be identified cannot be deduplicated
+and stops its stream (``FatalStreamError``), so its range is never marked covered; a row
+that is identified but cannot be normalized is archived raw, without entries (lossless:
+parsing can be improved and re-run later), and counted in ``RequestStats.unparsed``.
 
 Sums of exchange amounts use :data:`EXACT`: a context wide enough for any realistic
 amount that raises instead of rounding (the default context would round past 28 digits).
@@ -17,13 +19,29 @@ import decimal
 from decimal import Decimal
 from typing import Any
 
-from .._json import to_decimal, to_id
+from .._json import loads, to_decimal, to_id
 
-__all__ = ["EXACT", "row_id", "millis", "amount", "optional_amount", "text"]
+__all__ = ["EXACT", "identify", "row_id", "millis", "amount", "optional_amount", "text"]
 
 EXACT = decimal.Context(
     prec=1000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
 )
+
+
+def identify(raw: bytes, ts_key: str, id_key: str = "id") -> tuple[str, int, dict[str, Any]]:
+    """``(record_id, ts, row)`` of one row's exact bytes: the minimum to archive it.
+
+    Raises ``ValueError`` when the row is not a JSON object or its id or time is unreadable.
+    """
+    row = loads(raw)
+    if not isinstance(row, dict):
+        raise ValueError(f"not a JSON object: {raw[:80]!r}")
+    record_id = row_id(row, id_key)
+    try:
+        ts = millis(row, ts_key)
+    except ValueError as exc:
+        raise ValueError(f"row {record_id}: {exc}") from None
+    return record_id, ts, row
 
 
 def row_id(row: dict[str, Any], key: str = "id") -> str:

@@ -180,6 +180,7 @@ class RequestStats:
 
     ``requests``: HTTP requests sent (every attempt); ``retries``: attempts that were
     retried; ``rate_limited``: rate-limit answers; ``failures``: calls that ended in an error;
+    ``unparsed``: rows archived raw without entries because they could not be normalized;
     ``round_trip``: a moving average of the seconds from sending a request to its answer
     (the limiter's wait excluded), which the stream planners use to size their concurrency.
     """
@@ -188,6 +189,7 @@ class RequestStats:
     retries: int = 0
     rate_limited: int = 0
     failures: int = 0
+    unparsed: int = 0
     round_trip: float = 0.0
 
     def observe_round_trip(self, seconds: float) -> None:

@@ -38,6 +38,7 @@ import msgspec
 from ..._json import loads, to_id
 from ...errors import FatalStreamError
 from ...model import Record
+from .._fields import identify
 from .._http import ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
 from .auth import BitgetAuth, BitgetCredentials
 from .normalize import bitget_record
@@ -170,13 +171,16 @@ class BitgetClient:
 
     def _record(self, category: str, index: int, raw: msgspec.Raw) -> Record:
         data = bytes(raw)
-        row = loads(data)
         try:
-            if not isinstance(row, dict):
-                raise ValueError(f"not a JSON object: {data[:80]!r}")
-            return bitget_record(self.account, category, data, row)
+            record_id, ts, row = identify(data, "ts")
         except ValueError as exc:
             raise self._stream_error(f"row {index} of the page cannot be read: {exc}") from None
+        try:
+            return bitget_record(self.account, category, data, row)
+        except ValueError:
+            # Lossless: archive the exact bytes without entries; parsing can be re-run later.
+            self.stats.unparsed += 1
+            return Record(record_id=record_id, ts=ts, raw=data, entries=[])
 
     def _cursor(self, raw: msgspec.Raw) -> str | None:
         value = loads(bytes(raw))

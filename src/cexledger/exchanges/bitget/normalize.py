@@ -30,7 +30,8 @@ ignores case. Tolerance: ``id`` may be a string or an integer, ``ts`` a string o
 amounts strings or JSON numbers in any exponent form; a missing ``fee`` is 0, a missing
 ``balance`` is ``None``, a missing or empty ``symbol`` is ``None``. A row without ``id``,
 ``ts`` or a numeric ``amount``, or with a non-numeric ``fee``/``balance``, raises
-``ValueError`` (the client turns it into a ``FatalStreamError``: no data is silently dropped).
+``ValueError``. No data is silently dropped: the client stops the stream when ``id`` or
+``ts`` is unreadable, and archives any other such row raw, without entries.
 """
 
 from __future__ import annotations

@@ -44,9 +44,10 @@ import msgspec
 from ..._json import loads, to_decimal
 from ...errors import FatalStreamError
 from ...model import Record
+from .._fields import identify
 from .._http import ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
 from .auth import CoinwAuth, CoinwCredentials
-from .normalize import COIN, coinw_record
+from .normalize import COIN, coinw_record, is_mutable
 
 __all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials"]
 
@@ -184,11 +185,8 @@ class CoinwClient:
 
     def _record(self, instrument: str, index: int, raw: msgspec.Raw) -> Record:
         data = bytes(raw)
-        row = loads(data)
         try:
-            if not isinstance(row, dict):
-                raise ValueError(f"not a JSON object: {data[:80]!r}")
-            return coinw_record(self.account, instrument, data, row)
+            record_id, ts, row = identify(data, "createdDate")
         except ValueError as exc:
             self.stats.failures += 1
             raise FatalStreamError(
@@ -198,6 +196,15 @@ class CoinwClient:
                 method="GET",
                 path=_PATH,
             ) from None
+        try:
+            return coinw_record(self.account, instrument, data, row)
+        except ValueError:
+            # Lossless: archive the exact bytes without entries; parsing can be re-run later.
+            # Kept mutable while the row says it may change, so it is re-read until settled.
+            self.stats.unparsed += 1
+            return Record(
+                record_id=record_id, ts=ts, raw=data, entries=[], mutable=is_mutable(row)
+            )
 
     async def aclose(self) -> None:
         await self._requester.aclose()

@@ -31,7 +31,8 @@ fee entry only. ``mutable`` (the row may still change) is ``status`` ``open`` or
 ``orderStatus`` ``unFinish``/``part``, ignoring case.
 
 A row without ``id`` or ``createdDate``, a settled row without ``netProfit``, or any
-non-numeric amount raises ``ValueError`` (the client turns it into a ``FatalStreamError``).
+non-numeric amount raises ``ValueError``. The client stops the stream only when ``id`` or
+``createdDate`` is unreadable; any other such row is archived raw without entries.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 from ...model import Kind, LedgerEntry, Record
 from .._fields import EXACT, amount, millis, optional_amount, row_id, text
 
-__all__ = ["coinw_record", "is_forced_close", "STREAM", "CATEGORY", "COIN"]
+__all__ = ["coinw_record", "is_forced_close", "is_mutable", "STREAM", "CATEGORY", "COIN"]
 
 STREAM = "deals-history"
 CATEGORY = "USDT-FUTURES"
@@ -61,6 +62,14 @@ def is_forced_close(liquidate_by: str | None) -> bool:
     return value in _FORCED_NAMES or any(part in value for part in _FORCED_PARTS)
 
 
+def is_mutable(row: dict[str, Any]) -> bool:
+    """Whether the exchange may still change the row: ``status`` ``open`` or ``orderStatus``
+    ``unFinish``/``part`` (ignoring case)."""
+    status = (text(row, "status") or "").lower()
+    order_status = (text(row, "orderStatus") or "").lower()
+    return status == "open" or order_status in ("unfinish", "part")
+
+
 def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any]) -> Record:
     """Normalize one deals-history row; ``raw`` is kept as the exchange sent it."""
     record_id = row_id(row)
@@ -75,7 +84,6 @@ def _record(
 ) -> Record:
     ts = millis(row, "createdDate")
     status = (text(row, "status") or "").lower()
-    order_status = (text(row, "orderStatus") or "").lower()
     liquidate_by = text(row, "liquidateBy")
     forced = is_forced_close(liquidate_by)
     settled = status == "close" or (forced and status not in ("open", "vcancel"))
@@ -114,5 +122,4 @@ def _record(
         )
         for seq, (kind, value) in enumerate(amounts)
     ]
-    mutable = status == "open" or order_status in ("unfinish", "part")
-    return Record(record_id=record_id, ts=ts, raw=raw, entries=entries, mutable=mutable)
+    return Record(record_id=record_id, ts=ts, raw=raw, entries=entries, mutable=is_mutable(row))
