@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -159,6 +161,49 @@ async def test_errors_never_contain_secrets(make_bitget):
         assert SECRET not in text and PASSPHRASE not in text
         assert "ACCESS-SIGN" not in text
     assert "40009" in str(exc) and "'main'" in str(exc)
+
+
+def _echo_key(header: str, code: str, status: int = 400) -> Callable[[httpx.Request], httpx.Response]:
+    """A server that echoes the API key it received (as some exchanges do) in its error."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        key = request.headers[header]
+        return json_response(f'{{"code":"{code}","msg":"apikey {key} does not exist"}}', status)
+
+    return answer
+
+
+async def test_bitget_error_never_contains_the_api_key(make_bitget):
+    script = Script(_echo_key("ACCESS-KEY", "40006"))
+    client = make_bitget(script)
+    with pytest.raises(FatalAccountError) as info:
+        await client.financial_records("SPOT")
+    key = script.requests[0].headers["ACCESS-KEY"]
+    exc = info.value
+    for text in (str(exc), repr(exc), exc.text or ""):
+        assert key not in text
+    assert "apikey *** does not exist" in str(exc)
+
+
+async def test_coinw_error_never_contains_the_api_key(make_coinw):
+    script = Script(_echo_key("api_key", "6000"))
+    with pytest.raises(FatalAccountError) as info:
+        await make_coinw(script).deals_history("BTC")
+    key = script.requests[0].headers["api_key"]
+    assert key not in str(info.value) and key not in repr(info.value)
+    assert "apikey *** does not exist" in str(info.value)
+
+
+async def test_short_credentials_are_not_scrubbed_from_words():
+    """Redacting a 1-character secret would turn "request" into "reque***t"."""
+    script = Script(bitget_error("40009", 400, text="request signature invalid"))
+    creds = BitgetCredentials("k", "s", "e")
+    client = BitgetClient("main", creds, base_url="https://bitget.test", http=script.http(),
+                          retry=RetryPolicy(attempts=1), rate=10_000.0)
+    with pytest.raises(FatalAccountError) as info:
+        await client.financial_records("SPOT")
+    assert info.value.text == "request signature invalid"
+    assert "request signature invalid" in str(info.value)
 
 
 async def test_gave_up_error_keeps_no_secret(make_bitget):

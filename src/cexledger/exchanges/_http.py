@@ -27,8 +27,10 @@ Retriable outcomes are retried with exponential backoff and full jitter; after t
 attempts the call raises ``FatalStreamError("gave up after N attempts: <last error>")``.
 Codes are compared after normalisation: digit strings lose leading zeros and integers become
 text, so ``"00000"``, ``"0"`` and ``0`` are the same code. Error bodies may carry the text in
-``msg`` or ``message``. Error texts are redacted of the account's secrets before they are
-stored in an exception; headers (and so signatures) never are.
+``msg`` or ``message``. Error texts are redacted of the account's credentials (API key,
+secret, passphrase; values shorter than ``MIN_REDACTED`` characters are left alone, as
+scrubbing them would mangle ordinary words) before they are stored in an exception; headers
+(and so signatures) never are.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ RATE_LIMIT_PENALTY = 1.0
 #: Connection pool sizing: room for at least 64 requests in flight.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
 _TEXT_LIMIT = 300
+#: Credentials shorter than this are not redacted (scrubbing ``"s"`` mangles "request").
+MIN_REDACTED = 6
 
 
 class RateLimiter:
@@ -288,7 +292,8 @@ class Requester:
     """Sends one exchange's requests: limiter, signing, classification, retries, stats.
 
     Owns the ``httpx.AsyncClient`` unless one is injected (then the caller closes it).
-    ``secrets`` are redacted from any exchange text kept in an error.
+    ``secrets`` (the API key, secret and passphrase) are redacted from any exchange text kept
+    in an error, longest first; values shorter than ``MIN_REDACTED`` are not.
     """
 
     def __init__(
@@ -309,7 +314,8 @@ class Requester:
         self.codes = codes
         self.stats = stats
         self.retry = retry
-        self._secrets = tuple(s for s in secrets if s)
+        kept = {s for s in secrets if len(s) >= MIN_REDACTED}
+        self._secrets = tuple(sorted(kept, key=len, reverse=True))
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(limits=POOL_LIMITS)
         self._reached = False  # has any response ever arrived?

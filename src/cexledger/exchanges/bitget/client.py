@@ -130,7 +130,7 @@ class BitgetClient:
             http=http,
             stats=self.stats,
             retry=retry,
-            secrets=(credentials.api_secret, credentials.passphrase),
+            secrets=(credentials.api_key, credentials.api_secret, credentials.passphrase),
         )
 
     @property

@@ -131,7 +131,7 @@ class CoinwClient:
             http=http,
             stats=self.stats,
             retry=retry,
-            secrets=(credentials.api_secret,),
+            secrets=(credentials.api_key, credentials.api_secret),
         )
 
     @property
