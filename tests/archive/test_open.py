@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_a_write_waits_for_another_writer_then_reports_locked(tmp_path: Path) ->
 def test_opening_a_database_another_process_holds_exclusively(tmp_path: Path) -> None:
     path = tmp_path / "held.db"
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("CREATE TABLE t (x)")
+    holder.execute("PRAGMA user_version = 7")  # a database file, still without tables
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(ArchiveLockedError):
@@ -124,8 +125,61 @@ def test_opening_a_database_another_process_holds_exclusively(tmp_path: Path) ->
         holder.execute("ROLLBACK")
         holder.close()
     assert path.exists()  # not ours to delete
-    with Archive.open(f"sqlite:///{path}") as archive:  # once free, it migrates alongside
+    with Archive.open(f"sqlite:///{path}") as archive:  # once free, the empty database is adopted
         assert archive.count_records() == 0
+
+
+def _foreign_sqlite(path: Path) -> bytes:
+    """Another application's database (rollback journal, as SQLite makes by default)."""
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total TEXT)")
+    other.execute("INSERT INTO invoices (total) VALUES ('12.50')")
+    other.commit()
+    other.close()
+    return path.read_bytes()
+
+
+def test_a_foreign_sqlite_database_is_refused_and_left_byte_identical(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    content = _foreign_sqlite(path)
+    for _ in range(2):  # refused every time, never half-adopted
+        message = open_error(f"sqlite:///{path}")
+        assert "is not a cexledger archive" in message and "invoices" in message
+    assert path.read_bytes() == content  # no WAL switch, no migration
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+def test_a_foreign_view_alone_also_makes_a_database_foreign(tmp_path: Path) -> None:
+    path = tmp_path / "views.db"
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE VIEW answer AS SELECT 42 AS x")
+    content = path.read_bytes()
+    assert "is not a cexledger archive" in open_error(f"sqlite:///{path}")
+    assert path.read_bytes() == content
+
+
+def test_a_foreign_postgresql_database_is_refused_and_left_alone(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE invoices (id serial PRIMARY KEY, total numeric)")
+        conn.exec_driver_sql("INSERT INTO invoices (total) VALUES (12.50)")
+    try:
+        message = open_error(postgres_url)
+        assert "is not a cexledger archive" in message and "invoices" in message
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == ["invoices"]
+            assert conn.exec_driver_sql("SELECT total FROM invoices").scalar() == Decimal("12.50")
+    finally:
+        engine.dispose()
+
+
+def test_an_existing_archive_and_an_empty_database_are_adopted(archive_url: str) -> None:
+    with Archive.open(archive_url) as archive:  # empty: becomes an archive
+        archive.write_page(KEY, [make_record(1)])
+    with Archive.open(archive_url) as archive:  # ours: opened as before
+        assert archive.count_records() == 1
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:

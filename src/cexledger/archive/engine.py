@@ -5,8 +5,9 @@ psycopg 3 (``postgresql+psycopg://USER:PASSWORD@HOST/DB``; a bare ``postgresql:/
 psycopg too). Every database error leaves this package as one line of
 :class:`~cexledger.errors.ArchiveError` naming the URL with its password masked.
 
-SQLite connections run in WAL mode with ``synchronous=NORMAL``, foreign keys on and a busy
-timeout. The driver's implicit transactions are switched off and ``BEGIN`` is issued
+SQLite connections run with ``synchronous=NORMAL``, foreign keys on and a busy timeout;
+the database is switched to WAL mode (a persistent change to the file) by
+:func:`enable_wal`, called only once the database is known to be an archive or empty. The driver's implicit transactions are switched off and ``BEGIN`` is issued
 explicitly: ``BEGIN IMMEDIATE`` for writes (taking the write lock up front, so a writer waits
 for the busy timeout instead of failing on a stale read snapshot), plain ``BEGIN`` for reads.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "Target",
     "create_engine",
     "default_url",
+    "enable_wal",
     "prepare_sqlite_path",
     "translate",
     "write_connection",
@@ -180,12 +182,29 @@ def prepare_sqlite_path(target: Target) -> Callable[[], None]:
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # transactions are begun explicitly, see below
     cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+    try:  # per-connection settings only: nothing here changes the file
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def enable_wal(engine: Engine) -> None:
+    """Switch a SQLite database to WAL mode (persistent; a no-op once done, and on PostgreSQL).
+
+    Run outside any transaction (SQLite refuses the switch inside one), on the raw connection.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:

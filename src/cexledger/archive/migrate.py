@@ -1,13 +1,16 @@
 """Bring a database's schema to the head revision with Alembic, programmatically.
 
-The fast path reads the version table with one query and returns when it already holds
-:data:`HEAD` — Alembic is not even imported then. Otherwise the upgrade runs in one
-transaction holding the database's write lock (``BEGIN IMMEDIATE`` on SQLite, an advisory
-lock on PostgreSQL), so concurrent first opens migrate once.
+First, reading only, the database is checked to be ours: one with tables (or views) but no
+:data:`VERSION_TABLE` belongs to something else and is refused with :class:`NotAnArchiveError`
+before anything in it changes; an empty one becomes an archive. The fast path then returns
+when the version table already holds :data:`HEAD` — Alembic is not even imported. Otherwise
+the upgrade runs in one transaction holding the database's write lock (``BEGIN IMMEDIATE`` on
+SQLite, an advisory lock on PostgreSQL), so concurrent first opens migrate once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,7 +18,16 @@ from sqlalchemy.engine import Engine
 
 from .engine import write_connection
 
-__all__ = ["HEAD", "MIGRATIONS_DIR", "VERSION_TABLE", "SchemaError", "current_revision", "ensure_head"]
+__all__ = [
+    "HEAD",
+    "MIGRATIONS_DIR",
+    "VERSION_TABLE",
+    "NotAnArchiveError",
+    "SchemaError",
+    "current_revision",
+    "ensure_head",
+    "owned_revision",
+]
 
 HEAD = "0001"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
@@ -32,6 +44,10 @@ class SchemaError(Exception):
     """The database's schema cannot be brought to :data:`HEAD` (e.g. it is newer)."""
 
 
+class NotAnArchiveError(SchemaError):
+    """The database holds tables of something else: it is not, and must not become, ours."""
+
+
 def current_revision(conn: sa.Connection) -> str | None:
     """The revision stamped in the database, ``None`` for a database without one."""
     if not sa.inspect(conn).has_table(VERSION_TABLE):
@@ -40,11 +56,45 @@ def current_revision(conn: sa.Connection) -> str | None:
     return revisions[0] if len(revisions) == 1 else None
 
 
-def ensure_head(engine: Engine) -> None:
-    """Create or upgrade the schema to :data:`HEAD`; cheap when it is already there."""
+def owned_revision(conn: sa.Connection) -> str | None:
+    """:func:`current_revision` of a database that is ours or empty; reads only.
+
+    Raises :class:`NotAnArchiveError` for a database with tables or views but no
+    :data:`VERSION_TABLE`: adopting it would mix our schema into another application's data.
+    """
+    inspector = sa.inspect(conn)
+    if inspector.has_table(VERSION_TABLE):
+        return current_revision(conn)
+    foreign = inspector.get_table_names() + inspector.get_view_names()
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:3]) + (", …" if len(foreign) > 3 else "")
+        raise NotAnArchiveError(
+            f"it is not a cexledger archive (it holds other tables: {shown}); "
+            "give a new or empty database"
+        )
+    return None
+
+
+def ensure_head(
+    engine: Engine,
+    *,
+    empty: Callable[[], None] | None = None,
+    prepare: Callable[[Engine], None] | None = None,
+) -> None:
+    """Create or upgrade the schema to :data:`HEAD`; cheap when it is already there.
+
+    The database is checked first by :func:`owned_revision` on a read-only transaction;
+    ``empty`` is then called when it is not an archive yet (it may raise to refuse creating
+    one), and ``prepare`` before anything is written (SQLite's switch to WAL mode).
+    """
     with engine.connect() as conn:
-        if current_revision(conn) == HEAD:
-            return
+        revision = owned_revision(conn)
+    if revision is None and empty is not None:
+        empty()
+    if prepare is not None:
+        prepare(engine)
+    if revision == HEAD:
+        return
     _upgrade(engine)
 
 

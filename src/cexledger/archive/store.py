@@ -17,7 +17,16 @@ from sqlalchemy import exc as sa_exc
 
 from ..model import LedgerEntry, Record, StreamKey
 from . import coverage, queries, writes
-from .engine import DEFAULT_BUSY_TIMEOUT, Target, create_engine, default_url, prepare_sqlite_path, translate, write_connection
+from .engine import (
+    DEFAULT_BUSY_TIMEOUT,
+    Target,
+    create_engine,
+    default_url,
+    enable_wal,
+    prepare_sqlite_path,
+    translate,
+    write_connection,
+)
 from .migrate import SchemaError, ensure_head
 from .results import ArchivedRecord, Checkpoint, StreamSummary, WriteResult
 
@@ -48,7 +57,10 @@ class Archive:
 
         ``busy_timeout`` is how many seconds a SQLite writer waits for another process's lock
         before :class:`~cexledger.errors.ArchiveLockedError`. Any failure is a one-line
-        :class:`~cexledger.errors.ArchiveError`; nothing this call created is left behind.
+        :class:`~cexledger.errors.ArchiveError`; nothing this call created is left behind,
+        and a database it refuses is not changed. A database with tables but no cexledger
+        version table is refused ("is not a cexledger archive") before anything in it is
+        changed, WAL mode included.
         """
         text = default_url() if url is None else url
         target = Target.parse(text)
@@ -56,7 +68,7 @@ class Archive:
         engine: sa.Engine | None = None
         try:
             engine = create_engine(target, busy_timeout)
-            ensure_head(engine)
+            ensure_head(engine, prepare=enable_wal)
         except (sa_exc.SQLAlchemyError, SchemaError, ImportError, OSError) as exc:
             if engine is not None:
                 engine.dispose()
