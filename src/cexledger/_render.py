@@ -87,13 +87,28 @@ def _coverage_text(coverage: list[tuple[int, int]]) -> str:
     return "; ".join(parts) + more
 
 
+def first_uncovered(coverage: list[tuple[int, int]], start: int, end: int) -> int:
+    """The earliest point of ``[start, end)`` outside the sorted ``coverage`` (``end`` if none)."""
+    point = start
+    for s, e in coverage:
+        if s > point:
+            break
+        point = max(point, e)
+    return min(point, end)
+
+
 def safe_days(summary: StreamSummary, now: int) -> float | None:
-    """Days until the newest archived point of a stream leaves the exchange's retention:
-    after that, anything newer that was not archived is gone for good."""
-    newest = summary.coverage[-1][1] if summary.coverage else summary.newest_ts
-    if newest is None:
-        return None
-    return (newest + RETENTION_DAYS.get(summary.key.exchange, 90) * DAY_MS - now) / DAY_MS
+    """Days until history the archive lacks starts leaving the exchange's retention.
+
+    Measured from the first uncovered point inside retention (a hole a failed sync left,
+    or else the end of the newest coverage): from then on, rows there expire unarchived.
+    The first hour of retention is ignored (syncs stay a few minutes inside the edge).
+    """
+    retention = RETENTION_DAYS.get(summary.key.exchange, 90) * DAY_MS
+    if not summary.coverage:
+        return None if summary.newest_ts is None else (summary.newest_ts + retention - now) / DAY_MS
+    gap = first_uncovered(summary.coverage, now - retention + 3_600_000, now)
+    return (gap + retention - now) / DAY_MS
 
 
 def status_table(summaries: list[StreamSummary], now: int) -> tuple[Table, list[str]]:
@@ -108,8 +123,8 @@ def status_table(summaries: list[StreamSummary], now: int) -> tuple[Table, list[
         elif days < WARN_DAYS:
             days_text = f"[bold red]{days:.0f} days[/bold red]"
             warnings.append(
-                f"{s.key}: archive last reached {fmt_ts(s.coverage[-1][1] if s.coverage else s.newest_ts)}; "
-                f"history after that leaves {s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
+                f"{s.key}: history the archive lacks (from {fmt_ts(now - (90 - days) * DAY_MS)}) leaves "
+                f"{s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
             )
         else:
             days_text = f"{days:.0f} days"

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .archive import Archive, Checkpoint, WriteResult
+from ._clock import now_ms
+from .archive import Archive, Checkpoint, StreamSummary, WriteResult
 from .config import Account
 from .errors import FatalAccountError, FatalStreamError
 from .exchanges import registry
@@ -29,10 +30,6 @@ from .exchanges._http import RequestStats
 from .model import Record, StreamKey
 
 __all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "sync_accounts", "now_ms"]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Work(Protocol):
@@ -159,6 +156,9 @@ class SyncContext:
 
     async def mutable_ids(self, key: StreamKey) -> dict[str, int]:
         return await self._call(self.archive.mutable_ids, key)
+
+    async def streams(self, account: str) -> list[StreamSummary]:
+        return await self._call(self.archive.streams, account)
 
 
 async def sync_accounts(

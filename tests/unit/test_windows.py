@@ -28,6 +28,7 @@ def assert_partition(windows, start, end):
         assert e1 == s2, "gap or overlap between windows"
     for s, e in windows:
         assert 0 < e - s <= WINDOW_MS
+        assert e - (s - 1) <= 30 * 86_400_000, "requested as [s-1, e]: must not exceed 30 days"
 
 
 @given(NOW)
@@ -118,3 +119,19 @@ def test_no_split_for_same_timestamp_unordered_sparse_or_no_room():
     assert split_remainder(trail(sparse), 10**9 - 200 * 10**6, 10**9) is None
     dense = range(10**9 - 1, 10**9 - 101, -1)
     assert split_remainder(trail(dense), 0, 10**9, max_parts=1) is None
+
+
+def test_status_safe_days_counts_holes():
+    from cexledger._render import first_uncovered, safe_days
+    from cexledger.archive import StreamSummary
+    from cexledger.model import StreamKey
+
+    day = 86_400_000
+    now = 1_800_000_000_000
+    key = StreamKey("a", "bitget", "financial-records", "SPOT")
+    whole = StreamSummary(key, 5, now - 80 * day, now - day, [(now - 90 * day + 600_000, now)], now)
+    assert round(safe_days(whole, now)) == 90
+    holed = StreamSummary(key, 5, now - 80 * day, now - day,
+                          [(now - 90 * day + 600_000, now - 70 * day), (now - 60 * day, now)], now)
+    assert round(safe_days(holed, now)) == 20          # the hole at -70 d expires in 20 days
+    assert first_uncovered([(0, 5), (5, 9), (12, 20)], 0, 30) == 9

@@ -40,7 +40,7 @@ other pages                ``"cursor": "<last row id>"``        same
 order                      newest first (ts desc, id desc)      oldest first (ts asc, id asc)
 cursor continues           strictly after the cursor row in the page order (both)
 ``endTime``                inclusive                            exclusive
-``startTime``              inclusive                            inclusive
+``startTime``              inclusive                            exclusive
 ``limit`` > 100 / > 50     ``40017``                            silently 50 (default 50 too)
 ``limit`` < 1, not digits  ``40017``                            ``40017``
 error HTTP status          400                                  200

@@ -136,7 +136,7 @@ def _page(request: web.Request, state: SandboxState, account: str, now: int) -> 
         raise _Refusal("40705", "The start time cannot be earlier than 90 days")
     coin, type_ = query.get("coin"), query.get("type")
     ledger = state.bitget[account].ledgers[category]
-    lo, hi = ledger.window(start, end, end_inclusive=not variant)
+    lo, hi = ledger.window(start, end, inclusive=not variant)
     if cursor is not None:
         position = ledger.position(cursor)
         if position is None:

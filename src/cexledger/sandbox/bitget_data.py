@@ -173,10 +173,12 @@ class Ledger:
         self.type.append(_INDEX[type_])
         self.nums.append(nums)
 
-    def window(self, start: int, end: int, end_inclusive: bool) -> tuple[int, int]:
-        """Index range ``[lo, hi)`` of rows with ``start <= ts <= end`` (``< end`` if exclusive)."""
-        hi = bisect_right(self.ts, end) if end_inclusive else bisect_left(self.ts, end)
-        return bisect_left(self.ts, start), hi
+    def window(self, start: int, end: int, inclusive: bool) -> tuple[int, int]:
+        """Index range ``[lo, hi)`` of rows with ``start <= ts <= end`` (``start < ts < end``
+        when not inclusive)."""
+        if inclusive:
+            return bisect_left(self.ts, start), bisect_right(self.ts, end)
+        return bisect_right(self.ts, start), bisect_left(self.ts, end)
 
     def position(self, row_id: int) -> int | None:
         """Index of the row with ``row_id``, or None."""

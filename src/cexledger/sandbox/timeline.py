@@ -59,12 +59,15 @@ class Timeline:
         self.old_range = (t0 - 100 * DAY_MS, t0 - 91 * DAY_MS)
 
     def grid(self) -> list[int]:
-        """The 30-day boundaries inside the servable range, ascending."""
+        """The 30-day boundaries inside the servable range, ascending: multiples of exactly
+        30 days and of 30 days less 1 ms (the grid cexledger cuts its windows on) since the
+        epoch, and ``t0`` less 30 and 60 days."""
         points = {self.t0 - WINDOW_MS, self.t0 - 2 * WINDOW_MS}
-        k = -(-self.first_servable // WINDOW_MS)
-        while k * WINDOW_MS <= self.t0:
-            points.add(k * WINDOW_MS)
-            k += 1
+        for step in (WINDOW_MS, WINDOW_MS - 1):
+            k = -(-self.first_servable // step)
+            while k * step <= self.t0:
+                points.add(k * step)
+                k += 1
         return sorted(p for p in points if p >= self.first_servable)
 
     def recent(self, rng: random.Random) -> int:

@@ -4,13 +4,14 @@ One stream per (account, category). Its wanted range is the exchange's retention
 ``[now - 90 d + EDGE_MARGIN, now)``; minus what the archive already covers (the newest
 ``OVERLAP`` of it is re-read, deduplicated by id, to catch rows that reached the exchange's
 index late), minus windows a previous run left half-done (resumed from their cursor).
-What remains is cut into half-open windows on a fixed grid of 30 days since the Unix epoch
-(the API refuses spans over 30 days), each a unit of work.
+What remains is cut into half-open windows on a fixed grid of 30 days less 1 ms since the
+Unix epoch, each a unit of work.
 
-Boundaries (the doc is silent): a window ``[s, e)`` is requested as ``startTime=s`` and
-``endTime=e``: a server that treats ``endTime`` as inclusive returns the row at ``e`` twice
-(once here, once as the next window's start), deduplicated by id; one that treats it as
-exclusive returns it once. ``startTime`` is taken to be inclusive, as "start" reads.
+Boundaries (the doc is silent on whether ``startTime``/``endTime`` are inclusive): a window
+``[s, e)`` is requested as ``startTime=s-1`` and ``endTime=e`` — a span of at most exactly
+30 days, which the API allows ("must not exceed"). Whichever way a server reads either
+bound, every row of ``[s, e)`` is inside the request; a row at ``s-1`` or ``e`` that comes
+back as well belongs to a neighbouring window too and is deduplicated by id.
 
 Paging a window follows ``data.cursor`` until the list is empty or the cursor
 null/absent/empty (NOTES.md); the same cursor twice is a loop and stops the stream.
@@ -59,7 +60,7 @@ __all__ = [
 
 STREAM = "financial-records"
 DAY_MS = 86_400_000
-WINDOW_MS = 30 * DAY_MS          # API maximum span, and the grid windows are cut on
+WINDOW_MS = 30 * DAY_MS - 1      # windows are cut on this grid; requested 1 ms wider (see above)
 RETENTION_MS = 90 * DAY_MS       # how far back the API serves
 EDGE_MARGIN_MS = 10 * 60_000     # stay inside the 90-day edge: absorbs clock skew
 OVERLAP_MS = 10 * 60_000         # re-read the newest 10 minutes of coverage each sync
@@ -150,9 +151,18 @@ class WindowWork:
         seen: set[str] = set()
         trail = _Trail() if cursor is None else None    # a resumed chain does not know its start
         while True:
-            page = await self.client.financial_records(
-                self.key.partition, start_ms=self.start, end_ms=self.end, cursor=cursor, limit=PAGE_LIMIT
-            )
+            try:
+                page = await self.client.financial_records(
+                    self.key.partition, start_ms=self.start - 1, end_ms=self.end, cursor=cursor,
+                    limit=PAGE_LIMIT,
+                )
+            except FatalStreamError:
+                if cursor is None or cursor != self.cursor:
+                    raise
+                # a cursor saved by an interrupted run that the server no longer accepts:
+                # read the window again from its start (duplicates are absorbed by id)
+                cursor, trail = None, _Trail()
+                continue
             ctx.count_page(self.key)
             nxt = page.cursor
             if nxt is not None and (nxt == cursor or nxt in seen):

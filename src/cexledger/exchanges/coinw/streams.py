@@ -31,6 +31,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..._clock import now_ms
+from ...errors import FatalStreamError
 from ...model import StreamKey
 from .client import CoinwClient, CoinwCredentials, CoinwPage
 
@@ -44,12 +46,18 @@ STREAM = "deals-history"
 RETENTION_MS = 90 * 86_400_000     # "3 months"
 PAGE_SIZE = 100
 MAX_DEPTH = 4
+MAX_PAGES = 100_000                # a guard, far above any real instrument's 3 months
 SLOT = "pass"
 
 
 @dataclass
 class PassWork:
-    """One pass over an instrument's pages, from ``start_page``."""
+    """One pass over an instrument's pages, from ``start_page``.
+
+    ``backfill`` passes read to the end (no early stop); ``sequential`` ones read one page
+    at a time (a recovery pass after the list moved); ``pipelined``/``newest_first`` carry
+    what a resumed pass had already learnt; ``resumed`` passes are followed by a fresh one.
+    """
 
     key: StreamKey
     client: CoinwClient
@@ -58,6 +66,9 @@ class PassWork:
     start_page: int = 1
     first_ids: list[str] | None = None
     sequential: bool = False
+    pipelined: bool = False
+    newest_first: bool = True
+    resumed: bool = False
 
     @property
     def slot(self) -> str:
@@ -67,14 +78,34 @@ class PassWork:
     def label(self) -> str:
         return f"{self.key} page {self.start_page}"
 
-    def _state(self, next_page: int, first_ids: list[str] | None) -> dict:
+    def state(self, next_page: int, first_ids: list[str] | None, pipelined: bool, newest_first: bool) -> dict:
         return {
             "page": next_page,
             "pass_started": self.pass_started,
             "backfill": self.backfill,
             "sequential": self.sequential,
+            "pipelined": pipelined,
+            "newest_first": newest_first,
             "first_ids": first_ids,
         }
+
+    @classmethod
+    def resume(cls, key: StreamKey, client: CoinwClient, st: dict, now: int) -> PassWork | None:
+        """The pass a checkpoint describes, or None if it is unreadable or expired."""
+        started, page, ids = st.get("pass_started"), st.get("page"), st.get("first_ids")
+        if not (isinstance(started, int) and isinstance(page, int) and page >= 1
+                and started > now - RETENTION_MS):
+            return None
+        return cls(
+            key, client, started, bool(st.get("backfill")), start_page=page,
+            first_ids=[str(i) for i in ids] if isinstance(ids, list) else None,
+            sequential=bool(st.get("sequential")), pipelined=bool(st.get("pipelined")),
+            newest_first=st.get("newest_first") is not False, resumed=True,
+        )
+
+    def _recovery(self) -> PassWork:
+        """A full sequential pass from page 1: sequential reading never misses a shifted row."""
+        return PassWork(self.key, self.client, now_ms(), backfill=True, sequential=True)
 
     async def run(self, ctx: SyncContext) -> list[PassWork]:
         horizon = self.pass_started - RETENTION_MS
@@ -85,13 +116,15 @@ class PassWork:
         first_ids = self.first_ids
         max_rows = 0
         oldest: int | None = None
-        newest_first = True
-        pipelined = False
+        newest_first = self.newest_first
+        pipelined = self.pipelined
+        previous_ids: list[str] | None = None
         hint: int | None = None
         inflight: dict[int, asyncio.Task[CoinwPage]] = {}
         try:
             while True:
-                limit = min(depth, self._depth_needed(ctx))
+                # page 1 is read alone: it is the reference the moved-list check compares with
+                limit = 1 if page_no == 1 else min(depth, self._depth_needed(ctx))
                 while len(inflight) < limit and (not inflight or hint is None or next_issue <= hint):
                     inflight[next_issue] = asyncio.create_task(
                         self.client.deals_history(self.key.partition, page=next_issue, page_size=PAGE_SIZE)
@@ -101,27 +134,28 @@ class PassWork:
                 page = await inflight.pop(page_no)
                 ctx.count_page(self.key)
                 records = page.records
+                ids = [r.record_id for r in records]
                 if page_no == 1:
-                    if first_ids is None:
-                        first_ids = [r.record_id for r in records]
+                    first_ids = ids
                     newest_first = _newest_first(records)
+                if page_no > MAX_PAGES:
+                    raise FatalStreamError(
+                        f"stream {self.key}: more than {MAX_PAGES} pages; stopping (range left uncovered)",
+                        exchange="coinw", account=self.key.account)
+                repeated = bool(ids) and ids == previous_ids    # a server that clamps `page` to the last one
+                previous_ids = ids
                 max_rows = max(max_rows, page.rows)
                 if page.total is not None and max_rows:
                     hint = max(1, math.ceil(page.total / max_rows))
                 for r in records:
                     pending.discard(r.record_id)
                     oldest = r.ts if oldest is None else min(oldest, r.ts)
-                ended = page.rows == 0 or page.rows < max_rows
-                if ended:
-                    if pipelined and await self._list_moved(first_ids):
-                        await ctx.write(self.key, records, slot=SLOT, done=True)
-                        return [PassWork(self.key, self.client, ctx.now_ms, self.backfill, sequential=True)]
-                    await ctx.write(
-                        self.key, records, slot=SLOT, done=True, cover=(horizon, self.pass_started)
-                    )
-                    return []
+                if repeated or page.rows == 0 or page.rows < max_rows:
+                    return await self._finish(ctx, records, first_ids, pipelined,
+                                              cover=(horizon, self.pass_started))
                 result = await ctx.write(
-                    self.key, records, slot=SLOT, state=self._state(page_no + 1, first_ids)
+                    self.key, records, slot=SLOT,
+                    state=self.state(page_no + 1, first_ids, pipelined, newest_first),
                 )
                 if (
                     not self.backfill
@@ -130,12 +164,8 @@ class PassWork:
                     and result.unchanged == page.rows
                     and not pending
                 ):
-                    if pipelined and await self._list_moved(first_ids):
-                        await ctx.write(self.key, [], slot=SLOT, done=True)
-                        return [PassWork(self.key, self.client, ctx.now_ms, self.backfill, sequential=True)]
                     cover = (oldest, self.pass_started) if oldest is not None and oldest < self.pass_started else None
-                    await ctx.write(self.key, [], slot=SLOT, done=True, cover=cover)
-                    return []
+                    return await self._finish(ctx, [], first_ids, pipelined, cover=cover)
                 if not self.sequential and (result.new or result.updated):
                     depth = min(MAX_DEPTH, depth * 2)
                 page_no += 1
@@ -144,6 +174,19 @@ class PassWork:
                 task.cancel()
             if inflight:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
+
+    async def _finish(self, ctx: SyncContext, records, first_ids, pipelined: bool,
+                      cover: tuple[int, int] | None) -> list[PassWork]:
+        """End the pass: cover its range, or — if pages were read out of order and the list
+        moved meanwhile — leave it uncovered and hand over to a durable recovery pass."""
+        if pipelined and await self._list_moved(first_ids):
+            recovery = self._recovery()
+            await ctx.write(self.key, records, slot=SLOT, state=recovery.state(1, None, False, True))
+            return [recovery]
+        await ctx.write(self.key, records, slot=SLOT, done=True, cover=cover)
+        if self.resumed:      # rows may have arrived while this pass was interrupted
+            return [PassWork(self.key, self.client, now_ms(), backfill=False)]
+        return []
 
     def _depth_needed(self, ctx: SyncContext) -> int:
         """Pages in flight this pass needs so that the account's streams together keep the
@@ -183,11 +226,19 @@ async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) 
     """One pass per instrument: resumed where a checkpoint says, else backfill or incremental.
 
     Instruments come from the account's ``instruments`` setting, else from CoinW's public
-    instrument list (every listed instrument becomes a stream).
+    instrument list plus every instrument already archived for the account (one delisted
+    from the list still holds history until it leaves the exchange's retention).
     """
-    instruments = list(account.instruments or [i.upper() for i in await client.instruments()])
-    ctx.note(account.name, f"instruments ({'config' if account.instruments else 'public list'}): "
-             + ", ".join(instruments))
+    if account.instruments:
+        instruments, source = list(account.instruments), "config"
+    else:
+        listed = [i.upper() for i in await client.instruments()]
+        archived = [s.key.partition for s in await ctx.streams(account.name)
+                    if s.key.exchange == "coinw" and s.key.stream == STREAM]
+        delisted = [i for i in archived if i not in listed]
+        instruments = list(dict.fromkeys(listed + delisted))
+        source = "public list" + (f", plus archived {', '.join(delisted)}" if delisted else "")
+    ctx.note(account.name, f"instruments ({source}): " + ", ".join(instruments))
     checkpoints = {
         cp.key: cp
         for cp in await ctx.checkpoints(account.name)
@@ -198,14 +249,9 @@ async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) 
         key = StreamKey(account.name, "coinw", STREAM, instrument)
         cp = checkpoints.pop(key, None)
         if cp is not None:
-            st = cp.state
-            started, page = st.get("pass_started"), st.get("page")
-            if isinstance(started, int) and isinstance(page, int) and page >= 1 and started > ctx.now_ms - RETENTION_MS:
-                works.append(PassWork(
-                    key, client, started, bool(st.get("backfill")), start_page=page,
-                    first_ids=st.get("first_ids") if isinstance(st.get("first_ids"), list) else None,
-                    sequential=bool(st.get("sequential")),
-                ))
+            resumed = PassWork.resume(key, client, cp.state, ctx.now_ms)
+            if resumed is not None:
+                works.append(resumed)
                 continue
             await ctx.write(key, [], slot=SLOT, done=True)
         backfill = not await ctx.coverage(key)
