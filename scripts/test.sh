@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs, then run it:
-#   a virtualenv in .venv, cexledger with its test extras, the PostgreSQL server binaries
+#   a virtualenv in .venv, cexledger with its test and bench (ccxt) extras, the PostgreSQL server binaries
 #   (Debian package `postgresql`; the tests start their own throwaway server on 127.0.0.1),
 #   then pytest. Extra arguments go to pytest. pytest's "no tests collected" (exit 5) fails.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   echo "installing PostgreSQL (Debian package postgresql) for the archive tests" >&2
