@@ -3,11 +3,17 @@
 Rows/s counts the rows the command reports writing (JSONL: records; CSV and Parquet:
 normalized entries, one per Bitget record) over the command's wall time, process start
 included. Each run's peak RSS is kept as well.
+
+``sql_floor`` is the scale beside it: the export's own query (the same compiled SQL),
+fetched with bare ``sqlite3`` and thrown away -- what reading the rows in export order costs
+before any Python per row. ``startup_s`` (``cexledger --version``) is in every CLI wall time.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +39,23 @@ def export(db: Path, workdir: Path, fmt: str) -> dict[str, Any]:
         "maxrss_mb": round(run.maxrss_mb, 1),
         "cpu_s": round(run.user_s + run.sys_s, 2),
     }
+
+
+def sql_floor(db: Path, fmt: str) -> dict[str, Any]:
+    """Rows/s of the export's query alone: compiled by SQLAlchemy, fetched by bare sqlite3."""
+    from sqlalchemy.dialects import sqlite
+
+    from cexledger.archive import queries
+
+    stmt = (queries.records_statement(None, None) if fmt == "jsonl"
+            else queries.entries_statement(None, None, None, None))
+    sql = str(stmt.compile(dialect=sqlite.dialect()))
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        start = time.perf_counter()
+        cursor = conn.execute(sql)
+        rows = 0
+        while batch := cursor.fetchmany(10_000):
+            rows += len(batch)
+        elapsed = time.perf_counter() - start
+    return {"query": "records" if fmt == "jsonl" else "entries", "rows": rows,
+            "seconds": round(elapsed, 2), "rows_per_s": round(rows / elapsed, 1)}

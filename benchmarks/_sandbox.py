@@ -11,6 +11,7 @@ All traffic goes to 127.0.0.1.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import selectors
@@ -30,6 +31,7 @@ import msgspec
 from cexledger.demo import write_sandbox_config
 
 START_TIMEOUT = 300.0
+_RUNS = itertools.count(1)  # distinct output files for runs that overlap (--smoke)
 _EXE = Path(sys.executable).parent / "cexledger"
 
 
@@ -188,7 +190,8 @@ def run_cli(args: list[str], workdir: Path, *, timeout: float = 1800.0) -> ProcR
         argv[0] = str(Path(argv[0]).resolve())
     if argv[0].endswith("cexledger"):  # a console script: exec its interpreter explicitly
         argv = [sys.executable, *argv]
-    out_path, err_path = workdir / "cli.stdout", workdir / "cli.stderr"
+    tag = f"cli-{next(_RUNS)}"
+    out_path, err_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
     env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
     spawner = subprocess.Popen(
         [sys.executable, "-I", "-S", "-c", _SPAWN, str(out_path), str(err_path), *argv],
@@ -253,13 +256,19 @@ class StatsPoller:
         """When requests started and stopped arriving, and the rate between (sampling ±interval)."""
         active = [(t, n) for t, n, _ in self.samples if n > 0]
         if not active:
-            return {"first_request_s": None, "last_request_s": None, "active_s": None,
-                    "active_req_per_s": None, "tail_s": None}
+            return {"rate_limited_at_s": [], "first_request_s": None, "last_request_s": None,
+                    "active_s": None, "active_req_per_s": None, "tail_s": None}
         total = active[-1][1]
         first = active[0][0]
         last = next(t for t, n in active if n == total)
         span = max(last - first, 1e-9)
+        limited_at, previous = [], 0
+        for t, _, limited in self.samples:
+            if limited > previous:
+                limited_at.append(round(t, 1))
+                previous = limited
         return {
+            "rate_limited_at_s": limited_at[:20],
             "first_request_s": round(first, 2),
             "last_request_s": round(last, 2),
             "active_s": round(span, 2),
