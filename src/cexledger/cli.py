@@ -59,6 +59,25 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+#: Exit code of a command whose standard output was closed by its reader (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away: exit quietly (Python docs, "Note on SIGPIPE").
+
+    stdout is pointed at devnull so the interpreter's final flush of what is still buffered
+    cannot fail again and print "Exception ignored … BrokenPipeError".
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (tests): nothing to do
+        pass
+    raise typer.Exit(EXIT_BROKEN_PIPE)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """One place that turns errors into one line and an exit code."""
 
@@ -70,6 +89,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except CexledgerError as exc:
             _fail(f"error: {exc}")
+        except BrokenPipeError:
+            _stdout_closed()
         except KeyboardInterrupt:
             _fail("interrupted; everything archived so far is kept — run the command again to continue", 130)
         except Exception as exc:  # noqa: BLE001 - the user sees one line, never a traceback

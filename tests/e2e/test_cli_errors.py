@@ -94,6 +94,41 @@ def test_corrupt_database_is_left_untouched(tmp_path):
     assert hashlib.sha256(cli.db.read_bytes()).hexdigest() == digest
 
 
+def _fill_archive(db: Path, records: int = 20_000) -> None:
+    """An archive whose export (megabytes) is far more than a pipe buffer holds."""
+    from cexledger.archive import Archive
+    from tests.archive.support import KEY, make_record
+
+    with Archive.open(f"sqlite:///{db}") as archive:
+        for start in range(0, records, 1000):
+            archive.write_page(KEY, [make_record(i) for i in range(start, start + 1000)])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_into_a_pipe_closed_early_is_quiet(tmp_path, fmt):
+    """`cexledger export | head -1`: the reader leaves; no message, exit 0 or 141 (SIGPIPE)."""
+    cli = plain_cli(tmp_path, None)
+    _fill_archive(cli.db)
+    proc = subprocess.Popen([CLI, "--db", cli.db_url, "export", "--format", fmt],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env())
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # the writer is now blocked on a full pipe, mid-export
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(60) in (0, 141), stderr
+    assert first.strip()
+    assert stderr == ""
+
+
+def test_export_through_a_shell_pipe_to_head(tmp_path):
+    cli = plain_cli(tmp_path, None)
+    _fill_archive(cli.db)
+    proc = subprocess.run(["sh", "-c", f'"{CLI}" --db "{cli.db_url}" export | head -1'],
+                          capture_output=True, text=True, env=cli.env(), timeout=60)
+    assert proc.stdout.count("\n") == 1 and '"raw":' in proc.stdout
+    assert proc.stderr == ""
+
+
 def test_unknown_export_format(tmp_path):
     cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
     one_line_error(cli.run("export", "--format", "xlsx"), "xlsx")
