@@ -129,9 +129,24 @@ def _state(ctx: typer.Context) -> State:
     return ctx.obj if isinstance(ctx.obj, State) else State(None, None)
 
 
+_DB_ENV = "CEXLEDGER_DB"
+
+
 def db_url(value: str | None) -> str:
-    if not value:
+    """The archive URL of ``--db`` (or ``CEXLEDGER_DB``); the default archive when neither is
+    given. An empty value is an error, never silently the default archive."""
+    if value is None:
+        if os.environ.get(_DB_ENV) is not None and not os.environ[_DB_ENV].strip():
+            raise ConfigError(
+                f"{_DB_ENV} is set but empty: give a database URL or file path, "
+                "or unset it to use the default archive"
+            )
         return default_url()
+    if not value.strip():
+        raise ConfigError(
+            "--db is empty: give a database URL or file path, or leave --db out to use the "
+            "default archive"
+        )
     if "://" not in value:
         return "sqlite:///" + str(Path(value).expanduser().resolve())
     return value
@@ -287,7 +302,9 @@ def demo(
     status and a few exported lines. Uses a temporary database unless --db is given."""
     from .demo import run_demo
 
-    run_demo(out, err, records=records, seed=seed, db=_state(ctx).db and db_url(_state(ctx).db))
+    db = _state(ctx).db
+    url = db_url(db) if db is not None or _DB_ENV in os.environ else None
+    run_demo(out, err, records=records, seed=seed, db=url)
 
 
 @sandbox_app.command("serve")

@@ -129,6 +129,27 @@ def test_export_through_a_shell_pipe_to_head(tmp_path):
     assert proc.stderr == ""
 
 
+DB_COMMANDS = [["status"], ["export", "--format", "jsonl"], ["sync"], ["demo", "--records", "10"]]
+
+
+@pytest.mark.parametrize("command", DB_COMMANDS, ids=lambda c: c[0])
+def test_empty_db_option_is_an_error(tmp_path, command):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
+    proc = subprocess.run([CLI, "--config", str(cli.config), "--db", "", *command],
+                          capture_output=True, text=True, env=cli.env(), timeout=60)
+    one_line_error(proc, "--db is empty")
+    assert not (tmp_path / "home").exists()  # the default archive was not used
+
+
+@pytest.mark.parametrize("command", DB_COMMANDS, ids=lambda c: c[0])
+def test_empty_db_environment_variable_is_an_error(tmp_path, command):
+    cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
+    proc = subprocess.run([CLI, "--config", str(cli.config), *command], capture_output=True,
+                          text=True, env={**cli.env(), "CEXLEDGER_DB": ""}, timeout=60)
+    one_line_error(proc, "CEXLEDGER_DB is set but empty")
+    assert not (tmp_path / "home").exists()
+
+
 def test_unknown_export_format(tmp_path):
     cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
     one_line_error(cli.run("export", "--format", "xlsx"), "xlsx")
