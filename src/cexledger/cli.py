@@ -344,6 +344,14 @@ def sandbox_serve(
         asyncio.run(serve(config))
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:
+        raise  # stdout closed: handled like any command's
+    except OSError as exc:  # binding failed: the port is in use, the host is not this machine's
+        if isinstance(exc.errno, int) and exc.errno > 0:
+            reason = os.strerror(exc.errno)
+        else:  # e.g. socket.gaierror (negative codes) for a host name that does not resolve
+            reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ConfigError(f"sandbox cannot listen on {host}:{port}: {reason}") from None
 
 
 def main() -> None:

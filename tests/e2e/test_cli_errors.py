@@ -150,6 +150,18 @@ def test_empty_db_environment_variable_is_an_error(tmp_path, command):
     assert not (tmp_path / "home").exists()
 
 
+def test_sandbox_on_a_port_in_use(tmp_path):
+    cli = plain_cli(tmp_path, None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([CLI, "sandbox", "serve", "--port", str(port)], capture_output=True,
+                              text=True, env=cli.env(), timeout=60)
+    line = one_line_error(proc, f"127.0.0.1:{port}", "in use")
+    assert proc.returncode == 1 and "internal error" not in line
+
+
 def test_unknown_export_format(tmp_path):
     cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
     one_line_error(cli.run("export", "--format", "xlsx"), "xlsx")
