@@ -3,6 +3,9 @@
 Every command turns a ``CexledgerError`` into one line on stderr and exit code 1; an
 unexpected exception becomes one line and exit code 2 (``CEXLEDGER_DEBUG=1`` shows the
 traceback); Ctrl-C exits 130 with the archive consistent (each page is its own transaction).
+A closed standard output (``cexledger export | head -1``) ends the command quietly with
+exit code 141, as SIGPIPE ends other Unix tools. Only ``sync`` and ``demo`` create an
+archive; ``status`` and ``export`` refuse a missing one.
 """
 
 from __future__ import annotations
@@ -207,7 +210,7 @@ def status(
     from .sync import now_ms
 
     state = _state(ctx)
-    with Archive.open(db_url(state.db)) as archive:
+    with Archive.open(db_url(state.db), create=False) as archive:
         summaries = archive.streams(account)
         runs = archive.last_runs(1)
     if not summaries:
@@ -245,7 +248,7 @@ def export(
     if writer is None:
         raise ConfigError(f"unknown export format {format!r} (choose from: {', '.join(FORMATS)})")
     state = _state(ctx)
-    with Archive.open(db_url(state.db)) as archive:
+    with Archive.open(db_url(state.db), create=False) as archive:
         if out_path == "-":
             if format.lower() == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")

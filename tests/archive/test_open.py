@@ -6,6 +6,7 @@ import sqlite3
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from cexledger.errors import ArchiveError, ArchiveLockedError
 from .support import KEY, make_record
 
 
-def open_error(url: str, **kwargs: float) -> str:
+def open_error(url: str, **kwargs: Any) -> str:
     with pytest.raises(ArchiveError) as caught:
         Archive.open(url, **kwargs)
     message = str(caught.value)
@@ -256,8 +257,39 @@ def test_default_url_is_in_the_user_data_dir(tmp_path: Path, monkeypatch: pytest
     data_dir = tmp_path / "data" / "cexledger"
     monkeypatch.setattr("platformdirs.user_data_dir", lambda appname: str(data_dir))
     assert default_url() == f"sqlite:///{data_dir / 'archive.db'}"
-    assert data_dir.is_dir()
-    with Archive.open() as archive:
+    assert not (tmp_path / "data").exists()  # naming the default creates nothing
+    with pytest.raises(ArchiveError, match="no archive at"):
+        Archive.open(create=False)
+    assert not (tmp_path / "data").exists()
+    with Archive.open() as archive:  # creating the archive creates its directories
         assert archive.url == default_url()
         archive.write_page(KEY, [make_record(1)])
     assert (data_dir / "archive.db").is_file()
+
+
+def test_create_false_refuses_a_missing_sqlite_file_and_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "archive.db"
+    message = open_error(f"sqlite:///{path}", create=False)
+    assert message == f"no archive at {path} (run `cexledger sync` first)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_create_false_refuses_an_empty_database_and_leaves_it_empty(archive_url: str, tmp_path: Path) -> None:
+    if archive_url.startswith("sqlite"):
+        (tmp_path / "archive.db").touch()  # an existing, empty file
+    assert "no archive at" in open_error(archive_url, create=False)
+    engine = sa.create_engine(archive_url)
+    try:
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == []
+    finally:
+        engine.dispose()
+    if archive_url.startswith("sqlite"):
+        assert [(p.name, p.stat().st_size) for p in tmp_path.iterdir()] == [("archive.db", 0)]
+
+
+def test_create_false_opens_an_existing_archive(archive_url: str) -> None:
+    with Archive.open(archive_url) as archive:
+        archive.write_page(KEY, [make_record(1)])
+    with Archive.open(archive_url, create=False) as archive:
+        assert archive.count_records() == 1

@@ -150,6 +150,27 @@ def test_empty_db_environment_variable_is_an_error(tmp_path, command):
     assert not (tmp_path / "home").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["export", "--format", "jsonl"], ["export", "--format", "csv", "--out", "x.csv"]],
+    ids=lambda c: "-".join(c),
+)
+def test_status_and_export_never_create_an_archive(tmp_path, command):
+    cli = plain_cli(tmp_path, None)
+    missing = tmp_path / "no" / "such" / "archive.db"
+    proc = subprocess.run([CLI, "--db", str(missing), *command], capture_output=True, text=True,
+                          env=cli.env(), cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1
+    one_line_error(proc, f"no archive at {missing} (run `cexledger sync` first)")
+    assert not (tmp_path / "no").exists()
+    assert not (tmp_path / "x.csv").exists()
+    # the default archive (in the user data dir) is not created either
+    proc = subprocess.run([CLI, *command], capture_output=True, text=True, env=cli.env(),
+                          cwd=tmp_path, timeout=60)
+    one_line_error(proc, "no archive at", "run `cexledger sync` first")
+    assert not (tmp_path / "home").exists()
+
+
 def test_sandbox_on_a_port_in_use(tmp_path):
     cli = plain_cli(tmp_path, None)
     with socket.socket() as taken:

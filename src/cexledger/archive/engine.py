@@ -51,9 +51,9 @@ _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 def default_url() -> str:
-    """``sqlite:///<user data dir>/archive.db``; creates the directory."""
+    """``sqlite:///<user data dir>/archive.db``. Creates nothing: opening the archive creates
+    the directory when it creates the database."""
     directory = Path(platformdirs.user_data_dir("cexledger"))
-    directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'archive.db'}"
 
 

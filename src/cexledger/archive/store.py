@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from ..errors import ArchiveError
 from ..model import LedgerEntry, Record, StreamKey
 from . import coverage, queries, writes
 from .engine import (
@@ -52,28 +53,48 @@ class Archive:
         self._stream_ids: dict[StreamKey, int] = {}
 
     @classmethod
-    def open(cls, url: str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Archive:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        create: bool = True,
+    ) -> Archive:
         """Open (creating and migrating as needed) the archive at ``url`` (default: user data dir).
 
         ``busy_timeout`` is how many seconds a SQLite writer waits for another process's lock
-        before :class:`~cexledger.errors.ArchiveLockedError`. Any failure is a one-line
-        :class:`~cexledger.errors.ArchiveError`; nothing this call created is left behind,
-        and a database it refuses is not changed. A database with tables but no cexledger
-        version table is refused ("is not a cexledger archive") before anything in it is
-        changed, WAL mode included.
+        before :class:`~cexledger.errors.ArchiveLockedError`. ``create=False`` opens only an
+        archive that exists: a missing SQLite file (its directories included) is not created,
+        and a missing file or an empty database raises "no archive at …". Any failure is a
+        one-line :class:`~cexledger.errors.ArchiveError`; nothing this call created is left
+        behind, and a database it refuses is not changed. A database with tables but no
+        cexledger version table is refused ("is not a cexledger archive") before anything in
+        it is changed, WAL mode included.
         """
         text = default_url() if url is None else url
         target = Target.parse(text)
+        path = target.sqlite_path
+        missing = ArchiveError(
+            f"no archive at {target.display if path is None else path} (run `cexledger sync` first)"
+        )
+        if not create and path is not None and not path.exists():
+            raise missing
+
+        def refuse_to_create() -> None:
+            raise missing
+
         undo = prepare_sqlite_path(target)
         engine: sa.Engine | None = None
         try:
             engine = create_engine(target, busy_timeout)
-            ensure_head(engine, prepare=enable_wal)
-        except (sa_exc.SQLAlchemyError, SchemaError, ImportError, OSError) as exc:
+            ensure_head(engine, empty=None if create else refuse_to_create, prepare=enable_wal)
+        except BaseException as exc:
             if engine is not None:
                 engine.dispose()
             undo()
-            raise target.error_from("open", exc) from exc
+            if isinstance(exc, (sa_exc.SQLAlchemyError, SchemaError, ImportError, OSError)):
+                raise target.error_from("open", exc) from exc
+            raise
         return cls(target, engine, text)
 
     def close(self) -> None:
