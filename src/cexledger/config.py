@@ -17,12 +17,14 @@ api_secret = "..."                   # inline secrets: keep the file mode 0600
 instruments = ["BTC", "ETH"]         # default: every instrument in CoinW's public list
 ```
 
-Optional per account: `rate_limit` (requests/s, overrides the documented budget),
-`timeout` (seconds per request).
+Optional per account: `rate_limit` (requests/s, overrides the documented budget; 0.01 to
+10000), `timeout` (seconds per request; 0.1 to 3600). `base_url` must be an http(s) URL with
+a host, a valid port (1-65535) if any, and no query or fragment.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import platformdirs
 
 from .errors import ConfigError
@@ -49,6 +52,11 @@ EXCHANGES: dict[str, dict[str, Any]] = {
 _SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 _COMMON_FIELDS = {"exchange", "base_url", "rate_limit", "timeout"}
 _EXTRA_FIELDS = {"bitget": {"demo", "categories"}, "coinw": {"instruments"}}
+#: Sane ranges of the numeric settings (inclusive), and what they count.
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "rate_limit": (0.01, 10_000.0, "requests per second"),
+    "timeout": (0.1, 3600.0, "seconds"),
+}
 
 
 def default_config_path() -> Path:
@@ -94,13 +102,14 @@ class Config:
     warnings: list[str] = field(default_factory=list)
 
     def select(self, names: list[str] | None) -> list[Account]:
+        """The named accounts in the order first given, each once (default: all)."""
         if not names:
             return list(self.accounts.values())
         unknown = [n for n in names if n not in self.accounts]
         if unknown:
             known = ", ".join(sorted(self.accounts)) or "none"
             raise ConfigError(f"unknown account {unknown[0]!r} (configured: {known})")
-        return [self.accounts[n] for n in names]
+        return [self.accounts[n] for n in dict.fromkeys(names)]
 
 
 def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) -> Config:
@@ -194,11 +203,9 @@ def _parse_account(
             raise ConfigError(f"{ctx}: missing `{secret}` (or `{secret}_env`)")
         values[secret] = value
 
-    base_url = table.get("base_url", EXCHANGES[exchange]["base_url"])
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{ctx}: `base_url` must be an http(s) URL")
-    rate_limit = _positive(table.get("rate_limit"), ctx, "rate_limit")
-    timeout = _positive(table.get("timeout"), ctx, "timeout")
+    base_url = _base_url(table.get("base_url", EXCHANGES[exchange]["base_url"]), ctx)
+    rate_limit = _in_range(table.get("rate_limit"), ctx, "rate_limit")
+    timeout = _in_range(table.get("timeout"), ctx, "timeout")
     demo = table.get("demo", False)
     if not isinstance(demo, bool):
         raise ConfigError(f"{ctx}: `demo` must be true or false")
@@ -232,11 +239,38 @@ def _parse_account(
     return account, inline
 
 
-def _positive(value: Any, ctx: str, key: str) -> float | None:
+def _base_url(value: Any, ctx: str) -> str:
+    """An http(s) URL with a host and a valid port, checked by httpx's own parser."""
+    problem = f"{ctx}: `base_url` must be an http(s) URL such as https://api.example.com"
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ConfigError(problem)
+    if any(c.isspace() for c in value):
+        raise ConfigError(f"{problem} (it contains white space)")
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"{problem} ({' '.join(str(exc).split())})") from None
+    if not url.host:
+        raise ConfigError(f"{problem} (it has no host)")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ConfigError(f"{problem} (port {url.port} is not in 1-65535)")
+    if url.query or url.fragment:
+        raise ConfigError(f"{problem} (without a query or fragment)")
+    return value
+
+
+def _in_range(value: Any, ctx: str, key: str) -> float | None:
+    """A finite number within the setting's sane range (``_RANGES``)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{ctx}: `{key}` must be a positive number")
+    low, high, unit = _RANGES[key]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise ConfigError(f"{ctx}: `{key}` must be a number from {low:g} to {high:g} ({unit}), not {value!r}")
     return float(value)
 
 

@@ -68,3 +68,58 @@ def test_config_errors_are_one_line(tmp_path, text, needle):
 def test_mask_never_shows_a_whole_secret():
     assert mask("abcdefghijklmnop") == "abcd…op"
     assert mask("short") == "****"
+
+
+COINW = "[accounts.a]\nexchange='coinw'\napi_key='k'\napi_secret='s'\n"
+
+
+@pytest.mark.parametrize("setting, needle", [
+    ("rate_limit = nan", "`rate_limit` must be a number from 0.01 to 10000"),
+    ("rate_limit = inf", "`rate_limit`"),
+    ("rate_limit = 0.001", "`rate_limit`"),
+    ("rate_limit = 1e9", "`rate_limit`"),
+    ("rate_limit = 0", "`rate_limit`"),
+    ("rate_limit = -5", "`rate_limit`"),
+    ("rate_limit = true", "`rate_limit`"),
+    ("rate_limit = 'fast'", "`rate_limit`"),
+    ("timeout = nan", "`timeout` must be a number from 0.1 to 3600"),
+    ("timeout = -inf", "`timeout`"),
+    ("timeout = 0.01", "`timeout`"),
+    ("timeout = 86400", "`timeout`"),
+    ("base_url = 'http://127.0.0.1:99999'", "port 99999"),
+    ("base_url = 'http://127.0.0.1:0'", "port 0"),
+    ("base_url = 'http://127.0.0.1:abc'", "base_url"),
+    ("base_url = 'http://'", "no host"),
+    ("base_url = 'https://:8080'", "no host"),
+    ("base_url = 'https://api example.com'", "white space"),
+    ("base_url = 'https://api.example.com/?x=1'", "query"),
+])
+def test_numbers_and_urls_out_of_range_are_one_line_errors(tmp_path, setting, needle):
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, COINW + setting + "\n"), env={})
+    message = str(exc.value)
+    assert needle in message and "\n" not in message and "account 'a'" in message
+
+
+@pytest.mark.parametrize("setting, field, value", [
+    ("rate_limit = 0.01", "rate_limit", 0.01),
+    ("rate_limit = 10000", "rate_limit", 10000.0),
+    ("rate_limit = 2.5", "rate_limit", 2.5),
+    ("timeout = 0.1", "timeout", 0.1),
+    ("timeout = 3600", "timeout", 3600.0),
+    ("base_url = 'http://127.0.0.1:65535/'", "base_url", "http://127.0.0.1:65535"),
+    ("base_url = 'http://[::1]:8080'", "base_url", "http://[::1]:8080"),
+    ("base_url = 'https://api.coinw.com'", "base_url", "https://api.coinw.com"),
+])
+def test_values_within_range_are_accepted(tmp_path, setting, field, value):
+    cfg = load_config(write(tmp_path, COINW + setting + "\n"), env={})
+    assert getattr(cfg.accounts["a"], field) == value
+
+
+def test_select_runs_each_account_once_in_the_order_given(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD), env={"BG_SECRET": "s", "BG_PASS": "p"})
+    assert [a.name for a in cfg.select(["fut", "main", "fut", "main", "fut"])] == ["fut", "main"]
+    assert [a.name for a in cfg.select(["main", "main"])] == ["main"]
+    assert [a.name for a in cfg.select(None)] == ["main", "fut"]
+    with pytest.raises(ConfigError, match="'nope'"):
+        cfg.select(["main", "nope", "main"])
