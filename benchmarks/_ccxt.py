@@ -34,6 +34,15 @@ CATEGORY_PARAMS: dict[str, dict[str, Any]] = {
     "OTHER": {"type": "swap", "productType": "OTHER"},
 }
 DEFAULT_PAGINATION_CALLS = 10  # fetch_paginated_call_cursor's maxCalls when no option is set
+#: ccxt 4.5's pagination defaults for this call (base ``fetch_paginated_call_cursor`` and
+#: bitget ``fetch_ledger``), reported beside the results.
+DEFAULTS = {
+    "paginationCalls": DEFAULT_PAGINATION_CALLS,   # pages per call, then it stops silently
+    "maxRetries": 3,                               # consecutive failed pages before raising
+    "maxEntriesPerRequest": 100,                   # sent as limit=100
+    "cursor": "info.id of the last entry after parse_ledger sorted the page by timestamp ascending",
+    "window": "since only: the server's default window (30 days from since); no splitting into windows",
+}
 
 
 def available() -> str | None:
@@ -118,7 +127,10 @@ def run_ccxt(url: str, account: dict[str, str], since: int, truth_ids: set[str],
         for c, r in result["per_category"].items()
     }
     wall = result["wall_s"]
+    import ccxt
+
     return {
+        "defaults": {**DEFAULTS, "rateLimit_ms": ccxt.bitget().rateLimit},
         "pagination_calls": pagination_calls if pagination_calls is not None else DEFAULT_PAGINATION_CALLS,
         "bound_s": bound_s,
         "timed_out": result["timed_out"],

@@ -256,7 +256,7 @@ class StatsPoller:
         """When requests started and stopped arriving, and the rate between (sampling ±interval)."""
         active = [(t, n) for t, n, _ in self.samples if n > 0]
         if not active:
-            return {"rate_limited_at_s": [], "first_request_s": None, "last_request_s": None,
+            return {"per_second": [], "rate_limited_at_s": [], "first_request_s": None, "last_request_s": None,
                     "active_s": None, "active_req_per_s": None, "tail_s": None}
         total = active[-1][1]
         first = active[0][0]
@@ -267,7 +267,11 @@ class StatsPoller:
             if limited > previous:
                 limited_at.append(round(t, 1))
                 previous = limited
+        per_second = []  # requests arriving in each whole second since the first one
+        for k in range(1, int(last - first) + 1):
+            per_second.append(_count_at(self.samples, first + k) - _count_at(self.samples, first + k - 1))
         return {
+            "per_second": per_second,
             "rate_limited_at_s": limited_at[:20],
             "first_request_s": round(first, 2),
             "last_request_s": round(last, 2),
@@ -275,6 +279,16 @@ class StatsPoller:
             "active_req_per_s": round(total / span, 2),
             "tail_s": round(wall_s - last, 2),
         }
+
+
+def _count_at(samples: list[tuple[float, int, int]], t: float) -> int:
+    """Requests counted by time ``t`` (the last sample at or before it)."""
+    count = 0
+    for ts, n, _ in samples:
+        if ts > t:
+            break
+        count = n
+    return count
 
 
 def archive_ids(db: Path) -> list[str]:

@@ -384,7 +384,18 @@ def machine() -> dict[str, Any]:
         except Exception:  # noqa: BLE001
             return None
 
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                                  text=True, timeout=10).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
     return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "src_modified": bool(git("status", "--porcelain", "--", "src")),
         "cpu": model, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
         "memory_gb": mem_gb, "python": platform.python_version(), "platform": platform.platform(),
         "sqlite": sqlite3.sqlite_version,
@@ -415,7 +426,9 @@ def print_table(result: dict[str, Any]) -> None:
 
     console = Console(width=200)
     m = result["machine"]
-    console.print(f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), "
+    console.print(f"cexledger {m['versions']['cexledger']} at {m['commit']}"
+                  + (" (src/ modified)" if m["src_modified"] else "") + "; "
+                  f"machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), "
                   f"{m['memory_gb']} GB, Python {m['python']}, SQLite {m['sqlite']}, "
                   f"ccxt {m['versions'].get('ccxt') or 'not installed'}", markup=False)
     mode = "smoke (tiny sizes, targets not judged)" if result["smoke"] else "full sizes"
