@@ -72,7 +72,8 @@ def summary_table(report: SyncReport) -> Table:
         state = "[red]FAILED[/red]" if acc.fatal else ("[yellow]incomplete[/yellow]" if acc.errors else "[green]ok[/green]")
         table.add_row(
             f"[bold]{acc.account}[/bold]", f"{state} {acc.seconds:.1f} s",
-            f"{rq.requests} requests, {rq.retries} retries, {rq.rate_limited} rate-limited",
+            f"{rq.requests} requests, {rq.retries} retries, {rq.rate_limited} rate-limited"
+            + (f", {rq.unparsed} rows kept raw only (not understood yet)" if rq.unparsed else ""),
             str(sum(s.pages for s in acc.streams.values())), str(acc.new), str(acc.updated),
             end_section=True,
         )

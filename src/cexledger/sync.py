@@ -219,6 +219,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             "pages": sum(s.pages for s in report.streams.values()),
             "requests": report.requests.requests,
             "retries": report.requests.retries,
+            "unparsed": report.requests.unparsed,
             "errors": report.errors,
         },
     )
