@@ -37,6 +37,9 @@ def canonical_decimal(value: Decimal) -> str:
     """
     if not value.is_finite():
         raise ValueError(f"not a finite decimal: {value!r}")
+    text = str(value)
+    if "E" not in text and text[-1] != "0" and not value.is_zero():
+        return text                    # already plain, with no trailing zero: the usual case
     if value.is_zero():
         return "0"
     text = format(value, "f")
@@ -51,6 +54,16 @@ def to_decimal(value: Any) -> Decimal | None:
     Raises ``ValueError`` for anything that is not a finite number; a ``float`` is refused
     because it has already lost exactness.
     """
+    if type(value) is str:             # the usual wire form, fast; Decimal() allows spaces
+        try:
+            result = Decimal(value)
+        except ArithmeticError:
+            if not value.strip():
+                return None
+            raise ValueError(f"not a number: {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"not a finite number: {value!r}")
+        return result
     if value is None:
         return None
     if isinstance(value, Decimal):
