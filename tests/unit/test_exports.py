@@ -69,3 +69,19 @@ def test_parquet_refuses_to_round(tmp_path):
         arc.write_page(KEY, [Record("1", 1, b"{}", [entry("1", 0, Decimal("1E-19"))])])
         with pytest.raises(CexledgerError, match="decimal"):
             write_parquet(arc, io.BytesIO())
+
+
+def test_iso_ms_matches_datetime():
+    from datetime import datetime, timedelta, timezone
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from cexledger.export.csv import iso_ms
+
+    @given(st.integers(min_value=-10**12, max_value=4 * 10**12))
+    def check(ts):
+        expected = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ts)
+        assert iso_ms(ts) == expected.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    check()
