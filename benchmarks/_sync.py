@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from _sandbox import Sandbox, StatsPoller, archive_counts, archive_ids, sync, write_config
 
 from cexledger.exchanges.bitget.streams import PAGE_LIMIT, plan_windows, wanted_range
@@ -145,8 +146,6 @@ def coinw_incremental_floor(sandbox: Sandbox) -> dict[str, int]:
     """
     account = sandbox.accounts("coinw")[0]["name"]
     body = sandbox.http.get("/_sandbox/truth", params={"exchange": "coinw", "account": account}).content
-    import msgspec
-
     rows = msgspec.json.decode(body, type=dict[str, list[dict[str, Any]]])["rows"]
     by_instrument: dict[str, list[tuple[int, int, bool]]] = {}
     for r in rows:
