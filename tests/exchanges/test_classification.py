@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from cexledger.errors import FatalAccountError, FatalStreamError, RetriableError
-from cexledger.exchanges._http import FIRST_CONNECT_ATTEMPTS, RetryPolicy, limiter_for
+from cexledger.exchanges._http import FIRST_CONNECT_ATTEMPTS, RATE_LIMIT_PENALTY_SLOTS, RetryPolicy, limiter_for
 from cexledger.exchanges.bitget import BitgetClient, BitgetCredentials
 from cexledger.exchanges.coinw import CoinwClient, CoinwCredentials
 
@@ -67,7 +67,7 @@ async def test_bitget_rate_limit_codes_retry_and_penalize(make_bitget, monkeypat
     monkeypatch.setattr(client._limiter, "penalize", penalties.append)
     page = await client.financial_records("SPOT")
     assert page.rows == 1
-    assert penalties == [0.5]
+    assert penalties == [pytest.approx(RATE_LIMIT_PENALTY_SLOTS / client._limiter.rate)]
     counts = client.stats.as_dict()
     assert counts.pop("round_trip") > 0
     assert counts == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0, "unparsed": 0}

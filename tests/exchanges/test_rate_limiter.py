@@ -123,3 +123,25 @@ def test_round_trip_is_a_moving_average():
     assert stats.round_trip == 1.0
     stats.observe_round_trip(0.5)
     assert stats.round_trip == 0.9
+
+
+class LateClock(FakeClock):
+    """Every sleep wakes up ``late`` seconds after it was due, as a busy event loop does."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + self.late)
+
+
+@pytest.mark.parametrize("rate", [19.4, 4.85])
+async def test_late_wake_ups_cost_no_capacity_and_never_bunch(rate):
+    clock = LateClock(late=0.05 / rate)          # each wake-up 5 % of a slot late
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    n = int(rate * 10)
+    times = [t for _, t in await run_waiters(limiter, clock, n)]
+    # the grid is kept: n grants take (n - 1) slots plus at most one late wake-up
+    assert times[-1] - times[0] <= (n - 1) / rate + clock.late + 1e-6
+    assert max_in_any_window(times) <= math.ceil(rate)
