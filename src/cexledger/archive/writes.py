@@ -9,13 +9,13 @@ updated). Statements run through :mod:`.prepared` (compiled Core on the DBAPI cu
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .._clock import now_ms
 from .._json import dumps
 from ..model import Record, StreamKey
 from . import coverage
@@ -81,9 +81,6 @@ _TOUCH_STREAM = Prepared(
 _LOCK_STREAM = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(_b("b_ns"), _b("b_sid"))), ["b_ns", "b_sid"])
 
 
-def now_ms() -> int:
-    """The current time in Unix milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:

@@ -37,7 +37,8 @@ from .._json import dumps
 from .bitget_data import CATEGORIES
 from .config import RETENTION_MS, WINDOW_MS
 from .faults import Handler, guard
-from .state import SandboxState, now_ms
+from .._clock import now_ms
+from .state import SandboxState
 
 __all__ = ["PATH", "routes"]
 

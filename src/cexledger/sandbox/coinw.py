@@ -29,7 +29,8 @@ from aiohttp import web
 from .._json import dumps
 from .coinw_data import PUBLIC_EXTRA, instrument_spec
 from .faults import Handler, guard
-from .state import SandboxState, now_ms
+from .._clock import now_ms
+from .state import SandboxState
 
 __all__ = ["PATH", "INSTRUMENTS_PATH", "routes"]
 

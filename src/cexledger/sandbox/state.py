@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
+from .._clock import now_ms
 from .accounts import Account, make_accounts
 from .bitget_data import CATEGORIES, BitgetBook, category_weights
 from .coinw_data import Deals
@@ -30,9 +30,6 @@ class UnknownError(LookupError):
     """An unknown exchange, account, row or instrument was asked for."""
 
 
-def now_ms() -> int:
-    """The sandbox clock: real wall-clock time in Unix ms (clients sign with it)."""
-    return time.time_ns() // 1_000_000
 
 
 class SandboxState:
