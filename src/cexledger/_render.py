@@ -10,12 +10,12 @@ from rich.table import Table
 
 from .archive import StreamSummary, WriteResult
 from .config import Account, mask
+from .exchanges import registry
 from .model import StreamKey
 from .sync import SyncReport
 
-__all__ = ["SyncProgress", "summary_table", "status_table", "accounts_table", "fmt_ts", "RETENTION_DAYS"]
+__all__ = ["SyncProgress", "summary_table", "status_table", "accounts_table", "fmt_ts"]
 
-RETENTION_DAYS = {"bitget": 90, "coinw": 90}
 WARN_DAYS = 30
 DAY_MS = 86_400_000
 
@@ -105,7 +105,7 @@ def safe_days(summary: StreamSummary, now: int) -> float | None:
     or else the end of the newest coverage): from then on, rows there expire unarchived.
     The first hour of retention is ignored (syncs stay a few minutes inside the edge).
     """
-    retention = RETENTION_DAYS.get(summary.key.exchange, 90) * DAY_MS
+    retention = registry[summary.key.exchange].RETENTION_MS
     if not summary.coverage:
         return None if summary.newest_ts is None else (summary.newest_ts + retention - now) / DAY_MS
     gap = first_uncovered(summary.coverage, now - retention + 3_600_000, now)
@@ -124,7 +124,8 @@ def status_table(summaries: list[StreamSummary], now: int) -> tuple[Table, list[
         elif days < WARN_DAYS:
             days_text = f"[bold red]{days:.0f} days[/bold red]"
             warnings.append(
-                f"{s.key}: history the archive lacks (from {fmt_ts(now - (90 - days) * DAY_MS)}) leaves "
+                f"{s.key}: history the archive lacks (from "
+                f"{fmt_ts(now + int(days * DAY_MS) - registry[s.key.exchange].RETENTION_MS)}) leaves "
                 f"{s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
             )
         else:

@@ -148,7 +148,7 @@ class WindowWork:
 
     async def _run(self, ctx: SyncContext) -> list[WindowWork]:
         cursor = self.cursor
-        seen: set[str] = set()
+        seen: set[str] = {cursor} if cursor else set()    # every cursor this chain has sent
         trail = _Trail() if cursor is None else None    # a resumed chain does not know its start
         while True:
             try:
@@ -161,11 +161,11 @@ class WindowWork:
                     raise
                 # a cursor saved by an interrupted run that the server no longer accepts:
                 # read the window again from its start (duplicates are absorbed by id)
-                cursor, trail = None, _Trail()
+                cursor, trail, seen = None, _Trail(), set()
                 continue
             ctx.count_page(self.key)
             nxt = page.cursor
-            if nxt is not None and (nxt == cursor or nxt in seen):
+            if nxt is not None and nxt in seen:
                 raise FatalStreamError(
                     f"stream {self.key}: the exchange returned cursor {nxt!r} twice (paging loop); "
                     "window left uncovered",
