@@ -83,12 +83,17 @@ ProgressFn = Callable[[StreamKey, WriteResult | None], None]
 
 
 class SyncContext:
-    """What work items see: the archive (serialised, off the event loop) and the counters."""
+    """What work items see: the archive (serialised, off the event loop) and the counters.
+
+    ``recheck_open``: re-read every archived record that may still change (CoinW open
+    positions) in this sync, whatever the exchange's schedule for that says.
+    """
 
     def __init__(self, archive: Archive, now: int, reports: dict[str, AccountReport],
-                 progress: ProgressFn | None = None) -> None:
+                 progress: ProgressFn | None = None, *, recheck_open: bool = False) -> None:
         self.archive = archive
         self.now_ms = now
+        self.recheck_open = recheck_open
         self._reports = reports
         self._lock = asyncio.Lock()
         self._progress = progress
@@ -160,6 +165,13 @@ class SyncContext:
     async def streams(self, account: str) -> list[StreamSummary]:
         return await self._call(self.archive.streams, account)
 
+    async def get_meta(self, key: StreamKey, name: str) -> str | None:
+        return await self._call(self.archive.get_meta, key, name)
+
+    async def set_meta(self, key: StreamKey, name: str, value: str) -> None:
+        """A per-stream value, in its own transaction (not with any page's records)."""
+        await self._call(self.archive.set_meta, key, name, value)
+
 
 async def sync_accounts(
     accounts: Sequence[Account],
@@ -167,11 +179,17 @@ async def sync_accounts(
     *,
     progress: ProgressFn | None = None,
     now: int | None = None,
+    recheck_open: bool = False,
 ) -> SyncReport:
-    """Sync every account concurrently; returns what happened, never raises for exchange errors."""
+    """Sync every account concurrently; returns what happened, never raises for exchange errors.
+
+    ``recheck_open`` re-reads every archived CoinW open position now instead of on its
+    schedule (see ``exchanges/coinw/streams.py``).
+    """
     started = time.monotonic()
     reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
-    ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress)
+    ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress,
+                      recheck_open=recheck_open)
     await asyncio.gather(*(_run_account(a, ctx, reports[a.name]) for a in accounts))
     return SyncReport(list(reports.values()), time.monotonic() - started)
 
