@@ -10,9 +10,19 @@ trusted to stop; it only bounds how far ahead pages are fetched concurrently.
   rate times the round trip calls for, shared among the account's running streams, at
   most ``MAX_DEPTH`` — so a lone dense instrument still keeps the limiter busy.
 - **Incremental** starts sequential and widens as pages bring new rows; it stops early at
-  a full page whose rows are all archived and unchanged — but only once every archived
-  row that may still change (an open position) has been seen again, so a position that
-  closed deep in the history is still updated.
+  the first full page whose rows are all archived and unchanged. A row that changed above
+  that page (a position closed near the top) is updated on the way.
+- **Open positions deep in the list** (archived rows that may still change) are re-read on
+  a schedule: when a *recheck* is due, the incremental pass does not stop early until every
+  archived open position inside retention has been seen again, so a position that closed
+  deep in the history is updated too. A recheck is due when the stream has never had one,
+  when the last one started ``RECHECK_OPEN_MS`` (1 hour) or more ago (or, from a skewed
+  clock, that far in the future), or when the sync is told to (``cexledger sync
+  --recheck-open``). Any pass that reads to the end of the list, or keeps going until it
+  has seen every open position, counts as a recheck: its start time is kept in the
+  stream's meta (``open_rechecked_ms``). Between rechecks a re-sync with nothing new costs
+  one request per instrument; a deep position's close reaches the archive within an hour
+  plus the time to the next sync.
 - Rows inserted at the top while pages are fetched concurrently could shift a row past a
   page boundary unseen. Sequential reading only ever sees such a row twice, so a pass that
   fetched pages concurrently re-reads page 1 at its end; if page 1 changed, the list moved
@@ -20,7 +30,8 @@ trusted to stop; it only bounds how far ahead pages are fetched concurrently.
 
 If the server turns out to page oldest-first (detected from ``createdDate`` on page 1),
 the early stop is unsound and every pass reads to the end. Checkpoint per page: the next
-page to read, the pass's start time and page 1's ids; a killed pass resumes there.
+page to read, the pass's start time, whether it is a recheck and page 1's ids; a killed
+pass resumes there.
 A complete pass covers ``[pass start - 90 d, pass start)``.
 """
 
@@ -40,7 +51,7 @@ if TYPE_CHECKING:
     from ...config import Account
     from ...sync import SyncContext
 
-__all__ = ["STREAM", "RETENTION_MS", "PassWork", "open_client", "plan_account"]
+__all__ = ["STREAM", "RETENTION_MS", "RECHECK_OPEN_MS", "PassWork", "open_client", "plan_account", "recheck_due"]
 
 STREAM = "deals-history"
 RETENTION_MS = 90 * 86_400_000     # "3 months"
@@ -48,6 +59,26 @@ PAGE_SIZE = 100
 MAX_DEPTH = 4
 MAX_PAGES = 100_000                # a guard, far above any real instrument's 3 months
 SLOT = "pass"
+RECHECK_OPEN_MS = 3_600_000        # re-read every archived open position at most this often
+RECHECK_META = "open_rechecked_ms"  # stream meta: start (Unix ms) of the last complete recheck
+
+
+def recheck_due(last_ms: int | None, now: int, *, forced: bool = False) -> bool:
+    """Whether a pass must re-read every archived open position before it may stop early.
+
+    Due when forced, when never recorded, or when the last recheck started
+    ``RECHECK_OPEN_MS`` or more before ``now`` — or as far after it: a stamp written by a
+    clock far ahead must not postpone rechecks for as long as that clock was wrong.
+    """
+    return forced or last_ms is None or abs(now - last_ms) >= RECHECK_OPEN_MS
+
+
+def _parse_stamp(value: str | None) -> int | None:
+    """A stored recheck time, or None when absent or unreadable (then a recheck is due)."""
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -57,6 +88,8 @@ class PassWork:
     ``backfill`` passes read to the end (no early stop); ``sequential`` ones read one page
     at a time (a recovery pass after the list moved); ``pipelined``/``newest_first`` carry
     what a resumed pass had already learnt; ``resumed`` passes are followed by a fresh one.
+    ``recheck`` passes re-read every archived open position before stopping early; a pass
+    decides it when it starts (``recheck_due``) and a resumed one carries it on.
     """
 
     key: StreamKey
@@ -69,6 +102,7 @@ class PassWork:
     pipelined: bool = False
     newest_first: bool = True
     resumed: bool = False
+    recheck: bool = False
 
     @property
     def slot(self) -> str:
@@ -87,6 +121,7 @@ class PassWork:
             "pipelined": pipelined,
             "newest_first": newest_first,
             "first_ids": first_ids,
+            "recheck": self.recheck,
         }
 
     @classmethod
@@ -101,6 +136,7 @@ class PassWork:
             first_ids=[str(i) for i in ids] if isinstance(ids, list) else None,
             sequential=bool(st.get("sequential")), pipelined=bool(st.get("pipelined")),
             newest_first=st.get("newest_first") is not False, resumed=True,
+            recheck=st.get("recheck") is True,
         )
 
     def _recovery(self) -> PassWork:
@@ -109,7 +145,13 @@ class PassWork:
 
     async def run(self, ctx: SyncContext) -> list[PassWork]:
         horizon = self.pass_started - RETENTION_MS
-        pending = {rid for rid, ts in (await ctx.mutable_ids(self.key)).items() if ts >= horizon}
+        if not (self.backfill or self.recheck):
+            last = _parse_stamp(await ctx.get_meta(self.key, RECHECK_META))
+            self.recheck = recheck_due(last, ctx.now_ms, forced=ctx.recheck_open)
+        # archived open positions this pass must see again before it may stop early
+        pending: set[str] = set()
+        if self.recheck and not self.backfill:
+            pending = {rid for rid, ts in (await ctx.mutable_ids(self.key)).items() if ts >= horizon}
         depth = 1 if (self.sequential or not self.backfill) else MAX_DEPTH
         page_no = self.start_page
         next_issue = page_no
@@ -151,8 +193,9 @@ class PassWork:
                     pending.discard(r.record_id)
                     oldest = r.ts if oldest is None else min(oldest, r.ts)
                 if repeated or page.rows == 0 or page.rows < max_rows:
+                    # the end of the list: every row, open positions included, was re-read
                     return await self._finish(ctx, records, first_ids, pipelined,
-                                              cover=(horizon, self.pass_started))
+                                              cover=(horizon, self.pass_started), rechecked=True)
                 result = await ctx.write(
                     self.key, records, slot=SLOT,
                     state=self.state(page_no + 1, first_ids, pipelined, newest_first),
@@ -165,7 +208,8 @@ class PassWork:
                     and not pending
                 ):
                     cover = (oldest, self.pass_started) if oldest is not None and oldest < self.pass_started else None
-                    return await self._finish(ctx, [], first_ids, pipelined, cover=cover)
+                    return await self._finish(ctx, [], first_ids, pipelined, cover=cover,
+                                              rechecked=self.recheck)
                 if not self.sequential and (result.new or result.updated):
                     depth = min(MAX_DEPTH, depth * 2)
                 page_no += 1
@@ -176,14 +220,19 @@ class PassWork:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
 
     async def _finish(self, ctx: SyncContext, records, first_ids, pipelined: bool,
-                      cover: tuple[int, int] | None) -> list[PassWork]:
+                      cover: tuple[int, int] | None, rechecked: bool) -> list[PassWork]:
         """End the pass: cover its range, or — if pages were read out of order and the list
-        moved meanwhile — leave it uncovered and hand over to a durable recovery pass."""
+        moved meanwhile — leave it uncovered and hand over to a durable recovery pass.
+        ``rechecked``: the pass saw every archived open position again; record when it started."""
         if pipelined and await self._list_moved(first_ids):
             recovery = self._recovery()
             await ctx.write(self.key, records, slot=SLOT, state=recovery.state(1, None, False, True))
             return [recovery]
         await ctx.write(self.key, records, slot=SLOT, done=True, cover=cover)
+        if rechecked:
+            # Not in the page's transaction: a crash in between only leaves the previous
+            # stamp, so the worst case is one recheck more than needed on the next sync.
+            await ctx.set_meta(self.key, RECHECK_META, str(self.pass_started))
         if self.resumed:      # rows may have arrived while this pass was interrupted
             return [PassWork(self.key, self.client, now_ms(), backfill=False)]
         return []
