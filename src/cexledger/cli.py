@@ -168,12 +168,21 @@ def sync(
     ctx: typer.Context,
     accounts: Optional[list[str]] = typer.Argument(None, help="Account names to sync (default: all)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display, only the summary."),
+    recheck_open: bool = typer.Option(
+        False, "--recheck-open",
+        help="CoinW: re-read every archived open position now, whatever the schedule, so any "
+             "that has closed since, however far back in the history, is updated. Without it a "
+             "sync does this only for instruments last re-checked an hour or more ago. Costs "
+             "extra requests (pages down to the oldest open position).",
+    ),
 ) -> None:
     """Fetch everything new from the exchanges into the archive.
 
     The first run backfills all the history the exchange still holds (Bitget: 90 days of
     financial records; CoinW: 3 months of futures transaction details); later runs fetch
-    only what is new. Safe to interrupt and re-run at any time. Exit code 1 if any stream
+    only what is new. CoinW positions archived while open are re-read by the first sync an
+    hour or more after their last re-check (or now, with --recheck-open), so their closing
+    is archived too. Safe to interrupt and re-run at any time. Exit code 1 if any stream
     failed (the rest is archived).
     """
     from ._render import SyncProgress, summary_table
@@ -183,10 +192,11 @@ def sync(
     selected = _config(state).select(accounts)
     with Archive.open(db_url(state.db)) as archive:
         if quiet or not err.is_terminal:
-            report = asyncio.run(sync_accounts(selected, archive))
+            report = asyncio.run(sync_accounts(selected, archive, recheck_open=recheck_open))
         else:
             with SyncProgress(err, selected) as progress:
-                report = asyncio.run(sync_accounts(selected, archive, progress=progress))
+                report = asyncio.run(sync_accounts(selected, archive, progress=progress,
+                                                   recheck_open=recheck_open))
     out.print(summary_table(report))
     for acc in report.accounts:
         for note in acc.notes:

@@ -42,7 +42,8 @@ def test_changed_rows_updated_and_history_kept(sandbox_factory, cli_for):
     changed = sb.post("/_sandbox/mutate", {"exchange": "coinw", "account": "coinw-1", "count": 5})["ids"]
     assert changed, "the sandbox had no open position to close"
     sb.reset_stats()
-    proc = cli.run("sync", check=True)
+    # open positions are re-read on a schedule (hourly); the flag re-reads them all now
+    proc = cli.run("sync", "--recheck-open", check=True)
     assert_archive_equals_truth(sb, cli, "coinw")
     assert "updated" in proc.stdout
 
@@ -60,6 +61,65 @@ def test_changed_rows_updated_and_history_kept(sandbox_factory, cli_for):
             assert kept[0]["status"] == "open" and kept[-1]["status"] == "close"
 
 
+PAGE = 100
+
+
+def open_positions_by_depth(sb, account: str = "coinw-1") -> dict[str, int]:
+    """id -> index in its instrument's newest-first list, for every open position (truth),
+    oldest position first (the order in which ``/_sandbox/mutate`` closes them)."""
+    by_instrument: dict[str, list[tuple[int, int, str]]] = {}
+    for rid, row in sb.truth("coinw", account).items():
+        by_instrument.setdefault(str(row["instrument"]).upper(), []).append(
+            (int(row["createdDate"]), int(rid), str(row["status"]).lower()))
+    found = []
+    for rows in by_instrument.values():
+        rows.sort(reverse=True)
+        found += [(created, rid, i) for i, (created, rid, status) in enumerate(rows) if status == "open"]
+    return {str(rid): i for _, rid, i in sorted(found)}
+
+
+def test_resync_rechecks_deep_open_positions_only_on_schedule_or_when_asked(sandbox_factory, cli_for):
+    instruments = ["BTC", "ETH", "SOL", "1000PEPE"]
+    sb = sandbox_factory("--records", "4000", "--bitget-accounts", "0", "--coinw-accounts", "1",
+                         "--dense-share", "0.9", "--seed", "1")
+    depth = open_positions_by_depth(sb)
+    assert max(depth.values()) >= 2 * PAGE, "no open position beyond page 2: the test would prove nothing"
+    cli = cli_for(sb, instruments=instruments)
+    cli.run("sync", check=True)
+    first = cli.export_jsonl()
+
+    # (a) nothing new: one request per stream, although open positions sit pages deep
+    sb.reset_stats()
+    cli.run("sync", check=True)
+    stats = sb.stats()
+    assert stats["requests"] <= len(instruments), f"re-sync with nothing new made {stats['requests']} requests"
+    assert cli.export_jsonl() == first, "a re-sync with nothing new changed the archive"
+
+    # (b) positions close deep in the list: mutate closes the oldest open ones first, so
+    # close as many as lead that order while they sit beyond page 1
+    oldest_first = list(depth.items())
+    count = min(5, next((n for n, (_, i) in enumerate(oldest_first) if i < PAGE), len(oldest_first)))
+    assert count >= 3, f"oldest open positions at depths {[i for _, i in oldest_first[:5]]}"
+    closed = [str(i) for i in sb.post("/_sandbox/mutate", {"exchange": "coinw", "account": "coinw-1",
+                                                          "count": count})["ids"]]
+    assert closed == [rid for rid, _ in oldest_first[:count]]
+    sb.reset_stats()
+    cli.run("sync", check=True)                       # inside the hour: not chased
+    assert sb.stats()["requests"] <= len(instruments)
+    still = {line["id"]: line["raw"] for line in cli.export_jsonl()}
+    assert all(still[rid]["status"] == "open" for rid in closed)
+    with Archive.open(cli.db_url) as archive:
+        assert archive.last_runs(1)[0]["stats"]["updated"] == 0
+
+    sb.reset_stats()
+    cli.run("sync", "--recheck-open", check=True)     # asked: re-read down to the deepest one
+    pages_needed = max(depth[rid] for rid in closed) // PAGE + 1
+    assert sb.stats()["requests"] >= pages_needed
+    assert_archive_equals_truth(sb, cli, "coinw")
+    with Archive.open(cli.db_url) as archive:
+        assert archive.last_runs(1)[0]["stats"]["updated"] == len(closed)
+
+
 def test_rows_arriving_mid_sync_cause_no_loss_and_no_duplicate(sandbox_factory, cli_for):
     sb = sandbox_factory("--records", "1500", "--bitget-accounts", "0", "--coinw-accounts", "1",
                          "--churn", "0.3", "--dense-share", "0.8")
@@ -70,7 +130,8 @@ def test_rows_arriving_mid_sync_cause_no_loss_and_no_duplicate(sandbox_factory, 
     assert before <= set(got), f"{len(before - set(got))} rows that existed at the start were lost"
     assert len(set(sb.truth("coinw", "coinw-1"))) > len(before), "no rows arrived during the sync"
     sb.post("/_sandbox/settings", {"churn": 0.0})
-    cli.run("sync", check=True)
+    # churn also closed positions already read: only a recheck is sure to see them again
+    cli.run("sync", "--recheck-open", check=True)
     assert_archive_equals_truth(sb, cli, "coinw")
 
 
@@ -125,5 +186,5 @@ def test_pipelined_pass_with_faults_and_arrivals_loses_nothing(sandbox_factory, 
     assert before <= set(got), f"{len(before - set(got))} rows that existed at the start were lost"
     assert sb.stats()["faults"] > 0 and len(sb.truth("coinw", "coinw-1")) > len(before)
     sb.post("/_sandbox/settings", {"churn": 0.0, "faults": 0.0})
-    cli.run("sync", check=True)
+    cli.run("sync", "--recheck-open", check=True)   # see the test above
     assert_archive_equals_truth(sb, cli, "coinw")
