@@ -139,10 +139,12 @@ def incremental(sandbox: Sandbox, config: Path, db: Path, workdir: Path) -> dict
 
 
 def coinw_incremental_floor(sandbox: Sandbox) -> dict[str, int]:
-    """Per instrument, the pages an incremental pass must read to see every open position again.
+    """Per instrument, the pages a recheck of open positions must read to see them all again.
 
-    cexledger stops at a full unchanged page only once every archived open (mutable)
-    position has been seen; rows are served newest first by (createdDate, id).
+    An incremental pass stops at the first full unchanged page, except when its hourly
+    recheck is due (or ``--recheck-open``): then only once every archived open (mutable)
+    position has been seen; rows are served newest first by (createdDate, id). The figure
+    measures a re-sync right after the backfill, when no recheck is due.
     """
     account = sandbox.accounts("coinw")[0]["name"]
     body = sandbox.http.get("/_sandbox/truth", params={"exchange": "coinw", "account": account}).content
