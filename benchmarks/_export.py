@@ -6,7 +6,7 @@ included. Each run's peak RSS is kept as well.
 
 ``sql_floor`` is the scale beside it: the export's own query (the same compiled SQL),
 fetched with bare ``sqlite3`` and thrown away -- what reading the rows in export order costs
-before any Python per row. ``startup_s`` (``cexledger --version``) is in every CLI wall time.
+before the export does anything with them. ``startup_s`` (``cexledger --version``) is in every CLI wall time.
 """
 
 from __future__ import annotations
@@ -42,19 +42,16 @@ def export(db: Path, workdir: Path, fmt: str) -> dict[str, Any]:
 
 
 def sql_floor(db: Path, fmt: str) -> dict[str, Any]:
-    """Rows/s of the export's query alone: compiled by SQLAlchemy, fetched by bare sqlite3."""
-    from sqlalchemy.dialects import sqlite
+    """Rows/s of the export's own query alone (``cexledger.archive.bulk``), fetched by bare
+    sqlite3 into the same driver tuples and thrown away."""
+    from cexledger.archive import bulk
 
-    from cexledger.archive import queries
-
-    stmt = (queries.records_statement(None, None) if fmt == "jsonl"
-            else queries.entries_statement(None, None, None, None))
-    sql = str(stmt.compile(dialect=sqlite.dialect()))
+    statement, params = (bulk.record_lines if fmt == "jsonl" else bulk.entry_columns)(None, None)
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         start = time.perf_counter()
-        cursor = conn.execute(sql)
+        cursor = conn.execute(statement.sql("sqlite"), params)
         rows = 0
-        while batch := cursor.fetchmany(10_000):
+        while batch := cursor.fetchmany(bulk.BATCH):
             rows += len(batch)
         elapsed = time.perf_counter() - start
     return {"query": "records" if fmt == "jsonl" else "entries", "rows": rows,

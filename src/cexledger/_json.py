@@ -17,7 +17,7 @@ __all__ = ["loads", "dumps", "Raw", "canonical_decimal", "to_decimal", "to_id"]
 Raw = msgspec.Raw
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
-_encoder = msgspec.json.Encoder(decimal_format="number")
+encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 def loads(data: bytes | str) -> Any:
@@ -27,7 +27,7 @@ def loads(data: bytes | str) -> Any:
 
 def dumps(obj: Any) -> bytes:
     """Encode JSON compactly, ``Decimal`` as a JSON number, key order kept."""
-    return _encoder.encode(obj)
+    return encoder.encode(obj)
 
 
 def canonical_decimal(value: Decimal) -> str:

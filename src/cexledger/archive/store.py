@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 
 from ..errors import ArchiveError
 from ..model import LedgerEntry, Record, StreamKey
-from . import coverage, queries, writes
+from . import bulk, coverage, queries, writes
 from .engine import (
     DEFAULT_BUSY_TIMEOUT,
     Target,
@@ -222,6 +222,23 @@ class Archive:
         stmt = queries.entries_statement(account, exchange, since_ms, until_ms)
         with self._reading() as conn:
             yield from queries.entry_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
+
+    def record_batches(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[int, str, bytes]]]]:
+        """Latest versions as ``(stream_id, record_id, raw)`` driver tuples in batches, in
+        :meth:`iter_records` order; each batch comes with the stream id -> key map (one
+        snapshot). For exports: nothing is built per row."""
+        return self._batches(*bulk.record_lines(account, exchange))
+
+    def entry_batches(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
+        """Entries as driver tuples of :data:`.bulk.ENTRY_COLUMNS` (amounts as canonical
+        text) in batches, in :meth:`iter_entries` order, each with the stream id -> key map."""
+        return self._batches(*bulk.entry_columns(account, exchange))
+
+    def _batches(self, statement: Any, params: list[Any]) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
+        with self._reading() as conn:
+            keys = bulk.stream_keys(conn)
+            for batch in bulk.batches(conn, statement, params):
+                yield keys, batch
 
     def versions(self, key: StreamKey, record_id: str) -> list[bytes]:
         """Every version's raw bytes of one record, oldest first, latest last ([] if unknown)."""

@@ -4,35 +4,55 @@
 ``raw`` is embedded byte for byte (numbers stay exact). Line breaks a server put between
 JSON tokens are turned into spaces so each record stays on one line; a JSON string can
 never hold a raw line break, so no value changes.
+
+Lines are assembled a batch at a time from the driver's rows, with each stream's constant
+prefix encoded once: a million records is a few seconds, most of it reading the database.
 """
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import BinaryIO
 
 from .. import _json
 from ..archive import Archive
+from ..model import StreamKey
 
-__all__ = ["write_jsonl", "jsonl_line"]
+__all__ = ["write_jsonl"]
+
+_MIDDLE = b',"raw":'
+_END = b"}\n"
 
 
-def jsonl_line(account: str, exchange: str, stream: str, record_id: str, raw: bytes) -> bytes:
-    if b"\n" in raw or b"\r" in raw:
-        raw = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+def _prefix(key: StreamKey) -> bytes:
     return b"".join((
-        b'{"account":', _json.dumps(account),
-        b',"exchange":', _json.dumps(exchange),
-        b',"stream":', _json.dumps(stream),
-        b',"id":', _json.dumps(record_id),
-        b',"raw":', raw, b"}\n",
+        b'{"account":', _json.dumps(key.account),
+        b',"exchange":', _json.dumps(key.exchange),
+        b',"stream":', _json.dumps(key.stream),
+        b',"id":',
     ))
+
+
+def _one_line(raw: bytes) -> bytes:
+    if b"\n" in raw or b"\r" in raw:
+        return raw.replace(b"\r", b" ").replace(b"\n", b" ")
+    return raw
 
 
 def write_jsonl(archive: Archive, out: BinaryIO, *, account: str | None = None,
                 exchange: str | None = None) -> int:
     count = 0
-    for rec in archive.iter_records(account=account, exchange=exchange):
-        k = rec.key
-        out.write(jsonl_line(k.account, k.exchange, k.stream, rec.record_id, rec.raw))
-        count += 1
+    prefixes: dict[int, bytes] = {}
+    encode = _json.encoder.encode
+    for keys, batch in archive.record_batches(account=account, exchange=exchange):
+        if not prefixes:
+            prefixes = {sid: _prefix(key) for sid, key in keys.items()}
+        sids, record_ids, raws = zip(*batch)      # columns, then whole lines, all in C
+        text = b"".join(map(b"".join, zip(
+            map(prefixes.__getitem__, sids), map(encode, record_ids), repeat(_MIDDLE), raws, repeat(_END))))
+        if text.count(b"\n") != len(batch) or b"\r" in text:   # a raw record spans lines
+            text = b"".join(b"".join((prefixes[sid], encode(rid), _MIDDLE, _one_line(raw), _END))
+                            for sid, rid, raw in batch)
+        out.write(text)
+        count += len(batch)
     return count

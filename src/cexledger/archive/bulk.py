@@ -1,0 +1,92 @@
+"""Bulk reads for exports: rows straight from the driver, a batch at a time.
+
+An export of a million rows spends its time per row, so these reads skip everything that
+costs per row on top of the driver: SQLAlchemy ``Row`` objects, result processors, the
+join with ``streams`` (the stream id is returned; :func:`stream_keys` maps it once) and
+``Decimal`` (amounts are selected as their canonical text, which SQLite stores and
+PostgreSQL's ``numeric::text`` gives for the canonical values the archive writes).
+
+Batches are plain lists of driver tuples, streamed: SQLite steps its cursor as batches are
+taken, PostgreSQL uses a server-side (named) cursor, so memory stays flat however large
+the archive is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..model import StreamKey
+from .prepared import Prepared
+from .schema import entries, records, streams
+
+__all__ = ["ENTRY_COLUMNS", "batches", "entry_columns", "record_lines", "stream_keys"]
+
+BATCH = 20_000
+
+_s = streams.c
+_r = records.c
+_e = entries.c
+
+#: What :func:`entry_columns` selects, in order.
+ENTRY_COLUMNS = ("ts", "stream_id", "record_id", "seq", "kind", "coin", "amount", "fee", "balance",
+                 "category", "symbol", "exchange_type")
+
+
+def _prepared(select: Any, stream_id: sa.Column[int], account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
+    """``select`` limited to the streams of ``account`` and ``exchange`` (when given)."""
+    wanted = [(name, value) for name, value in (("account", account), ("exchange", exchange)) if value is not None]
+
+    def build(_module: Any) -> sa.Select[Any]:
+        stmt = select()
+        if wanted:
+            chosen = sa.select(_s.id).where(*(getattr(_s, name) == sa.bindparam(name) for name, _ in wanted))
+            stmt = stmt.where(stream_id.in_(chosen.scalar_subquery()))
+        return stmt
+
+    return Prepared(build, [name for name, _ in wanted]), [value for _, value in wanted]
+
+
+def record_lines(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
+    """(stream_id, record_id, raw) of latest versions, by stream key, ts, record_id."""
+    return _prepared(
+        lambda: (sa.select(_r.stream_id, _r.record_id, _r.raw)
+                 .join(streams, _s.id == _r.stream_id)
+                 .order_by(_s.account, _s.exchange, _s.stream, _s.partition, _r.ts, _r.record_id)),
+        _r.stream_id, account, exchange)
+
+
+def entry_columns(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
+    """:data:`ENTRY_COLUMNS` of every entry, in (ts, account, record_id, stream_id, seq) order
+    (the order of ``Archive.iter_entries``); amounts as canonical text."""
+    text = sa.Text()
+    return _prepared(
+        lambda: (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
+                           sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
+                           _e.category, _e.symbol, _e.exchange_type)
+                 .order_by(_e.ts, _e.account, _e.record_id, _e.stream_id, _e.seq)),
+        _e.stream_id, account, exchange)
+
+
+def stream_keys(conn: sa.Connection) -> dict[int, StreamKey]:
+    """Every stream id with its key."""
+    rows = conn.execute(sa.select(_s.id, _s.account, _s.exchange, _s.stream, _s.partition))
+    return {row.id: StreamKey(row.account, row.exchange, row.stream, row.partition) for row in rows}
+
+
+def batches(conn: sa.Connection, statement: Prepared, params: list[Any], size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+    """The statement's rows as driver tuples, ``size`` at a time, streamed."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        cursor = conn.connection.cursor(name="cexledger_export")
+        cursor.itersize = size
+    else:
+        cursor = conn.connection.cursor()
+    try:
+        cursor.execute(statement.sql(dialect), params)
+        while batch := cursor.fetchmany(size):
+            yield batch
+    finally:
+        cursor.close()

@@ -1,0 +1,55 @@
+"""Archived entries as Arrow columns, a batch at a time: what the CSV and Parquet exports share.
+
+The rows come from :meth:`Archive.entry_batches` as plain driver tuples; each batch is
+turned into columns in C (``zip``, ``pyarrow.array``), and the stream id becomes account,
+exchange and stream with one ``take`` per column. No Python object is built per value
+beyond the ones the driver returns, which is what lets a million rows export in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..archive import Archive
+from ..archive.bulk import ENTRY_COLUMNS
+from ..model import StreamKey
+
+__all__ = ["entry_columns"]
+
+_STRING = pa.string()
+_TYPES = {"ts": pa.int64(), "stream_id": pa.int64(), "seq": pa.int32()}
+
+
+class _Streams:
+    """stream id -> account / exchange / stream, as Arrow arrays to ``take`` from."""
+
+    def __init__(self, keys: dict[int, StreamKey]) -> None:
+        self.ids = pa.array(list(keys), pa.int64())
+        self.columns = {
+            name: pa.array([getattr(key, name) for key in keys.values()], _STRING)
+            for name in ("account", "exchange", "stream")
+        }
+
+    def expand(self, stream_ids: pa.Array) -> dict[str, pa.Array]:
+        where = pc.index_in(stream_ids, value_set=self.ids)
+        return {name: values.take(where) for name, values in self.columns.items()}
+
+
+def entry_columns(archive: Archive, *, account: str | None = None,
+                  exchange: str | None = None) -> Iterator[dict[str, pa.Array]]:
+    """Batches of entries in export order as ``{column: pyarrow.Array}``: the columns of
+    :data:`~cexledger.archive.bulk.ENTRY_COLUMNS` (amounts as exact text) plus ``account``,
+    ``exchange`` and ``stream``."""
+    streams: _Streams | None = None
+    for keys, batch in archive.entry_batches(account=account, exchange=exchange):
+        if streams is None:
+            streams = _Streams(keys)
+        columns = {
+            name: pa.array(values, _TYPES.get(name, _STRING))
+            for name, values in zip(ENTRY_COLUMNS, zip(*batch))
+        }
+        columns.update(streams.expand(columns["stream_id"]))
+        yield columns
