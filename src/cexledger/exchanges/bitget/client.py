@@ -176,7 +176,7 @@ class BitgetClient:
         except ValueError as exc:
             raise self._stream_error(f"row {index} of the page cannot be read: {exc}") from None
         try:
-            return bitget_record(self.account, category, data, row)
+            return bitget_record(self.account, category, data, row, (record_id, ts))
         except ValueError:
             # Lossless: archive the exact bytes without entries; parsing can be re-run later.
             self.stats.unparsed += 1

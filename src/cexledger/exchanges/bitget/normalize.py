@@ -45,6 +45,7 @@ from .._fields import amount, millis, optional_amount, row_id, text
 __all__ = ["bitget_record", "bitget_kind", "BITGET_KINDS", "STREAM"]
 
 STREAM = "financial-records"
+_ZERO = Decimal(0)
 
 BITGET_KINDS: dict[str, Kind] = {
     "ORDER_DEALT_IN": Kind.TRADE,
@@ -109,11 +110,16 @@ def bitget_kind(exchange_type: str | None) -> Kind:
     return Kind.OTHER
 
 
-def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any]) -> Record:
-    """Normalize one financial-records row; ``raw`` is kept as the exchange sent it."""
-    record_id = row_id(row)
+def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any],
+                  identified: tuple[str, int] | None = None) -> Record:
+    """Normalize one financial-records row; ``raw`` is kept as the exchange sent it.
+
+    ``identified`` is the row's ``(record_id, ts)`` when the caller has already read them
+    (``_fields.identify``), so they are not read twice.
+    """
+    record_id = row_id(row) if identified is None else identified[0]
     try:
-        ts = millis(row, "ts")
+        ts = millis(row, "ts") if identified is None else identified[1]
         exchange_type = text(row, "type")
         fee = optional_amount(row, "fee")
         entry = LedgerEntry(
@@ -126,7 +132,7 @@ def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any]) 
             kind=bitget_kind(exchange_type),
             coin=text(row, "coin"),
             amount=amount(row, "amount"),
-            fee=Decimal(0) if fee is None else fee,
+            fee=_ZERO if fee is None else fee,
             balance=optional_amount(row, "balance"),
             category=category,
             symbol=text(row, "symbol"),

@@ -197,7 +197,7 @@ class CoinwClient:
                 path=_PATH,
             ) from None
         try:
-            return coinw_record(self.account, instrument, data, row)
+            return coinw_record(self.account, instrument, data, row, (record_id, ts))
         except ValueError:
             # Lossless: archive the exact bytes without entries; parsing can be re-run later.
             # Kept mutable while the row says it may change, so it is re-read until settled.

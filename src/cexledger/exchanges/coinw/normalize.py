@@ -70,19 +70,23 @@ def is_mutable(row: dict[str, Any]) -> bool:
     return status == "open" or order_status in ("unfinish", "part")
 
 
-def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any]) -> Record:
-    """Normalize one deals-history row; ``raw`` is kept as the exchange sent it."""
-    record_id = row_id(row)
+def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any],
+                 identified: tuple[str, int] | None = None) -> Record:
+    """Normalize one deals-history row; ``raw`` is kept as the exchange sent it.
+
+    ``identified`` is the row's ``(record_id, ts)`` when the caller has already read them.
+    """
+    record_id = row_id(row) if identified is None else identified[0]
     try:
-        return _record(account, instrument, record_id, raw, row)
+        ts = millis(row, "createdDate") if identified is None else identified[1]
+        return _record(account, instrument, record_id, ts, raw, row)
     except ValueError as exc:
         raise ValueError(f"row {record_id}: {exc}") from None
 
 
 def _record(
-    account: str, instrument: str, record_id: str, raw: bytes, row: dict[str, Any]
+    account: str, instrument: str, record_id: str, ts: int, raw: bytes, row: dict[str, Any]
 ) -> Record:
-    ts = millis(row, "createdDate")
     status = (text(row, "status") or "").lower()
     liquidate_by = text(row, "liquidateBy")
     forced = is_forced_close(liquidate_by)
