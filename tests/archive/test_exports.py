@@ -140,6 +140,7 @@ def test_exports_equal_the_row_by_row_reads(filled, filters, tmp_path):
         assert entries == [] and records == []
     else:
         assert len(entries) > len(records) > bulk.BATCH
+        assert len(list(filled.entry_batches(**filters))) == -(-len(entries) // bulk.BATCH)
 
     buf = io.BytesIO()
     assert write_jsonl(filled, buf, **filters) == len(records)
@@ -187,3 +188,26 @@ def test_csv_quotes_exactly_the_cells_that_need_it(archive):
                          _text(e.exchange_type), e.record_id, e.seq])
     assert buf.getvalue().decode() == reference.getvalue()
     assert 'USD\nT' in {row[7] for row in csv.reader(io.StringIO(buf.getvalue().decode(), newline=""))}
+
+
+class _FailingOut(io.BytesIO):
+    """A file whose third write fails, as a full disk or a closed pipe would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data) -> int:
+        self.writes += 1
+        if self.writes == 3:
+            raise BrokenPipeError("closed pipe")
+        return super().write(data)
+
+
+@pytest.mark.parametrize("writer", [write_jsonl, write_csv, write_parquet])
+def test_a_failing_write_stops_the_export_with_its_error(filled, writer):
+    out = _FailingOut()
+    with pytest.raises(BrokenPipeError):
+        writer(filled, out)
+    if writer is not write_parquet:     # (Parquet's writer still tries its footer on close)
+        assert out.writes == 3          # no batch written after the failure

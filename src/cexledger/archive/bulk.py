@@ -24,7 +24,7 @@ from .schema import entries, records, streams
 
 __all__ = ["ENTRY_COLUMNS", "batches", "entry_columns", "record_lines", "stream_keys"]
 
-BATCH = 20_000
+BATCH = 5_000
 
 _s = streams.c
 _r = records.c
@@ -76,8 +76,9 @@ def stream_keys(conn: sa.Connection) -> dict[int, StreamKey]:
     return {row.id: StreamKey(row.account, row.exchange, row.stream, row.partition) for row in rows}
 
 
-def batches(conn: sa.Connection, statement: Prepared, params: list[Any], size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
-    """The statement's rows as driver tuples, ``size`` at a time, streamed."""
+def batches(conn: sa.Connection, statement: Prepared, params: list[Any], size: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
+    """The statement's rows as driver tuples, ``size`` (default :data:`BATCH`) at a time, streamed."""
+    size = size or BATCH
     dialect = conn.dialect.name
     if dialect == "postgresql":
         cursor = conn.connection.cursor(name="cexledger_export")

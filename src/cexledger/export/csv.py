@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 
 from ..archive import Archive
 from ._columns import entry_columns
+from ._pipeline import Pipeline
 
 __all__ = ["write_csv", "CSV_COLUMNS", "iso_ms"]
 
@@ -60,8 +61,8 @@ def write_csv(archive: Archive, out: BinaryIO, *, account: str | None = None,
               exchange: str | None = None) -> int:
     out.write((",".join(CSV_COLUMNS) + _EOL).encode())
     count = 0
-    for columns in entry_columns(archive, account=account, exchange=exchange):
-        table = _table(columns)
-        out.write(_text(table))
-        count += table.num_rows
+    with Pipeline() as pipe:
+        for columns in entry_columns(archive, account=account, exchange=exchange):
+            pipe.submit(lambda c: out.write(_text(_table(c))), columns)
+            count += len(columns["ts"])
     return count

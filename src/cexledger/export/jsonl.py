@@ -17,6 +17,7 @@ from typing import BinaryIO
 from .. import _json
 from ..archive import Archive
 from ..model import StreamKey
+from ._pipeline import Pipeline
 
 __all__ = ["write_jsonl"]
 
@@ -44,15 +45,16 @@ def write_jsonl(archive: Archive, out: BinaryIO, *, account: str | None = None,
     count = 0
     prefixes: dict[int, bytes] = {}
     encode = _json.encoder.encode
-    for keys, batch in archive.record_batches(account=account, exchange=exchange):
-        if not prefixes:
-            prefixes = {sid: _prefix(key) for sid, key in keys.items()}
-        sids, record_ids, raws = zip(*batch)      # columns, then whole lines, all in C
-        text = b"".join(map(b"".join, zip(
-            map(prefixes.__getitem__, sids), map(encode, record_ids), repeat(_MIDDLE), raws, repeat(_END))))
-        if text.count(b"\n") != len(batch) or b"\r" in text:   # a raw record spans lines
-            text = b"".join(b"".join((prefixes[sid], encode(rid), _MIDDLE, _one_line(raw), _END))
-                            for sid, rid, raw in batch)
-        out.write(text)
-        count += len(batch)
+    with Pipeline() as pipe:
+        for keys, batch in archive.record_batches(account=account, exchange=exchange):
+            if not prefixes:
+                prefixes = {sid: _prefix(key) for sid, key in keys.items()}
+            sids, record_ids, raws = zip(*batch)      # columns, then whole lines, all in C
+            text = b"".join(map(b"".join, zip(
+                map(prefixes.__getitem__, sids), map(encode, record_ids), repeat(_MIDDLE), raws, repeat(_END))))
+            if text.count(b"\n") != len(batch) or b"\r" in text:   # a raw record spans lines
+                text = b"".join(b"".join((prefixes[sid], encode(rid), _MIDDLE, _one_line(raw), _END))
+                                for sid, rid, raw in batch)
+            pipe.submit(out.write, text)
+            count += len(batch)
     return count

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from ..archive import Archive
 from ..errors import CexledgerError
 from ._columns import entry_columns
+from ._pipeline import Pipeline
 
 __all__ = ["write_parquet", "PARQUET_SCHEMA"]
 
@@ -57,13 +58,13 @@ def write_parquet(archive: Archive, out: BinaryIO, *, account: str | None = None
                   exchange: str | None = None) -> int:
     count = 0
     pending: list[pa.Table] = []
-    with pq.ParquetWriter(out, PARQUET_SCHEMA, compression="zstd") as writer:
+    with pq.ParquetWriter(out, PARQUET_SCHEMA, compression="zstd") as writer, Pipeline() as pipe:
         for columns in entry_columns(archive, account=account, exchange=exchange):
             pending.append(_table(columns))
             count += pending[-1].num_rows
             if sum(t.num_rows for t in pending) >= ROW_GROUP:
-                writer.write_table(pa.concat_tables(pending))
-                pending.clear()
+                pipe.submit(writer.write_table, pa.concat_tables(pending))
+                pending = []
         if pending or count == 0:
-            writer.write_table(pa.concat_tables(pending) if pending else PARQUET_SCHEMA.empty_table())
+            pipe.submit(writer.write_table, pa.concat_tables(pending) if pending else PARQUET_SCHEMA.empty_table())
     return count
