@@ -10,8 +10,9 @@ every response body) against a sandbox with latency 0 and no rate limit, and sav
 ``httpx.MockTransport`` (limiter out of the way with ``rate=1e9``) — the client's signing,
 envelope and row parsing, normalization — then ``Archive.write_page`` into SQLite, with a
 checkpoint per page and coverage on each window's last page, as ``WindowWork`` does.
-It prints JSON: rows/s of the whole path (median of three runs), of parsing alone and of
-writing alone, µs per row of each parsing stage, a cProfile of the whole path, and ccxt's
+It prints JSON: rows/s of the whole path (median of three runs), of parsing alone, of
+writing alone and of bare ``sqlite3`` inserting the same rows (the floor under the archive),
+µs per row of each parsing stage, a cProfile of the whole path, and ccxt's
 ``parse_ledger`` on the same decoded rows.
 """
 
@@ -200,6 +201,49 @@ def _breakdown(pages: list[Page], rows: int) -> dict[str, float] | str:
     return out
 
 
+def _sqlite_floor(parsed: list[tuple[bytes, Any]], workdir: Path) -> dict[str, Any]:
+    """What SQLite alone costs for these rows on this machine: the rows ``write_page``
+    stores for them (records and entries, built beforehand with the engine's own row
+    builder), inserted with bare ``sqlite3`` into a fresh archive's schema with the engine's
+    pragmas, ``executemany`` per table and one transaction per page — nothing else (no
+    lookup of existing ids, no checkpoint, no coverage)."""
+    import sqlite3
+
+    from cexledger.archive import writes
+    from cexledger.archive.schema import exact_decimal
+
+    db = workdir / "replay-floor.db"
+    Archive.open(f"sqlite:///{db}").close()           # the schema, by the real migrations
+    exact = exact_decimal("sqlite")
+    sids: dict[str, int] = {}
+    pages = []
+    for query, page in parsed:
+        category = _params(query)["category"]
+        sid = sids.setdefault(category, len(sids) + 1)
+        key = StreamKey("replay", "bitget", "financial-records", category)
+        pages.append((
+            [(sid, r.record_id, r.ts, r.raw, r.mutable, 1, 0) for r in page.records],
+            [row for r in page.records for row in writes._entry_rows(sid, key, r, exact)],
+        ))
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executemany("INSERT INTO streams (id, account, exchange, stream, partition) VALUES (?, ?, ?, ?, ?)",
+                         [(sid, "replay", "bitget", "financial-records", c) for c, sid in sids.items()])
+        rows = sum(len(records) for records, _ in pages)
+        start = time.perf_counter()
+        for records, entries in pages:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", records)
+            conn.executemany(f"INSERT OR IGNORE INTO entries VALUES ({', '.join('?' * 13)})", entries)
+            conn.execute("COMMIT")
+        seconds = time.perf_counter() - start
+    finally:
+        conn.close()
+    return {"rows": rows, "rows_per_s": round(rows / seconds, 1), "us_per_row": round(seconds * 1e6 / rows, 2)}
+
+
 def replay(pages_path: Path, workdir: Path) -> dict[str, Any]:
     pages: list[Page] = pickle.loads(pages_path.read_bytes())
     result: dict[str, Any] = {"pages": len(pages), "cpus": sorted(os.sched_getaffinity(0))}
@@ -219,6 +263,7 @@ def replay(pages_path: Path, workdir: Path) -> dict[str, Any]:
             _write(archive, query, page)
         write_s = time.perf_counter() - start
     result["write_rows_per_s"] = round(rows / write_s, 1)
+    result["sqlite_floor"] = _sqlite_floor(parsed, workdir)
     del parsed
 
     # the whole path: the figure (median of REPEATS runs, each into a fresh database)

@@ -283,6 +283,9 @@ class Bench:
                  ">= 50000", f"{r['rows']} rows, {r['pages']} pages, CPU {r['cpus']}")
         self.fig("cpu_parse_rows_per_s", "4. … parse+normalize only", r["parse_rows_per_s"], "rows/s")
         self.fig("cpu_write_rows_per_s", "4. … Archive.write_page only", r["write_rows_per_s"], "rows/s")
+        floor = r["sqlite_floor"]
+        self.fig("cpu_sqlite_floor_rows_per_s", "4. … bare sqlite3 inserts of the same rows", floor["rows_per_s"],
+                 "rows/s", note=f"{floor['us_per_row']} µs/row: the floor under write_page on this machine")
         ccxt = r.get("ccxt_parse_ledger")
         self.fig("ccxt_parse_rows_per_s", "4. ccxt parse_ledger (decoded rows)",
                  ccxt["rows_per_s"] if ccxt else SKIPPED_CCXT, "rows/s" if ccxt else "")
@@ -338,7 +341,7 @@ class Bench:
             self.step("bitget sandbox", self.bitget, [])
             self.step("ccxt oldest-first", self.ccxt_oldest_first, ["ccxt_variant_unique"])
             self.step("cpu replay", self.cpu, ["cpu_rows_per_s", "cpu_parse_rows_per_s", "cpu_write_rows_per_s",
-                                               "ccxt_parse_rows_per_s"])
+                                               "cpu_sqlite_floor_rows_per_s", "ccxt_parse_rows_per_s"])
 
         chains = [bitget_chain, lambda: self.step("coinw sandbox", self.coinw, []),
                   lambda: self.step("large sandbox", self.large, ["rss_large_mb"])]
