@@ -252,11 +252,11 @@ def export(
     normalized ledger entries of all exchanges side by side (time, account, kind, coin,
     amount, fee, …); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
     """
-    from .export import FORMATS
+    from . import export
 
-    writer = FORMATS.get(format.lower())
-    if writer is None:
-        raise ConfigError(f"unknown export format {format!r} (choose from: {', '.join(FORMATS)})")
+    if format.lower() not in export.FORMATS:
+        raise ConfigError(f"unknown export format {format!r} (choose from: {', '.join(export.FORMATS)})")
+    writer = export.writer(format.lower())
     state = _state(ctx)
     with Archive.open(db_url(state.db), create=False) as archive:
         if out_path == "-":

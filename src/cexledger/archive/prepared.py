@@ -13,18 +13,29 @@ Parameters must already be driver values: decimals converted by
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-__all__ = ["Cursor", "Prepared"]
+__all__ = ["Cursor", "Prepared", "dialect_module"]
 
-_DIALECTS: dict[str, Dialect] = {
-    "sqlite": sqlite.pysqlite.dialect(),
-    "postgresql": postgresql.psycopg.dialect(paramstyle="format"),
-}
+
+def dialect_module(name: str) -> ModuleType:
+    """``sqlalchemy.dialects.postgresql`` or ``.sqlite`` (for their ``insert``), imported on
+    first use: PostgreSQL's costs a tenth of a second of start-up that SQLite users need not pay."""
+    return import_module("sqlalchemy.dialects." + ("postgresql" if name == "postgresql" else "sqlite"))
+
+
+@cache
+def _dialect(name: str) -> Dialect:
+    module = dialect_module(name)
+    if name == "postgresql":
+        return module.psycopg.dialect(paramstyle="format")
+    return module.pysqlite.dialect()
 
 
 class Prepared:
@@ -49,8 +60,7 @@ class Prepared:
         """The positional SQL text for a dialect."""
         text = self._sql.get(dialect_name)
         if text is None:
-            module = postgresql if dialect_name == "postgresql" else sqlite
-            compiled = self._build(module).compile(dialect=_DIALECTS[dialect_name])
+            compiled = self._build(dialect_module(dialect_name)).compile(dialect=_dialect(dialect_name))
             if list(compiled.positiontup or ()) != self._params:
                 raise RuntimeError(f"bind order {compiled.positiontup} != {self._params}")
             text = self._sql[dialect_name] = compiled.string

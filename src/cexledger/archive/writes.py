@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .._clock import now_ms
 from .._json import dumps
 from ..model import Record, StreamKey
 from . import coverage
-from .prepared import Cursor, Prepared
+from .prepared import Cursor, Prepared, dialect_module
 from .results import WriteResult
 from .schema import checkpoints, entries, exact_decimal, record_versions, records, stream_meta, streams, sync_runs
 
@@ -85,8 +84,7 @@ _LOCK_STREAM = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(_b("b_
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which offers ``ON CONFLICT`` on both SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return dialect_module(conn.dialect.name).insert(table)
 
 
 def _stream_query(key: StreamKey) -> sa.Select[tuple[int]]:

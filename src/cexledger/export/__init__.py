@@ -1,12 +1,28 @@
-"""Exports: one module per output format. ``FORMATS`` maps a format name to its writer,
-``writer(archive, out, *, account=None, exchange=None) -> rows written``; ``out`` is a binary file."""
+"""Exports: one module per output format. ``writer(name)`` gives a format's writer,
+``writer(archive, out, *, account=None, exchange=None) -> rows written``; ``out`` is a
+binary file. A format's module (and pyarrow, for CSV and Parquet) is imported only when
+that format is used, so a JSONL export does not pay for Arrow's start-up.
+"""
 
 from __future__ import annotations
 
-from .csv import write_csv
-from .jsonl import write_jsonl
-from .parquet import write_parquet
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
 
-FORMATS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}
+FORMATS = ("jsonl", "csv", "parquet")
 
-__all__ = ["FORMATS", "write_jsonl", "write_csv", "write_parquet"]
+__all__ = ["FORMATS", "writer", "write_jsonl", "write_csv", "write_parquet"]
+
+
+def writer(name: str) -> Callable[..., int]:
+    """The writer of format ``name`` (one of :data:`FORMATS`)."""
+    if name not in FORMATS:
+        raise KeyError(name)
+    return getattr(import_module(f".{name}", __name__), f"write_{name}")
+
+
+def __getattr__(attr: str) -> Any:
+    if attr.startswith("write_") and attr[6:] in FORMATS:
+        return writer(attr[6:])
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
