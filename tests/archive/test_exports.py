@@ -211,3 +211,58 @@ def test_a_failing_write_stops_the_export_with_its_error(filled, writer):
         writer(filled, out)
     if writer is not write_parquet:     # (Parquet's writer still tries its footer on close)
         assert out.writes == 3          # no batch written after the failure
+
+
+@pytest.mark.parametrize("writer", [write_jsonl, write_csv, write_parquet])
+def test_a_stream_committed_as_an_export_starts_gets_its_names(archive, monkeypatch, writer):
+    """Another process's sync commits a new stream just before the export's query runs: on
+    PostgreSQL each statement sees what was committed before it, so the stream map must be
+    read after the rows' query, or the new stream's rows have no account/exchange/stream."""
+    first = StreamKey("main", "coinw", "deals-history", "BTC")
+    late = StreamKey("late", "coinw", "deals-history", "ETH")
+
+    def page(key, rid):
+        e = LedgerEntry(key.account, key.exchange, key.stream, rid, 0, 1_700_000_000_000, Kind.FEE, "USDT", Decimal(1))
+        return [Record(rid, e.ts, b'{"id":%s}' % rid.encode(), [e])]
+
+    archive.write_page(first, page(first, "1"))
+    exported = []
+    real_sql = bulk.Prepared.sql
+
+    def sql(self, dialect):                       # runs right before the export's query
+        if self in exported:
+            exported.remove(self)
+            with Archive.open(archive.url) as other:
+                other.write_page(late, page(late, "2"))
+        return real_sql(self, dialect)
+
+    for name in ("record_lines", "entry_columns"):
+        real = getattr(bulk, name)
+        monkeypatch.setattr(bulk, name, lambda *a, real=real: (exported.append(real(*a)[0]) or exported[-1], real(*a)[1]))
+    monkeypatch.setattr(bulk.Prepared, "sql", sql)
+    out = io.BytesIO()
+    count = writer(archive, out)
+    assert not exported, "the hook did not run"
+    assert count == 2
+    if writer is write_csv:
+        rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+        assert sorted(r["account"] for r in rows) == ["late", "main"]
+    elif writer is write_jsonl:
+        assert sorted(_json.loads(line)["account"] for line in out.getvalue().splitlines()) == ["late", "main"]
+    else:
+        assert sorted(pq.read_table(io.BytesIO(out.getvalue())).column("account").to_pylist()) == ["late", "main"]
+
+
+def test_unknown_stored_kind_exports_as_other_like_the_row_reads(one):
+    import sqlalchemy as sa
+
+    with one._engine.begin() as conn:            # as an archive a newer cexledger wrote
+        conn.execute(sa.text("UPDATE entries SET kind = 'some_future_kind' WHERE seq = 1"))
+    kinds = [e.kind.value for e in one.iter_entries()]
+    assert kinds == ["realized_pnl", "other"]
+    buf = io.BytesIO()
+    write_csv(one, buf)
+    assert [row["kind"] for row in csv.DictReader(io.StringIO(buf.getvalue().decode()))] == kinds
+    buf = io.BytesIO()
+    write_parquet(one, buf)
+    assert pq.read_table(io.BytesIO(buf.getvalue())).column("kind").to_pylist() == kinds

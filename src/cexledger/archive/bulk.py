@@ -76,18 +76,26 @@ def stream_keys(conn: sa.Connection) -> dict[int, StreamKey]:
     return {row.id: StreamKey(row.account, row.exchange, row.stream, row.partition) for row in rows}
 
 
-def batches(conn: sa.Connection, statement: Prepared, params: list[Any], size: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
-    """The statement's rows as driver tuples, ``size`` (default :data:`BATCH`) at a time, streamed."""
-    size = size or BATCH
+def batches(conn: sa.Connection, statement: Prepared, params: list[Any]) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
+    """The statement's rows as driver tuples, :data:`BATCH` at a time, streamed, each batch
+    with the stream id -> key map.
+
+    The map is read *after* the rows' query has started, so it knows every stream the rows
+    can name: on PostgreSQL each statement has its own snapshot (READ COMMITTED), and a
+    stream a sync commits in between would otherwise have rows but no key. Streams are never
+    deleted, so a later map is a superset.
+    """
+    if not conn.in_transaction():
+        conn.begin()          # the rows and the map in one transaction (a snapshot on SQLite)
     dialect = conn.dialect.name
     if dialect == "postgresql":
         cursor = conn.connection.cursor(name="cexledger_export")
-        cursor.itersize = size
     else:
         cursor = conn.connection.cursor()
     try:
         cursor.execute(statement.sql(dialect), params)
-        while batch := cursor.fetchmany(size):
-            yield batch
+        keys = stream_keys(conn)
+        while batch := cursor.fetchmany(BATCH):
+            yield keys, batch
     finally:
         cursor.close()

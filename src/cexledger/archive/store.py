@@ -225,8 +225,8 @@ class Archive:
 
     def record_batches(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[int, str, bytes]]]]:
         """Latest versions as ``(stream_id, record_id, raw)`` driver tuples in batches, in
-        :meth:`iter_records` order; each batch comes with the stream id -> key map (one
-        snapshot). For exports: nothing is built per row."""
+        :meth:`iter_records` order; each batch comes with the stream id -> key map (every
+        stream the rows can name). For exports: nothing is built per row."""
         return self._batches(*bulk.record_lines(account, exchange))
 
     def entry_batches(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
@@ -236,9 +236,7 @@ class Archive:
 
     def _batches(self, statement: Any, params: list[Any]) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
         with self._reading() as conn:
-            keys = bulk.stream_keys(conn)
-            for batch in bulk.batches(conn, statement, params):
-                yield keys, batch
+            yield from bulk.batches(conn, statement, params)
 
     def versions(self, key: StreamKey, record_id: str) -> list[bytes]:
         """Every version's raw bytes of one record, oldest first, latest last ([] if unknown)."""

@@ -15,11 +15,12 @@ import pyarrow.compute as pc
 
 from ..archive import Archive
 from ..archive.bulk import ENTRY_COLUMNS
-from ..model import StreamKey
+from ..model import Kind, StreamKey
 
 __all__ = ["entry_columns"]
 
 _STRING = pa.string()
+_KINDS = pa.array([kind.value for kind in Kind], _STRING)
 _TYPES = {"ts": pa.int64(), "stream_id": pa.int64(), "seq": pa.int32()}
 
 
@@ -35,6 +36,8 @@ class _Streams:
 
     def expand(self, stream_ids: pa.Array) -> dict[str, pa.Array]:
         where = pc.index_in(stream_ids, value_set=self.ids)
+        if where.null_count:
+            raise RuntimeError("an entry names a stream missing from the stream map")
         return {name: values.take(where) for name, values in self.columns.items()}
 
 
@@ -52,4 +55,6 @@ def entry_columns(archive: Archive, *, account: str | None = None,
             for name, values in zip(ENTRY_COLUMNS, zip(*batch))
         }
         columns.update(streams.expand(columns["stream_id"]))
+        kind = columns["kind"]       # as Archive.iter_entries reads it: unknown text is "other"
+        columns["kind"] = pc.if_else(pc.is_in(kind, value_set=_KINDS), kind, Kind.OTHER.value)
         yield columns

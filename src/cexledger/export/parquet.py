@@ -4,7 +4,8 @@ Amounts are ``decimal128(38, 18)``: exact for every value with at most 18 decima
 integer digits (any exchange amount); a value that does not fit stops the export with a
 one-line error rather than being rounded (Arrow's cast from the archived text refuses to
 lose a digit). Time is ``timestamp[ms, UTC]``, ids are strings. Row groups of at least
-``ROW_GROUP`` rows; memory stays flat however large the archive.
+``ROW_GROUP`` rows (the last one may be shorter); memory stays flat however large the
+archive.
 """
 
 from __future__ import annotations
