@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from ..model import StreamKey
 from .prepared import Prepared
+from .queries import ENTRY_ORDER, RECORD_ORDER
 from .schema import entries, records, streams
 
 __all__ = ["ENTRY_COLUMNS", "batches", "entry_columns", "record_lines", "stream_keys"]
@@ -50,23 +51,24 @@ def _prepared(select: Any, stream_id: sa.Column[int], account: str | None, excha
 
 
 def record_lines(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
-    """(stream_id, record_id, raw) of latest versions, by stream key, ts, record_id."""
+    """(stream_id, record_id, raw) of latest versions, in ``RECORD_ORDER`` (by stream key,
+    ts, record_id, as ``Archive.iter_records``)."""
     return _prepared(
         lambda: (sa.select(_r.stream_id, _r.record_id, _r.raw)
                  .join(streams, _s.id == _r.stream_id)
-                 .order_by(_s.account, _s.exchange, _s.stream, _s.partition, _r.ts, _r.record_id)),
+                 .order_by(*RECORD_ORDER)),
         _r.stream_id, account, exchange)
 
 
 def entry_columns(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
-    """:data:`ENTRY_COLUMNS` of every entry, in (ts, account, record_id, stream_id, seq) order
-    (the order of ``Archive.iter_entries``); amounts as canonical text."""
+    """:data:`ENTRY_COLUMNS` of every entry, in ``ENTRY_ORDER`` (that of
+    ``Archive.iter_entries``); amounts as canonical text."""
     text = sa.Text()
     return _prepared(
         lambda: (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
                            sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
                            _e.category, _e.symbol, _e.exchange_type)
-                 .order_by(_e.ts, _e.account, _e.record_id, _e.stream_id, _e.seq)),
+                 .order_by(*ENTRY_ORDER)),
         _e.stream_id, account, exchange)
 
 

@@ -13,6 +13,8 @@ from .results import ArchivedRecord, Checkpoint, StreamSummary
 from .schema import checkpoints, coverage, entries, record_versions, records, stream_meta, streams, sync_runs
 
 __all__ = [
+    "ENTRY_ORDER",
+    "RECORD_ORDER",
     "checkpoint_list",
     "count_records",
     "entries_statement",
@@ -31,6 +33,10 @@ _r = records.c
 _e = entries.c
 
 _KINDS: dict[str, Kind] = {kind.value: kind for kind in Kind}
+
+#: The order records and entries are read and exported in (shared with :mod:`.bulk`).
+RECORD_ORDER = (_s.account, _s.exchange, _s.stream, _s.partition, _r.ts, _r.record_id)
+ENTRY_ORDER = (_e.ts, _e.account, _e.record_id, _e.stream_id, _e.seq)
 
 
 class _Keys(dict[int, StreamKey]):
@@ -106,7 +112,7 @@ def records_statement(account: str | None, exchange: str | None) -> sa.Select[An
     stmt = (
         sa.select(_r.stream_id, _s.account, _s.exchange, _s.stream, _s.partition, _r.record_id, _r.ts, _r.raw, _r.version)
         .join(streams, _s.id == _r.stream_id)
-        .order_by(_s.account, _s.exchange, _s.stream, _s.partition, _r.ts, _r.record_id)
+        .order_by(*RECORD_ORDER)
     )
     if exchange is not None:
         stmt = stmt.where(_s.exchange == exchange)
@@ -132,7 +138,7 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
             _e.amount, _e.fee, _e.balance, _e.category, _e.symbol, _e.exchange_type,
         )
         .join(streams, _s.id == _e.stream_id)
-        .order_by(_e.ts, _e.account, _e.record_id, _e.stream_id, _e.seq)
+        .order_by(*ENTRY_ORDER)
     )
     if account is not None:
         stmt = stmt.where(_e.account == account)
