@@ -30,14 +30,13 @@ def client_pace(exchange: str, override: float | None = None) -> float | None:
     default: the documented budget times the client's safety margin, read from the code)."""
     if override is not None:
         return float(override)
+    from cexledger.exchanges._http import RATE_SAFETY
+
     if exchange == "bitget":
-        from cexledger.exchanges.bitget import client as module
-        budget = module.BitgetClient.BUDGET_RATE
-    else:
-        from cexledger.exchanges.coinw import client as module  # type: ignore[no-redef]
-        budget = module.CoinwClient.BUDGET_RATE
-    safety = getattr(module, "_SAFETY", None)
-    return budget * safety if safety is not None else None
+        from cexledger.exchanges.bitget.client import BitgetClient
+        return BitgetClient.BUDGET_RATE * RATE_SAFETY
+    from cexledger.exchanges.coinw.client import CoinwClient
+    return CoinwClient.BUDGET_RATE * RATE_SAFETY
 
 
 def bitget_min_requests(rows: list[Any], now: int) -> int:

@@ -54,6 +54,7 @@ import msgspec
 from ..errors import ExchangeError, FatalAccountError, FatalStreamError, RetriableError
 
 __all__ = [
+    "RATE_SAFETY",
     "RateLimiter",
     "limiter_for",
     "RequestStats",
@@ -72,6 +73,10 @@ FIRST_CONNECT_ATTEMPTS = 3
 #: enough for the exchange's window to move on, short enough not to waste a second of budget
 #: (the refused request itself still backs off with jitter before it is retried).
 RATE_LIMIT_PENALTY_SLOTS = 3
+
+#: Share of an exchange's documented rate that a key's limiter allows by default: 3 % under
+#: it, so clock skew and the exchange's own window edges never tip a request over.
+RATE_SAFETY = 0.97
 
 #: Connection pool sizing: room for at least 64 requests in flight.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
@@ -227,6 +232,11 @@ class RetryPolicy:
     base: float = 0.25
     cap: float = 8.0
     timeout: float = 30.0
+
+    @classmethod
+    def with_timeout(cls, timeout: float | None) -> RetryPolicy:
+        """The default policy, with ``timeout`` (an account's setting) when it is given."""
+        return cls(timeout=timeout) if timeout else cls()
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (from 1)."""

@@ -39,7 +39,7 @@ from ..._json import loads, to_id
 from ...errors import FatalStreamError
 from ...model import Record
 from .._fields import identify
-from .._http import ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
 from .auth import BitgetAuth, BitgetCredentials
 from .normalize import bitget_record
 
@@ -72,7 +72,6 @@ BITGET_CODES = ErrorCodes(
 
 _PATH = "/api/v3/account/financial-records"
 _MAX_LIMIT = 100
-_SAFETY = 0.97
 
 
 class _Data(msgspec.Struct):
@@ -120,7 +119,7 @@ class BitgetClient:
             "bitget",
             credentials.api_key,
             "financial-records",
-            rate if rate is not None else self.BUDGET_RATE * _SAFETY,
+            rate if rate is not None else self.BUDGET_RATE * RATE_SAFETY,
         )
         self._requester = Requester(
             exchange="bitget",

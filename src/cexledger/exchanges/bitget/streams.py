@@ -297,7 +297,7 @@ def open_client(account: Account, stats, http=None) -> BitgetClient:
     """A client for one configured Bitget account."""
     from .._http import RetryPolicy
 
-    retry = RetryPolicy(timeout=account.timeout) if account.timeout else RetryPolicy()
+    retry = RetryPolicy.with_timeout(account.timeout)
     creds = BitgetCredentials(
         api_key=account.api_key,
         api_secret=account.api_secret,

@@ -45,7 +45,7 @@ from ..._json import loads, to_decimal
 from ...errors import FatalStreamError
 from ...model import Record
 from .._fields import identify
-from .._http import ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
 from .auth import CoinwAuth, CoinwCredentials
 from .normalize import COIN, coinw_record, is_mutable
 
@@ -68,7 +68,6 @@ COINW_CODES = ErrorCodes(
 
 _PATH = "/v1/perpum/orders/deals/history"
 _INSTRUMENTS_PATH = "/v1/perpumPublic/instruments"
-_SAFETY = 0.97
 _INSTRUMENT_KEYS = ("base", "name", "instrument", "symbol")
 
 
@@ -119,7 +118,7 @@ class CoinwClient:
     ) -> None:
         self.account = account
         self.stats = stats if stats is not None else RequestStats()
-        rate = rate if rate is not None else self.BUDGET_RATE * _SAFETY
+        rate = rate if rate is not None else self.BUDGET_RATE * RATE_SAFETY
         self._auth = CoinwAuth(credentials)
         self._limiter = limiter_for("coinw", credentials.api_key, "deals-history", rate)
         self._public_limiter = limiter_for("coinw", "", "public", rate)

@@ -263,7 +263,7 @@ def open_client(account: Account, stats, http=None) -> CoinwClient:
     """A client for one configured CoinW account."""
     from .._http import RetryPolicy
 
-    retry = RetryPolicy(timeout=account.timeout) if account.timeout else RetryPolicy()
+    retry = RetryPolicy.with_timeout(account.timeout)
     creds = CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
     return CoinwClient(
         account.name, creds, base_url=account.base_url, http=http, stats=stats, retry=retry,
