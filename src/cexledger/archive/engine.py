@@ -276,6 +276,10 @@ def quick_check(engine: Engine) -> str | None:
         cursor = raw.cursor()
         try:
             rows = [row[0] for row in cursor.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as exc:  # damage bad enough to stop the check itself
+            if getattr(exc, "sqlite_errorname", "").startswith(_DAMAGED):
+                return str(exc)
+            raise
         finally:
             cursor.close()
     finally:
