@@ -221,20 +221,26 @@ def writable_place(target: Target) -> None:
 
 
 def read_only_url(target: Target) -> URL:
-    """The URL that opens a SQLite archive read-only, changing nothing on disk.
+    """The URL that opens a SQLite archive for reading only, changing nothing on disk.
 
-    SQLite's rules: ``mode=ro`` opens the file read-only. A rollback-journal database is then
-    readable anywhere. A WAL-mode database also needs its ``-shm`` and ``-wal`` files: a
-    reader opens them if both exist, or creates them if the directory is writable. On
-    read-only media (the directory cannot be written) without both, the only way in is
-    ``immutable=1`` (no locks, no ``-shm``), which ignores the ``-wal`` file: correct when
-    there is no ``-wal`` or it is empty (a cleanly closed archive: the last connection
-    checkpoints it into the database and deletes it) and no process writes meanwhile, which
-    read-only media guarantee. A read-only place with a non-empty ``-wal`` but no ``-shm``
-    cannot be read exactly and is refused.
+    Every read-only connection runs with ``PRAGMA query_only`` (SQLite refuses any change).
+    Where the file and its directory can be written, that is the whole difference: the
+    connection is an ordinary one, so closing it removes the ``-wal``/``-shm`` files as any
+    last connection does. Elsewhere (read-only media, another user's files) the file is
+    opened with ``mode=ro``, following SQLite's rules: a rollback-journal database is then
+    readable as it is. A WAL-mode database also needs its ``-shm`` and ``-wal`` files: a
+    reader uses them if both exist, or creates them if the directory is writable. In a
+    directory that cannot be written, without both, the only way in is ``immutable=1`` (no
+    locks, no ``-shm``), which ignores the ``-wal`` file: exact when there is no ``-wal`` or
+    it is empty (a cleanly closed archive: the last connection checkpointed it into the
+    database and deleted it) and no process writes meanwhile, which a place nobody can
+    write guarantees. A non-empty ``-wal`` without a ``-shm`` there cannot be read exactly
+    and is refused.
     """
     path = target.sqlite_path
     assert path is not None
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return target.url
     query = {"mode": "ro", "uri": "true"}
     wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
     if _wal_mode(path) and not os.access(path.parent, os.W_OK) and not (wal.exists() and shm.exists()):
@@ -297,6 +303,11 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         cursor.close()
 
 
+def _sqlite_on_connect_read_only(dbapi_connection: sqlite3.Connection, record: Any) -> None:
+    _sqlite_on_connect(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA query_only=ON")
+
+
 def enable_wal(engine: Engine) -> None:
     """Switch a SQLite database to WAL mode (persistent; a no-op once done, and on PostgreSQL).
 
@@ -326,7 +337,7 @@ def create_engine(target: Target, busy_timeout: float, *, read_only: bool = Fals
     if target.url.get_backend_name() == "sqlite":
         url = read_only_url(target) if read_only else target.url
         engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_on_connect_read_only if read_only else _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     connect_args = {} if "connect_timeout" in target.url.query else {"connect_timeout": _PG_CONNECT_TIMEOUT}
