@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -149,14 +150,14 @@ class Target:
 
     def damaged(self, action: str, detail: str) -> ArchiveError:
         """The one message for a SQLite file that is damaged (or not a database at all):
-        SQLite's own words, and what to do. Raised before anything is written to it."""
+        SQLite's own words, and what to do."""
         path = self.sqlite_path
-        name = "archive.db" if path is None else str(path)
+        name = "archive.db" if path is None else shlex.quote(str(path))
         return self.error(
             action,
-            f"{detail} — the file is damaged or not a SQLite database; nothing was written to it. "
-            f"Restore it from a backup, or save what is readable into a new file: "
-            f"sqlite3 {name} .recover | sqlite3 recovered.db, then use --db recovered.db",
+            f"{detail} — the file is damaged or not a SQLite database. Restore it from a backup, "
+            f"or save what is readable into a new file: sqlite3 {name} .recover | sqlite3 "
+            "recovered.db, then use --db recovered.db",
         )
 
 
@@ -259,7 +260,7 @@ def _wal_mode(path: Path) -> bool:
             header = file.read(20)
     except OSError:
         return False
-    return header[:16] == _SQLITE_HEADER and header[18] == _WAL_MODE
+    return len(header) == 20 and header[:16] == _SQLITE_HEADER and header[18] == _WAL_MODE
 
 
 def is_sqlite_file(path: Path) -> bool:

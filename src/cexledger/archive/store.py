@@ -99,7 +99,7 @@ class Archive:
         def prepare(engine: sa.Engine) -> None:
             problem = quick_check(engine)
             if problem is not None:
-                raise target.damaged("open", f"integrity check failed: {problem}")
+                raise target.damaged("open", f"integrity check failed, nothing was written: {problem}")
             enable_wal(engine)
 
         if read_only:
