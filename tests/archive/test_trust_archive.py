@@ -152,6 +152,19 @@ def test_a_read_only_open_never_writes(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"]
 
 
+def test_a_read_only_open_refuses_writes_on_either_backend(archive_url: str) -> None:
+    with Archive.open(archive_url) as archive:
+        archive.write_page(KEY, [make_record(1)])
+    with Archive.open(archive_url, read_only=True) as archive:
+        assert archive.count_records() == 1
+        assert [r.record_id for r in archive.iter_records()] == ["1"]
+        for writer in (write_jsonl, write_csv, write_parquet):   # exports read as they always do
+            assert writer(archive, io.BytesIO()) == 1
+        with pytest.raises(ArchiveError, match="(?i)read-only|readonly"):
+            archive.write_page(KEY, [make_record(2)])
+        assert archive.count_records() == 1
+
+
 def test_a_read_only_open_creates_nothing_for_a_missing_archive(tmp_path: Path) -> None:
     path = tmp_path / "new" / "archive.db"
     with pytest.raises(ArchiveError, match="no archive at"):

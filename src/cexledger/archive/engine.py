@@ -333,15 +333,18 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 
 
 def create_engine(target: Target, busy_timeout: float, *, read_only: bool = False) -> Engine:
-    """An engine for ``target``; SQLite gets its pragmas and explicit transactions, and with
-    ``read_only`` opens the file as :func:`read_only_url` says."""
+    """An engine for ``target``; SQLite gets its pragmas and explicit transactions. With
+    ``read_only`` a SQLite file is opened as :func:`read_only_url` says, and PostgreSQL
+    sessions default to read-only transactions."""
     if target.url.get_backend_name() == "sqlite":
         url = read_only_url(target) if read_only else target.url
         engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_on_connect_read_only if read_only else _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    connect_args = {} if "connect_timeout" in target.url.query else {"connect_timeout": _PG_CONNECT_TIMEOUT}
+    connect_args: dict[str, Any] = {} if "connect_timeout" in target.url.query else {"connect_timeout": _PG_CONNECT_TIMEOUT}
+    if read_only and "options" not in target.url.query:   # the server refuses any change
+        connect_args["options"] = "-c default_transaction_read_only=on"
     return sa.create_engine(target.url, connect_args=connect_args)
 
 
