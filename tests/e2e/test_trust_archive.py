@@ -87,7 +87,7 @@ def test_export_out_refuses_the_archive_by_any_path_and_any_database(cli: Cli, t
 # ---- 5. a closed pipe is exit 141, however small the export --------------------------------
 
 
-def export_into_a_closed_pipe(cli: Cli, fmt: str, reader_takes: int) -> subprocess.CompletedProcess:
+def export_into_a_closed_pipe(cli: Cli, fmt: str, reader_takes: int, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``cexledger export | head -c N``: a real pipe (4 KiB, so any export larger than that
     must meet the closed end) whose reader takes ``reader_takes`` bytes and closes it; 0
     means the reader is gone before the export starts."""
@@ -97,7 +97,7 @@ def export_into_a_closed_pipe(cli: Cli, fmt: str, reader_takes: int) -> subproce
         os.close(read_end)
     try:
         proc = subprocess.Popen(cli.args("export", "--format", fmt), stdout=write_end,
-                                stderr=subprocess.PIPE, text=True, env=cli.env())
+                                stderr=subprocess.PIPE, text=True, env=env)
     finally:
         os.close(write_end)
     if reader_takes:
@@ -114,9 +114,16 @@ def export_into_a_closed_pipe(cli: Cli, fmt: str, reader_takes: int) -> subproce
 @pytest.mark.parametrize("records, reader_takes", [(3, 0), (2000, 10), (12_000, 10)],
                          ids=["tiny-reader-gone", "one-batch", "many-batches"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_an_export_into_a_closed_pipe_exits_141(cli: Cli, fmt: str, records: int, reader_takes: int) -> None:
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_an_export_into_a_closed_pipe_exits_141(cli: Cli, fmt: str, records: int, reader_takes: int,
+                                                unbuffered: bool) -> None:
+    """Unbuffered (as in many containers and services), stdout is a raw file whose write of
+    a whole batch can be cut short by the closing reader: that must not pass for success."""
     build(cli, records)
-    proc = export_into_a_closed_pipe(cli, fmt, reader_takes)
+    env = {k: v for k, v in cli.env().items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = export_into_a_closed_pipe(cli, fmt, reader_takes, env)
     assert (proc.returncode, proc.stderr) == (141, "")
 
 

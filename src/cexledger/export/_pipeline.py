@@ -65,11 +65,13 @@ class Pipeline:
 class WholeWrites:
     """A binary output whose ``write`` writes all of its data, or raises.
 
-    A buffered binary file's ``write`` may write less than it was given and return the count
-    it wrote: into a pipe whose reader went away in the middle of the write, onto a disk that
-    filled up. A caller that ignores the count (Arrow's writers do) loses the rest without a
-    word and reports success. Here the rest is written again, so the error behind the short
-    write (``EPIPE``, ``ENOSPC``, ``EFBIG``) is raised by the next attempt.
+    A raw binary file's ``write`` (``sys.stdout.buffer`` itself under ``PYTHONUNBUFFERED=1``
+    or ``python -u``, as in many containers and services) is one ``write(2)``: it may write
+    less than it was given and return the count, into a pipe whose reader went away in the
+    middle of the write or onto a disk that filled up. A caller that ignores the count
+    (Arrow's writers do) loses the rest without a word and reports success. Here the rest is
+    written again, so the error behind the short write (``EPIPE``, ``ENOSPC``, ``EFBIG``) is
+    raised by the next attempt.
     """
 
     def __init__(self, out: BinaryIO) -> None:
