@@ -290,3 +290,28 @@ def test_a_deeply_nested_config_is_one_line(tmp_path: Path, nested: str) -> None
         proc = cli.run(command)
         one_line_error(proc, "nests arrays or tables too deeply")
         assert proc.returncode == 1
+
+
+def test_a_wal_with_changes_but_no_shm_on_read_only_media_is_refused_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    build(cli, 30)
+    live = sqlite3.connect(cli.db)   # a copy taken while a writer had changes in the -wal only
+    live.execute("PRAGMA wal_autocheckpoint=0")
+    live.execute("DELETE FROM sync_runs")
+    live.execute("INSERT INTO sync_runs (account, exchange, started_ms, finished_ms, stats) VALUES ('a', 'b', 1, 2, '{}')")
+    live.commit()
+    place = tmp_path / "media"
+    place.mkdir()
+    shutil.copy(cli.db, place / "archive.db")
+    shutil.copy(str(cli.db) + "-wal", place / "archive.db-wal")
+    live.close()
+    assert (place / "archive.db-wal").stat().st_size > 0
+    for file in place.iterdir():
+        file.chmod(0o444)
+    place.chmod(0o555)
+    media = Cli(tmp=cli.tmp, config=cli.config, db=place / "archive.db")
+    before = snapshot(place)
+    for command in (["status"], ["export"]):
+        proc = run_restricted(media, *command)
+        assert proc.returncode == 1
+        one_line_error(proc, "holds changes not yet in the database", "copy the archive with its -wal file")
+    assert snapshot(place) == before
