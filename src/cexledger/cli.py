@@ -66,18 +66,20 @@ def _fail(message: str, code: int = 1) -> None:
 EXIT_BROKEN_PIPE = 141
 
 
-def _stdout_closed() -> None:
-    """The reader of stdout went away: exit quietly (Python docs, "Note on SIGPIPE").
-
-    stdout is pointed at devnull so the interpreter's final flush of what is still buffered
-    cannot fail again and print "Exception ignored … BrokenPipeError".
-    """
+def _discard_stdout() -> None:
+    """Point stdout at devnull, so the interpreter's final flush of what is still buffered
+    cannot fail again and print "Exception ignored … BrokenPipeError" (or ``OSError``)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):  # stdout without a file descriptor (tests): nothing to do
         pass
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away: exit quietly (Python docs, "Note on SIGPIPE")."""
+    _discard_stdout()
     raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
@@ -220,7 +222,7 @@ def status(
     from .sync import now_ms
 
     state = _state(ctx)
-    with Archive.open(db_url(state.db), create=False) as archive:
+    with Archive.open(db_url(state.db), read_only=True) as archive:
         summaries = archive.streams(account)
         runs = archive.last_runs(1)
     if not summaries:
@@ -253,21 +255,29 @@ def export(
     amount, fee, …); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
     """
     from . import export
+    from .export import _output as output
 
     if format.lower() not in export.FORMATS:
         raise ConfigError(f"unknown export format {format!r} (choose from: {', '.join(export.FORMATS)})")
     writer = export.writer(format.lower())
     state = _state(ctx)
-    with Archive.open(db_url(state.db), create=False) as archive:
+    with Archive.open(db_url(state.db), read_only=True) as archive:
         if out_path == "-":
             if format.lower() == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")
-            count = writer(archive, sys.stdout.buffer, account=account, exchange=exchange)
-            sys.stdout.buffer.flush()
+            try:
+                writer(archive, sys.stdout.buffer, account=account, exchange=exchange)
+                sys.stdout.buffer.flush()
+            except OSError as exc:
+                if isinstance(exc, BrokenPipeError):
+                    raise
+                _discard_stdout()
+                raise output.write_error("standard output", exc) from None
         else:
             target = Path(out_path).expanduser()
             if target.is_dir():
                 raise ConfigError(f"--out {target} is a directory")
+            output.refuse_database(target, archive.sqlite_path)
             try:
                 fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
             except OSError as exc:
@@ -276,10 +286,17 @@ def export(
                 with os.fdopen(fd, "wb") as fh:
                     count = writer(archive, fh, account=account, exchange=exchange)
                 os.replace(tmp, target)
+            except OSError as exc:
+                Path(tmp).unlink(missing_ok=True)
+                raise output.write_error(str(target), exc) from None
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             err.print(f"wrote {count} rows to {target}", markup=False)
+        if format.lower() != "jsonl":
+            note = output.left_out_note(archive.count_without_entries(account=account, exchange=exchange))
+            if note:
+                err.print(note, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -130,6 +130,10 @@ def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) 
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(
+            f"config file {path} nests arrays or tables too deeply to read (a config needs two levels)"
+        ) from None
     return parse_config(data, path=path, env=env)
 
 

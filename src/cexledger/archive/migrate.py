@@ -3,8 +3,9 @@
 First, reading only, the database is checked to be ours: one with tables (or views) but no
 :data:`VERSION_TABLE` belongs to something else and is refused with :class:`NotAnArchiveError`
 before anything in it changes; an empty one becomes an archive. The fast path then returns
-when the version table already holds :data:`HEAD` — Alembic is not even imported. Otherwise
-the upgrade runs in one transaction holding the database's write lock (``BEGIN IMMEDIATE`` on
+when the version table already holds :data:`HEAD` — Alembic is not even imported. A revision
+this version does not know (a newer cexledger's) is refused, like a foreign database, before
+anything changes. Otherwise the upgrade runs in one transaction holding the database's write lock (``BEGIN IMMEDIATE`` on
 SQLite, an advisory lock on PostgreSQL), so concurrent first opens migrate once.
 """
 
@@ -80,22 +81,44 @@ def ensure_head(
     *,
     empty: Callable[[], None] | None = None,
     prepare: Callable[[Engine], None] | None = None,
+    upgrade: bool = True,
 ) -> None:
     """Create or upgrade the schema to :data:`HEAD`; cheap when it is already there.
 
     The database is checked first by :func:`owned_revision` on a read-only transaction;
     ``empty`` is then called when it is not an archive yet (it may raise to refuse creating
-    one), and ``prepare`` before anything is written (SQLite's switch to WAL mode).
+    one), a revision newer than this version knows is refused, and only then ``prepare``
+    runs, before anything is written (the integrity check, SQLite's switch to WAL mode).
+    ``upgrade=False`` (a read-only open) refuses a database that is not at :data:`HEAD`.
     """
     with engine.connect() as conn:
         revision = owned_revision(conn)
     if revision is None and empty is not None:
         empty()
+    if revision not in (None, HEAD) and revision not in _known_revisions():
+        raise SchemaError(
+            f"it was made by a newer cexledger (schema revision {revision}; this version knows "
+            f"up to {HEAD}): upgrade cexledger to use it"
+        )
+    if revision != HEAD and not upgrade:
+        raise SchemaError(
+            "its schema is older than this cexledger's: run `cexledger sync` once (on a "
+            "writable copy) to upgrade it"
+        )
     if prepare is not None:
         prepare(engine)
     if revision == HEAD:
         return
     _upgrade(engine)
+
+
+def _known_revisions() -> set[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
 def _upgrade(engine: Engine) -> None:

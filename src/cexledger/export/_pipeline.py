@@ -6,6 +6,9 @@ that releases the GIL). Handing the second half to a thread lets it run while th
 batch is read, on a second core when there is one. At most ``DEPTH`` batches wait, so
 memory stays bounded; after an error in the thread the calls still queued are skipped,
 and the error is raised in the caller at the next ``submit`` or at the end.
+
+Every writer writes through :class:`WholeWrites`, so a short write is never taken for a
+whole one.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "WholeWrites"]
 
 DEPTH = 2
 
@@ -57,3 +60,42 @@ class Pipeline:
             for future in self._pending:
                 future.cancel()
             self._pool.shutdown(wait=True)
+
+
+class WholeWrites:
+    """A binary output whose ``write`` writes all of its data, or raises.
+
+    A raw binary file's ``write`` (``sys.stdout.buffer`` itself under ``PYTHONUNBUFFERED=1``
+    or ``python -u``, as in many containers and services) is one ``write(2)``: it may write
+    less than it was given and return the count, into a pipe whose reader went away in the
+    middle of the write or onto a disk that filled up. A caller that ignores the count
+    (Arrow's writers do) loses the rest without a word and reports success. Here the rest is
+    written again, so the error behind the short write (``EPIPE``, ``ENOSPC``, ``EFBIG``) is
+    raised by the next attempt.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            written = self._out.write(view)
+            if not written:  # None (would block) or nothing written: never spin
+                raise OSError(f"write to {getattr(self._out, 'name', 'output')} wrote nothing")
+            view = view[written:]
+        return total
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._out.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)

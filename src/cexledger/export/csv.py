@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 from ..archive import Archive
 from ._columns import entry_columns
-from ._pipeline import Pipeline
+from ._pipeline import Pipeline, WholeWrites
 
 __all__ = ["write_csv", "CSV_COLUMNS", "iso_ms"]
 
@@ -59,6 +59,7 @@ def _text(table: pa.Table) -> bytes:
 
 def write_csv(archive: Archive, out: BinaryIO, *, account: str | None = None,
               exchange: str | None = None) -> int:
+    out = WholeWrites(out)
     out.write((",".join(CSV_COLUMNS) + _EOL).encode())
     count = 0
     with Pipeline() as pipe:

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from .. import _json
 from ..archive import Archive
 from ..model import StreamKey
-from ._pipeline import Pipeline
+from ._pipeline import Pipeline, WholeWrites
 
 __all__ = ["write_jsonl"]
 
@@ -42,6 +42,7 @@ def _one_line(raw: bytes) -> bytes:
 
 def write_jsonl(archive: Archive, out: BinaryIO, *, account: str | None = None,
                 exchange: str | None = None) -> int:
+    out = WholeWrites(out)
     count = 0
     prefixes: dict[int, bytes] = {}
     encode = _json.encoder.encode

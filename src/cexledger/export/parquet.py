@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from ..archive import Archive
 from ..errors import CexledgerError
 from ._columns import entry_columns
-from ._pipeline import Pipeline
+from ._pipeline import Pipeline, WholeWrites
 
 __all__ = ["write_parquet", "PARQUET_SCHEMA"]
 
@@ -57,6 +57,7 @@ def _table(columns: dict[str, pa.Array]) -> pa.Table:
 
 def write_parquet(archive: Archive, out: BinaryIO, *, account: str | None = None,
                   exchange: str | None = None) -> int:
+    out = WholeWrites(out)
     count = 0
     pending: list[pa.Table] = []
     with pq.ParquetWriter(out, PARQUET_SCHEMA, compression="zstd") as writer, Pipeline() as pipe:

@@ -1,0 +1,68 @@
+"""Where an export may go, and what it says about what it wrote.
+
+An export never overwrites a database: ``--out`` naming the archive itself (by any path:
+a relative one, a symlink, a hard link), one of its ``-wal``/``-shm``/``-journal`` files,
+or any other SQLite database file (one that starts with SQLite's 16-byte header) is
+refused before anything is written. A failed write (disk full, file too large) is one line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..archive.engine import is_sqlite_file
+from ..errors import CexledgerError, ConfigError
+
+__all__ = ["COMPANIONS", "left_out_note", "refuse_database", "write_error"]
+
+#: The files SQLite keeps next to a database ``NAME``: ``NAME-wal``, ``NAME-shm``, ``NAME-journal``.
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def refuse_database(target: Path, archive: Path | None) -> None:
+    """Raise ``ConfigError`` when writing ``target`` would overwrite ``archive`` (the SQLite
+    file of the archive being exported, ``None`` for PostgreSQL), one of its companion files,
+    or any existing SQLite database."""
+    if archive is not None:
+        resolved = target.resolve()
+        for suffix in ("", *COMPANIONS):
+            own = archive.with_name(archive.name + suffix)
+            if resolved == own.resolve() or _same_file(target, own):
+                what = "the archive itself" if not suffix else f"the archive's {suffix[1:]} file"
+                raise ConfigError(
+                    f"--out {target} is {what} ({own}): an export never overwrites the archive; "
+                    "give another file"
+                )
+    if is_sqlite_file(target):
+        raise ConfigError(
+            f"--out {target} is a SQLite database: an export never overwrites a database; "
+            "give another file"
+        )
+
+
+def write_error(where: str, exc: OSError) -> CexledgerError:
+    """A failed write (``ENOSPC``, ``EFBIG``, …) as one line; nothing half-written is kept."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return CexledgerError(f"cannot write the export to {where}: {reason}")
+
+
+def left_out_note(count: int) -> str | None:
+    """What a CSV or Parquet export (entries only) says about the ``count`` archived records
+    it has no row for; ``None`` when there are none."""
+    if not count:
+        return None
+    records = "record has" if count == 1 else "records have"
+    return (
+        f"note: {count} archived {records} no ledger entries and so no row in this export "
+        "(kept raw only because they could not be normalized yet, or without an amount, "
+        "such as a cancelled order without a fee); `cexledger export --format jsonl` has "
+        "every raw record"
+    )
