@@ -25,7 +25,7 @@ def _load(tmp_path, text):
     (BITGET, "main", "20.5", "20"),
     (COINW, "fut", "5.01", "5"),
     (COINW, "fut", "20", "5"),
-])
+], ids=["bitget-1000", "bitget-20.5", "coinw-5.01", "coinw-20"])
 def test_a_rate_above_the_documented_limit_is_refused_in_one_line(tmp_path, table, name, rate, limit):
     with pytest.raises(ConfigError) as exc:
         _load(tmp_path, f"{table}rate_limit = {rate}\n")
@@ -36,7 +36,8 @@ def test_a_rate_above_the_documented_limit_is_refused_in_one_line(tmp_path, tabl
     assert f"documented limit of {limit} requests per second" in message
 
 
-@pytest.mark.parametrize("table, rate", [(BITGET, 20), (BITGET, 0.01), (COINW, 5), (COINW, 2.5)])
+@pytest.mark.parametrize("table, rate", [(BITGET, 20), (BITGET, 0.01), (COINW, 5), (COINW, 2.5)],
+                         ids=["bitget-20", "bitget-0.01", "coinw-5", "coinw-2.5"])
 def test_a_rate_up_to_the_documented_limit_is_accepted(tmp_path, table, rate):
     cfg = _load(tmp_path, f"{table}rate_limit = {rate}\n")
     assert next(iter(cfg.accounts.values())).rate_limit == rate
