@@ -17,9 +17,9 @@ HTTP 401 / 403                          ``FatalAccountError``
 other HTTP 3xx / 4xx                    ``FatalStreamError``
 HTTP 2xx, body unreadable or no code    retry (malformed or truncated body)
 ``data`` of the wrong shape             retry (malformed)
-Bitget ``40008`` (timestamp expired)    retry, signing with the server's clock, when the
-                                        answer carries the server's time; otherwise
-                                        ``FatalAccountError`` (``Verdict.CLOCK``)
+a ``Verdict.CLOCK`` code (timestamp     retry, signing with the server's clock, when the
+refused: Bitget 40008)                  answer carries the server's time; otherwise
+                                        ``FatalAccountError``
 timeout, dropped/refused connection     retry; while a client has never received a
                                         response, connection failures (and requests
                                         past their deadline) get only
@@ -521,6 +521,7 @@ class Requester:
         status = response.status_code
         by_status = _status_verdict(status)
         clock_learned = False
+        hint: str | None = None
         try:
             envelope: _Envelope | None = _envelope_decoder.decode(response.content)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -540,6 +541,7 @@ class Requester:
                 retry_after=_retry_after(response),
             )
         code = normalize_code(envelope.code)
+        hint = self.codes.hints.get(code)
         if code in self.codes.success:
             if by_status is None:
                 try:
@@ -551,19 +553,19 @@ class Requester:
             verdict, message = by_status, f"HTTP {status}"
         elif code in self.codes.verdicts:
             verdict = self.codes.verdicts[code]
-            message = _VERDICT_MESSAGES[verdict]
-            if verdict is Verdict.CLOCK:
-                if clock_learned:
-                    assert self._server_clock is not None
-                    offset = self._server_clock.offset_ms / 1000
-                    message = f"{message}; now signing with the server's clock ({offset:+.1f} s)"
-                    verdict = Verdict.RETRY
-                else:
+            if verdict is Verdict.CLOCK and clock_learned:
+                assert self._server_clock is not None
+                offset = self._server_clock.offset_ms / 1000
+                verdict, hint = Verdict.RETRY, None
+                message = (f"{_VERDICT_MESSAGES[Verdict.CLOCK]}; now signing with the "
+                           f"server's clock ({offset:+.1f} s off this machine's)")
+            else:
+                if verdict is Verdict.CLOCK:  # the server's time is unknown: nothing to fix it
                     verdict = Verdict.ACCOUNT
+                message = _VERDICT_MESSAGES[verdict]
         else:
             verdict = by_status or Verdict.STREAM
             message = f"unknown exchange error code, HTTP {status}"
-        hint = self.codes.hints.get(code) if verdict is not Verdict.RETRY else None
         if hint:
             message = f"{message} ({hint})"
         raise self._error(
