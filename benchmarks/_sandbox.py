@@ -183,9 +183,15 @@ print(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall": wall, "maxr
 """
 
 
-def run_cli(args: list[str], workdir: Path, *, timeout: float = 1800.0) -> ProcResult:
-    """Run ``cexledger ARGS``; wall time and the process's own rusage (``os.wait4``)."""
+def run_cli(args: list[str], workdir: Path, *, timeout: float = 1800.0,
+            rate_scale: float | None = None) -> ProcResult:
+    """Run ``cexledger ARGS``; wall time and the process's own rusage (``os.wait4``).
+
+    ``rate_scale`` runs it through ``_scaled_cli.py``: the exchanges' documented rate limits
+    multiplied by it (for runs against a sandbox with its limits scaled or off)."""
     argv = [*cli(), *args]
+    if rate_scale is not None:
+        argv = [sys.executable, str(Path(__file__).with_name("_scaled_cli.py")), str(rate_scale), *args]
     if not os.path.isabs(argv[0]):
         argv[0] = str(Path(argv[0]).resolve())
     if argv[0].endswith("cexledger"):  # a console script: exec its interpreter explicitly
@@ -216,8 +222,10 @@ def run_cli(args: list[str], workdir: Path, *, timeout: float = 1800.0) -> ProcR
     )
 
 
-def sync(config: Path, db: Path, workdir: Path, *, timeout: float = 1800.0) -> ProcResult:
-    return run_cli(["--config", str(config), "--db", f"sqlite:///{db}", "sync", "--quiet"], workdir, timeout=timeout)
+def sync(config: Path, db: Path, workdir: Path, *, timeout: float = 1800.0,
+         rate_scale: float | None = None) -> ProcResult:
+    return run_cli(["--config", str(config), "--db", f"sqlite:///{db}", "sync", "--quiet"], workdir,
+                   timeout=timeout, rate_scale=rate_scale)
 
 
 @dataclass

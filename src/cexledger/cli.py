@@ -356,6 +356,8 @@ def sandbox_serve(
     append_every: float = typer.Option(0.0, min=0.0, help="Append new rows every N seconds (0 = never)."),
     append_count: int = typer.Option(0, min=0, help="Rows appended each time."),
     churn: float = typer.Option(0.0, min=0.0, max=1.0, help="CoinW: chance per request that a row arrives or a position closes."),
+    clock_offset_ms: int = typer.Option(0, help="Set the server's clock this many ms off this machine's (negative: behind)."),
+    trickle_s: float = typer.Option(2.0, min=0.001, help="Seconds between the bytes of a trickled answer (POST /_sandbox/inject)."),
 ) -> None:
     """Run the sandbox exchange until interrupted. Its accounts and keys are at
     GET /_sandbox/accounts; ground truth at GET /_sandbox/truth?exchange=…&account=…"""
@@ -369,6 +371,7 @@ def sandbox_serve(
         rate_limit_scale=rate_limit_scale, dialect=dialect, dense_share=dense_share,
         instruments=tuple(i.strip().upper() for i in instruments.split(",") if i.strip()),
         append_every=append_every, append_count=append_count, churn=churn,
+        clock_offset_ms=clock_offset_ms, trickle_s=trickle_s,
     )
     try:
         asyncio.run(serve(config))

@@ -17,8 +17,10 @@ api_secret = "..."                   # inline secrets: keep the file mode 0600
 instruments = ["BTC", "ETH"]         # default: every instrument in CoinW's public list
 ```
 
-Optional per account: `rate_limit` (requests/s, overrides the documented budget; 0.01 to
-10000), `timeout` (seconds per request; 0.1 to 3600). `base_url` must be an http(s) URL with
+Optional per account: `rate_limit` (requests/s, overrides the default pace; from 0.01 up to
+the exchange's documented limit, which its connector defines: Bitget 20, CoinW 5), `timeout`
+(seconds each request may take in total, connecting and reading the whole answer included;
+0.1 to 3600). `base_url` must be an http(s) URL with
 a host, a valid port (1-65535) if any, and no query or fragment.
 """
 
@@ -209,6 +211,13 @@ def _parse_account(
 
     base_url = _base_url(table.get("base_url", EXCHANGES[exchange]["base_url"]), ctx)
     rate_limit = _in_range(table.get("rate_limit"), ctx, "rate_limit")
+    if rate_limit is not None:
+        documented = documented_rate(exchange)
+        if rate_limit > documented:
+            raise ConfigError(
+                f"{ctx}: `rate_limit` {rate_limit:g} is above {exchange}'s documented limit of "
+                f"{documented:g} requests per second (an exchange bans keys that exceed it)"
+            )
     timeout = _in_range(table.get("timeout"), ctx, "timeout")
     demo = table.get("demo", False)
     if not isinstance(demo, bool):
@@ -241,6 +250,18 @@ def _parse_account(
         secret_sources=sources,
     )
     return account, inline
+
+
+def documented_rate(exchange: str) -> float:
+    """The exchange's documented request limit per second, as its connector defines it
+    (imported only when a ``rate_limit`` needs checking)."""
+    if exchange == "bitget":
+        from .exchanges.bitget.client import BitgetClient
+
+        return BitgetClient.BUDGET_RATE
+    from .exchanges.coinw.client import CoinwClient
+
+    return CoinwClient.BUDGET_RATE
 
 
 def _base_url(value: Any, ctx: str) -> str:

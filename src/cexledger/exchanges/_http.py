@@ -17,11 +17,29 @@ HTTP 401 / 403                          ``FatalAccountError``
 other HTTP 3xx / 4xx                    ``FatalStreamError``
 HTTP 2xx, body unreadable or no code    retry (malformed or truncated body)
 ``data`` of the wrong shape             retry (malformed)
+a ``Verdict.CLOCK`` code (timestamp     retry, signing with the server's clock, when the
+refused: Bitget 40008)                  answer carries the server's time; otherwise
+                                        ``FatalAccountError``
 timeout, dropped/refused connection     retry; while a client has never received a
-                                        response, connection failures get only
+                                        response, connection failures (and requests
+                                        past their deadline) get only
                                         ``FIRST_CONNECT_ATTEMPTS`` attempts
 other transport errors (bad URL, …)     ``FatalStreamError``
 ======================================  =============================================
+
+Deadline: each attempt -- connecting, sending and reading the whole answer -- must finish
+within the policy's ``timeout`` (an account's ``timeout`` setting), however the bytes trickle
+in; the rate limiter's wait is not part of it. A request past its deadline is a timeout.
+
+Retry-After: an answer carrying ``Retry-After`` (seconds, or an HTTP date) holds back the
+limiter of its key and budget -- every stream's next request -- for that long, in full (the
+retried request also backs off with jitter, whichever ends later). A wait longer than
+``MAX_RETRY_AFTER`` seconds is not waited for: the call raises ``FatalStreamError``
+("the exchange asked to wait N s (more than M s): stopped; run again later").
+
+Server clock: a client may pass a :class:`ServerClock`; every answer's ``requestTime`` (the
+server's clock in ms, a JSON number or digit string) updates its offset, corrected for the
+round trip (the midpoint of sending and receiving), and the client signs with it.
 
 Retriable outcomes are retried with exponential backoff and full jitter; after the policy's
 attempts the call raises ``FatalStreamError("gave up after N attempts: <last error>")``.
@@ -37,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 import enum
 import math
 import random
@@ -63,6 +82,8 @@ __all__ = [
     "ErrorCodes",
     "Requester",
     "FIRST_CONNECT_ATTEMPTS",
+    "MAX_RETRY_AFTER",
+    "ServerClock",
 ]
 
 T = TypeVar("T")
@@ -73,6 +94,10 @@ FIRST_CONNECT_ATTEMPTS = 3
 #: enough for the exchange's window to move on, short enough not to waste a second of budget
 #: (the refused request itself still backs off with jitter before it is retried).
 RATE_LIMIT_PENALTY_SLOTS = 3
+
+#: The longest ``Retry-After`` (seconds) a sync waits for; a longer one stops the stream (a
+#: sync should not sit idle for minutes: the next run continues where this one stopped).
+MAX_RETRY_AFTER = 120.0
 
 #: Share of an exchange's documented rate that a key's limiter allows by default: 3 % under
 #: it, so clock skew and the exchange's own window edges never tip a request over.
@@ -226,7 +251,8 @@ class RequestStats:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter; ``timeout`` is the per-request httpx timeout."""
+    """Exponential backoff with full jitter; ``timeout`` is each attempt's total deadline in
+    seconds (connect, send and the whole answer)."""
 
     attempts: int = 8
     base: float = 0.25
@@ -244,12 +270,34 @@ class RetryPolicy:
 
 
 class Verdict(enum.Enum):
-    """What an exchange error code means for the caller."""
+    """What an exchange error code means for the caller. ``CLOCK``: the request's timestamp
+    was refused -- retried when the answer told the server's time, else ``ACCOUNT``."""
 
     RETRY = "retry"
     RATE_LIMITED = "rate-limited"
     ACCOUNT = "account"
     STREAM = "stream"
+    CLOCK = "clock"
+
+
+class ServerClock:
+    """A server's clock as seen from here: this machine's wall clock plus a learned offset.
+
+    ``observe`` takes the server's time from an answer, with the local wall-clock times the
+    request was sent and its answer received; the server read its clock somewhere in
+    between, so the midpoint is the estimate (off by at most half the round trip). The
+    latest observation wins. Before any, the offset is 0.
+    """
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def observe(self, server_ms: int, sent_ms: int, received_ms: int) -> None:
+        self.offset_ms = server_ms - (sent_ms + received_ms) // 2
+
+    def now_ms(self) -> int:
+        """The server's time now, in Unix milliseconds (what a signature should carry)."""
+        return time.time_ns() // 1_000_000 + self.offset_ms
 
 
 def normalize_code(code: str | int) -> str:
@@ -279,6 +327,7 @@ class _Envelope(msgspec.Struct):
     msg: Any = None
     message: Any = None
     data: msgspec.Raw = msgspec.Raw(b"null")
+    requestTime: Any = None  # noqa: N815 -- Bitget: the server's clock, ms (number or string)
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
@@ -297,12 +346,14 @@ _VERDICT_MESSAGES = {
     Verdict.STREAM: "request refused",
     Verdict.RETRY: "temporary exchange error",
     Verdict.RATE_LIMITED: "rate limited",
+    Verdict.CLOCK: "request timestamp refused",
 }
 _VERDICT_ERRORS: dict[Verdict, type[ExchangeError]] = {
     Verdict.ACCOUNT: FatalAccountError,
     Verdict.STREAM: FatalStreamError,
     Verdict.RETRY: RetriableError,
     Verdict.RATE_LIMITED: _RateLimitedError,
+    Verdict.CLOCK: FatalAccountError,
 }
 
 
@@ -311,7 +362,8 @@ class Requester:
 
     Owns the ``httpx.AsyncClient`` unless one is injected (then the caller closes it).
     ``secrets`` (the API key, secret and passphrase) are redacted from any exchange text kept
-    in an error, longest first; values shorter than ``MIN_REDACTED`` are not.
+    in an error, longest first; values shorter than ``MIN_REDACTED`` are not. ``server_clock``
+    (if given) learns the server's time from every answer that carries it.
     """
 
     def __init__(
@@ -325,6 +377,7 @@ class Requester:
         stats: RequestStats,
         retry: RetryPolicy,
         secrets: Sequence[str] = (),
+        server_clock: ServerClock | None = None,
     ) -> None:
         self.exchange = exchange
         self.account = account
@@ -334,6 +387,7 @@ class Requester:
         self.retry = retry
         kept = {s for s in secrets if len(s) >= MIN_REDACTED}
         self._secrets = tuple(sorted(kept, key=len, reverse=True))
+        self._server_clock = server_clock
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(limits=POOL_LIMITS)
         self._reached = False  # has any response ever arrived?
@@ -381,8 +435,21 @@ class Requester:
             except RetriableError as exc:
                 if isinstance(exc, _RateLimitedError):
                     self.stats.rate_limited += 1
-                    default = RATE_LIMIT_PENALTY_SLOTS / limiter.rate
-                    limiter.penalize(min(exc.retry_after or default, self.retry.cap))
+                if exc.retry_after is not None:
+                    if exc.retry_after > MAX_RETRY_AFTER:
+                        self.stats.failures += 1
+                        raise self._error(
+                            FatalStreamError,
+                            f"the exchange asked to wait {exc.retry_after:.0f} s (more than "
+                            f"{MAX_RETRY_AFTER:.0f} s): stopped; run again later",
+                            path,
+                            status=exc.status,
+                            code=exc.code,
+                            text=exc.text,
+                        ) from exc
+                    limiter.penalize(exc.retry_after)
+                elif isinstance(exc, _RateLimitedError):
+                    limiter.penalize(min(RATE_LIMIT_PENALTY_SLOTS / limiter.rate, self.retry.cap))
                 limit = self.retry.attempts
                 if isinstance(exc, _ConnectError) and not self._reached:
                     limit = min(limit, FIRST_CONNECT_ATTEMPTS)
@@ -416,9 +483,18 @@ class Requester:
             "GET", self.base_url + path, params=list(params), timeout=self.retry.timeout
         )
         self.stats.requests += 1
+        sent_ms = time.time_ns() // 1_000_000 if self._server_clock is not None else 0
         sent = time.monotonic()
         try:
-            response = await self._http.send(request, auth=auth)
+            # httpx's own timeouts are per phase and per read: the deadline bounds the whole
+            # attempt (a non-streaming send reads the entire body before it returns)
+            async with asyncio.timeout(self.retry.timeout):
+                response = await self._http.send(request, auth=auth)
+        except TimeoutError as exc:
+            kind = RetriableError if self._reached else _ConnectError
+            raise self._error(
+                kind, f"timed out (no complete answer within {self.retry.timeout:g} s)", path
+            ) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise self._error(_ConnectError, f"cannot connect ({_describe(exc)})", path) from exc
         except httpx.TimeoutException as exc:
@@ -433,19 +509,27 @@ class Requester:
             ) from exc
         self._reached = True
         self.stats.observe_round_trip(time.monotonic() - sent)
-        return self._classify(response, path, parse)
+        return self._classify(response, path, parse, sent_ms)
 
     def _classify(
-        self, response: httpx.Response, path: str, parse: Callable[[msgspec.Raw], T]
+        self,
+        response: httpx.Response,
+        path: str,
+        parse: Callable[[msgspec.Raw], T],
+        sent_ms: int = 0,
     ) -> T:
         status = response.status_code
         by_status = _status_verdict(status)
+        clock_learned = False
+        hint: str | None = None
         try:
             envelope: _Envelope | None = _envelope_decoder.decode(response.content)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             envelope, problem = None, f"malformed body ({exc}, {len(response.content)} bytes)"
         else:
             problem = "malformed body (no code)"
+            if self._server_clock is not None and envelope.requestTime is not None:
+                clock_learned = self._observe_clock(envelope.requestTime, sent_ms)
         if envelope is None or envelope.code is None:
             if by_status is None:  # 2xx without a readable envelope
                 raise self._error(RetriableError, problem, path, status=status)
@@ -457,6 +541,7 @@ class Requester:
                 retry_after=_retry_after(response),
             )
         code = normalize_code(envelope.code)
+        hint = self.codes.hints.get(code)
         if code in self.codes.success:
             if by_status is None:
                 try:
@@ -468,11 +553,19 @@ class Requester:
             verdict, message = by_status, f"HTTP {status}"
         elif code in self.codes.verdicts:
             verdict = self.codes.verdicts[code]
-            message = _VERDICT_MESSAGES[verdict]
+            if verdict is Verdict.CLOCK and clock_learned:
+                assert self._server_clock is not None
+                offset = self._server_clock.offset_ms / 1000
+                verdict, hint = Verdict.RETRY, None
+                message = (f"{_VERDICT_MESSAGES[Verdict.CLOCK]}; now signing with the "
+                           f"server's clock ({offset:+.1f} s off this machine's)")
+            else:
+                if verdict is Verdict.CLOCK:  # the server's time is unknown: nothing to fix it
+                    verdict = Verdict.ACCOUNT
+                message = _VERDICT_MESSAGES[verdict]
         else:
             verdict = by_status or Verdict.STREAM
             message = f"unknown exchange error code, HTTP {status}"
-        hint = self.codes.hints.get(code)
         if hint:
             message = f"{message} ({hint})"
         raise self._error(
@@ -484,6 +577,16 @@ class Requester:
             text=self._text(envelope),
             retry_after=_retry_after(response),
         )
+
+    def _observe_clock(self, value: object, sent_ms: int) -> bool:
+        """Tell the server clock the time an answer carries; False if it is not a time."""
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return False
+        assert self._server_clock is not None
+        self._server_clock.observe(value, sent_ms, time.time_ns() // 1_000_000)
+        return True
 
     def _text(self, envelope: _Envelope) -> str | None:
         for value in (envelope.msg, envelope.message):
@@ -534,14 +637,27 @@ def _status_verdict(status: int) -> Verdict | None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds, when given as a number."""
+    """``Retry-After`` in seconds from now: a number of seconds, or an HTTP date (a date in
+    the past is 0). ``None`` when absent or unreadable."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
+    return parse_retry_after(value, time.time())
+
+
+def parse_retry_after(value: str, now: float) -> float | None:
+    """A ``Retry-After`` value in seconds after ``now`` (Unix seconds), or ``None``."""
+    value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is always GMT
+            return None
+        return max(0.0, when.timestamp() - now)
     return seconds if 0 <= seconds < math.inf else None
 
 

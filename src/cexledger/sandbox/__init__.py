@@ -24,7 +24,13 @@ Control endpoints (no auth): ``GET /_sandbox/accounts``, ``GET /_sandbox/truth?e
 ``{"exchange","account","count","instrument"?}``, ``POST /_sandbox/mutate``
 ``{"exchange":"coinw","account","count"}``, ``GET /_sandbox/stats``,
 ``POST /_sandbox/stats/reset``, ``POST /_sandbox/settings`` ``{faults, latency_ms,
-rate_limit, churn}``. Truth and versions are served in the running dialect's bytes.
+rate_limit, churn}``, ``POST /_sandbox/inject`` ``{"exchange","account","kind","count"?,
+"retry_after"?,"http_date"?}`` (queue answers for the account's next requests: ``kind``
+``rate_limited`` with a ``Retry-After`` in seconds or as an HTTP date, or ``trickle``),
+``GET /_sandbox/requests?exchange=&account=`` (the request log: status, what each request
+got, arrival and answer times on the server's monotonic clock; cleared with the stats).
+Truth and versions are served in the running dialect's bytes. ``clock_offset_ms`` sets the
+server's clock off this machine's (timestamp checks, retention, ``requestTime``).
 
 Dialects: ``standard`` follows the docs and NOTES.md; ``variant`` makes other choices the
 docs leave open, so clients are tested against both.

@@ -4,7 +4,8 @@ Checks, in this order (first failure answers):
 
 1. headers: ``ACCESS-KEY`` absent/empty ``40001``; ``ACCESS-SIGN`` absent ``40002``, empty
    ``40003``; ``ACCESS-TIMESTAMP`` absent or not digits ``40005``; ``ACCESS-PASSPHRASE``
-   absent/empty ``40011``; ``|now - timestamp| > 30 s`` ``40008``; unknown key ``40006``;
+   absent/empty ``40011``; ``|now - timestamp| > 30 s`` ``40008`` (``now``: the server's
+   clock, ``clock_offset_ms`` off this machine's); unknown key ``40006``;
    wrong passphrase ``40012``; signature ``40009``. The signature is
    ``base64(HMAC_SHA256(secret, timestamp + METHOD + raw path and query as received))``
    (GET: empty body). ``paptrading: 1`` is accepted and ignored.
@@ -37,7 +38,6 @@ from .._json import dumps
 from .bitget_data import CATEGORIES
 from .config import RETENTION_MS, WINDOW_MS
 from .faults import Handler, guard
-from .._clock import now_ms
 from .state import SandboxState
 
 __all__ = ["PATH", "routes"]
@@ -55,14 +55,15 @@ class _Refusal(Exception):
         self.code, self.msg = code, msg
 
 
-def _envelope(code: str, msg: str, data: bytes, status: int) -> web.Response:
+def _envelope(code: str, msg: str, data: bytes, status: int, now: int) -> web.Response:
+    """An answer; ``requestTime`` is ``now``, the server's clock."""
     body = b'{"code":%s,"msg":%s,"requestTime":%d,"data":%s}' % (
-        dumps(code), dumps(msg), now_ms(), data)
+        dumps(code), dumps(msg), now, data)
     return web.Response(status=status, body=body, content_type="application/json")
 
 
-def _rate_limited() -> web.Response:
-    return _envelope("429", "Too Many Requests", b"null", 429)
+def _rate_limited(state: SandboxState) -> web.Response:
+    return _envelope("429", "Too Many Requests", b"null", 429, state.now_ms())
 
 
 def _sign(secret: str, prehash: str) -> str:
@@ -158,19 +159,20 @@ def _page(request: web.Request, state: SandboxState, account: str, now: int) -> 
 
 def _handler(state: SandboxState) -> Handler:
     def financial_records(request: web.Request, live: bool) -> web.Response:
-        now = now_ms()
+        now = state.now_ms()
         try:
             account = _authenticate(request, state, now)
             with state.lock:
                 data = _page(request, state, account, now)
         except _Refusal as refusal:
-            return _envelope(refusal.code, refusal.msg, b"null", 200 if state.variant else 400)
-        return _envelope("00000", "success", data, 200)
+            return _envelope(refusal.code, refusal.msg, b"null", 200 if state.variant else 400, now)
+        return _envelope("00000", "success", data, 200, now)
 
     return financial_records
 
 
 def routes(state: SandboxState) -> list[web.RouteDef]:
     """The Bitget route, wrapped with latency, faults and the 20/s per-key rate limit."""
-    handler = guard(state, PATH, "ACCESS-KEY", RATE_LIMIT, _handler(state), _rate_limited)
+    handler = guard(state, PATH, "ACCESS-KEY", RATE_LIMIT, _handler(state),
+                    lambda: _rate_limited(state))
     return [web.get(PATH, handler)]

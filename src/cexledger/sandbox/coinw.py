@@ -29,7 +29,6 @@ from aiohttp import web
 from .._json import dumps
 from .coinw_data import PUBLIC_EXTRA, instrument_spec
 from .faults import Handler, guard
-from .._clock import now_ms
 from .state import SandboxState
 
 __all__ = ["PATH", "INSTRUMENTS_PATH", "routes"]
@@ -121,7 +120,7 @@ def _page(request: web.Request, state: SandboxState, account: str, live: bool) -
 def _handler(state: SandboxState) -> Handler:
     def deals_history(request: web.Request, live: bool) -> web.Response:
         try:
-            account = _authenticate(request, state, now_ms())
+            account = _authenticate(request, state, state.now_ms())
             with state.lock:
                 return _json(_page(request, state, account, live))
         except _Refusal as refusal:

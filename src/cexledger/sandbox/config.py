@@ -24,8 +24,11 @@ class SandboxConfig:
     ``append_every``/``append_count`` make every account grow while the server runs.
     ``churn`` is the CoinW probability per deals request of a new row and/or a position
     closing just before the answer. ``t0_ms`` pins the generator's "now" (history is placed
-    relative to it); None uses the wall clock at start. Same seed and ``t0_ms`` give the same
-    data.
+    relative to it); None uses the server's clock at start. Same seed and ``t0_ms`` give the
+    same data. ``clock_offset_ms`` sets the server's clock that many ms off this machine's
+    (positive: ahead): every "now" of the server -- timestamp checks, retention, new rows,
+    Bitget's ``requestTime`` -- reads it. ``trickle_s`` is the pause between the bytes of a
+    ``trickle`` answer (``POST /_sandbox/inject``).
     """
 
     host: str = "127.0.0.1"
@@ -46,6 +49,8 @@ class SandboxConfig:
     churn: float = 0.0
     slow_fault_s: float = 2.0
     t0_ms: int | None = None
+    clock_offset_ms: int = 0
+    trickle_s: float = 2.0
 
     def __post_init__(self) -> None:
         if self.dialect not in DIALECTS:
@@ -56,6 +61,8 @@ class SandboxConfig:
             raise ValueError("dense_share must be between 0 and 1")
         if not 0.0 <= self.faults <= 1.0 or not 0.0 <= self.churn <= 1.0:
             raise ValueError("faults and churn are probabilities between 0 and 1")
+        if self.trickle_s <= 0:
+            raise ValueError("trickle_s must be positive")
         if self.rate_limit_scale <= 0:
             raise ValueError("rate_limit_scale must be positive")
         if not self.instruments:

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from .._json import dumps, loads
+from .faults import Injection
 from .state import SandboxState, UnknownError
 
 __all__ = ["routes"]
@@ -95,6 +96,34 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         body = await _body(request)
         return _json(state.update_settings({k: _plain(v) for k, v in body.items()}))
 
+    async def inject(request: web.Request) -> web.Response:
+        body = await _body(request)
+        account = state.account(body["account"])
+        if account.exchange != body["exchange"]:
+            raise UnknownError(f"unknown {body['exchange']} account {account.name!r}")
+        retry_after = body.get("retry_after")
+        if retry_after is not None and (isinstance(retry_after, bool)
+                                        or not isinstance(retry_after, (int, Decimal))):
+            raise ValueError("retry_after must be a number of seconds")
+        http_date = body.get("http_date", False)
+        if not isinstance(http_date, bool):
+            raise ValueError("http_date must be true or false")
+        injection = Injection(body["kind"], None if retry_after is None else float(retry_after),
+                              http_date)
+        count = _count(body.get("count", 1))
+        state.injections.add(account.api_key, injection, count)
+        return _json({"queued": count})
+
+    async def requests(request: web.Request) -> web.Response:
+        q = request.query
+        key = None
+        if "account" in q:
+            account = state.account(q["account"])
+            if account.exchange != q.get("exchange", account.exchange):
+                raise UnknownError(f"unknown {q['exchange']} account {account.name!r}")
+            key = account.api_key
+        return _json({"requests": state.stats.log(key)})
+
     return [
         web.get(f"{PREFIX}/accounts", _safe(accounts)),
         web.get(f"{PREFIX}/truth", _safe(truth)),
@@ -104,6 +133,8 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/stats", _safe(stats)),
         web.post(f"{PREFIX}/stats/reset", _safe(stats_reset)),
         web.post(f"{PREFIX}/settings", _safe(settings)),
+        web.post(f"{PREFIX}/inject", _safe(inject)),
+        web.get(f"{PREFIX}/requests", _safe(requests)),
     ]
 
 

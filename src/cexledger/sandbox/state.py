@@ -19,7 +19,7 @@ from .accounts import Account, make_accounts
 from .bitget_data import CATEGORIES, BitgetBook, category_weights
 from .coinw_data import Deals
 from .config import RETENTION_MS, SandboxConfig, Settings
-from .faults import FaultSchedule, RateLimiter, Stats
+from .faults import FaultSchedule, Injections, RateLimiter, Stats
 from .generate import COINW_ID_OFFSET, generate_bitget, generate_coinw, instrument_weights
 from .timeline import IdAllocator, Timeline
 
@@ -42,7 +42,8 @@ class SandboxState:
         self.stats = Stats()
         self.limiter = RateLimiter()
         self.lock = threading.RLock()
-        self.t0 = config.t0_ms if config.t0_ms is not None else now_ms()
+        self.injections = Injections()
+        self.t0 = config.t0_ms if config.t0_ms is not None else self.now_ms()
         self._faults = FaultSchedule(random.Random(f"sandbox-faults-{config.seed}"))
         self._churn = random.Random(f"sandbox-churn-{config.seed}")
         self._accounts = make_accounts(config.seed, config.bitget_accounts, config.coinw_accounts)
@@ -55,6 +56,10 @@ class SandboxState:
             config, timeline, self._by_exchange("coinw"), self._coinw_ids)
         self._category_weights = category_weights(config.dense_share)
         self._instrument_weights = instrument_weights(len(config.instruments), config.dense_share)
+
+    def now_ms(self) -> int:
+        """The server's clock: this machine's plus ``clock_offset_ms``."""
+        return now_ms() + self.config.clock_offset_ms
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -86,7 +91,7 @@ class SandboxState:
 
     def cutoff(self) -> int:
         """The oldest servable timestamp right now (90-day retention)."""
-        return now_ms() - RETENTION_MS
+        return self.now_ms() - RETENTION_MS
 
     def truth(self, exchange: str, account: str) -> list[bytes]:
         """What a perfect archive of ``account`` holds now: served bytes, id ascending."""
@@ -119,7 +124,7 @@ class SandboxState:
     # -- changes ----------------------------------------------------------------------------
 
     def _append_time(self, allocator: IdAllocator) -> int:
-        return max(now_ms(), allocator.last_ts)
+        return max(self.now_ms(), allocator.last_ts)
 
     def append(self, exchange: str, account: str, count: int,
                instrument: str | None = None) -> list[str] | list[int]:
@@ -179,7 +184,7 @@ class SandboxState:
                                 for i in d.servable_open(cutoff))
             closed = []
             for _, row_id, deals, i in candidates[:count]:
-                deals.close(i, self._coinw_rngs[account], now_ms())
+                deals.close(i, self._coinw_rngs[account], self.now_ms())
                 closed.append(row_id)
             return closed
 
@@ -196,7 +201,7 @@ class SandboxState:
             deals = stores[instrument]
             open_rows = deals.servable_open(self.cutoff())
             if action >= 0.5 and open_rows:
-                deals.close(self._churn.choice(open_rows), rng, now_ms())
+                deals.close(self._churn.choice(open_rows), rng, self.now_ms())
 
     # -- runtime knobs ----------------------------------------------------------------------
 

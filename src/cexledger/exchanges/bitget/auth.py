@@ -4,7 +4,9 @@
 (NOTES.md, "Signing" [C]). The prehash is built from the request's raw URL bytes
 (``request.url.raw_path``: path and query exactly as they go on the wire) and its raw body, so
 what is signed is exactly what is sent. The caller sorts the query keys (newer Bitget docs
-ask for it); this flow signs whatever order it is given.
+ask for it); this flow signs whatever order it is given. ``ACCESS-TIMESTAMP`` is the
+server's time when a :class:`~cexledger.exchanges._http.ServerClock` is given (this
+machine's clock plus the offset learned from Bitget's answers), else this machine's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from .._http import ServerClock
 from .._signing import mask_key, sign
 
 __all__ = ["BitgetCredentials", "BitgetAuth", "sign"]
@@ -41,12 +44,14 @@ class BitgetAuth(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, credentials: BitgetCredentials) -> None:
+    def __init__(self, credentials: BitgetCredentials, clock: ServerClock | None = None) -> None:
         self._credentials = credentials
+        self._clock = clock
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         credentials = self._credentials
-        timestamp = str(time.time_ns() // 1_000_000)
+        clock = self._clock
+        timestamp = str(clock.now_ms() if clock is not None else time.time_ns() // 1_000_000)
         prehash = (
             timestamp
             + request.method.upper()

@@ -11,8 +11,12 @@ Error codes (NOTES.md, "Errors"), compared with leading zeros dropped:
 code                                                   outcome
 =====================================================  ===========================
 ``00000`` (also ``0``)                                 success
-40001 40002 40003 40005 40006 40008 40009 40011        ``FatalAccountError``
-40012 40014 40018                                      (40008 adds a clock hint)
+40001 40002 40003 40005 40006 40009 40011 40012        ``FatalAccountError``
+40014 40018
+40008 (timestamp expired)                              retried, signed with the server's
+                                                       clock, when the answer carries
+                                                       ``requestTime``; else
+                                                       ``FatalAccountError`` (clock hint)
 429, 25004                                             rate limited, retried
 00001, 40017, 40704, 40705, anything unknown           ``FatalStreamError``
 =====================================================  ===========================
@@ -24,6 +28,10 @@ Tolerated shapes [I]: ``data`` null or absent, ``data.list`` null or absent, ``c
 absent, ``""``, a string or a JSON number (kept as its digits). Paging ends (``cursor`` is
 ``None``) when the list is null/empty or the cursor is null/absent/empty (NOTES.md). A page
 whose cursor equals the cursor that was sent is a loop and raises ``FatalStreamError``.
+
+Server clock: requests are signed with this machine's time plus the offset of Bitget's clock,
+learned from every answer's ``requestTime`` (one :class:`ServerClock` per client), so a
+machine whose clock is off by more than Bitget's 30-second window still syncs.
 """
 
 from __future__ import annotations
@@ -39,7 +47,16 @@ from ..._json import loads, to_id
 from ...errors import FatalStreamError
 from ...model import Record
 from .._fields import identify
-from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .._http import (
+    RATE_SAFETY,
+    ErrorCodes,
+    Requester,
+    RequestStats,
+    RetryPolicy,
+    ServerClock,
+    Verdict,
+    limiter_for,
+)
 from .auth import BitgetAuth, BitgetCredentials
 from .normalize import bitget_record
 
@@ -48,7 +65,7 @@ __all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetPage", "BitgetClient", "B
 BITGET_CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
 
 _ACCOUNT_CODES = (
-    "40001", "40002", "40003", "40005", "40006", "40008",
+    "40001", "40002", "40003", "40005", "40006",
     "40009", "40011", "40012", "40014", "40018",
 )  # fmt: skip
 
@@ -56,6 +73,7 @@ BITGET_CODES = ErrorCodes(
     success=frozenset({"00000"}),
     verdicts={
         **{code: Verdict.ACCOUNT for code in _ACCOUNT_CODES},
+        "40008": Verdict.CLOCK,
         "429": Verdict.RATE_LIMITED,
         "25004": Verdict.RATE_LIMITED,
         "00001": Verdict.STREAM,
@@ -114,7 +132,8 @@ class BitgetClient:
     ) -> None:
         self.account = account
         self.stats = stats if stats is not None else RequestStats()
-        self._auth = BitgetAuth(credentials)
+        self.server_clock = ServerClock()
+        self._auth = BitgetAuth(credentials, self.server_clock)
         self._limiter = limiter_for(
             "bitget",
             credentials.api_key,
@@ -130,6 +149,7 @@ class BitgetClient:
             stats=self.stats,
             retry=retry,
             secrets=(credentials.api_key, credentials.api_secret, credentials.passphrase),
+            server_clock=self.server_clock,
         )
 
     @property

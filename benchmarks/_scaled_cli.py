@@ -1,0 +1,25 @@
+"""``cexledger`` with the connectors' documented rate limits multiplied: ``_scaled_cli.py SCALE ARGS``.
+
+The sandbox can serve far above the real exchanges' limits (``--rate-limit-scale``,
+``--no-rate-limit``), but the product refuses a configured ``rate_limit`` above the
+documented one. A benchmark that measures something other than pacing (peak memory of a
+large backfill) runs the real CLI through this launcher, which scales the one definition of
+each limit (the clients' ``BUDGET_RATE``) before the CLI starts, so the config check and
+the clients' default pace both follow it. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cexledger.exchanges.bitget.client import BitgetClient
+from cexledger.exchanges.coinw.client import CoinwClient
+
+if __name__ == "__main__":
+    scale = float(sys.argv.pop(1))
+    BitgetClient.BUDGET_RATE *= scale
+    CoinwClient.BUDGET_RATE *= scale
+    from cexledger.cli import main
+
+    sys.argv[0] = "cexledger"
+    main()
