@@ -22,6 +22,7 @@ __all__ = [
     "last_runs",
     "entry_rows",
     "mutable_ids",
+    "other_types",
     "record_rows",
     "records_statement",
     "stream_summaries",
@@ -173,6 +174,22 @@ def versions(conn: sa.Connection, sid: int, record_id: str) -> list[bytes]:
     ).scalars()
     latest = conn.execute(sa.select(_r.raw).where(_r.stream_id == sid, _r.record_id == record_id)).scalar()
     return [*older, latest] if latest is not None else []
+
+
+def other_types(conn: sa.Connection, account: str | None) -> list[tuple[str, str | None, int]]:
+    """(exchange, exchange_type, count) of entries of kind ``other``, by exchange, then the
+    most frequent type first, then the type."""
+    count = sa.func.count().label("n")
+    stmt = (
+        sa.select(_s.exchange, _e.exchange_type, count)
+        .join(streams, _s.id == _e.stream_id)
+        .where(_e.kind == Kind.OTHER.value)
+        .group_by(_s.exchange, _e.exchange_type)
+        .order_by(_s.exchange, count.desc(), _e.exchange_type)
+    )
+    if account is not None:
+        stmt = stmt.where(_e.account == account)
+    return [(row.exchange, row.exchange_type, row.n) for row in conn.execute(stmt)]
 
 
 def count_records(conn: sa.Connection, account: str | None) -> int:
