@@ -61,7 +61,7 @@ def identify(raw: bytes, ts_key: str, id_key: str = "id") -> tuple[str, int, dic
         ts = millis(row, ts_key)
         if not TS_RANGE[0] <= ts < TS_RANGE[1]:
             raise ValueError(
-                f"{ts_key!r} is not a Unix time in milliseconds from 1970 to 9999: {row.get(ts_key)!r}"
+                f"{ts_key!r} is not a Unix time in milliseconds from 1970 to 9999: {_shown(row.get(ts_key))}"
             )
     except ValueError as exc:
         raise ValueError(f"record {record_id}: {exc}") from None
@@ -110,16 +110,22 @@ def check_storable(record: Record) -> None:
                 raise ValueError(f"record {record.record_id}: a text field holds a NUL character")
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """A wire value for a one-line message: its repr, cut in the middle past ``limit``."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]} ({len(text)} chars)"
+
+
 def row_id(row: dict[str, Any], key: str = "id") -> str:
     """The row's id as text (JSON string or integer, never through float); required."""
     try:
         value = to_id(row.get(key))
     except ValueError:
-        raise ValueError(f"{key!r} is not an id: {row.get(key)!r}") from None
+        raise ValueError(f"{key!r} is not an id: {_shown(row.get(key))}") from None
     if value is None:
         raise ValueError(f"{key!r} is missing")
     if "\x00" in value:
-        raise ValueError(f"{key!r} holds a NUL character: {value!r}")
+        raise ValueError(f"{key!r} holds a NUL character: {_shown(value)}")
     return value
 
 
@@ -134,9 +140,9 @@ def millis(row: dict[str, Any], key: str) -> int:
     if value is None:
         raise ValueError(f"{key!r} is missing")
     if value.adjusted() > 18:  # before int(): 1E+999999999 would take minutes to expand
-        raise ValueError(f"{key!r} is not a Unix time in milliseconds from 1970 to 9999: {row.get(key)!r}")
+        raise ValueError(f"{key!r} is not a Unix time in milliseconds from 1970 to 9999: {_shown(row.get(key))}")
     if value != value.to_integral_value():
-        raise ValueError(f"{key!r} is not a whole number of milliseconds: {row.get(key)!r}")
+        raise ValueError(f"{key!r} is not a whole number of milliseconds: {_shown(row.get(key))}")
     return int(value)
 
 
