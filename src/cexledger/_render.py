@@ -144,7 +144,7 @@ def other_types_block(rows: list[tuple[str, str | None, int]]) -> list[str]:
         return []
     width = max(len(exchange) for exchange, _, _ in rows)
     type_width = min(max(len(name or "(no type)") for _, name, _ in rows), 80 - width - 20)
-    lines = ["exchange types not understood yet (entries of kind other; the raw rows are kept):"]
+    lines = ["exchange types not understood yet (kind other; their raw rows are kept):"]
     for exchange, name, count in rows:
         label = name or "(no type)"
         lines.append(f"  {exchange:<{width}}  {label:<{type_width}}  {count:>8} entries")

@@ -95,3 +95,120 @@ def _covers(cli, account: str, partition: str, ts: int) -> bool:
             "SELECT count(*) FROM coverage c JOIN streams s ON s.id = c.stream_id "
             "WHERE s.account = ? AND s.partition = ? AND c.start_ms <= ? AND ? < c.end_ms",
             (account, partition, ts, ts)).fetchone()[0] > 0
+
+
+# -- item 27: entries follow a changed mapping ---------------------------------------------
+
+_ENTRY_COLUMNS = ("s.account, s.exchange, s.partition, e.record_id, e.seq, e.ts, e.kind, e.coin, "
+                  "e.amount, e.fee, e.balance, e.category, e.symbol, e.exchange_type")
+
+
+def _entries(cli) -> list[tuple]:
+    with _db(cli) as db:
+        return db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries e JOIN streams s ON s.id = e.stream_id "
+                          "ORDER BY 1, 2, 3, 4, 5").fetchall()
+
+
+def _raw_state(cli) -> tuple[list, list]:
+    with _db(cli) as db:
+        records = db.execute("SELECT stream_id, record_id, ts, raw, version FROM records ORDER BY 1, 2").fetchall()
+        versions = db.execute("SELECT * FROM record_versions ORDER BY 1, 2, 3").fetchall()
+    return records, versions
+
+
+def _as_older_cexledger(cli) -> int:
+    """Make the archive look as an older normalizer left it: kinds it did not know, rows it
+    kept raw only, a different amount, and no version recorded. Returns records touched."""
+    with _db(cli) as db:
+        db.execute("DELETE FROM stream_meta WHERE name = 'normalizer_version'")
+        other = db.execute("UPDATE entries SET kind = 'other' WHERE kind = 'funding'").rowcount
+        raw_only = [r for (r,) in db.execute(
+            "SELECT DISTINCT record_id FROM entries WHERE kind = 'realized_pnl' ORDER BY record_id LIMIT 7")]
+        db.executemany("DELETE FROM entries WHERE record_id = ?", [(r,) for r in raw_only])
+        changed = db.execute("UPDATE entries SET amount = '0' WHERE rowid = (SELECT min(rowid) FROM entries "
+                             "WHERE kind = 'trade')").rowcount
+    assert other and len(raw_only) == 7 and changed == 1
+    return other + len(raw_only) + changed
+
+
+def test_sync_rederives_streams_an_older_normalizer_built(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "400", "--bitget-accounts", "1", "--coinw-accounts", "1",
+                         "--instruments", "BTC,ETH")
+    cli = cli_for(sb)
+    fresh = cli_for(sb)
+    cli.run("sync", "--quiet", check=True)
+    fresh.run("sync", "--quiet", check=True)
+    expected = _entries(fresh)
+    with _db(fresh) as db:
+        versions = dict(db.execute("SELECT s.partition, m.value FROM stream_meta m JOIN streams s "
+                                   "ON s.id = m.stream_id WHERE m.name = 'normalizer_version'").fetchall())
+    assert versions and set(versions.values()) == {"2"}, "a fresh sync records its normalizer version"
+    assert _entries(cli) == expected
+
+    _as_older_cexledger(cli)
+    assert _entries(cli) != expected
+    before = _raw_state(cli)
+    proc = cli.run("sync", "--quiet", check=True)
+    lines = [line for line in proc.stderr.splitlines() if "re-derived" in line]
+    assert len(lines) == 1 and "before fetching" in lines[0], proc.stderr
+    assert _entries(cli) == expected
+    assert _raw_state(cli) == before, "raw bytes or record versions changed"
+    again = cli.run("sync", "--quiet", check=True)
+    assert "re-derived" not in again.stderr, "up-to-date streams were re-derived again"
+
+
+def test_reparse_command(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "300", "--bitget-accounts", "1", "--coinw-accounts", "1",
+                         "--instruments", "BTC,ETH")
+    cli = cli_for(sb)
+    help_text = cli.run("reparse", "--help", check=True).stdout
+    assert "raw" in help_text and "--account" in help_text
+    assert cli.run("reparse").returncode == 1          # no archive yet: one line, exit 1
+    cli.run("sync", "--quiet", check=True)
+    expected = _entries(cli)
+    records = len(_raw_state(cli)[0])
+
+    proc = cli.run("reparse", check=True)
+    assert proc.stdout.strip() == f"{records} records re-derived, 0 with changed entries, 0 still raw only"
+    touched = _as_older_cexledger(cli)
+    before = _raw_state(cli)
+    proc = cli.run("reparse", check=True)
+    line = proc.stdout.strip()
+    assert line.startswith(f"{records} records re-derived, ") and line.endswith(", 0 still raw only")
+    assert 0 < int(line.split(", ")[1].split()[0]) <= touched
+    assert _entries(cli) == expected and _raw_state(cli) == before
+
+    only = cli.run("reparse", "--account", "coinw-1", check=True).stdout
+    assert only.startswith(str(sum(1 for r in _raw_state(cli)[0] if r[0] in _stream_ids(cli, "coinw-1"))))
+    wrong = cli.run("reparse", "--account", "nobody")
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "bitget-1" in wrong.stderr
+
+
+def _stream_ids(cli, account: str) -> set[int]:
+    with _db(cli) as db:
+        return {sid for (sid,) in db.execute("SELECT id FROM streams WHERE account = ?", (account,))}
+
+
+# -- item 25: status says what is not understood -------------------------------------------
+
+
+def test_status_lists_the_exchange_types_still_mapped_to_other(sandbox_factory, cli_for):
+    sb = sandbox_factory("--records", "600", "--bitget-accounts", "2", "--coinw-accounts", "0")
+    cli = cli_for(sb)
+    cli.run("sync", "--quiet", check=True)
+    counts: dict[str, int] = {}
+    for account in ("bitget-1", "bitget-2"):
+        for row in sb.truth("bitget", account).values():
+            if row["type"] in ("SOME_NEW_TYPE_2026", "UNDOCUMENTED_BONUS_IN"):
+                counts[row["type"]] = counts.get(row["type"], 0) + 1
+    assert len(counts) == 2, "the sandbox data lacks its unknown types"
+    lines = cli.run("status", check=True).stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("exchange types not understood"))
+    block = lines[start + 1:start + 1 + len(counts)]
+    assert sorted(line.split()[1] for line in block) == sorted(counts)
+    for line in block:
+        _, name, count, _ = line.split()
+        assert line.startswith("  bitget") and int(count) == counts[name]
+    assert all(len(line) <= 80 for line in lines[start:start + 1 + len(counts)])
+    one = cli.run("status", "--account", "bitget-2", check=True).stdout
+    assert "SOME_NEW_TYPE_2026" in one
