@@ -59,6 +59,10 @@ def test_coinw_row_with_an_inexact_amount_is_archived_raw_only(sandbox_factory, 
         assert stored == raw and entries == 0
         for account in ("coinw-1", "coinw-2"):
             _assert_complete(sb, cli, "coinw", account)
+    # a reparse keeps it raw only, byte for byte, and says so
+    proc = cli.run("reparse", check=True)
+    assert proc.stdout.strip().endswith(", 1 still raw only")
+    assert _raw_and_entries(cli, "777000000000000001") == (raw, 0)
 
 
 BAD_BITGET = (
