@@ -118,6 +118,9 @@ def to_decimal(value: Any) -> Decimal | None:
     return result
 
 
+_ID_DIGITS = 100  # an id sent as a JSON number in exponent form has at most this many digits
+
+
 def to_id(value: Any) -> str | None:
     """A wire id (JSON string or integer) as a string; never through float."""
     if value is None:
@@ -129,6 +132,7 @@ def to_id(value: Any) -> str | None:
     if isinstance(value, str):
         text = value.strip()
         return text or None
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return str(int(value))
-    raise ValueError(f"not an id: {value!r}")
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < _ID_DIGITS \
+            and value == value.to_integral_value():
+        return str(int(value))     # bounded first: int(Decimal("1E+999999999")) would not end
+    raise ValueError(f"not an id: {str(value)[:40]!r}")
