@@ -141,6 +141,9 @@ def test_sync_rederives_streams_an_older_normalizer_built(sandbox_factory, cli_f
     cli = cli_for(sb)
     fresh = cli_for(sb)
     cli.run("sync", "--quiet", check=True)
+    assert sb.post("/_sandbox/mutate", {"exchange": "coinw", "account": "coinw-1", "count": 3})["ids"]
+    cli.run("sync", "--quiet", "--recheck-open", check=True)   # earlier versions kept
+    assert _raw_state(cli)[1], "no record has an earlier version"
     fresh.run("sync", "--quiet", check=True)
     expected = _entries(fresh)
     with _db(fresh) as db:
