@@ -26,8 +26,8 @@ amount that raises instead of rounding (the default context would round past 28 
 from __future__ import annotations
 
 import decimal
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from .._json import check_digits, loads, to_decimal, to_id
@@ -46,12 +46,15 @@ TS_RANGE = (0, 253_402_300_800_000)
 """Event times a row may carry, Unix ms, half-open: the Unix epoch up to the end of year
 9999 -- every time the archive (signed 64-bit columns), its exports and its tables can show
 as a date. A row outside it cannot be identified."""
+_NOT_A_TIME = "is not a Unix time in milliseconds from 1970 to 9999"
 
 
 def identify(raw: bytes, ts_key: str, id_key: str = "id") -> tuple[str, int, dict[str, Any]]:
     """``(record_id, ts, row)`` of one row's exact bytes: the minimum to archive it.
 
-    Raises ``ValueError`` when the row is not a JSON object or its id or time is unreadable.
+    Raises ``ValueError`` (naming the record id and field) when the row is not a JSON object,
+    its id is unreadable or holds a NUL, or its time is not whole milliseconds in
+    :data:`TS_RANGE`.
     """
     row = loads(raw)
     if not isinstance(row, dict):
@@ -61,7 +64,7 @@ def identify(raw: bytes, ts_key: str, id_key: str = "id") -> tuple[str, int, dic
         ts = millis(row, ts_key)
         if not TS_RANGE[0] <= ts < TS_RANGE[1]:
             raise ValueError(
-                f"{ts_key!r} is not a Unix time in milliseconds from 1970 to 9999: {_shown(row.get(ts_key))}"
+                f"{ts_key!r} {_NOT_A_TIME}: {_shown(row.get(ts_key))}"
             )
     except ValueError as exc:
         raise ValueError(f"record {record_id}: {exc}") from None
@@ -140,7 +143,7 @@ def millis(row: dict[str, Any], key: str) -> int:
     if value is None:
         raise ValueError(f"{key!r} is missing")
     if value.adjusted() > 18:  # before int(): 1E+999999999 would take minutes to expand
-        raise ValueError(f"{key!r} is not a Unix time in milliseconds from 1970 to 9999: {_shown(row.get(key))}")
+        raise ValueError(f"{key!r} {_NOT_A_TIME}: {_shown(row.get(key))}")
     if value != value.to_integral_value():
         raise ValueError(f"{key!r} is not a whole number of milliseconds: {_shown(row.get(key))}")
     return int(value)
