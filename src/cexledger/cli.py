@@ -220,7 +220,8 @@ def status(
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
 ) -> None:
     """Show what the archive holds per stream: records, time span, covered ranges, and how
-    many days until its newest point leaves the exchange's retention (red under 30)."""
+    many days until its newest point leaves the exchange's retention (red under 30); then
+    every exchange type still mapped to kind other (not understood yet), with its count."""
     from ._render import status_table
     from .sync import now_ms
 
