@@ -284,9 +284,10 @@ def reparse(
             with Progress(TextColumn("re-deriving"), BarColumn(), MofNCompleteColumn(),
                           console=err, transient=True) as bar:
                 task = bar.add_task("reparse", total=total)
-                result = run_reparse(archive, streams, progress=lambda n: bar.advance(task, n))
+                result = run_reparse(archive, [s.key for s in streams],
+                                     progress=lambda n: bar.advance(task, n))
         else:
-            result = run_reparse(archive, streams)
+            result = run_reparse(archive, [s.key for s in streams])
     out.print(describe(result), markup=False, soft_wrap=True)
 
 

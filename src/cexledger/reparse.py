@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
-from .archive import Archive, StreamSummary
+from .archive import Archive
 from .archive.results import RederiveResult
 from .exchanges import registry
 from .model import StreamKey
@@ -34,25 +34,31 @@ def _exchange(key: StreamKey) -> ModuleType | None:
     return registry.get(key.exchange)
 
 
-def built_version(archive: Archive, key: StreamKey) -> int:
-    """The normalizer version that built the stream's entries (1 when none is recorded)."""
-    value = archive.get_meta(key, VERSION_META)
+def _version(value: str | None) -> int:
     try:
         return int(value) if value is not None else _UNRECORDED
     except ValueError:
         return _UNRECORDED
 
 
-def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamSummary]:
-    """The streams (of ``accounts``, default all) whose entries an older normalizer built."""
+def built_version(archive: Archive, key: StreamKey) -> int:
+    """The normalizer version that built the stream's entries (1 when none is recorded)."""
+    return _version(archive.get_meta(key, VERSION_META))
+
+
+def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
+    """The streams (of ``accounts``, default all) whose entries an older normalizer built.
+
+    One query over the streams and their versions: cheap enough for the start of every sync.
+    """
     wanted = None if accounts is None else set(accounts)
     stale = []
-    for summary in archive.streams():
-        exchange = _exchange(summary.key)
-        if exchange is None or (wanted is not None and summary.key.account not in wanted):
+    for key, value in archive.meta_by_stream(VERSION_META).items():
+        exchange = _exchange(key)
+        if exchange is None or (wanted is not None and key.account not in wanted):
             continue
-        if summary.records and built_version(archive, summary.key) < exchange.NORMALIZER_VERSION:
-            stale.append(summary)
+        if _version(value) < exchange.NORMALIZER_VERSION:
+            stale.append(key)
     return stale
 
 
@@ -65,21 +71,20 @@ def stamp(archive: Archive, key: StreamKey) -> None:
 
 def reparse(
     archive: Archive,
-    streams: Iterable[StreamSummary],
+    streams: Iterable[StreamKey],
     *,
     progress: Callable[[int], None] | None = None,
 ) -> RederiveResult:
     """Re-derive every record of ``streams`` with the current normalizers, then record their
     version. ``progress`` gets the number of records of each finished batch."""
     total = RederiveResult()
-    for summary in streams:
-        key = summary.key
+    for key in streams:
         exchange = _exchange(key)
         if exchange is None:
             continue
         parse = exchange.parse_row
 
-        def derive(raw: bytes, key: StreamKey = key, parse=parse) -> tuple:
+        def derive(raw: bytes, key: StreamKey = key, parse: Callable = parse) -> tuple:
             return parse(key.account, key.partition, raw)
 
         total += archive.rederive(key, derive, progress=progress)

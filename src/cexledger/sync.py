@@ -116,9 +116,7 @@ class SyncContext:
     async def write(self, key: StreamKey, records: Sequence[Record], *, slot: str | None = None,
                     state: dict | None = None, done: bool = False,
                     cover: tuple[int, int] | None = None) -> WriteResult:
-        if key not in self._stamped:  # its entries are built by this normalizer from now on
-            self._stamped.add(key)
-            await self._call(stamp, self.archive, key)
+        await self._stamp(key)
         result = await self._call(self.archive.write_page, key, records, slot=slot, state=state,
                                   done=done, cover=cover)
         stats = self._stats(key)
@@ -128,6 +126,12 @@ class SyncContext:
         if self._progress:
             self._progress(key, result)
         return result
+
+    async def _stamp(self, key: StreamKey) -> None:
+        """Before a sync first writes to a stream: its entries are built by this normalizer."""
+        if key not in self._stamped:
+            self._stamped.add(key)
+            await self._call(stamp, self.archive, key)
 
     def count_page(self, key: StreamKey) -> None:
         self._stats(key).pages += 1
@@ -179,6 +183,7 @@ class SyncContext:
 
     async def set_meta(self, key: StreamKey, name: str, value: str) -> None:
         """A per-stream value, in its own transaction (not with any page's records)."""
+        await self._stamp(key)
         await self._call(self.archive.set_meta, key, name, value)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "entry_rows",
     "mutable_ids",
     "other_types",
+    "meta_by_stream",
     "record_rows",
     "records_statement",
     "stream_summaries",
@@ -209,6 +210,16 @@ def last_runs(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
          "finished_ms": row.finished_ms, "stats": loads(row.stats)}
         for row in rows
     ]
+
+
+def meta_by_stream(conn: sa.Connection, name: str) -> dict[StreamKey, str | None]:
+    """Every stream's value of ``name`` (``None`` where unset), one query, no record scan."""
+    c = stream_meta.c
+    stmt = sa.select(_s.account, _s.exchange, _s.stream, _s.partition, c.value).select_from(
+        streams.outerjoin(stream_meta, sa.and_(c.stream_id == _s.id, c.name == name))
+    ).order_by(_s.account, _s.exchange, _s.stream, _s.partition)
+    return {StreamKey(row.account, row.exchange, row.stream, row.partition): row.value
+            for row in conn.execute(stmt)}
 
 
 def get_meta(conn: sa.Connection, sid: int, name: str) -> str | None:

@@ -209,6 +209,11 @@ class Archive:
             sid = self._find_sid(conn, key)
             return None if sid is None else queries.get_meta(conn, sid, name)
 
+    def meta_by_stream(self, name: str) -> dict[StreamKey, str | None]:
+        """Every stream's per-stream value ``name`` (``None`` where unset), cheaply."""
+        with self._reading() as conn:
+            return queries.meta_by_stream(conn, name)
+
     def checkpoints(self, account: str | None = None) -> list[Checkpoint]:
         """Saved checkpoints, ordered by stream and slot."""
         with self._reading() as conn:
