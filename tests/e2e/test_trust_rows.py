@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 
-from .conftest import by_id
+from .conftest import Cli, by_id
 
 
 def _db(cli) -> sqlite3.Connection:
@@ -219,3 +220,35 @@ def test_status_lists_the_exchange_types_still_mapped_to_other(sandbox_factory, 
     assert all(len(line) <= 80 for line in lines[start:start + 1 + len(counts)])
     one = cli.run("status", "--account", "bitget-2", check=True).stdout
     assert "SOME_NEW_TYPE_2026" in one
+
+
+@dataclass
+class _PostgresCli(Cli):
+    """The same CLI, its archive on PostgreSQL."""
+
+    url: str = ""
+
+    @property
+    def db_url(self) -> str:
+        return self.url
+
+
+def test_amount_beyond_postgresql_numeric_is_raw_only_there(sandbox_factory, cli_for, postgres_url):
+    from cexledger.archive import Archive
+    from cexledger.model import StreamKey
+
+    sb = sandbox_factory("--records", "80", "--bitget-accounts", "1", "--coinw-accounts", "0")
+    raw = (b'{"category":"SPOT","id":"889000000000000001","coin":"USDT","type":"TRANSFER_IN",'
+           b'"amount":"1E+131072","fee":"0","balance":"1","ts":"%d"}' % int(time.time() * 1000))
+    _inject(sb, "bitget", "bitget-1", raw, "SPOT")
+    plain = cli_for(sb)
+    cli = _PostgresCli(plain.tmp, plain.config, plain.db, url=postgres_url)
+    for _ in range(2):
+        proc = cli.run("sync", "--quiet")
+        assert proc.returncode == 0 and "raw only" in proc.stdout, proc.stderr
+    assert cli.run("reparse", check=True).stdout.strip().endswith(", 1 still raw only")
+    with Archive.open(postgres_url) as archive:
+        key = StreamKey("bitget-1", "bitget", "financial-records", "SPOT")
+        assert archive.versions(key, "889000000000000001") == [raw]
+        assert not [e for e in archive.iter_entries() if e.record_id == "889000000000000001"]
+        assert archive.count_records() == len(sb.truth("bitget", "bitget-1"))
