@@ -79,6 +79,8 @@ def record(url: str, sandbox_account: dict[str, str], out: Path, db: Path) -> di
             module = types.SimpleNamespace(
                 open_client=lambda acc, stats: bitget_streams.open_client(acc, stats, http=http),
                 plan_account=bitget_streams.plan_account,
+                NORMALIZER_VERSION=bitget_streams.NORMALIZER_VERSION,
+                parse_row=bitget_streams.parse_row,
             )
             with mock.patch.dict(registry, {"bitget": module}), Archive.open(f"sqlite:///{db}") as archive:
                 report = await sync_accounts([account], archive)

@@ -12,7 +12,10 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["loads", "dumps", "Raw", "canonical_decimal", "to_decimal", "to_id"]
+__all__ = [
+    "loads", "dumps", "Raw", "DECIMAL_DIGITS", "canonical_decimal", "check_digits", "to_decimal",
+    "to_id",
+]
 
 Raw = msgspec.Raw
 
@@ -30,10 +33,37 @@ def dumps(obj: Any) -> bytes:
     return encoder.encode(obj)
 
 
+DECIMAL_DIGITS = (131_072, 16_383)
+"""The most digits an archived amount may have before and after the decimal point: what
+PostgreSQL's ``NUMERIC`` holds, and so what every backend archives (SQLite's canonical text
+would hold more, but an archive must read the same on both)."""
+
+
+def check_digits(value: Decimal) -> None:
+    """Raise ``ValueError`` unless ``value`` is finite and within :data:`DECIMAL_DIGITS`
+    (trailing zeros do not count; nothing is expanded, so ``1E+999999999`` is cheap)."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r}")
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if zeros == len(digits):
+        return                                     # zero
+    exponent += zeros
+    whole = max(len(digits) - zeros + exponent, 0)
+    fraction = max(-exponent, 0)
+    if whole > DECIMAL_DIGITS[0] or fraction > DECIMAL_DIGITS[1]:
+        raise ValueError(
+            f"a decimal with {whole} digits before and {fraction} after the point is more than "
+            f"the archive holds ({DECIMAL_DIGITS[0]} and {DECIMAL_DIGITS[1]})"
+        )
+
+
 def canonical_decimal(value: Decimal) -> str:
     """Canonical text for a decimal: no exponent, no trailing zeros, ``0`` for zero.
 
     ``Decimal("1E-18")`` -> ``"0.000000000000000001"``; ``Decimal("5.10")`` -> ``"5.1"``.
+    Raises ``ValueError`` for a value :func:`check_digits` refuses.
     """
     if not value.is_finite():
         raise ValueError(f"not a finite decimal: {value!r}")
@@ -42,6 +72,7 @@ def canonical_decimal(value: Decimal) -> str:
         return text                    # already plain, with no trailing zero: the usual case
     if value.is_zero():
         return "0"
+    check_digits(value)
     text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -87,6 +118,9 @@ def to_decimal(value: Any) -> Decimal | None:
     return result
 
 
+_ID_DIGITS = 100  # an id sent as a JSON number in exponent form has at most this many digits
+
+
 def to_id(value: Any) -> str | None:
     """A wire id (JSON string or integer) as a string; never through float."""
     if value is None:
@@ -98,6 +132,7 @@ def to_id(value: Any) -> str | None:
     if isinstance(value, str):
         text = value.strip()
         return text or None
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return str(int(value))
-    raise ValueError(f"not an id: {value!r}")
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < _ID_DIGITS \
+            and value == value.to_integral_value():
+        return str(int(value))     # bounded first: int(Decimal("1E+999999999")) would not end
+    raise ValueError(f"not an id: {str(value)[:40]!r}")

@@ -14,7 +14,7 @@ from .exchanges import registry
 from .model import StreamKey
 from .sync import SyncReport
 
-__all__ = ["SyncProgress", "summary_table", "status_table", "accounts_table", "fmt_ts"]
+__all__ = ["SyncProgress", "summary_table", "status_table", "other_types_block", "accounts_table", "fmt_ts"]
 
 WARN_DAYS = 30
 DAY_MS = 86_400_000
@@ -135,6 +135,20 @@ def status_table(summaries: list[StreamSummary], now: int) -> tuple[Table, list[
             fmt_ts(s.oldest_ts), fmt_ts(s.newest_ts), _coverage_text(s.coverage), days_text,
         )
     return table, warnings
+
+
+def other_types_block(rows: list[tuple[str, str | None, int]]) -> list[str]:
+    """Lines naming every exchange type still mapped to kind ``other``, per exchange, with
+    its entry count (``Archive.other_types``); no lines when every type is understood."""
+    if not rows:
+        return []
+    width = max(len(exchange) for exchange, _, _ in rows)
+    type_width = min(max(len(name or "(no type)") for _, name, _ in rows), 80 - width - 20)
+    lines = ["exchange types not understood yet (kind other; their raw rows are kept):"]
+    for exchange, name, count in rows:
+        label = name or "(no type)"
+        lines.append(f"  {exchange:<{width}}  {label:<{type_width}}  {count:>8} entries")
+    return lines
 
 
 def accounts_table(accounts: list[Account]) -> Table:

@@ -184,21 +184,26 @@ def sync(
     financial records; CoinW: 3 months of futures transaction details); later runs fetch
     only what is new. CoinW positions archived while open are re-read by the first sync an
     hour or more after their last re-check (or now, with --recheck-open), so their closing
-    is archived too. Safe to interrupt and re-run at any time. Exit code 1 if any stream
-    failed (the rest is archived).
+    is archived too. Streams an older cexledger wrote are first re-derived from their raw
+    records (see `cexledger reparse`). Safe to interrupt and re-run at any time. Exit code
+    1 if any stream failed (the rest is archived).
     """
     from ._render import SyncProgress, summary_table
     from .sync import sync_accounts
 
     state = _state(ctx)
     selected = _config(state).select(accounts)
+    def announce(line: str) -> None:
+        err.print(line, markup=False, soft_wrap=True)
+
     with Archive.open(db_url(state.db)) as archive:
         if quiet or not err.is_terminal:
-            report = asyncio.run(sync_accounts(selected, archive, recheck_open=recheck_open))
+            report = asyncio.run(sync_accounts(selected, archive, recheck_open=recheck_open,
+                                               announce=announce))
         else:
             with SyncProgress(err, selected) as progress:
                 report = asyncio.run(sync_accounts(selected, archive, progress=progress,
-                                                   recheck_open=recheck_open))
+                                                   recheck_open=recheck_open, announce=announce))
     out.print(summary_table(report))
     for acc in report.accounts:
         for note in acc.notes:
@@ -217,7 +222,8 @@ def status(
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
 ) -> None:
     """Show what the archive holds per stream: records, time span, covered ranges, and how
-    many days until its newest point leaves the exchange's retention (red under 30)."""
+    many days until its newest point leaves the exchange's retention (red under 30); then
+    every exchange type still mapped to kind other (not understood yet), with its count."""
     from ._render import status_table
     from .sync import now_ms
 
@@ -225,6 +231,7 @@ def status(
     with Archive.open(db_url(state.db), read_only=True) as archive:
         summaries = archive.streams(account)
         runs = archive.last_runs(1)
+        not_understood = archive.other_types(account)
     if not summaries:
         out.print("The archive is empty. Run `cexledger sync` (or `cexledger demo` to try it).")
         return
@@ -234,8 +241,56 @@ def status(
         from ._render import fmt_ts
 
         out.print(f"last sync: {fmt_ts(runs[0].get('finished_ms'))} UTC ({runs[0].get('account')})", markup=False)
+    _print_other_types(not_understood)
     for w in warnings:
         err.print(f"WARNING: {w}", style="bold red", markup=False)
+
+
+def _print_other_types(rows: list[tuple[str, str | None, int]]) -> None:
+    from ._render import other_types_block
+
+    for line in other_types_block(rows):
+        out.print(line, markup=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def reparse(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account's streams."),
+) -> None:
+    """Re-derive the normalized entries of archived records from their raw bytes.
+
+    Run it after cexledger learned new exchange types or rules: every record's entries are
+    built again from the bytes the exchange sent, exactly as a sync builds them, and rows
+    kept raw only become entries when they are now understood. Raw records and their
+    versions are never changed. `sync` does this by itself for streams an older cexledger
+    wrote. Safe to interrupt and re-run. Prints one line: records re-derived, how many got
+    changed entries, how many are still kept raw only.
+    """
+    from .reparse import describe
+    from .reparse import reparse as run_reparse
+
+    state = _state(ctx)
+    with Archive.open(db_url(state.db), create=False) as archive:
+        streams = archive.streams(account)
+        if account is not None and not streams:
+            names = sorted({s.key.account for s in archive.streams()})
+            raise ConfigError(
+                f"the archive holds no account {account!r} (it holds: {', '.join(names) or 'none'})"
+            )
+        total = sum(s.records for s in streams)
+        if err.is_terminal and total:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(TextColumn("re-deriving"), BarColumn(), MofNCompleteColumn(),
+                          console=err, transient=True) as bar:
+                task = bar.add_task("reparse", total=total)
+                result = run_reparse(archive, [s.key for s in streams],
+                                     progress=lambda n: bar.advance(task, n))
+        else:
+            result = run_reparse(archive, [s.key for s in streams])
+    out.print(describe(result), markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -11,6 +11,10 @@ Errors are sorted by what to do, in one place (``_run_account``):
 ``FatalAccountError`` stops that account's work at once; ``FatalStreamError`` stops one
 work item (its range stays uncovered, so the next sync retries it); anything else — the
 archive failing — stops the sync.
+
+Before anything is fetched, streams whose entries an older normalizer built are re-derived
+from their archived raw bytes (:mod:`.reparse`); every stream a sync writes records the
+normalizer version that builds its entries.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .errors import FatalAccountError, FatalStreamError
 from .exchanges import registry
 from .exchanges._http import RequestStats
 from .model import Record, StreamKey
+from .reparse import describe, outdated, reparse, stamp
 
 __all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "sync_accounts", "now_ms"]
 
@@ -99,6 +104,7 @@ class SyncContext:
         self._progress = progress
         self._running: dict[str, int] = {}
         self._estimates: dict[str, dict[int, float]] = {}
+        self._stamped: set[StreamKey] = set()
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())
@@ -110,6 +116,7 @@ class SyncContext:
     async def write(self, key: StreamKey, records: Sequence[Record], *, slot: str | None = None,
                     state: dict | None = None, done: bool = False,
                     cover: tuple[int, int] | None = None) -> WriteResult:
+        await self._stamp(key)
         result = await self._call(self.archive.write_page, key, records, slot=slot, state=state,
                                   done=done, cover=cover)
         stats = self._stats(key)
@@ -119,6 +126,12 @@ class SyncContext:
         if self._progress:
             self._progress(key, result)
         return result
+
+    async def _stamp(self, key: StreamKey) -> None:
+        """Before a sync first writes to a stream: its entries are built by this normalizer."""
+        if key not in self._stamped:
+            self._stamped.add(key)
+            await self._call(stamp, self.archive, key)
 
     def count_page(self, key: StreamKey) -> None:
         self._stats(key).pages += 1
@@ -170,6 +183,7 @@ class SyncContext:
 
     async def set_meta(self, key: StreamKey, name: str, value: str) -> None:
         """A per-stream value, in its own transaction (not with any page's records)."""
+        await self._stamp(key)
         await self._call(self.archive.set_meta, key, name, value)
 
 
@@ -180,13 +194,21 @@ async def sync_accounts(
     progress: ProgressFn | None = None,
     now: int | None = None,
     recheck_open: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Sync every account concurrently; returns what happened, never raises for exchange errors.
 
     ``recheck_open`` re-reads every archived CoinW open position now instead of on its
-    schedule (see ``exchanges/coinw/streams.py``).
+    schedule (see ``exchanges/coinw/streams.py``). First, the accounts' out-of-date streams
+    are re-derived; ``announce`` gets the one line saying so.
     """
     started = time.monotonic()
+    stale = await asyncio.to_thread(outdated, archive, [a.name for a in accounts])
+    if stale:
+        result = await asyncio.to_thread(reparse, archive, stale)
+        if announce is not None:
+            announce(f"re-derived the entries of {len(stale)} streams archived by an older "
+                     f"cexledger, before fetching: {describe(result)}")
     reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
     ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress,
                       recheck_open=recheck_open)

@@ -134,7 +134,7 @@ async def test_rows_without_id_or_ts_stop_the_stream(make_bitget, row, problem):
     assert problem in str(info.value)
     assert "row 1" in str(info.value)
     if b'"id":"9"' in row:
-        assert "row 9" in str(info.value)
+        assert "record 9" in str(info.value)
 
 
 async def test_limit_is_validated(make_bitget):

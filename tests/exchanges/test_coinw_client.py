@@ -64,7 +64,7 @@ async def test_total_is_tolerated(make_coinw, total, expected):
 @pytest.mark.parametrize(
     ("bad", "problem"),
     [
-        (b'{"id":5,"status":"open"}', "row 5: 'createdDate' is missing"),
+        (b'{"id":5,"status":"open"}', "record 5: 'createdDate' is missing"),
         (b'{"createdDate":"1","status":"open"}', "'id' is missing"),
         (b'"just text"', "not a JSON object"),
     ],

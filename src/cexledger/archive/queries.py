@@ -23,6 +23,8 @@ __all__ = [
     "last_runs",
     "entry_rows",
     "mutable_ids",
+    "other_types",
+    "meta_by_stream",
     "record_rows",
     "records_statement",
     "stream_summaries",
@@ -196,6 +198,22 @@ def versions(conn: sa.Connection, sid: int, record_id: str) -> list[bytes]:
     return [*older, latest] if latest is not None else []
 
 
+def other_types(conn: sa.Connection, account: str | None) -> list[tuple[str, str | None, int]]:
+    """(exchange, exchange_type, count) of entries of kind ``other``, by exchange, then the
+    most frequent type first, then the type."""
+    count = sa.func.count().label("n")
+    stmt = (
+        sa.select(_s.exchange, _e.exchange_type, count)
+        .join(streams, _s.id == _e.stream_id)
+        .where(_e.kind == Kind.OTHER.value)
+        .group_by(_s.exchange, _e.exchange_type)
+        .order_by(_s.exchange, count.desc(), _e.exchange_type)
+    )
+    if account is not None:
+        stmt = stmt.where(_e.account == account)
+    return [(row.exchange, row.exchange_type, row.n) for row in conn.execute(stmt)]
+
+
 def count_records(conn: sa.Connection, account: str | None) -> int:
     """How many records (latest versions) the archive holds."""
     stmt = sa.select(sa.func.count()).select_from(records)
@@ -213,6 +231,16 @@ def last_runs(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
          "finished_ms": row.finished_ms, "stats": loads(row.stats)}
         for row in rows
     ]
+
+
+def meta_by_stream(conn: sa.Connection, name: str) -> dict[StreamKey, str | None]:
+    """Every stream's value of ``name`` (``None`` where unset), one query, no record scan."""
+    c = stream_meta.c
+    stmt = sa.select(_s.account, _s.exchange, _s.stream, _s.partition, c.value).select_from(
+        streams.outerjoin(stream_meta, sa.and_(c.stream_id == _s.id, c.name == name))
+    ).order_by(_s.account, _s.exchange, _s.stream, _s.partition)
+    return {StreamKey(row.account, row.exchange, row.stream, row.partition): row.value
+            for row in conn.execute(stmt)}
 
 
 def get_meta(conn: sa.Connection, sid: int, name: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model import StreamKey
 
-__all__ = ["ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult"]
+__all__ = ["ArchivedRecord", "Checkpoint", "RederiveResult", "StreamSummary", "WriteResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,25 @@ class ArchivedRecord:
     ts: int
     raw: bytes
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RederiveResult:
+    """What re-deriving entries from archived raw bytes did (one batch or a whole run).
+
+    ``records`` re-derived, ``changed`` of them got different entries (or flag), ``raw_only``
+    the normalizer still does not understand, ``unreadable`` whose identity no longer reads
+    (their entries are left as they are); ``last_id`` is the batch's last record id (``None``:
+    nothing left)."""
+
+    records: int = 0
+    changed: int = 0
+    raw_only: int = 0
+    unreadable: int = 0
+    last_id: str | None = None
+
+    def __add__(self, other: RederiveResult) -> RederiveResult:
+        return RederiveResult(
+            self.records + other.records, self.changed + other.changed,
+            self.raw_only + other.raw_only, self.unreadable + other.unreadable, other.last_id,
+        )

@@ -32,7 +32,7 @@ from .engine import (
     write_connection,
 )
 from .migrate import SchemaError, ensure_head
-from .results import ArchivedRecord, Checkpoint, StreamSummary, WriteResult
+from .results import ArchivedRecord, Checkpoint, RederiveResult, StreamSummary, WriteResult
 
 __all__ = ["Archive"]
 
@@ -192,6 +192,33 @@ class Archive:
         self._stream_ids[key] = sid
         return result
 
+    def rederive(
+        self,
+        key: StreamKey,
+        derive: writes.Derive,
+        *,
+        batch: int = 1000,
+        progress: Callable[[int], None] | None = None,
+    ) -> RederiveResult:
+        """Re-derive every entry of ``key``'s records from their archived raw bytes with
+        ``derive``, ``batch`` records per transaction (a kill leaves each record's entries
+        wholly old or wholly new; running it again finishes the work). ``progress`` gets each
+        batch's record count. Raw bytes and record versions are never changed."""
+        total = RederiveResult()
+        after: str | None = None
+        while True:
+            with self._writing() as conn:
+                sid = self._find_sid(conn, key)
+                if sid is None:
+                    return total
+                part = writes.rederive_batch(conn, sid, key, after, batch, derive)
+            if part.last_id is None:
+                return total
+            total += part
+            after = part.last_id
+            if progress is not None:
+                progress(part.records)
+
     def record_run(self, account: str, exchange: str, started_ms: int, finished_ms: int, stats: dict[str, Any]) -> None:
         """Log one sync run with its statistics (any JSON-able dict)."""
         with self._writing() as conn:
@@ -211,6 +238,11 @@ class Archive:
         with self._reading() as conn:
             sid = self._find_sid(conn, key)
             return None if sid is None else queries.get_meta(conn, sid, name)
+
+    def meta_by_stream(self, name: str) -> dict[StreamKey, str | None]:
+        """Every stream's per-stream value ``name`` (``None`` where unset), cheaply."""
+        with self._reading() as conn:
+            return queries.meta_by_stream(conn, name)
 
     def checkpoints(self, account: str | None = None) -> list[Checkpoint]:
         """Saved checkpoints, ordered by stream and slot."""
@@ -273,6 +305,12 @@ class Archive:
         with self._reading() as conn:
             sid = self._find_sid(conn, key)
             return [] if sid is None else queries.versions(conn, sid, record_id)
+
+    def other_types(self, account: str | None = None) -> list[tuple[str, str | None, int]]:
+        """``(exchange, exchange_type, entries)`` of every exchange type whose entries are of
+        kind ``other`` (not understood), by exchange then count, largest first."""
+        with self._reading() as conn:
+            return queries.other_types(conn, account)
 
     def count_records(self, account: str | None = None) -> int:
         """How many records (latest versions) the archive holds."""

@@ -19,10 +19,14 @@ from .._json import dumps
 from ..model import Record, StreamKey
 from . import coverage
 from .prepared import Cursor, Prepared, dialect_module
-from .results import WriteResult
+from .results import RederiveResult, WriteResult
 from .schema import checkpoints, entries, exact_decimal, record_versions, records, stream_meta, streams, sync_runs
 
-__all__ = ["ensure_stream", "find_stream", "now_ms", "record_run", "set_meta", "write_page"]
+__all__ = ["ensure_stream", "find_stream", "now_ms", "record_run", "rederive_batch", "set_meta", "write_page"]
+
+#: What ``rederive_batch`` asks of a normalizer: a raw record's bytes -> (the record as it
+#: would be archived now, whether understood); ``ValueError`` when its identity cannot be read.
+Derive = Callable[[bytes], tuple[Record, bool]]
 
 _b = sa.bindparam
 _r = records.c
@@ -225,3 +229,66 @@ def set_meta(conn: sa.Connection, sid: int, name: str, value: str) -> None:
     c = stream_meta.c
     stmt = _insert(conn, stream_meta).values(stream_id=sid, name=name, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=[c.stream_id, c.name], set_={"value": value}))
+
+
+def rederive_batch(conn: sa.Connection, sid: int, key: StreamKey, after: str | None, limit: int, derive: Derive) -> RederiveResult:
+    """Re-derive the entries (and ``mutable`` flag) of up to ``limit`` of the stream's records
+    with ids after ``after``, in id order, from their archived raw bytes, in the caller's
+    transaction. Only records whose derived entries differ are rewritten; raw bytes, ts,
+    versions and ``record_versions`` are never touched."""
+    r, e = records.c, entries.c
+    if conn.dialect.name == "postgresql":  # the lock write_page takes: one writer per stream
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_STREAM_LOCK, sid)))
+    stmt = sa.select(r.record_id, r.raw, r.mutable).where(r.stream_id == sid)
+    if after is not None:
+        stmt = stmt.where(r.record_id > after)
+    rows = conn.execute(stmt.order_by(r.record_id).limit(limit)).all()
+    if not rows:
+        return RederiveResult()
+    last = rows[-1].record_id
+    span = [e.stream_id == sid, e.record_id <= last] + ([e.record_id > after] if after is not None else [])
+    columns = list(entries.columns)
+    old: dict[str, list[tuple[Any, ...]]] = {}
+    exact = exact_decimal(conn.dialect.name)
+    for row in conn.execute(sa.select(*columns).where(*span).order_by(e.record_id, e.seq)):
+        values = list(row)
+        for i in (7, 8, 9):  # amount, fee, balance: as the write path binds them
+            if values[i] is not None:
+                values[i] = exact(values[i])
+        old.setdefault(row.record_id, []).append(tuple(values))
+    changed_ids: list[str] = []
+    new_entries: list[tuple[Any, ...]] = []
+    flags: list[dict[str, Any]] = []
+    raw_only = unreadable = 0
+    for record_id, raw, mutable in rows:
+        try:
+            record, understood = derive(bytes(raw))
+        except ValueError:
+            unreadable += 1
+            continue
+        if record.record_id != record_id:
+            unreadable += 1
+            continue
+        raw_only += not understood
+        fresh = _entry_rows(sid, key, record, exact)
+        if fresh != old.get(record_id, []):
+            changed_ids.append(record_id)
+            new_entries.extend(fresh)
+        if bool(mutable) != record.mutable:
+            flags.append({"b_mutable": record.mutable, "b_rid": record_id})
+    if changed_ids:
+        conn.execute(sa.delete(entries).where(e.stream_id == sid, e.record_id.in_(changed_ids)))
+    if new_entries:
+        cur = Cursor(conn)
+        try:
+            cur.insert(entries, new_entries)     # driver values, as the write path inserts them
+        finally:
+            cur.close()
+    if flags:
+        conn.execute(
+            sa.update(records).where(r.stream_id == sid, r.record_id == sa.bindparam("b_rid"))
+            .values(mutable=sa.bindparam("b_mutable")),
+            flags,
+        )
+    changed = len(set(changed_ids) | {f["b_rid"] for f in flags})
+    return RederiveResult(len(rows), changed, raw_only, unreadable, last)

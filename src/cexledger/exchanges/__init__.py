@@ -2,7 +2,9 @@
 parsing), ``normalize`` (unified entries) and ``streams`` (what to fetch and how to page it).
 
 ``registry`` maps an exchange name to its ``streams`` module, which offers
-``open_client(account, stats)`` and ``plan_account(account, client, ctx)``.
+``open_client(account, stats)``, ``plan_account(account, client, ctx)``, and the normalizer:
+``parse_row(account, partition, raw)`` (one row's bytes -> ``(record, understood)``, the one
+path sync and reparse share) and its ``NORMALIZER_VERSION``.
 """
 
 from __future__ import annotations

@@ -16,13 +16,16 @@ docstrings list every check and error code), ``control`` (``/_sandbox``), ``serv
 
 ``SandboxState`` (thread-safe): ``accounts``, ``account(name)``, ``truth(exchange, account)``,
 ``versions(exchange, account, id)``, ``append(exchange, account, count, instrument=None)``,
-``append_all(count)``, ``mutate("coinw", account, count)``, ``update_settings({...})``,
+``append_all(count)``, ``mutate("coinw", account, count)``,
+``inject(exchange, account, raw, partition=None)``, ``update_settings({...})``,
 ``stats.snapshot()``, ``stats.reset()``, ``t0`` (the generator's start, Unix ms).
 
 Control endpoints (no auth): ``GET /_sandbox/accounts``, ``GET /_sandbox/truth?exchange=&account=``,
 ``GET /_sandbox/versions?exchange=&account=&id=``, ``POST /_sandbox/append``
 ``{"exchange","account","count","instrument"?}``, ``POST /_sandbox/mutate``
-``{"exchange":"coinw","account","count"}``, ``GET /_sandbox/stats``,
+``{"exchange":"coinw","account","count"}``, ``POST /_sandbox/inject``
+``{"exchange","account","raw","partition"?}`` (a row served as exactly the text ``raw``, in
+the category or instrument ``partition``; answers its ``id``), ``GET /_sandbox/stats``,
 ``POST /_sandbox/stats/reset``, ``POST /_sandbox/settings`` ``{faults, latency_ms,
 rate_limit, churn}``, ``POST /_sandbox/inject`` ``{"exchange","account","kind","count"?,
 "retry_after"?,"http_date"?}`` (queue answers for the account's next requests: ``kind``

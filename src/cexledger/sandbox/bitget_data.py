@@ -149,7 +149,7 @@ def _money(rng: random.Random, kind: int, coin: str) -> tuple[int, int]:
 class Ledger:
     """One (account, category) column store, rows in (ts, id) ascending order."""
 
-    __slots__ = ("category", "ids", "ts", "coin", "symbol", "type", "nums")
+    __slots__ = ("category", "ids", "ts", "coin", "symbol", "type", "nums", "raw_rows")
 
     def __init__(self, category: str) -> None:
         self.category = category
@@ -159,6 +159,7 @@ class Ledger:
         self.symbol = array("H")
         self.type = array("H")
         self.nums: list[bytes] = []
+        self.raw_rows: dict[int, bytes] = {}  # row id -> exact bytes served instead
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -203,7 +204,11 @@ class Ledger:
         return found, False
 
     def render(self, i: int, variant: bool) -> bytes:
-        """Row ``i`` exactly as the API serves it in the standard or variant dialect."""
+        """Row ``i`` exactly as the API serves it in the standard or variant dialect (an
+        injected row's bytes, as given, in both)."""
+        injected = self.raw_rows.get(self.ids[i])
+        if injected is not None:
+            return injected
         nums = self.nums[i].decode().split("|")
         if variant:
             nums = [_pad8(n) if n[:1].isdigit() or n[:1] == "-" else n for n in nums]

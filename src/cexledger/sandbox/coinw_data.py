@@ -156,7 +156,7 @@ class Deals:
     """One (account, instrument) store of transaction details and all their versions."""
 
     __slots__ = ("instrument", "base_size", "user_id", "created", "ids", "updated", "seeds",
-                 "kind", "model", "origin", "changed", "history", "open")
+                 "kind", "model", "origin", "changed", "history", "open", "raw_rows")
 
     def __init__(self, instrument: str, user_id: int) -> None:
         self.instrument = instrument
@@ -173,6 +173,7 @@ class Deals:
         self.changed: dict[int, bytes] = {}        # index -> current version, once changed
         self.history: dict[int, list[bytes]] = {}  # index -> earlier versions, oldest first
         self.open: list[int] = []
+        self.raw_rows: dict[int, bytes] = {}        # row id -> exact bytes served instead
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -255,9 +256,12 @@ class Deals:
         return [*self.history.get(i, ()), self.current(i)]
 
     def render(self, i: int, stored: bytes, variant: bool) -> bytes:
-        """One version of row ``i`` exactly as the API serves it in the given dialect."""
-        values = stored.decode().split("|")
+        """One version of row ``i`` exactly as the API serves it in the given dialect (an
+        injected row's bytes, as given, in every version and dialect)."""
         row_id = self.ids[i]
+        if row_id in self.raw_rows:
+            return self.raw_rows[row_id]
+        values = stored.decode().split("|")
         consts = {"baseSize": self.base_size, "contractType": "1", "instrument": self.instrument,
                   "isProfession": "0", "userId": str(self.user_id)}
         columns = {"createdDate": str(self.created[i]), "id": str(row_id), "hedgeId": str(row_id + 1)}

@@ -81,6 +81,13 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ids = state.append(body["exchange"], body["account"], _count(body["count"]), instrument)
         return _json({"ids": ids})
 
+    async def inject(request: web.Request) -> web.Response:
+        body = await _body(request)
+        raw, partition = body["raw"], body.get("partition")
+        if not isinstance(raw, str) or not (partition is None or isinstance(partition, str)):
+            raise ValueError("raw (the row's exact text) and partition must be strings")
+        return _json({"id": state.inject(body["exchange"], body["account"], raw.encode(), partition)})
+
     async def mutate(request: web.Request) -> web.Response:
         body = await _body(request)
         return _json({"ids": state.mutate(body["exchange"], body["account"], _count(body["count"]))})
@@ -130,6 +137,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/versions", _safe(versions)),
         web.post(f"{PREFIX}/append", _safe(append)),
         web.post(f"{PREFIX}/mutate", _safe(mutate)),
+        web.post(f"{PREFIX}/inject", _safe(inject)),
         web.get(f"{PREFIX}/stats", _safe(stats)),
         web.post(f"{PREFIX}/stats/reset", _safe(stats_reset)),
         web.post(f"{PREFIX}/settings", _safe(settings)),

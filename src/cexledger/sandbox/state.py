@@ -166,6 +166,26 @@ class SandboxState:
         stores[instrument].add(rng, row_id, ts, ts, state)
         return row_id
 
+    def inject(self, exchange: str, account: str, raw: bytes, partition: str | None = None) -> str:
+        """Add one row to ``account`` now that the API serves as exactly ``raw`` (however
+        broken); returns the id it is stored under. ``partition`` is the Bitget category
+        (default ``SPOT``) or the CoinW instrument (default the first configured)."""
+        with self.lock:
+            book = self._book(exchange, account)
+            if isinstance(book, BitgetBook):
+                category = partition or "SPOT"
+                if category not in CATEGORIES:
+                    raise ValueError(f"unknown category {category!r}")
+                ts = self._append_time(self._bitget_ids)
+                row_id = self._bitget_ids.next(ts)
+                book.add_row(row_id, ts, category)
+                book.ledgers[category].raw_rows[row_id] = raw
+                return str(row_id)
+            instrument = (partition or self.config.instruments[0]).upper()
+            row_id = self._add_deal(account, instrument, self._coinw_rngs[account])
+            self.coinw[account][instrument].raw_rows[row_id] = raw
+            return str(row_id)
+
     def append_all(self, count: int) -> None:
         """Append ``count`` rows to every account of both exchanges (live growth)."""
         with self.lock:

@@ -46,7 +46,6 @@ import msgspec
 from ..._json import loads, to_id
 from ...errors import FatalStreamError
 from ...model import Record
-from .._fields import identify
 from .._http import (
     RATE_SAFETY,
     ErrorCodes,
@@ -58,7 +57,7 @@ from .._http import (
     limiter_for,
 )
 from .auth import BitgetAuth, BitgetCredentials
-from .normalize import bitget_record
+from .normalize import bitget_parse
 
 __all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetPage", "BitgetClient", "BitgetCredentials"]
 
@@ -189,17 +188,13 @@ class BitgetClient:
         return BitgetPage(records=records, cursor=next_cursor, rows=len(rows))
 
     def _record(self, category: str, index: int, raw: msgspec.Raw) -> Record:
-        data = bytes(raw)
         try:
-            record_id, ts, row = identify(data, "ts")
+            record, understood = bitget_parse(self.account, category, bytes(raw))
         except ValueError as exc:
-            raise self._stream_error(f"row {index} of the page cannot be read: {exc}") from None
-        try:
-            return bitget_record(self.account, category, data, row, (record_id, ts))
-        except ValueError:
-            # Lossless: archive the exact bytes without entries; parsing can be re-run later.
+            raise self._stream_error(f"row {index} of the page cannot be archived: {exc}") from None
+        if not understood:
             self.stats.unparsed += 1
-            return Record(record_id=record_id, ts=ts, raw=data, entries=[])
+        return record
 
     def _cursor(self, raw: msgspec.Raw) -> str | None:
         value = loads(bytes(raw))

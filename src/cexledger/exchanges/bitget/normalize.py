@@ -5,7 +5,8 @@ Bitget sends them, ``balance`` the balance after the entry, ``category`` the cat
 row was requested under (rows carry their own ``category`` text, e.g. ``"Margin"``, which
 stays in the raw record), ``exchange_type`` the row's ``type`` verbatim.
 
-Kinds of the documented types (NOTES.md, "financial-records paging"):
+Kinds of the documented types and of those seen in real responses (the table is
+:data:`BITGET_KINDS`, the prefixes :data:`_PREFIX_KINDS`):
 
 =================================================  ===============
 ``type``                                           kind
@@ -15,15 +16,23 @@ BUY_DEAL, SELL_DEAL, OPEN_LONG, OPEN_SHORT         TRADE (opening a futures posi
 CLOSE_LONG, CLOSE_SHORT                            REALIZED_PNL
 ORDER_PLF_FEE_OUT                                  FEE
 CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT,              FUNDING
-MARGIN_SETTLE_FEE_USER_IN/OUT
-TRANSFER_IN/OUT, TRACE_TRANSFER_USER_IN/OUT        TRANSFER
+MARGIN_SETTLE_FEE_USER_IN/OUT,
+RWA_CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT,
+FIXED_SETTLE_FEE_USER_OUT
+TRANSFER_IN/OUT, TRACE_TRANSFER_USER_IN/OUT,       TRANSFER
+TRACE_TRANSFER_REFUND_IN
 EXCHANGE_* (SOURCE_TOKEN_USER_OUT, TARGET_…_IN)    CONVERT
-FORCE_*, BURST_*, RISK_LIQ_*, OFFSET_REDUCE_*      LIQUIDATION
+FORCE_*, BURST_*, RISK_LIQ_*, OFFSET_REDUCE_*,     LIQUIDATION
+LIQ_FEE, FIXED_ADL_CLOSE_LONG/SHORT
 BORROW                                             BORROW
 REPAYMENT, INTEREST_REPAYMENT                      REPAY
 INTEREST_* (INTEREST_SETTLEMENT_OUT, …)            INTEREST
 anything else                                      OTHER (kept, never rejected)
 =================================================  ===============
+
+A change to this table (or to how a row becomes its entry) bumps :data:`VERSION`: archived
+records are then re-derived from their raw bytes (``cexledger reparse``, automatic at the
+next ``sync``). Version 2 added the RWA/FIXED funding, refund transfer and LIQ_FEE/ADL types.
 
 Exact names win over prefixes (``INTEREST_REPAYMENT`` is REPAY, not INTEREST); matching
 ignores case. Tolerance: ``id`` may be a string or an integer, ``ts`` a string or a number,
@@ -40,11 +49,13 @@ from decimal import Decimal
 from typing import Any
 
 from ...model import Kind, LedgerEntry, Record
-from .._fields import amount, millis, optional_amount, row_id, text
+from .._fields import Derived, amount, derive, millis, optional_amount, row_id, text
 
-__all__ = ["bitget_record", "bitget_kind", "BITGET_KINDS", "STREAM"]
+__all__ = ["bitget_parse", "bitget_record", "bitget_kind", "BITGET_KINDS", "STREAM", "VERSION"]
 
 STREAM = "financial-records"
+VERSION = 2
+"""The version of this normalizer; streams record which version built their entries."""
 _ZERO = Decimal(0)
 
 BITGET_KINDS: dict[str, Kind] = {
@@ -61,10 +72,14 @@ BITGET_KINDS: dict[str, Kind] = {
     "CONTRACT_MAIN_SETTLE_FEE_USER_OUT": Kind.FUNDING,
     "MARGIN_SETTLE_FEE_USER_IN": Kind.FUNDING,
     "MARGIN_SETTLE_FEE_USER_OUT": Kind.FUNDING,
+    "RWA_CONTRACT_MAIN_SETTLE_FEE_USER_IN": Kind.FUNDING,
+    "RWA_CONTRACT_MAIN_SETTLE_FEE_USER_OUT": Kind.FUNDING,
+    "FIXED_SETTLE_FEE_USER_OUT": Kind.FUNDING,
     "TRANSFER_IN": Kind.TRANSFER,
     "TRANSFER_OUT": Kind.TRANSFER,
     "TRACE_TRANSFER_USER_IN": Kind.TRANSFER,
     "TRACE_TRANSFER_USER_OUT": Kind.TRANSFER,
+    "TRACE_TRANSFER_REFUND_IN": Kind.TRANSFER,
     "EXCHANGE_SOURCE_TOKEN_USER_OUT": Kind.CONVERT,
     "EXCHANGE_TARGET_TOKEN_USER_IN": Kind.CONVERT,
     "FORCE_CLOSE_LONG": Kind.LIQUIDATION,
@@ -79,12 +94,15 @@ BITGET_KINDS: dict[str, Kind] = {
     "BURST_SELL_SSM": Kind.LIQUIDATION,
     "RISK_LIQ_USER_IN": Kind.LIQUIDATION,
     "RISK_LIQ_USER_OUT": Kind.LIQUIDATION,
+    "LIQ_FEE": Kind.LIQUIDATION,
+    "FIXED_ADL_CLOSE_LONG": Kind.LIQUIDATION,
+    "FIXED_ADL_CLOSE_SHORT": Kind.LIQUIDATION,
     "INTEREST_SETTLEMENT_OUT": Kind.INTEREST,
     "BORROW": Kind.BORROW,
     "REPAYMENT": Kind.REPAY,
     "INTEREST_REPAYMENT": Kind.REPAY,
 }
-"""Every documented ``type`` and its kind."""
+"""Every documented or observed ``type`` and its kind."""
 
 _PREFIX_KINDS: tuple[tuple[str, Kind], ...] = (
     ("EXCHANGE_", Kind.CONVERT),
@@ -108,6 +126,14 @@ def bitget_kind(exchange_type: str | None) -> Kind:
         if name.startswith(prefix):
             return prefixed_kind
     return Kind.OTHER
+
+
+def bitget_parse(account: str, category: str, raw: bytes) -> Derived:
+    """What one row's exact bytes give in ``category``: the one path from bytes to entries,
+    used by the client while syncing and by ``reparse`` (see ``_fields.derive``). Raises
+    ``ValueError`` when the row's id or ``ts`` cannot be held."""
+    return derive(raw, "ts", lambda record_id, ts, row: bitget_record(
+        account, category, raw, row, (record_id, ts)))
 
 
 def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any],

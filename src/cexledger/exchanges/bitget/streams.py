@@ -40,12 +40,16 @@ from typing import TYPE_CHECKING
 from ...errors import FatalStreamError
 from ...model import Record, StreamKey
 from .client import BITGET_CATEGORIES, BitgetClient, BitgetCredentials
+from .normalize import VERSION as NORMALIZER_VERSION
+from .normalize import bitget_parse as parse_row
 
 if TYPE_CHECKING:
     from ...config import Account
     from ...sync import SyncContext
 
 __all__ = [
+    "NORMALIZER_VERSION",
+    "parse_row",
     "STREAM",
     "WINDOW_MS",
     "RETENTION_MS",

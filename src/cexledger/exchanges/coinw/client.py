@@ -44,10 +44,9 @@ import msgspec
 from ..._json import loads, to_decimal
 from ...errors import FatalStreamError
 from ...model import Record
-from .._fields import identify
 from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
 from .auth import CoinwAuth, CoinwCredentials
-from .normalize import COIN, coinw_record, is_mutable
+from .normalize import COIN, coinw_parse
 
 __all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials"]
 
@@ -183,27 +182,20 @@ class CoinwClient:
         return list(dict.fromkeys(name for name in names if name))
 
     def _record(self, instrument: str, index: int, raw: msgspec.Raw) -> Record:
-        data = bytes(raw)
         try:
-            record_id, ts, row = identify(data, "createdDate")
+            record, understood = coinw_parse(self.account, instrument, bytes(raw))
         except ValueError as exc:
             self.stats.failures += 1
             raise FatalStreamError(
-                f"row {index} of page cannot be read: {exc}",
+                f"row {index} of the page cannot be archived: {exc}",
                 exchange="coinw",
                 account=self.account,
                 method="GET",
                 path=_PATH,
             ) from None
-        try:
-            return coinw_record(self.account, instrument, data, row, (record_id, ts))
-        except ValueError:
-            # Lossless: archive the exact bytes without entries; parsing can be re-run later.
-            # Kept mutable while the row says it may change, so it is re-read until settled.
+        if not understood:
             self.stats.unparsed += 1
-            return Record(
-                record_id=record_id, ts=ts, raw=data, entries=[], mutable=is_mutable(row)
-            )
+        return record
 
     async def aclose(self) -> None:
         await self._requester.aclose()
@@ -225,8 +217,8 @@ def _total(raw: msgspec.Raw) -> int | None:
         value = to_decimal(loads(bytes(raw)))
     except ValueError:
         return None
-    if value is None or value != value.to_integral_value():
-        return None
+    if value is None or value.adjusted() > 18 or value != value.to_integral_value():
+        return None                # no row count has 19 digits; int() of 1E+999999999 never ends
     return int(value)
 
 

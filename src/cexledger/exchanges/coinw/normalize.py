@@ -21,18 +21,29 @@ the funding [I]. The doc example confirms the fee part: ``netProfit`` -0.0517954
 0.001 BTC. Entries are numbered ``seq`` 0, 1, 2 in the order PNL, FEE, FUNDING (skipping
 absent ones). Sums are computed exactly (never rounded).
 
-A row is *settled* when ``status`` is ``close``, or when ``liquidateBy`` names a forced close
-and ``status`` is neither ``open`` nor ``vcancel``; its PNL entry is LIQUIDATION when
-``liquidateBy`` names a forced close, else REALIZED_PNL. ``liquidateBy`` names a forced close
-[I] when, lower-cased, it contains ``liquid``, ``force``, ``burst``, ``blast`` or
-``bankrupt``, or equals ``adl`` (``manual``, take-profit/stop-loss and the like are normal
-closes). Rows that are not settled (``open``, ``vcancel``, missing or unknown status) give the
-fee entry only. ``mutable`` (the row may still change) is ``status`` ``open`` or
-``orderStatus`` ``unFinish``/``part``, ignoring case.
+``status`` is read ignoring case, ``closed`` (a synonym CoinW.Net accepts) as ``close``,
+everywhere (:func:`row_status`). A row is *settled* when ``status`` is ``close``, or when
+``liquidateBy`` names a forced close and ``status`` is none of ``open``, ``vcancel``,
+``cancel``; its PNL entry is LIQUIDATION when ``liquidateBy`` names a forced close, else
+REALIZED_PNL. ``liquidateBy`` names a forced close [I] when, lower-cased, it contains
+``liquid``, ``force``, ``burst``, ``blast`` or ``bankrupt``, or equals ``adl`` (``manual``,
+take-profit/stop-loss and the like are normal closes). Rows that are not settled (``open``,
+``vcancel``, ``cancel``, missing or unknown status) give the fee entry only. ``mutable``
+(the row may still change) is ``status`` ``open`` or ``orderStatus`` ``unFinish``/``part``,
+ignoring case.
+
+A *cancelled* row (``orderStatus`` ``cancel``, e.g. a take-profit/stop-loss cancelled
+unfilled: ``status`` ``close``, ``closedPiece`` 0, ``netProfit`` 0) closed nothing: it gives
+only its non-zero amounts, so the usual cancelled row gives no entry at all -- it is still
+archived (and understood), and whatever entries it gives still sum to ``netProfit``.
 
 A row without ``id`` or ``createdDate``, a settled row without ``netProfit``, or any
 non-numeric amount raises ``ValueError``. The client stops the stream only when ``id`` or
 ``createdDate`` is unreadable; any other such row is archived raw without entries.
+
+A change to these rules bumps :data:`VERSION`: archived records are then re-derived from
+their raw bytes (``cexledger reparse``, automatic at the next ``sync``). Version 2: ``closed``
+is ``close``; cancelled rows give no zero entries.
 """
 
 from __future__ import annotations
@@ -41,17 +52,31 @@ from decimal import Decimal
 from typing import Any
 
 from ...model import Kind, LedgerEntry, Record
-from .._fields import EXACT, amount, millis, optional_amount, row_id, text
+from .._fields import EXACT, Derived, amount, derive, millis, optional_amount, row_id, text
 
-__all__ = ["coinw_record", "is_forced_close", "is_mutable", "STREAM", "CATEGORY", "COIN"]
+__all__ = [
+    "coinw_parse", "coinw_record", "is_forced_close", "is_mutable", "row_status", "STREAM",
+    "CATEGORY", "COIN", "VERSION",
+]
 
 STREAM = "deals-history"
+VERSION = 2
+"""The version of this normalizer; streams record which version built their entries."""
 CATEGORY = "USDT-FUTURES"
 COIN = "USDT"
 
 _FORCED_PARTS = ("liquid", "force", "burst", "blast", "bankrupt")
 _FORCED_NAMES = frozenset({"adl"})
+_STATUS_SYNONYMS = {"closed": "close"}
+_UNSETTLED = ("open", "vcancel", "cancel")
+_CANCELLED = frozenset({"cancel", "canceled", "cancelled"})
 _ZERO = Decimal(0)
+
+
+def row_status(row: dict[str, Any]) -> str:
+    """The row's ``status`` lower-cased, ``closed`` read as ``close``; ``""`` when missing."""
+    status = (text(row, "status") or "").lower()
+    return _STATUS_SYNONYMS.get(status, status)
 
 
 def is_forced_close(liquidate_by: str | None) -> bool:
@@ -65,9 +90,21 @@ def is_forced_close(liquidate_by: str | None) -> bool:
 def is_mutable(row: dict[str, Any]) -> bool:
     """Whether the exchange may still change the row: ``status`` ``open`` or ``orderStatus``
     ``unFinish``/``part`` (ignoring case)."""
-    status = (text(row, "status") or "").lower()
     order_status = (text(row, "orderStatus") or "").lower()
-    return status == "open" or order_status in ("unfinish", "part")
+    return row_status(row) == "open" or order_status in ("unfinish", "part")
+
+
+def coinw_parse(account: str, instrument: str, raw: bytes) -> Derived:
+    """What one row's exact bytes give under ``instrument``: the one path from bytes to
+    entries, used by the client while syncing and by ``reparse`` (see ``_fields.derive``).
+    A raw-only record stays ``mutable`` while the row says it may change, so it is re-read
+    until settled. Raises ``ValueError`` when the row's id or ``createdDate`` cannot be held."""
+    return derive(
+        raw, "createdDate",
+        lambda record_id, ts, row: coinw_record(account, instrument, raw, row, (record_id, ts)),
+        lambda record_id, ts, row: Record(
+            record_id=record_id, ts=ts, raw=raw, entries=[], mutable=is_mutable(row)),
+    )
 
 
 def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any],
@@ -87,10 +124,11 @@ def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any],
 def _record(
     account: str, instrument: str, record_id: str, ts: int, raw: bytes, row: dict[str, Any]
 ) -> Record:
-    status = (text(row, "status") or "").lower()
+    status = row_status(row)
     liquidate_by = text(row, "liquidateBy")
     forced = is_forced_close(liquidate_by)
-    settled = status == "close" or (forced and status not in ("open", "vcancel"))
+    settled = status == "close" or (forced and status not in _UNSETTLED)
+    cancelled = (text(row, "orderStatus") or "").lower() in _CANCELLED
 
     fee = optional_amount(row, "fee")
     fee = _ZERO if fee is None else fee
@@ -103,7 +141,8 @@ def _record(
     amounts: list[tuple[Kind, Decimal]] = []
     if settled:
         gross = EXACT.add(EXACT.add(amount(row, "netProfit"), fee), funding_paid)
-        amounts.append((Kind.LIQUIDATION if forced else Kind.REALIZED_PNL, gross))
+        if gross or not cancelled:
+            amounts.append((Kind.LIQUIDATION if forced else Kind.REALIZED_PNL, gross))
     if fee:
         amounts.append((Kind.FEE, fee.copy_negate()))
     if settled and funding_paid:

@@ -46,6 +46,8 @@ from ..._clock import now_ms
 from ...errors import FatalStreamError
 from ...model import StreamKey
 from .client import CoinwClient, CoinwCredentials, CoinwPage
+from .normalize import VERSION as NORMALIZER_VERSION
+from .normalize import coinw_parse as parse_row
 
 if TYPE_CHECKING:
     from ...config import Account
