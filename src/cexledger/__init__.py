@@ -1,4 +1,8 @@
-"""cexledger: archive Bitget and CoinW account history exactly, before the exchange forgets it."""
+"""cexledger: archive Bitget and CoinW account history exactly, before the exchange forgets it.
+
+Importing the package is cheap (the command's entry point runs right after it, see
+``_entry``): the model types are imported on first use.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from .errors import (
     FatalStreamError,
     RetriableError,
 )
-from .model import Kind, LedgerEntry, Record, StreamKey
 
 __version__ = "0.1.0"
 
@@ -31,3 +34,14 @@ __all__ = [
     "Record",
     "StreamKey",
 ]
+
+
+_LAZY = {"Kind", "LedgerEntry", "Record", "StreamKey"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from . import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'cexledger' has no attribute {name!r}")

@@ -84,5 +84,5 @@ def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | N
                 out.print(line, markup=False, soft_wrap=True)
             out.print(f"demo finished in {time.monotonic() - t0:.1f} s")
             for acc in report.accounts:
-                for line in acc.errors:
-                    err.print(f"error: {line}", style="red", markup=False)
+                for line in acc.error_lines():
+                    err.print(f"cexledger: error: {line}", style="red", markup=False, soft_wrap=True)

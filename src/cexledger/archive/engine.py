@@ -36,6 +36,7 @@ __all__ = [
     "create_engine",
     "default_url",
     "enable_wal",
+    "mask_passwords",
     "prepare_sqlite_path",
     "translate",
     "write_connection",
@@ -48,6 +49,15 @@ _PG_CONNECT_TIMEOUT = 10
 _WRITE_OPTION = "cexledger_write"
 _SUPPORTED = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+#: ``password=…`` in a libpq conninfo string: a bare word or a single-quoted value.
+_PASSWORD_IN_CONNINFO = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'][^\s]*)", re.IGNORECASE)
+
+
+def mask_passwords(text: str) -> str:
+    """``text`` with every password masked where it stands as one: the userinfo of a URL
+    (``scheme://user:***@``) and ``password=***`` in a conninfo. Other words are left alone,
+    even one that equals the password (a user, database or host named like it)."""
+    return _PASSWORD_IN_CONNINFO.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
 
 
 def default_url() -> str:
@@ -74,7 +84,7 @@ class Target:
         try:
             url = sa.make_url(text)
         except (sa_exc.ArgumentError, ValueError):
-            masked = _PASSWORD_IN_URL.sub(r"\1***@", text)
+            masked = mask_passwords(text)
             raise ArchiveError(
                 f"cannot open archive {_one_line(masked)!r}: not a valid database URL "
                 f"(expected {_SUPPORTED})"
@@ -101,10 +111,9 @@ class Target:
         return Path(str(self.url.database)).expanduser()
 
     def error(self, action: str, reason: str, *, locked: bool = False) -> ArchiveError:
-        """``cannot <action> archive <url>: <reason>`` on one line, never with the password."""
-        password = self.url.password
-        if password:
-            reason = reason.replace(str(password), "***")
+        """``cannot <action> archive <url>: <reason>`` on one line, never with the password:
+        it is masked where the reason shows it as a password (:func:`mask_passwords`)."""
+        reason = mask_passwords(reason)
         cls = ArchiveLockedError if locked else ArchiveError
         return cls(f"cannot {action} archive {self.display}: {_one_line(reason)}")
 

@@ -14,6 +14,7 @@ from .schema import checkpoints, coverage, entries, record_versions, records, st
 
 __all__ = [
     "ENTRY_ORDER",
+    "account_names",
     "RECORD_ORDER",
     "checkpoint_list",
     "count_records",
@@ -69,7 +70,7 @@ def checkpoint_list(conn: sa.Connection, account: str | None) -> list[Checkpoint
 
 
 def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSummary]:
-    """Streams with records, a checkpoint or coverage, sorted by account, stream, partition."""
+    """Every known stream (with or without records), sorted by account, stream, partition."""
     counts = {
         row.stream_id: row
         for row in conn.execute(
@@ -80,13 +81,10 @@ def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSum
     covered: dict[int, list[tuple[int, int]]] = {}
     for row in conn.execute(sa.select(coverage).order_by(coverage.c.stream_id, coverage.c.start_ms)):
         covered.setdefault(row.stream_id, []).append((row.start_ms, row.end_ms))
-    with_checkpoint = set(conn.execute(sa.select(checkpoints.c.stream_id).distinct()).scalars())
     stmt = sa.select(streams.c.id.label("stream_id"), streams).order_by(_s.account, _s.stream, _s.partition, _s.exchange)
     summaries = []
     for row in conn.execute(_account_filter(stmt, account)):
         sid = row.stream_id
-        if sid not in counts and sid not in covered and sid not in with_checkpoint:
-            continue
         stats = counts.get(sid)
         summaries.append(
             StreamSummary(
@@ -99,6 +97,11 @@ def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSum
             )
         )
     return summaries
+
+
+def account_names(conn: sa.Connection) -> list[str]:
+    """Every account the archive has a stream of, sorted."""
+    return list(conn.execute(sa.select(_s.account).distinct().order_by(_s.account)).scalars())
 
 
 def mutable_ids(conn: sa.Connection, sid: int) -> dict[str, int]:

@@ -162,6 +162,12 @@ class Archive:
         self._stream_ids[key] = sid
         return result
 
+    def register_streams(self, keys: Sequence[StreamKey]) -> None:
+        """Make the streams known (listed by :meth:`streams`) before anything is written to them."""
+        with self._writing() as conn:
+            sids = {key: self._ensure_sid(conn, key) for key in keys}
+        self._stream_ids.update(sids)
+
     def record_run(self, account: str, exchange: str, started_ms: int, finished_ms: int, stats: dict[str, Any]) -> None:
         """Log one sync run with its statistics (any JSON-able dict)."""
         with self._writing() as conn:
@@ -194,9 +200,15 @@ class Archive:
             return [] if sid is None else coverage.intervals(conn, sid)
 
     def streams(self, account: str | None = None) -> list[StreamSummary]:
-        """Every stream with records, a checkpoint or coverage, by account, stream, partition."""
+        """Every stream the archive knows (registered by a sync's plan, or written to), by
+        account, stream, partition."""
         with self._reading() as conn:
             return queries.stream_summaries(conn, account)
+
+    def account_names(self) -> list[str]:
+        """Every account the archive holds a stream of, sorted."""
+        with self._reading() as conn:
+            return queries.account_names(conn)
 
     def mutable_ids(self, key: StreamKey) -> dict[str, int]:
         """record_id -> ts for the stream's records whose latest version is flagged mutable."""
