@@ -51,6 +51,8 @@ def main() -> int:
                 code: object = _exit.OK
             except SystemExit as exc:
                 code = exc.code
+                if isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
+                    return _interrupted()     # Typer ends a Ctrl-C outside a command silently
             # Click ends a write into a closed pipe with exit code 1 after wrapping stdout
             # in its "pacify" wrapper: that is a closed stdout, reported as such.
             if type(sys.stdout).__name__ == "PacifyFlushWrapper":

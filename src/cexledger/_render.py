@@ -25,7 +25,7 @@ from .exchanges import registry
 from .model import StreamKey
 from .sync import SyncReport
 
-__all__ = ["SyncProgress", "summary_table", "status_table", "accounts_table", "fmt_ts"]
+__all__ = ["SyncProgress", "summary_table", "status_table", "accounts_table", "sample_table", "fmt_ts"]
 
 WARN_DAYS = 30
 DAY_MS = 86_400_000
@@ -217,3 +217,11 @@ def accounts_table(accounts: list[Account]) -> RenderableType:
         title = Text.assemble((a.name, "bold"), f" ({a.exchange}{', demo' if a.demo else ''})")
         parts += [Text(""), title, Padding(grid, (0, 0, 0, 2), expand=False)]
     return Group(*parts)
+
+
+def sample_table(columns: tuple[str, ...], rows: list[list[str]]) -> RenderableType:
+    """A few rows of some export's columns, laid out like the other tables."""
+    table = _table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    return table

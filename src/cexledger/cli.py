@@ -49,8 +49,16 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed stdout ends the command with exit code 141 like everywhere (Rich's own
+        handling would exit 1): raise it to the one place that handles it."""
+        self.quiet = True
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+out = _Console(highlight=False)
+err = _Console(stderr=True, highlight=False)
 
 
 @dataclass
