@@ -223,7 +223,7 @@ class SyncContext:
     async def register(self, keys: Sequence[StreamKey]) -> None:
         """Make the streams known to the archive (``status`` lists them), records or not."""
         if keys:
-            await self._call(self.archive.register_streams, keys)
+            await self._call(self.archive.register_streams, keys, self.now_ms)
 
     async def checkpoints(self, account: str) -> list[Checkpoint]:
         return await self._call(self.archive.checkpoints, account)
