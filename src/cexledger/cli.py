@@ -243,8 +243,9 @@ def status(
     ctx: typer.Context,
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
 ) -> None:
-    """Show what the archive holds per stream: records, time span, covered ranges, and how
-    many days until its newest point leaves the exchange's retention (red under 30)."""
+    """Show what the archive holds per account and stream: records, time span, covered
+    ranges, and how many days until history the archive lacks leaves the exchange's
+    retention (red under 30; 0 for a stream no sync has completed)."""
     from ._render import status_table
     from .sync import now_ms
 

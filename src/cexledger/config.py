@@ -17,6 +17,11 @@ api_secret = "..."                   # inline secrets: keep the file mode 0600
 instruments = ["BTC", "ETH"]         # default: every instrument in CoinW's public list
 ```
 
+A secret read from an environment variable that is unset does not fail the whole config:
+that account carries its ``problem`` (``accounts`` shows it incomplete, a sync of all
+accounts reports it and syncs the others, naming it is an error). Every other mistake
+is an error of the whole file, as before.
+
 Optional per account: `rate_limit` (requests/s, overrides the documented budget; 0.01 to
 10000), `timeout` (seconds per request; 0.1 to 3600). `base_url` must be an http(s) URL with
 a host, a valid port (1-65535) if any, and no query or fragment.
