@@ -121,12 +121,16 @@ def _dates(points: list[int]) -> list[str]:
 
 
 def _coverage_text(coverage: list[tuple[int, int]]) -> str:
-    """Covered ranges, one a line (the newest three; how many more before them)."""
+    """Covered ranges, one a line (two with times; the newest three, and how many more
+    before them)."""
     if not coverage:
         return "-"
     shown = coverage[-3:]
     labels = _dates([p for rng in shown for p in rng])
-    lines = [f"{labels[2 * i]} → {labels[2 * i + 1]}" for i in range(len(shown))]
+    lines = []
+    for start, end in zip(labels[::2], labels[1::2]):
+        # a range with a time does not fit one line of the column: break it after the arrow
+        lines.append(f"{start} → {end}" if len(start) + len(end) <= 20 else f"{start} →\n{end}")
     if len(coverage) > len(shown):
         lines.insert(0, f"(+{len(coverage) - len(shown)} earlier)")
     return "\n".join(lines)

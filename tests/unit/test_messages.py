@@ -108,3 +108,30 @@ def test_an_incomplete_account_is_still_validated(tmp_path):
     assert "`timeout`" in str(exc.value)
     with pytest.raises(ConfigError):
         load_config(write(tmp_path, CONFIG.replace('api_secret_env = "T_SECRET"', 'api_secret_env = ""')), env={})
+
+
+def test_status_with_holes_and_long_names_reads_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from cexledger._render import status_table
+
+    now = 1_796_119_192_733
+    holes = [(now - 95 * DAY, now - 60 * DAY), (now - 60 * DAY + 3_600_000, now - 20 * DAY),
+             (now - 20 * DAY + 7_200_000, now - DAY), (now - DAY + 1000, now)]
+    name = "an-account-name-far-longer-than-any-column-of-the-status-table-would-hold"
+    summaries = [
+        StreamSummary(StreamKey(name, "bitget", "financial-records", "USDT-FUTURES"), 1_234_567,
+                      now - 89 * DAY, now - 1000, holes, now),
+        StreamSummary(StreamKey(name, "bitget", "financial-records", "SPOT"), 0, None, None, [], now),
+    ]
+    table, warnings = status_table(summaries, now)
+    buffer = io.StringIO()
+    Console(file=buffer, width=80).print(table)
+    text = buffer.getvalue()
+    assert all(len(line) <= 80 for line in text.splitlines()) and "…" not in text, text
+    assert "1234567" in text and "(+1 earlier)" in text and "2026-11-11 09:59" in text
+    assert [line.split()[-2:] for line in text.splitlines() if line.startswith(("USDT", "SPOT"))] == [
+        ["30", "days"], ["0", "days"]]
+    assert len(warnings) == 2
