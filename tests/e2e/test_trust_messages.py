@@ -193,7 +193,7 @@ def _prologue_seconds() -> float:
 @pytest.mark.parametrize("command", [["--version"], ["status"]])
 def test_ctrl_c_at_any_early_moment_is_one_line_and_130(tmp_path, command):
     cli = plain_cli(tmp_path, None)
-    first = 2 * _prologue_seconds()        # the delay is the test's input: moments to interrupt at
+    first = 3 * _prologue_seconds()        # the delay is the test's input: moments to interrupt at
     seen = set()
     for delay in [first + k * 0.03 for k in range(12)]:
         proc = subprocess.Popen([CLI, "--db", cli.db_url, *command], stdout=subprocess.PIPE,
