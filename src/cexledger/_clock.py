@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
-__all__ = ["now_ms"]
+__all__ = ["now_ms", "utc_text"]
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def utc_text(ms: int, *, minutes: bool = True) -> str:
+    """A timestamp as people read it, in UTC: ``2026-03-01 14:05`` (or ``2026-03-01``)."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d")

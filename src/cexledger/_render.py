@@ -1,12 +1,23 @@
-"""Rich rendering for the CLI: sync progress, the sync summary, the status table."""
+"""Rich rendering for the CLI: sync progress, the sync summary, the status table.
+
+Everything printed here reads at 80 columns and without a terminal (cron mail, logs, a
+pipe): one heading line per account, narrow tables under it with every value in its
+column, cells wrapped (never cut with an ellipsis), dates as ``YYYY-MM-DD`` with the time
+only where the date alone would not tell two boundaries apart.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from itertools import groupby
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
+
+from ._clock import utc_text
 
 from .archive import StreamSummary, WriteResult
 from .config import Account, mask
@@ -14,16 +25,27 @@ from .exchanges import registry
 from .model import StreamKey
 from .sync import SyncReport
 
-__all__ = ["SyncProgress", "summary_table", "status_table", "other_types_block", "accounts_table", "fmt_ts"]
+__all__ = ["SyncProgress", "summary_table", "status_table", "other_types_block", "accounts_table", "sample_table", "fmt_ts"]
 
 WARN_DAYS = 30
 DAY_MS = 86_400_000
 
 
 def fmt_ts(ts: int | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return "-" if ts is None else utc_text(ts)
+
+
+def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+    """A borderless table that wraps its cells instead of cutting them."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), show_edge=False,
+                  header_style="bold")
+    for name in columns:
+        table.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    return table
+
+
+def _heading(text: str, style: str = "bold") -> Text:
+    return Text(text, style=style)
 
 
 class SyncProgress:
@@ -61,31 +83,57 @@ class SyncProgress:
         self._progress.update(self._tasks[key.account], new=counts[0], updated=counts[1], pages=counts[2])
 
 
-def summary_table(report: SyncReport) -> Table:
-    table = Table(title=f"sync finished in {report.seconds:.1f} s", title_justify="left")
-    for col in ("account", "stream", "partition", "pages", "new", "updated"):
-        table.add_column(col, justify="right" if col in ("pages", "new", "updated") else "left")
+def summary_table(report: SyncReport) -> RenderableType:
+    """The sync summary: per account a status line, its request counts, then one row per
+    stream (pages read, records new and updated)."""
+    parts: list[RenderableType] = [_heading(f"sync finished in {report.seconds:.1f} s")]
     for acc in report.accounts:
-        for key, st in sorted(acc.streams.items(), key=lambda kv: (kv[0].stream, kv[0].partition)):
-            table.add_row(acc.account, key.stream, key.partition, str(st.pages), str(st.new), str(st.updated))
+        if acc.fatal:
+            state = Text("FAILED", style="bold red")
+        elif acc.errors:
+            state = Text("incomplete", style="yellow")
+        else:
+            state = Text("ok", style="green")
         rq = acc.requests
-        state = "[red]FAILED[/red]" if acc.fatal else ("[yellow]incomplete[/yellow]" if acc.errors else "[green]ok[/green]")
-        table.add_row(
-            f"[bold]{acc.account}[/bold]", f"{state} {acc.seconds:.1f} s",
-            f"{rq.requests} requests, {rq.retries} retries, {rq.rate_limited} rate-limited"
-            + (f", {rq.unparsed} rows kept raw only (not understood yet)" if rq.unparsed else ""),
-            str(sum(s.pages for s in acc.streams.values())), str(acc.new), str(acc.updated),
-            end_section=True,
+        pages = sum(s.pages for s in acc.streams.values())
+        line = Text.assemble(
+            (f"{acc.account}", "bold"), f" ({acc.exchange}): ", state,
+            f" in {acc.seconds:.1f} s, {acc.new} new, {acc.updated} updated",
         )
-    return table
+        counts = (f"  {pages} pages, {rq.requests} requests, {rq.retries} retries, "
+                  f"{rq.rate_limited} rate-limited")
+        if rq.unparsed:
+            counts += f", {rq.unparsed} rows kept raw only (not understood yet)"
+        parts += [Text(""), line, Text(counts)]
+        if acc.streams:
+            table = _table("stream", "partition", "pages", "new", "updated",
+                           right=("pages", "new", "updated"))
+            for key, st in sorted(acc.streams.items(), key=lambda kv: (kv[0].stream, kv[0].partition)):
+                table.add_row(key.stream, key.partition, str(st.pages), str(st.new), str(st.updated))
+            parts.append(Padding(table, (0, 0, 0, 2), expand=False))
+    return Group(*parts)
+
+
+def _dates(points: list[int]) -> list[str]:
+    """Each point as its UTC date, with the time where another point falls on that date."""
+    days = [utc_text(p, minutes=False) for p in points]
+    return [utc_text(p) if days.count(d) > 1 else d for p, d in zip(points, days)]
 
 
 def _coverage_text(coverage: list[tuple[int, int]]) -> str:
+    """Covered ranges, one a line (two with times; the newest three, and how many more
+    before them)."""
     if not coverage:
         return "-"
-    parts = [f"{fmt_ts(s)} → {fmt_ts(e)}" for s, e in coverage[-2:]]
-    more = f" (+{len(coverage) - 2} more)" if len(coverage) > 2 else ""
-    return "; ".join(parts) + more
+    shown = coverage[-3:]
+    labels = _dates([p for rng in shown for p in rng])
+    lines = []
+    for start, end in zip(labels[::2], labels[1::2]):
+        # a range with a time does not fit one line of the column: break it after the arrow
+        lines.append(f"{start} → {end}" if len(start) + len(end) <= 20 else f"{start} →\n{end}")
+    if len(coverage) > len(shown):
+        lines.insert(0, f"(+{len(coverage) - len(shown)} earlier)")
+    return "\n".join(lines)
 
 
 def first_uncovered(coverage: list[tuple[int, int]], start: int, end: int) -> int:
@@ -98,43 +146,51 @@ def first_uncovered(coverage: list[tuple[int, int]], start: int, end: int) -> in
     return min(point, end)
 
 
-def safe_days(summary: StreamSummary, now: int) -> float | None:
+def safe_days(summary: StreamSummary, now: int) -> float:
     """Days until history the archive lacks starts leaving the exchange's retention.
 
     Measured from the first uncovered point inside retention (a hole a failed sync left,
     or else the end of the newest coverage): from then on, rows there expire unarchived.
-    The first hour of retention is ignored (syncs stay a few minutes inside the edge).
+    Only coverage counts, never the records a stream holds: a stream without coverage (an
+    interrupted first sync, a first page that failed) has 0 safe days, whatever it holds.
+    The same rule for every exchange, from its streams' ``RETENTION_MS``. The first hour of
+    retention is ignored (syncs stay a few minutes inside the edge).
     """
     retention = registry[summary.key.exchange].RETENTION_MS
-    if not summary.coverage:
-        return None if summary.newest_ts is None else (summary.newest_ts + retention - now) / DAY_MS
     gap = first_uncovered(summary.coverage, now - retention + 3_600_000, now)
     return (gap + retention - now) / DAY_MS
 
 
-def status_table(summaries: list[StreamSummary], now: int) -> tuple[Table, list[str]]:
-    table = Table(title="archive status", title_justify="left")
-    for col in ("account", "exchange", "stream", "partition", "records", "oldest", "newest", "covered", "safe for"):
-        table.add_column(col, justify="right" if col in ("records", "safe for") else "left")
+def status_table(summaries: list[StreamSummary], now: int) -> tuple[RenderableType, list[str]]:
+    """The archive's streams, under one heading per (account, exchange, stream): records,
+    oldest and newest, covered ranges and safe days; and the warnings to print."""
+    parts: list[RenderableType] = [_heading("archive status")]
     warnings = []
-    for s in summaries:
-        days = safe_days(s, now)
-        if days is None:
-            days_text = "-"
-        elif days < WARN_DAYS:
-            days_text = f"[bold red]{days:.0f} days[/bold red]"
-            warnings.append(
-                f"{s.key}: history the archive lacks (from "
-                f"{fmt_ts(now + int(days * DAY_MS) - registry[s.key.exchange].RETENTION_MS)}) leaves "
-                f"{s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
+
+    def group(s: StreamSummary) -> tuple[str, str, str]:
+        return s.key.account, s.key.exchange, s.key.stream
+
+    for (account, exchange, stream), members in groupby(summaries, key=group):
+        table = _table("partition", "records", "oldest", "newest", "covered", "safe for",
+                       right=("records", "safe for"))
+        for s in members:
+            days = safe_days(s, now)
+            if days < WARN_DAYS:
+                days_text = Text(f"{max(days, 0):.0f} days", style="bold red")
+                warnings.append(
+                    f"{s.key}: history the archive lacks (from "
+                    f"{fmt_ts(now + int(days * DAY_MS) - registry[s.key.exchange].RETENTION_MS)}) leaves "
+                    f"{s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
+                )
+            else:
+                days_text = Text(f"{days:.0f} days")
+            span = _dates([t for t in (s.oldest_ts, s.newest_ts) if t is not None])
+            table.add_row(
+                s.key.partition, str(s.records), span[0] if span else "-", span[-1] if span else "-",
+                _coverage_text(s.coverage), days_text,
             )
-        else:
-            days_text = f"{days:.0f} days"
-        table.add_row(
-            s.key.account, s.key.exchange, s.key.stream, s.key.partition, str(s.records),
-            fmt_ts(s.oldest_ts), fmt_ts(s.newest_ts), _coverage_text(s.coverage), days_text,
-        )
-    return table, warnings
+        parts += [Text(""), Text.assemble((account, "bold"), f" · {exchange} {stream}"), table]
+    return Group(*parts), warnings
 
 
 def other_types_block(rows: list[tuple[str, str | None, int]]) -> list[str]:
@@ -151,17 +207,39 @@ def other_types_block(rows: list[tuple[str, str | None, int]]) -> list[str]:
     return lines
 
 
-def accounts_table(accounts: list[Account]) -> Table:
-    table = Table(title="configured accounts", title_justify="left")
-    for col in ("name", "exchange", "base url", "api key", "secret", "passphrase", "scope"):
-        table.add_column(col)
+def _secret_text(account: Account, name: str) -> str:
+    source = account.secret_sources.get(name, "?")
+    value = getattr(account, name)
+    return f"**** ({source})" if value else f"NOT SET ({source})"
+
+
+def accounts_table(accounts: list[Account]) -> RenderableType:
+    """Each configured account as a heading and its settings, secrets masked; an incomplete
+    account says what is missing."""
+    parts: list[RenderableType] = [_heading("configured accounts")]
     for a in accounts:
         scope = ", ".join(a.categories or a.instruments or ()) or (
             "all categories" if a.exchange == "bitget" else "public instrument list")
-        table.add_row(
-            a.name, a.exchange + (" (demo)" if a.demo else ""), a.base_url, mask(a.api_key),
-            f"**** ({a.secret_sources.get('api_secret', '?')})",
-            f"**** ({a.secret_sources.get('passphrase')})" if a.passphrase else "-",
-            scope,
-        )
+        rows = [("base url", a.base_url), ("api key", mask(a.api_key)),
+                ("secret", _secret_text(a, "api_secret"))]
+        if "passphrase" in a.secret_sources:
+            rows.append(("passphrase", _secret_text(a, "passphrase")))
+        rows.append(("scope", scope))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, value in rows:
+            grid.add_row(label, Text(value))
+        if a.problem:
+            grid.add_row(Text("INCOMPLETE", style="bold red"), Text(a.problem))
+        title = Text.assemble((a.name, "bold"), f" ({a.exchange}{', demo' if a.demo else ''})")
+        parts += [Text(""), title, Padding(grid, (0, 0, 0, 2), expand=False)]
+    return Group(*parts)
+
+
+def sample_table(columns: tuple[str, ...], rows: list[list[str]]) -> RenderableType:
+    """A few rows of some export's columns, laid out like the other tables."""
+    table = _table(*columns)
+    for row in rows:
+        table.add_row(*row)
     return table

@@ -1,10 +1,11 @@
 """The ``cexledger`` command: a thin Typer layer over the library.
 
 Every command turns a ``CexledgerError`` into one line on stderr and exit code 1; an
-unexpected exception becomes one line and exit code 2 (``CEXLEDGER_DEBUG=1`` shows the
-traceback); Ctrl-C exits 130 with the archive consistent (each page is its own transaction).
-A closed standard output (``cexledger export | head -1``) ends the command quietly with
-exit code 141, as SIGPIPE ends other Unix tools. Only ``sync`` and ``demo`` create an
+unexpected exception becomes one line and exit code 70 (``CEXLEDGER_DEBUG=1`` shows the
+traceback); usage errors exit 2; Ctrl-C exits 130 with the archive consistent (each page is
+its own transaction). A closed standard output (``cexledger export | head -1``) ends the
+command quietly with exit code 141, as SIGPIPE ends other Unix tools. The codes are defined
+once, in :mod:`cexledger._exit`; the console script enters through :mod:`cexledger._entry`. Only ``sync`` and ``demo`` create an
 archive; ``status`` and ``export`` refuse a missing one.
 """
 
@@ -23,7 +24,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
+from . import __version__, _exit
 from .archive import Archive, default_url
 from .config import Config, default_config_path, load_config
 from .errors import CexledgerError, ConfigError
@@ -36,6 +37,7 @@ app = typer.Typer(
         "`cexledger sync` daily, and `cexledger export` when you need the data. "
         "Try it without keys: `cexledger demo`."
     ),
+    epilog="\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {text}" for code, text in _exit.HELP),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,8 +49,16 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed stdout ends the command with exit code 141 like everywhere (Rich's own
+        handling would exit 1): raise it to the one place that handles it."""
+        self.quiet = True
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+out = _Console(highlight=False)
+err = _Console(stderr=True, highlight=False)
 
 
 @dataclass
@@ -57,13 +67,13 @@ class State:
     db: str | None
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = _exit.ERROR) -> None:
     err.print(f"cexledger: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 #: Exit code of a command whose standard output was closed by its reader (128 + SIGPIPE).
-EXIT_BROKEN_PIPE = 141
+EXIT_BROKEN_PIPE = _exit.BROKEN_PIPE
 
 
 def _discard_stdout() -> None:
@@ -97,11 +107,12 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:
             _stdout_closed()
         except KeyboardInterrupt:
-            _fail("interrupted; everything archived so far is kept — run the command again to continue", 130)
+            _fail("interrupted; everything archived so far is kept — run the command again to continue", _exit.INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - the user sees one line, never a traceback
             if os.environ.get("CEXLEDGER_DEBUG"):
                 raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (set CEXLEDGER_DEBUG=1 for details)", 2)
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set CEXLEDGER_DEBUG=1 for details)",
+                  _exit.INTERNAL)
 
     return wrapper
 
@@ -164,6 +175,24 @@ def _config(state: State) -> Config:
     return cfg
 
 
+def check_filters(archive: Archive, account: str | None, exchange: str | None = None) -> str | None:
+    """Refuse an ``--account`` the archive does not hold or an ``--exchange`` cexledger does
+    not support, naming what exists; returns the exchange filter in its canonical form."""
+    from .config import EXCHANGES
+
+    if exchange is not None:
+        if exchange.lower() not in EXCHANGES:
+            raise ConfigError(f"unknown exchange {exchange!r} (supported: {', '.join(EXCHANGES)})")
+        exchange = exchange.lower()
+    if account is not None:
+        names = archive.account_names()
+        if account not in names:
+            raise ConfigError(
+                f"no account {account!r} in the archive (archived: {', '.join(names) or 'none'})"
+            )
+    return exchange
+
+
 @app.command()
 @handle_errors
 def sync(
@@ -209,10 +238,10 @@ def sync(
         for note in acc.notes:
             out.print(f"{acc.account}: {note}", markup=False)
     if not report.ok:
-        for acc in report.accounts:
-            for line in acc.errors:
-                err.print(f"error: {line}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1)
+        for acc in report.accounts:        # one line per (account, cause)
+            for line in acc.error_lines():
+                err.print(f"cexledger: error: {line}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(_exit.ERROR)
 
 
 @app.command()
@@ -221,14 +250,16 @@ def status(
     ctx: typer.Context,
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
 ) -> None:
-    """Show what the archive holds per stream: records, time span, covered ranges, and how
-    many days until its newest point leaves the exchange's retention (red under 30); then
-    every exchange type still mapped to kind other (not understood yet), with its count."""
+    """Show what the archive holds per account and stream: records, time span, covered
+    ranges, and how many days until history the archive lacks leaves the exchange's
+    retention (red under 30; 0 for a stream no sync has completed); then every exchange
+    type still mapped to kind other (not understood yet), with its count."""
     from ._render import status_table
     from .sync import now_ms
 
     state = _state(ctx)
     with Archive.open(db_url(state.db), read_only=True) as archive:
+        check_filters(archive, account)
         summaries = archive.streams(account)
         runs = archive.last_runs(1)
         not_understood = archive.other_types(account)
@@ -317,6 +348,7 @@ def export(
     writer = export.writer(format.lower())
     state = _state(ctx)
     with Archive.open(db_url(state.db), read_only=True) as archive:
+        exchange = check_filters(archive, account, exchange)
         if out_path == "-":
             if format.lower() == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")

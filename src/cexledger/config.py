@@ -17,6 +17,11 @@ api_secret = "..."                   # inline secrets: keep the file mode 0600
 instruments = ["BTC", "ETH"]         # default: every instrument in CoinW's public list
 ```
 
+A secret read from an environment variable that is unset does not fail the whole config:
+that account carries its ``problem`` (``accounts`` shows it incomplete, a sync of all
+accounts reports it and syncs the others, naming it is an error). Every other mistake
+is an error of the whole file, as before.
+
 Optional per account: `rate_limit` (requests/s, overrides the default pace; from 0.01 up to
 the exchange's documented limit, which its connector defines: Bitget 20, CoinW 5), `timeout`
 (seconds each request may take in total, connecting and reading the whole answer included;
@@ -91,6 +96,9 @@ class Account:
     rate_limit: float | None = None
     timeout: float | None = None
     secret_sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Why this account cannot be used as configured (a secret's environment variable is
+    #: unset), else ``None``. Such an account is listed, and refused only where it is used.
+    problem: str | None = None
 
     def secrets(self) -> list[str]:
         """Every secret value of this account, for leak checks and redaction."""
@@ -104,14 +112,20 @@ class Config:
     warnings: list[str] = field(default_factory=list)
 
     def select(self, names: list[str] | None) -> list[Account]:
-        """The named accounts in the order first given, each once (default: all)."""
+        """The named accounts in the order first given, each once (default: all, incomplete
+        ones included: the caller reports them). Naming an incomplete account is an error."""
         if not names:
             return list(self.accounts.values())
         unknown = [n for n in names if n not in self.accounts]
         if unknown:
             known = ", ".join(sorted(self.accounts)) or "none"
             raise ConfigError(f"unknown account {unknown[0]!r} (configured: {known})")
-        return [self.accounts[n] for n in dict.fromkeys(names)]
+        selected = [self.accounts[n] for n in dict.fromkeys(names)]
+        for account in selected:
+            if account.problem:
+                where = str(self.path) if self.path else "config"
+                raise ConfigError(f"{where}: account {account.name!r}: {account.problem}")
+        return selected
 
 
 def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) -> Config:
@@ -187,6 +201,7 @@ def _parse_account(
 
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
+    unset: list[str] = []
     inline = False
     for secret in EXCHANGES[exchange]["secrets"]:
         direct, var = table.get(secret), table.get(f"{secret}_env")
@@ -195,9 +210,9 @@ def _parse_account(
         if var is not None:
             if not isinstance(var, str) or not var:
                 raise ConfigError(f"{ctx}: `{secret}_env` must name an environment variable")
-            value = env.get(var)
-            if not value:
-                raise ConfigError(f"{ctx}: environment variable {var} (for `{secret}`) is not set")
+            value = env.get(var) or ""
+            if not value:      # the account stays listed, marked incomplete (``problem``)
+                unset.append(f"{var} (for `{secret}`)")
             sources[secret] = f"${var}"
         elif direct is not None:
             if not isinstance(direct, str) or not direct:
@@ -248,6 +263,10 @@ def _parse_account(
         rate_limit=rate_limit,
         timeout=timeout,
         secret_sources=sources,
+        problem=(
+            f"environment variable{'s' if len(unset) > 1 else ''} {', '.join(unset)} "
+            f"{'are' if len(unset) > 1 else 'is'} not set"
+        ) if unset else None,
     )
     return account, inline
 

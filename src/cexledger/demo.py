@@ -8,6 +8,7 @@ then prints the sync summary, the archive status and the first exported lines.
 from __future__ import annotations
 
 import asyncio
+import csv as csv_module
 import io
 import os
 import tempfile
@@ -15,9 +16,11 @@ import time
 from pathlib import Path
 
 import httpx
-from rich.console import Console
+import msgspec
+from rich.console import Console, RenderableType
+from rich.text import Text
 
-from ._render import status_table, summary_table
+from ._render import sample_table, status_table, summary_table
 from .archive import Archive
 from .config import load_config
 from .export import write_csv, write_jsonl
@@ -54,6 +57,16 @@ def write_sandbox_config(path: Path, base_url: str, sandbox_accounts: list[dict]
         fh.write("\n".join(lines))
 
 
+_CSV_SAMPLE = ("time", "account", "kind", "coin", "amount")
+
+
+def _csv_sample(text: str, rows: int) -> RenderableType:
+    """The first ``rows`` entries of a CSV export, in the columns that fit 80 characters."""
+    reader = csv_module.DictReader(io.StringIO(text))
+    sample = [[row[c] for c in _CSV_SAMPLE] for _, row in zip(range(rows), reader)]
+    return sample_table(_CSV_SAMPLE, sample)
+
+
 def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | None) -> None:
     from .sandbox import SandboxConfig, SandboxServer
 
@@ -71,18 +84,20 @@ def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | N
             with Archive.open(url) as archive:
                 report = asyncio.run(sync_accounts(accounts, archive))
                 out.print(summary_table(report))
+                out.print()
                 table, _ = status_table(archive.streams(), now_ms())
                 out.print(table)
                 jsonl, csv = io.BytesIO(), io.BytesIO()
                 n_jsonl = write_jsonl(archive, jsonl)
                 n_csv = write_csv(archive, csv)
-            out.print(f"[bold]export --format jsonl[/bold] ({n_jsonl} records; first 3):")
-            for line in jsonl.getvalue().splitlines()[:3]:
-                out.print(line.decode(), markup=False, soft_wrap=True)
-            out.print(f"[bold]export --format csv[/bold] ({n_csv} entries; first 5):")
-            for line in csv.getvalue().decode().splitlines()[:6]:
-                out.print(line, markup=False, soft_wrap=True)
+            out.print()
+            out.print(f"[bold]export --format jsonl[/bold] ({n_jsonl} records, one a line; the first, indented):")
+            for line in jsonl.getvalue().splitlines()[:1]:
+                out.print(Text(msgspec.json.format(line, indent=2).decode()))  # numbers untouched
+            out.print()
+            out.print(f"[bold]export --format csv[/bold] ({n_csv} entries; the first 5, some columns):")
+            out.print(_csv_sample(csv.getvalue().decode(), 5))
             out.print(f"demo finished in {time.monotonic() - t0:.1f} s")
             for acc in report.accounts:
-                for line in acc.errors:
-                    err.print(f"error: {line}", style="red", markup=False)
+                for line in acc.error_lines():
+                    err.print(f"cexledger: error: {line}", style="red", markup=False, soft_wrap=True)

@@ -75,6 +75,16 @@ class ExchangeError(CexledgerError):
         self.text = text
         self.retry_after = retry_after
 
+    @property
+    def reason(self) -> str:
+        """What went wrong, without the account: the message, what the exchange said, and
+        the request (errors of several streams of one account with one cause read alike)."""
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        detail = ""
+        if self.code is not None or self.text:
+            detail = f": exchange said {self.code or '-'} {self.text or ''}".rstrip()
+        return f"{super().__str__()}{detail}{where}"
+
     def __str__(self) -> str:
         parts = []
         if self.account:
@@ -82,13 +92,7 @@ class ExchangeError(CexledgerError):
         if self.exchange:
             parts.append(self.exchange)
         prefix = " ".join(parts)
-        where = f" ({self.method} {self.path})" if self.method and self.path else ""
-        detail = ""
-        if self.code is not None or self.text:
-            detail = f": exchange said {self.code or '-'} {self.text or ''}".rstrip()
-        base = super().__str__()
-        head = f"{prefix}: {base}" if prefix else base
-        return f"{head}{detail}{where}"
+        return f"{prefix}: {self.reason}" if prefix else self.reason
 
 
 class RetriableError(ExchangeError):

@@ -10,7 +10,13 @@ decides the pace, so latency is hidden by concurrency and the limit is never exc
 Errors are sorted by what to do, in one place (``_run_account``):
 ``FatalAccountError`` stops that account's work at once; ``FatalStreamError`` stops one
 work item (its range stays uncovered, so the next sync retries it); anything else — the
-archive failing — stops the sync.
+archive failing — stops the sync. An account the config marks incomplete (``problem``) is
+reported as failed without a request. Each failure is kept with its cause
+(``AccountReport.fail``): the run log gets them all, people get one line per cause
+(``AccountReport.error_lines``).
+
+Every stream an account's plan names is registered in the archive before its work starts,
+so ``status`` lists it even when its first page fails.
 
 Before anything is fetched, streams whose entries an older normalizer built are re-derived
 from their archived raw bytes (:mod:`.reparse`); every stream a sync writes records the
@@ -28,13 +34,13 @@ from typing import Any, Protocol
 from ._clock import now_ms
 from .archive import Archive, Checkpoint, StreamSummary, WriteResult
 from .config import Account
-from .errors import FatalAccountError, FatalStreamError
+from .errors import ExchangeError, FatalAccountError, FatalStreamError
 from .exchanges import registry
 from .exchanges._http import RequestStats
 from .model import Record, StreamKey
 from .reparse import describe, outdated, reparse, stamp
 
-__all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "sync_accounts", "now_ms"]
+__all__ = ["SyncContext", "StreamStats", "Failure", "AccountReport", "SyncReport", "sync_accounts", "now_ms"]
 
 
 class Work(Protocol):
@@ -54,8 +60,27 @@ class StreamStats:
     unchanged: int = 0
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why one work item failed (``key`` and ``where``, its label), or the whole account
+    (``key`` None). ``unit`` names what failed work of the kind is counted in."""
+
+    cause: str
+    key: StreamKey | None = None
+    where: str | None = None
+    unit: str = "work items"
+
+
+def cause_of(exc: BaseException) -> str:
+    """An error's text without the account it happened to (the line names the account)."""
+    return exc.reason if isinstance(exc, ExchangeError) else str(exc) or type(exc).__name__
+
+
 @dataclass
 class AccountReport:
+    """What one account's sync did. ``errors`` is the full list, one line per failure, for
+    the run log; ``error_lines()`` says the same in one line per cause, for people."""
+
     account: str
     exchange: str
     streams: dict[StreamKey, StreamStats] = field(default_factory=dict)
@@ -64,6 +89,43 @@ class AccountReport:
     notes: list[str] = field(default_factory=list)
     fatal: bool = False
     seconds: float = 0.0
+    failures: list[Failure] = field(default_factory=list)
+
+    def fail(self, cause: str, key: StreamKey | None = None, where: str | None = None,
+             unit: str = "work items") -> None:
+        """Record a failure: of the work item labelled ``where`` in stream ``key``, or of
+        the account as a whole."""
+        self.failures.append(Failure(cause, key, where, unit))
+        self.errors.append(f"{where}: {cause}" if where else f"account {self.account!r}: {cause}")
+
+    def error_lines(self) -> list[str]:
+        """One line per cause: how many work items in how many streams it stopped.
+
+        Errors appended to ``errors`` without :meth:`fail` are kept as they are."""
+        groups: dict[str, list[Failure]] = {}
+        for failure in self.failures:
+            groups.setdefault(failure.cause, []).append(failure)
+        lines = []
+        who = f"account {self.account!r}"
+        for cause, group in groups.items():
+            items = [f for f in group if f.key is not None]
+            streams = list(dict.fromkeys(f.key for f in items))
+            if len(items) < len(group):          # the account itself
+                lines.append(f"{who}: {cause}")
+            if not items:
+                continue
+            if len(items) == 1:
+                what = items[0].where or str(items[0].key)
+            elif len(streams) == 1:
+                what = f"{len(items)} {items[0].unit} of {streams[0]}"
+            elif len(streams) == len(items):
+                what = f"{len(streams)} streams"
+            else:
+                what = f"{len(items)} {items[0].unit} in {len(streams)} streams"
+            lines.append(f"{who}: {what} failed: {cause}")
+        recorded = {f"{f.where}: {f.cause}" if f.where else f"{who}: {f.cause}" for f in self.failures}
+        lines += [line for line in self.errors if line not in recorded]
+        return lines
 
     @property
     def new(self) -> int:
@@ -166,6 +228,16 @@ class SyncContext:
     def note(self, account: str, text: str) -> None:
         self._reports[account].notes.append(text)
 
+    def fail(self, account: str, cause: str, key: StreamKey | None = None) -> None:
+        """Report a failure found while planning (e.g. a configured stream that cannot exist):
+        the sync goes on for the rest and exits non-zero."""
+        self._reports[account].fail(cause, key)
+
+    async def register(self, keys: Sequence[StreamKey]) -> None:
+        """Make the streams known to the archive (``status`` lists them), records or not."""
+        if keys:
+            await self._call(self.archive.register_streams, keys, self.now_ms)
+
     async def checkpoints(self, account: str) -> list[Checkpoint]:
         return await self._call(self.archive.checkpoints, account)
 
@@ -217,6 +289,10 @@ async def sync_accounts(
 
 
 async def _run_account(account: Account, ctx: SyncContext, report: AccountReport) -> None:
+    if account.problem:           # incomplete in the config: nothing can be requested
+        report.fatal = True
+        report.fail(account.problem)
+        return
     exchange = registry[account.exchange]
     t0 = time.monotonic()
     started_ms = now_ms()
@@ -224,7 +300,9 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
     tasks: dict[asyncio.Task, Work] = {}
     try:
         try:
-            for work in await exchange.plan_account(account, client, ctx):
+            planned = await exchange.plan_account(account, client, ctx)
+            await ctx.register(list(dict.fromkeys(work.key for work in planned)))
+            for work in planned:
                 tasks[asyncio.create_task(work.run(ctx))] = work
             ctx.set_running(account.name, len(tasks))
             while tasks:
@@ -234,16 +312,17 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                     try:
                         follow_up = task.result()
                     except FatalStreamError as exc:
-                        report.errors.append(f"{work.label}: {exc}")
+                        report.fail(cause_of(exc), work.key, work.label,
+                                    getattr(work, "unit", "work items"))
                         continue
                     for nxt in follow_up:
                         tasks[asyncio.create_task(nxt.run(ctx))] = nxt
                 ctx.set_running(account.name, len(tasks))
         except FatalAccountError as exc:
             report.fatal = True
-            report.errors.append(str(exc))
+            report.fail(cause_of(exc))
         except FatalStreamError as exc:       # raised while planning (e.g. instrument list)
-            report.errors.append(str(exc))
+            report.fail(cause_of(exc))
     finally:
         for task in tasks:
             task.cancel()

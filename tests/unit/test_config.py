@@ -51,7 +51,6 @@ def test_world_readable_inline_secret_warns(tmp_path):
     ("[accounts.a]\nexchange='kraken'\n", "unknown exchange"),
     ("[accounts.a]\nexchange='bitget'\napi_key='k'\napi_secret='s'\n", "missing `passphrase`"),
     ("[accounts.a]\nexchange='coinw'\napi_key='k'\napi_secret='s'\napi_secret_env='X'\n", "not both"),
-    ("[accounts.a]\nexchange='coinw'\napi_key='k'\napi_secret_env='NOPE'\n", "NOPE"),
     ("[accounts.a]\nexchange='coinw'\napi_key='k'\napi_secret='s'\nsecret='typo'\n", "unknown setting 'secret'"),
     ("[accounts.a]\nexchange='bitget'\napi_key='k'\napi_secret='s'\npassphrase='p'\ncategories=['FUTURES']\n", "unknown category"),
     ("[accounts.a]\nexchange='coinw'\napi_key='k'\napi_secret='s'\nbase_url='ftp://x'\n", "base_url"),

@@ -42,6 +42,7 @@ __all__ = [
     "default_url",
     "enable_wal",
     "is_sqlite_file",
+    "mask_passwords",
     "prepare_sqlite_path",
     "quick_check",
     "read_only_url",
@@ -60,6 +61,15 @@ _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 _DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _WAL_MODE = 2  # the file-format version bytes (offsets 18 and 19) of a WAL-mode database
+#: ``password=…`` in a libpq conninfo string: a bare word or a single-quoted value.
+_PASSWORD_IN_CONNINFO = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'][^\s]*)", re.IGNORECASE)
+
+
+def mask_passwords(text: str) -> str:
+    """``text`` with every password masked where it stands as one: the userinfo of a URL
+    (``scheme://user:***@``) and ``password=***`` in a conninfo. Other words are left alone,
+    even one that equals the password (a user, database or host named like it)."""
+    return _PASSWORD_IN_CONNINFO.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", text))
 
 
 def default_url() -> str:
@@ -86,7 +96,7 @@ class Target:
         try:
             url = sa.make_url(text)
         except (sa_exc.ArgumentError, ValueError):
-            masked = _PASSWORD_IN_URL.sub(r"\1***@", text)
+            masked = mask_passwords(text)
             raise ArchiveError(
                 f"cannot open archive {_one_line(masked)!r}: not a valid database URL "
                 f"(expected {_SUPPORTED})"
@@ -113,10 +123,9 @@ class Target:
         return Path(str(self.url.database)).expanduser()
 
     def error(self, action: str, reason: str, *, locked: bool = False) -> ArchiveError:
-        """``cannot <action> archive <url>: <reason>`` on one line, never with the password."""
-        password = self.url.password
-        if password:
-            reason = reason.replace(str(password), "***")
+        """``cannot <action> archive <url>: <reason>`` on one line, never with the password:
+        it is masked where the reason shows it as a password (:func:`mask_passwords`)."""
+        reason = mask_passwords(reason)
         cls = ArchiveLockedError if locked else ArchiveError
         return cls(f"cannot {action} archive {self.display}: {_one_line(reason)}")
 

@@ -14,6 +14,8 @@ from .schema import checkpoints, coverage, entries, record_versions, records, st
 
 __all__ = [
     "ENTRY_ORDER",
+    "PLANNED_META",
+    "account_names",
     "RECORD_ORDER",
     "checkpoint_list",
     "count_records",
@@ -92,7 +94,8 @@ def checkpoint_list(conn: sa.Connection, account: str | None) -> list[Checkpoint
 
 
 def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSummary]:
-    """Streams with records, a checkpoint or coverage, sorted by account, stream, partition."""
+    """Streams with records, a checkpoint or coverage, or planned by a sync (with nothing
+    archived yet), sorted by account, stream, partition."""
     counts = {
         row.stream_id: row
         for row in conn.execute(
@@ -104,11 +107,13 @@ def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSum
     for row in conn.execute(sa.select(coverage).order_by(coverage.c.stream_id, coverage.c.start_ms)):
         covered.setdefault(row.stream_id, []).append((row.start_ms, row.end_ms))
     with_checkpoint = set(conn.execute(sa.select(checkpoints.c.stream_id).distinct()).scalars())
+    planned = set(conn.execute(
+        sa.select(stream_meta.c.stream_id).where(stream_meta.c.name == PLANNED_META)).scalars())
     stmt = sa.select(streams.c.id.label("stream_id"), streams).order_by(_s.account, _s.stream, _s.partition, _s.exchange)
     summaries = []
     for row in conn.execute(_account_filter(stmt, account)):
         sid = row.stream_id
-        if sid not in counts and sid not in covered and sid not in with_checkpoint:
+        if sid not in counts and sid not in covered and sid not in with_checkpoint and sid not in planned:
             continue
         stats = counts.get(sid)
         summaries.append(
@@ -122,6 +127,29 @@ def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSum
             )
         )
     return summaries
+
+
+#: Stream meta a sync's plan sets on every stream it names (``Archive.register_streams``):
+#: such a stream is listed even before anything is written to it.
+PLANNED_META = "planned_ms"
+
+
+def _listed(sid: Any) -> Any:
+    """Whether the stream ``sid`` is one the archive lists: it has records, coverage, a
+    checkpoint, or a sync planned it."""
+    sm = stream_meta.c
+    return sa.or_(
+        sa.exists().where(_r.stream_id == sid),
+        sa.exists().where(coverage.c.stream_id == sid),
+        sa.exists().where(checkpoints.c.stream_id == sid),
+        sa.exists().where(sm.stream_id == sid, sm.name == PLANNED_META),
+    )
+
+
+def account_names(conn: sa.Connection) -> list[str]:
+    """Every account with a listed stream (see :func:`stream_summaries`), sorted."""
+    stmt = sa.select(_s.account).where(_listed(_s.id)).distinct().order_by(_s.account)
+    return list(conn.execute(stmt).scalars())
 
 
 def mutable_ids(conn: sa.Connection, sid: int) -> dict[str, int]:

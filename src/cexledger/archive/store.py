@@ -218,6 +218,14 @@ class Archive:
             after = part.last_id
             if progress is not None:
                 progress(part.records)
+    def register_streams(self, keys: Sequence[StreamKey], planned_ms: int) -> None:
+        """Mark the streams as planned by a sync at ``planned_ms``, in one transaction, so
+        that :meth:`streams` lists them before anything is written to them."""
+        with self._writing() as conn:
+            sids = {key: self._ensure_sid(conn, key) for key in keys}
+            for sid in sids.values():
+                writes.set_meta(conn, sid, queries.PLANNED_META, str(planned_ms))
+        self._stream_ids.update(sids)
 
     def record_run(self, account: str, exchange: str, started_ms: int, finished_ms: int, stats: dict[str, Any]) -> None:
         """Log one sync run with its statistics (any JSON-able dict)."""
@@ -256,9 +264,15 @@ class Archive:
             return [] if sid is None else coverage.intervals(conn, sid)
 
     def streams(self, account: str | None = None) -> list[StreamSummary]:
-        """Every stream with records, a checkpoint or coverage, by account, stream, partition."""
+        """Every stream with records, a checkpoint or coverage, or planned by a sync
+        (:meth:`register_streams`), by account, stream, partition."""
         with self._reading() as conn:
             return queries.stream_summaries(conn, account)
+
+    def account_names(self) -> list[str]:
+        """Every account with a stream :meth:`streams` lists, sorted."""
+        with self._reading() as conn:
+            return queries.account_names(conn)
 
     def mutable_ids(self, key: StreamKey) -> dict[str, int]:
         """record_id -> ts for the stream's records whose latest version is flagged mutable."""

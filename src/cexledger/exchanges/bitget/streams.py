@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from ..._clock import utc_text
 from ...errors import FatalStreamError
 from ...model import Record, StreamKey
 from .client import BITGET_CATEGORIES, BitgetClient, BitgetCredentials
@@ -140,9 +141,12 @@ class WindowWork:
     def slot(self) -> str:
         return f"{self.start}-{self.end}"
 
+    #: What a failure count of this work is counted in.
+    unit = "windows"
+
     @property
     def label(self) -> str:
-        return f"{self.key} [{self.start}, {self.end})"
+        return f"{self.key} {utc_text(self.start)} → {utc_text(self.end)}"
 
     async def run(self, ctx: SyncContext) -> list[WindowWork]:
         try:

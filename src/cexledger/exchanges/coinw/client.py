@@ -34,6 +34,7 @@ such as ``BTCUSDT`` loses its ``USDT`` suffix. Names are upper-cased and dedupli
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Optional
@@ -48,7 +49,7 @@ from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolic
 from .auth import CoinwAuth, CoinwCredentials
 from .normalize import COIN, coinw_parse
 
-__all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials"]
+__all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials", "closest_instrument"]
 
 COINW_CODES = ErrorCodes(
     success=frozenset({"0"}),
@@ -240,3 +241,17 @@ def _base_name(value: str, *, from_symbol: bool) -> str | None:
     if from_symbol and name.endswith(COIN) and len(name) > len(COIN):
         name = name[: -len(COIN)]
     return name or None
+
+
+def closest_instrument(name: str, known: list[str]) -> str | None:
+    """The known instrument a mistyped ``name`` most likely means, or ``None``.
+
+    First the instrument list's own naming rules (``BTCUSDT``, ``btc-usdt``, ``BTC_USDT``
+    all mean ``BTC``), then the closest spelling (``difflib``)."""
+    for from_symbol in (True, False):
+        base = _base_name(name, from_symbol=from_symbol)
+        if base in known:
+            return base
+    base = _base_name(name, from_symbol=True) or name.upper()
+    matches = difflib.get_close_matches(base, known, n=1)
+    return matches[0] if matches else None

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from ..._clock import now_ms
 from ...errors import FatalStreamError
 from ...model import StreamKey
-from .client import CoinwClient, CoinwCredentials, CoinwPage
+from .client import CoinwClient, CoinwCredentials, CoinwPage, closest_instrument
 from .normalize import VERSION as NORMALIZER_VERSION
 from .normalize import coinw_parse as parse_row
 
@@ -109,6 +109,9 @@ class PassWork:
     @property
     def slot(self) -> str:
         return SLOT
+
+    #: What a failure count of this work is counted in.
+    unit = "passes"
 
     @property
     def label(self) -> str:
@@ -277,15 +280,26 @@ async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) 
     """One pass per instrument: resumed where a checkpoint says, else backfill or incremental.
 
     Instruments come from the account's ``instruments`` setting, else from CoinW's public
-    instrument list plus every instrument already archived for the account (one delisted
-    from the list still holds history until it leaves the exchange's retention).
+    instrument list plus every instrument with records archived for the account (one
+    delisted from the list still holds history until it leaves the exchange's retention).
+    A configured instrument that is in neither is not a CoinW instrument (CoinW answers
+    such a name with an empty list, which would read as a covered, empty history): it is an
+    error of the account, naming the closest known instrument, and the others sync.
     """
+    listed = [i.upper() for i in await client.instruments()]
+    archived = [s.key.partition for s in await ctx.streams(account.name)
+                if s.key.exchange == "coinw" and s.key.stream == STREAM and s.records]
     if account.instruments:
-        instruments, source = list(account.instruments), "config"
+        known = list(dict.fromkeys(listed + archived))
+        instruments, source = [], "config"
+        for name in account.instruments:
+            if name in known:
+                instruments.append(name)
+                continue
+            match = closest_instrument(name, known)
+            hint = f"did you mean {match!r}?" if match else "not in CoinW's instrument list"
+            ctx.fail(account.name, f"unknown CoinW instrument {name!r} ({hint})")
     else:
-        listed = [i.upper() for i in await client.instruments()]
-        archived = [s.key.partition for s in await ctx.streams(account.name)
-                    if s.key.exchange == "coinw" and s.key.stream == STREAM]
         delisted = [i for i in archived if i not in listed]
         instruments = list(dict.fromkeys(listed + delisted))
         source = "public list" + (f", plus archived {', '.join(delisted)}" if delisted else "")

@@ -1,0 +1,70 @@
+"""The console-script entry point: as small as possible, so that it runs before the imports.
+
+Ctrl-C while the command's modules are still being imported (the first few tenths of a
+second), or a reader closing standard output at any moment, must end the command like
+everywhere else: one line and exit code 130, or quietly with exit code 141 — never a
+traceback. So the entry imports the command line itself, inside the handlers; it imports
+nothing heavy of its own (this package's ``__init__`` is light for the same reason).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _exit
+
+__all__ = ["main"]
+
+
+def _stdout_closed() -> int:
+    """Point stdout at devnull so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return _exit.BROKEN_PIPE
+
+
+def _interrupted() -> int:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # a second Ctrl-C must not interrupt this
+    try:
+        sys.stderr.write("cexledger: interrupted\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return _exit.INTERRUPTED
+
+
+def main() -> int:
+    """Run the ``cexledger`` command; returns its exit code."""
+    try:
+        try:
+            from .cli import app
+
+            try:
+                app()
+                code: object = _exit.OK
+            except SystemExit as exc:
+                code = exc.code
+                if isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
+                    return _interrupted()     # Typer ends a Ctrl-C outside a command silently
+            # Click ends a write into a closed pipe with exit code 1 after wrapping stdout
+            # in its "pacify" wrapper: that is a closed stdout, reported as such.
+            if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                sys.stdout = sys.stdout.wrapped
+                return _stdout_closed()
+            sys.stdout.flush()   # what is still buffered, inside the handlers below
+        except KeyboardInterrupt:
+            return _interrupted()
+        except BrokenPipeError:
+            return _stdout_closed()
+    except KeyboardInterrupt:    # Ctrl-C while handling the first one
+        return _exit.INTERRUPTED
+    if code is None:
+        return _exit.OK
+    return code if isinstance(code, int) else _exit.ERROR
