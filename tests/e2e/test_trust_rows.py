@@ -15,7 +15,7 @@ def _db(cli) -> sqlite3.Connection:
 
 
 def _inject(sb, exchange: str, account: str, raw: bytes, partition: str) -> str:
-    return sb.post("/_sandbox/inject", {"exchange": exchange, "account": account,
+    return sb.post("/_sandbox/inject-row", {"exchange": exchange, "account": account,
                                         "raw": raw.decode(), "partition": partition})["id"]
 
 

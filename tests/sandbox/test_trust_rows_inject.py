@@ -1,4 +1,4 @@
-"""``POST /_sandbox/inject``: one row served as exactly the given bytes, in truth and pages."""
+"""``POST /_sandbox/inject-row``: one row served as exactly the given bytes, in truth and pages."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ def test_injected_rows_are_served_and_true_byte_for_byte(make_sandbox):
     sandbox = make_sandbox(records=60, rate_limit=False)
     bitget = b'{"id":"1","ts":"99999999999999999999","amount":1E+1001 }'
     coinw = b'{"id":7,"createdDate":5,"netProfit":1E+1001,"status":"closed"}'
-    rid = sandbox.post("/_sandbox/inject", {"exchange": "bitget", "account": "bitget-1",
+    rid = sandbox.post("/_sandbox/inject-row", {"exchange": "bitget", "account": "bitget-1",
                                             "raw": bitget.decode(), "partition": "MARGIN"})["id"]
     assert isinstance(rid, str)
-    sandbox.post("/_sandbox/inject", {"exchange": "coinw", "account": "coinw-1",
+    sandbox.post("/_sandbox/inject-row", {"exchange": "coinw", "account": "coinw-1",
                                       "raw": coinw.decode(), "partition": "eth"})
     assert bitget in sandbox.truth_raw("bitget", "bitget-1")
     assert coinw in sandbox.truth_raw("coinw", "coinw-1")
@@ -25,7 +25,7 @@ def test_inject_refuses_what_it_cannot_place(make_sandbox):
     sandbox = make_sandbox(records=10, rate_limit=False)
     post = sandbox.http.post
     base = {"exchange": "bitget", "account": "bitget-1", "raw": "{}"}
-    assert post("/_sandbox/inject", json=dict(base, raw=5)).status_code == 400
-    assert post("/_sandbox/inject", json=dict(base, partition="FUTURES")).status_code == 400
-    assert post("/_sandbox/inject", json=dict(base, account="nobody")).status_code == 404
-    assert post("/_sandbox/inject", json={"exchange": "bitget"}).status_code == 400
+    assert post("/_sandbox/inject-row", json=dict(base, raw=5)).status_code == 400
+    assert post("/_sandbox/inject-row", json=dict(base, partition="FUTURES")).status_code == 400
+    assert post("/_sandbox/inject-row", json=dict(base, account="nobody")).status_code == 404
+    assert post("/_sandbox/inject-row", json={"exchange": "bitget"}).status_code == 400

@@ -23,7 +23,7 @@ docstrings list every check and error code), ``control`` (``/_sandbox``), ``serv
 Control endpoints (no auth): ``GET /_sandbox/accounts``, ``GET /_sandbox/truth?exchange=&account=``,
 ``GET /_sandbox/versions?exchange=&account=&id=``, ``POST /_sandbox/append``
 ``{"exchange","account","count","instrument"?}``, ``POST /_sandbox/mutate``
-``{"exchange":"coinw","account","count"}``, ``POST /_sandbox/inject``
+``{"exchange":"coinw","account","count"}``, ``POST /_sandbox/inject-row``
 ``{"exchange","account","raw","partition"?}`` (a row served as exactly the text ``raw``, in
 the category or instrument ``partition``; answers its ``id``), ``GET /_sandbox/stats``,
 ``POST /_sandbox/stats/reset``, ``POST /_sandbox/settings`` ``{faults, latency_ms,

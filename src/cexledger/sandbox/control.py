@@ -81,7 +81,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         ids = state.append(body["exchange"], body["account"], _count(body["count"]), instrument)
         return _json({"ids": ids})
 
-    async def inject(request: web.Request) -> web.Response:
+    async def inject_row(request: web.Request) -> web.Response:
         body = await _body(request)
         raw, partition = body["raw"], body.get("partition")
         if not isinstance(raw, str) or not (partition is None or isinstance(partition, str)):
@@ -137,7 +137,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/versions", _safe(versions)),
         web.post(f"{PREFIX}/append", _safe(append)),
         web.post(f"{PREFIX}/mutate", _safe(mutate)),
-        web.post(f"{PREFIX}/inject", _safe(inject)),
+        web.post(f"{PREFIX}/inject-row", _safe(inject_row)),
         web.get(f"{PREFIX}/stats", _safe(stats)),
         web.post(f"{PREFIX}/stats/reset", _safe(stats_reset)),
         web.post(f"{PREFIX}/settings", _safe(settings)),
