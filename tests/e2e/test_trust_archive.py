@@ -138,8 +138,8 @@ def test_csv_and_parquet_say_how_many_records_they_leave_out(cli: Cli, tmp_path:
         assert len(notes) == 1, proc.stderr
         assert notes[0].startswith("note: 3 archived records have no ledger entries and so no row in this export")
         assert "`cexledger export --format jsonl` has every raw record" in notes[0]
-    proc = cli.run("export", "--format", "csv", "--account", "nobody", check=True)
-    assert "note:" not in proc.stderr   # only the chosen account's records are counted
+    proc = cli.run("export", "--format", "csv", "--exchange", "coinw", check=True)
+    assert "note:" not in proc.stderr   # only the chosen exchange's records are counted
     lines = cli.export_jsonl()
     assert len(lines) == 43 and sum(line["id"].startswith("raw") for line in lines) == 3
     assert "note:" not in cli.run("export", "--format", "jsonl", check=True).stderr

@@ -14,7 +14,7 @@ NET = 600
 
 
 def _error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
+    return [line for line in stderr.splitlines() if line.startswith("cexledger: error:")]
 
 
 def _log(sb, exchange: str, account: str) -> list[dict]:

@@ -81,7 +81,7 @@ def test_bitget_row_with_an_impossible_time_stops_only_its_stream(sandbox_factor
         proc = cli.run("sync", "--quiet")
         assert proc.returncode == 1, f"run {run}: {proc.stdout}\n{proc.stderr}"
         assert "internal error" not in proc.stderr
-        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("cexledger: error:")]
         assert len(errors) == 1 and "888000000000000001" in errors[0] and "'ts'" in errors[0], errors
         assert "SPOT" in errors[0] and "bitget-1" in errors[0]
         # the other account and the other categories of this one are complete
