@@ -1,10 +1,15 @@
 """CoinW deals-history streams: one per (account, instrument), paged by page number.
 
 The endpoint has no time parameters: a *pass* reads pages 1, 2, … of the newest-first
-list until a page comes back empty or shorter than the longest page seen so far (so a
-server that silently caps ``pageSize`` below what we ask is still read to the end; the
-cost is one extra request for an instrument with less than one page). ``total`` is never
-trusted to stop; it only bounds how far ahead pages are fetched concurrently.
+list until a page comes back empty or shorter than the longest page seen before it in the
+pass (the rule every pager shares, in ``exchanges._paging``: a server that silently caps
+``pageSize`` below what we ask is still read to the end; the cost is one extra request for
+an instrument with less than one page). ``total`` is never trusted to stop; it only bounds
+how far ahead pages are fetched concurrently. A page that repeats the previous page row
+for row (a server clamping page numbers to its last page) also ends the list, with a note
+in the sync summary and the run log. Pages that bring no row new to the pass (a server
+cycling pages 1, 2, 1, 2, …) stop the pass after ``NO_PROGRESS_PAGES`` in a row, with one
+line; the range stays uncovered.
 
 - **Backfill** (the stream has no coverage yet) fetches pages ahead — as many as the key's
   rate times the round trip calls for, shared among the account's running streams, at
@@ -45,6 +50,7 @@ from typing import TYPE_CHECKING
 from ..._clock import now_ms
 from ...errors import FatalStreamError
 from ...model import StreamKey
+from .._paging import PageChain
 from .client import CoinwClient, CoinwCredentials, CoinwPage
 
 if TYPE_CHECKING:
@@ -156,11 +162,10 @@ class PassWork:
         page_no = self.start_page
         next_issue = page_no
         first_ids = self.first_ids
-        max_rows = 0
+        chain = PageChain("coinw", self.key.account, uncovered="range")
         oldest: int | None = None
         newest_first = self.newest_first
         pipelined = self.pipelined
-        previous_ids: list[str] | None = None
         hint: int | None = None
         inflight: dict[int, asyncio.Task[CoinwPage]] = {}
         try:
@@ -184,15 +189,20 @@ class PassWork:
                     raise FatalStreamError(
                         f"stream {self.key}: more than {MAX_PAGES} pages; stopping (range left uncovered)",
                         exchange="coinw", account=self.key.account)
-                repeated = bool(ids) and ids == previous_ids    # a server that clamps `page` to the last one
-                previous_ids = ids
-                max_rows = max(max_rows, page.rows)
+                repeated = chain.received(ids)      # raises when pages stop bringing new rows
+                end = chain.is_last(page.rows)
+                max_rows = chain.longest
                 if page.total is not None and max_rows:
                     hint = max(1, math.ceil(page.total / max_rows))
                 for r in records:
                     pending.discard(r.record_id)
                     oldest = r.ts if oldest is None else min(oldest, r.ts)
-                if repeated or page.rows == 0 or page.rows < max_rows:
+                if repeated:
+                    ctx.note(self.key.account, (
+                        f"{self.key.partition}: page {page_no} brought exactly the rows of page "
+                        f"{page_no - 1}; the server seems to clamp page numbers to its last page, "
+                        f"so the list was taken to end at page {page_no - 1}"))
+                if repeated or end:
                     # the end of the list: every row, open positions included, was re-read
                     return await self._finish(ctx, records, first_ids, pipelined,
                                               cover=(horizon, self.pass_started), rechecked=True)
