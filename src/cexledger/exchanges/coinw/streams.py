@@ -197,15 +197,19 @@ class PassWork:
                 for r in records:
                     pending.discard(r.record_id)
                     oldest = r.ts if oldest is None else min(oldest, r.ts)
+                clamped = None
                 if repeated:
-                    ctx.note(self.key.account, (
+                    clamped = (
                         f"{self.key.partition}: page {page_no} brought exactly the rows of page "
                         f"{page_no - 1}; the server seems to clamp page numbers to its last page, "
-                        f"so the list was taken to end at page {page_no - 1}"))
+                        f"so the list was taken to end at page {page_no - 1}")
                 if repeated or end:
-                    # the end of the list: every row, open positions included, was re-read
-                    return await self._finish(ctx, records, first_ids, pipelined,
-                                              cover=(horizon, self.pass_started), rechecked=True)
+                    # the end of the list: every row, open positions included, was re-read.
+                    # A repeat could also be rows arriving at the top exactly a page apart:
+                    # page 1 is read again, and if it moved, a sequential pass follows.
+                    return await self._finish(ctx, records, first_ids, pipelined or repeated,
+                                              cover=(horizon, self.pass_started), rechecked=True,
+                                              note=clamped)
                 result = await ctx.write(
                     self.key, records, slot=SLOT,
                     state=self.state(page_no + 1, first_ids, pipelined, newest_first),
@@ -230,15 +234,19 @@ class PassWork:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
 
     async def _finish(self, ctx: SyncContext, records, first_ids, pipelined: bool,
-                      cover: tuple[int, int] | None, rechecked: bool) -> list[PassWork]:
+                      cover: tuple[int, int] | None, rechecked: bool,
+                      note: str | None = None) -> list[PassWork]:
         """End the pass: cover its range, or — if pages were read out of order and the list
         moved meanwhile — leave it uncovered and hand over to a durable recovery pass.
-        ``rechecked``: the pass saw every archived open position again; record when it started."""
+        ``rechecked``: the pass saw every archived open position again; record when it started.
+        ``note``: told to the user (summary and run log) when the range is covered."""
         if pipelined and await self._list_moved(first_ids):
             recovery = self._recovery()
             await ctx.write(self.key, records, slot=SLOT, state=recovery.state(1, None, False, True))
             return [recovery]
         await ctx.write(self.key, records, slot=SLOT, done=True, cover=cover)
+        if note is not None:
+            ctx.note(self.key.account, note)
         if rechecked:
             # Not in the page's transaction: a crash in between only leaves the previous
             # stamp, so the worst case is one recheck more than needed on the next sync.
