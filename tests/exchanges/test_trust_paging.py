@@ -254,6 +254,19 @@ async def test_coinw_cycling_pages_stop_the_pass_uncovered(archive, make_coinw):
     # pages 1, 2 bring rows, then NO_PROGRESS_PAGES + 1 bring none; a few more were in flight
     assert len(server.script.requests) <= 2 + NO_PROGRESS_PAGES + 1 + 4
     assert archive.coverage(COINW_KEY) == []
+    # the checkpoint is not moved by pages that brought nothing: a later sync resumes at
+    # page 3, not past the real pages the cycle hid
+    (checkpoint,) = archive.checkpoints("futures")
+    assert checkpoint.state["page"] == 3
+
+
+async def test_bitget_checkpoint_stays_at_the_last_page_with_new_rows(archive, make_bitget):
+    server = BitgetServer(250, loop=True)
+    ctx, _ = context(archive, "bitget")
+    with pytest.raises(NoProgress):
+        await WindowWork(BITGET_KEY, make_bitget(server.script), START, END).run(ctx)
+    (checkpoint,) = archive.checkpoints("main")
+    assert checkpoint.state["cursor"] == "1000000000000"     # the cursor after page 1
 
 
 async def test_coinw_clamped_pages_end_the_pass_with_a_note(archive, make_coinw):

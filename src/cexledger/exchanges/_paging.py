@@ -26,7 +26,9 @@ whether that ends the list. Empty pages never count: they end the chain.
 
 Every check is bounded by pages, never by time. :class:`StreamHalt` lets the chains of one
 stream (a Bitget category's windows) stop together after one of them made no progress, so
-the stream reports one line and does not go on requesting.
+the stream reports one line and does not go on requesting: the first chain to stop raises
+:class:`NoProgress`, every other one :class:`StreamHalted` (at its next check or page),
+which its work item ends on quietly, leaving its range uncovered.
 """
 
 from __future__ import annotations
@@ -36,13 +38,17 @@ from dataclasses import dataclass, field
 
 from ..errors import FatalStreamError
 
-__all__ = ["NO_PROGRESS_PAGES", "NoProgress", "PageChain", "StreamHalt"]
+__all__ = ["NO_PROGRESS_PAGES", "NoProgress", "PageChain", "StreamHalt", "StreamHalted"]
 
 NO_PROGRESS_PAGES = 3     # pages in a row without a new id a chain tolerates before it stops
 
 
 class NoProgress(FatalStreamError):
     """A chain of pages made no progress: a repeated cursor, or pages with no new rows."""
+
+
+class StreamHalted(Exception):
+    """Another chain of the same stream stopped for no progress (and said so): stop quietly."""
 
 
 @dataclass
@@ -71,6 +77,11 @@ class PageChain:
     _ids: set[str] = field(default_factory=set)
     _sent: set[str] = field(default_factory=set)
     _previous: list[str] | None = None
+
+    def check(self) -> None:
+        """Before a request: raise :class:`StreamHalted` if the stream has been stopped."""
+        if self.halt.reason is not None:
+            raise StreamHalted(self.halt.reason)
 
     def sending(self, cursor: str | None) -> None:
         """Record a cursor about to be sent; the same cursor twice is a paging loop."""
@@ -106,6 +117,7 @@ class PageChain:
         return last
 
     def _stop(self, why: str) -> None:
+        self.check()
         message = f"no progress: {why}; {self.uncovered} left uncovered"
-        self.halt.reason = self.halt.reason or message
+        self.halt.reason = message
         raise NoProgress(message, exchange=self.exchange, account=self.account)

@@ -21,8 +21,9 @@ cost one request per window for an empty page. A short *first* page is not taken
 last (a server that caps ``limit`` below 100 is still read to the end). A chain that sends
 the same cursor twice, or gets more than ``NO_PROGRESS_PAGES`` pages in a row with no row
 it has not seen, stops with one line and halts the stream's other windows; none of them is
-marked covered. Records and the window's checkpoint (its cursor) commit together per
-page, and the window is marked covered only with its last page.
+marked covered. Records and the window's checkpoint (the cursor after the last page that
+brought new rows) commit together per page, and the window is marked covered only with
+its last page.
 
 Cursor paging inside a window is sequential, so a window with more pages to follow is
 split while it is on the critical path: when its remaining pages, read one per round trip,
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import FatalStreamError
 from ...model import Record, StreamKey
-from .._paging import PageChain, StreamHalt
+from .._paging import PageChain, StreamHalt, StreamHalted
 from .client import BITGET_CATEGORIES, BitgetClient, BitgetCredentials
 
 if TYPE_CHECKING:
@@ -151,6 +152,10 @@ class WindowWork:
     async def run(self, ctx: SyncContext) -> list[WindowWork]:
         try:
             return await self._run(ctx)
+        except StreamHalted:
+            # another window of this stream made no progress and said so: this one stops
+            # too, uncovered (its checkpoint, if any, stays for the next sync)
+            return []
         finally:
             ctx.estimate(self.key.account, id(self), None)
 
@@ -161,12 +166,10 @@ class WindowWork:
         cursor = self.cursor
         chain = self._chain()
         chain.sending(cursor)
+        resume = cursor      # the checkpoint: the cursor after the last page with new rows
         trail = _Trail() if cursor is None else None    # a resumed chain does not know its start
         while True:
-            if self.halt.reason is not None:
-                # another window of this stream made no progress and said so: stop quietly,
-                # leaving this window uncovered (its checkpoint, if any, stays for next time)
-                return []
+            chain.check()
             try:
                 page = await self.client.financial_records(
                     self.key.partition, start_ms=self.start - 1, end_ms=self.end, cursor=cursor,
@@ -178,6 +181,7 @@ class WindowWork:
                 # a cursor saved by an interrupted run that the server no longer accepts:
                 # read the window again from its start (duplicates are absorbed by id)
                 cursor, trail, chain = None, _Trail(), self._chain()
+                resume = None
                 continue
             ctx.count_page(self.key)
             chain.received([r.record_id for r in page.records])
@@ -198,7 +202,9 @@ class WindowWork:
                     ctx.reserve(self.key.account, len(works) - 1)
                     await ctx.write(self.key, page.records, slot=self.slot, done=True, cover=covered)
                     return works
-            state = None if done else {"start": self.start, "end": self.end, "cursor": nxt}
+            if not chain.stale:     # a page that brought nothing new is not progress
+                resume = nxt
+            state = None if done else {"start": self.start, "end": self.end, "cursor": resume}
             await ctx.write(
                 self.key,
                 page.records,

@@ -35,8 +35,9 @@ line; the range stays uncovered.
 
 If the server turns out to page oldest-first (detected from ``createdDate`` on page 1),
 the early stop is unsound and every pass reads to the end. Checkpoint per page: the next
-page to read, the pass's start time, whether it is a recheck and page 1's ids; a killed
-pass resumes there.
+page to read (after the last page that brought new rows, so a pass stopped for no
+progress resumes before the pages it could not trust), the pass's start time, whether it
+is a recheck and page 1's ids; a killed pass resumes there.
 A complete pass covers ``[pass start - 90 d, pass start)``.
 """
 
@@ -163,6 +164,7 @@ class PassWork:
         next_issue = page_no
         first_ids = self.first_ids
         chain = PageChain("coinw", self.key.account, uncovered="range")
+        resume_at = page_no    # the checkpoint: the page after the last one that brought new rows
         oldest: int | None = None
         newest_first = self.newest_first
         pipelined = self.pipelined
@@ -210,9 +212,11 @@ class PassWork:
                     return await self._finish(ctx, records, first_ids, pipelined or repeated,
                                               cover=(horizon, self.pass_started), rechecked=True,
                                               note=clamped)
+                if not chain.stale:     # a page that brought nothing new is not progress
+                    resume_at = page_no + 1
                 result = await ctx.write(
                     self.key, records, slot=SLOT,
-                    state=self.state(page_no + 1, first_ids, pipelined, newest_first),
+                    state=self.state(resume_at, first_ids, pipelined, newest_first),
                 )
                 if (
                     not self.backfill
