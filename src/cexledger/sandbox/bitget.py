@@ -23,8 +23,9 @@ strictly after the last row of the previous one. As live: the cursor is opaque, 
 string that is not a row id (the last row's id XOR ``CURSOR_KEY``), and every non-empty
 page carries one, the last page too; following it answers ``list: null, cursor: null``,
 like any page with no rows. Variant: the cursor is the last row's id, the last page has no
-cursor and a page with no rows is ``list: []``. A cursor that does not point at a row of
-this account and category is ``40017``. Rows older than 90 days are never served.
+cursor and a page with no rows is ``list: []``. A row id is accepted as a cursor in both
+dialects (ccxt pages the live API that way); a cursor that points at no row of this account
+and category is ``40017``. Rows older than 90 days are never served.
 
 Paging fault ``bitget_cursor_loop`` (a runtime setting naming a category): a request with
 any cursor answers the window's first page again, with a cursor never sent before.
@@ -148,7 +149,9 @@ def _page(request: web.Request, state: SandboxState, account: str, now: int) -> 
     if looping:
         cursor = None
     if cursor is not None:
-        position = ledger.position(cursor if variant else cursor ^ CURSOR_KEY)
+        position = None if variant else ledger.position(cursor ^ CURSOR_KEY)
+        if position is None:    # a row id works as a cursor too (ccxt pages that way, live)
+            position = ledger.position(cursor)
         if position is None:
             raise _Refusal("40017", "parameter verification failed")
         if variant:
