@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from cexledger.archive import Archive
-from cexledger.exchanges._paging import NO_PROGRESS_PAGES, NoProgress, PageChain, StreamHalt
+from cexledger.exchanges._paging import NO_PROGRESS_PAGES, RECENT_PAGES, NoProgress, PageChain, StreamHalt
 from cexledger.exchanges.bitget.streams import STREAM as BITGET_STREAM
 from cexledger.exchanges.bitget.streams import WindowWork
 from cexledger.exchanges.coinw.streams import STREAM as COINW_STREAM
@@ -69,6 +69,18 @@ def test_pages_without_new_ids_are_tolerated_then_stop():
                                          r"brought no new rows; window left uncovered"):
         c.received(["1"])
     assert c.halt.reason is not None
+
+
+def test_a_long_cycle_is_caught_by_the_pages_it_repeats():
+    # a cycle longer than the pages remembered id by id still repeats whole pages
+    c = chain()
+    pages = [[str(10 * p + i) for i in range(3)] for p in range(RECENT_PAGES + 2)]
+    for page in pages:
+        c.received(page)
+    for page in pages[:NO_PROGRESS_PAGES]:
+        c.received(page)
+    with pytest.raises(NoProgress):
+        c.received(pages[NO_PROGRESS_PAGES])
 
 
 def test_exact_repeat_of_the_previous_page_is_reported():

@@ -15,14 +15,17 @@ happens to be exactly full. A server's own end signal (Bitget: no cursor) still 
 chain at once.
 
 No progress (:meth:`PageChain.received`, :meth:`PageChain.sending`): a chain that sends
-the same cursor twice is in a loop; a chain whose pages bring no record id it has not
-already seen in this chain is going nowhere. ``NO_PROGRESS_PAGES`` such pages in a row are
-tolerated (rows inserted at the top of a page-numbered list while it is read shift older
-rows onto the next page, which may then bring nothing new); one more stops the chain with
-:class:`NoProgress` (a ``FatalStreamError``): nothing it read is marked covered. A page
-that repeats the previous page exactly is reported to the caller (``received`` returns
-True): a server that clamps page numbers to its last page does that, and the caller decides
-whether that ends the list. Empty pages never count: they end the chain.
+the same cursor twice is in a loop; a chain whose pages bring no new rows is going
+nowhere. A page brings no new rows when it is, id for id in order, a page this chain has
+already received, or when every id on it was on one of the chain's last ``RECENT_PAGES``
+pages. (So memory stays a few bytes per page, not per row: each page is remembered by a
+64-bit fingerprint, only the last pages by their ids.) ``NO_PROGRESS_PAGES`` such pages in
+a row are tolerated (rows inserted at the top of a page-numbered list while it is read
+shift older rows onto the next page, which may then bring nothing new); one more stops the
+chain with :class:`NoProgress` (a ``FatalStreamError``): nothing it read is marked covered.
+A page that repeats the previous page exactly is reported to the caller (``received``
+returns True): a server that clamps page numbers to its last page does that, and the
+caller decides whether that ends the list. Empty pages never count: they end the chain.
 
 Every check is bounded by pages, never by time. :class:`StreamHalt` lets the chains of one
 stream (a Bitget category's windows) stop together after one of them made no progress, so
@@ -33,14 +36,16 @@ which its work item ends on quietly, leaving its range uncovered.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import FatalStreamError
 
-__all__ = ["NO_PROGRESS_PAGES", "NoProgress", "PageChain", "StreamHalt", "StreamHalted"]
+__all__ = ["NO_PROGRESS_PAGES", "RECENT_PAGES", "NoProgress", "PageChain", "StreamHalt", "StreamHalted"]
 
-NO_PROGRESS_PAGES = 3     # pages in a row without a new id a chain tolerates before it stops
+NO_PROGRESS_PAGES = 3     # pages in a row without new rows a chain tolerates before it stops
+RECENT_PAGES = 2 * (NO_PROGRESS_PAGES + 1)   # pages whose ids a chain remembers one by one
 
 
 class NoProgress(FatalStreamError):
@@ -73,8 +78,9 @@ class PageChain:
     halt: StreamHalt = field(default_factory=StreamHalt)
     tolerance: int = NO_PROGRESS_PAGES
     longest: int = 0               # rows of the longest page seen so far in this chain
-    stale: int = 0                 # pages in a row that brought no new id
-    _ids: set[str] = field(default_factory=set)
+    stale: int = 0                 # pages in a row that brought no new rows
+    _pages: set[int] = field(default_factory=set)      # fingerprints of every page received
+    _recent: deque[frozenset[str]] = field(default_factory=lambda: deque(maxlen=RECENT_PAGES))
     _sent: set[str] = field(default_factory=set)
     _previous: list[str] | None = None
 
@@ -95,15 +101,18 @@ class PageChain:
         """Record a page's record ids (in page order); True if it repeats the previous page.
 
         Raises :class:`NoProgress` once more than ``tolerance`` non-empty pages in a row
-        brought no id new to this chain.
+        brought no new rows.
         """
         ids = list(ids)
         repeat = bool(ids) and ids == self._previous
         self._previous = ids
         if not ids:
             return False
-        new = len(set(ids) - self._ids)
-        self._ids.update(ids)
+        fingerprint = hash(tuple(ids))
+        page = frozenset(ids)
+        new = fingerprint not in self._pages and not page.issubset(set().union(*self._recent))
+        self._pages.add(fingerprint)
+        self._recent.append(page)
         self.stale = 0 if new else self.stale + 1
         if self.stale > self.tolerance:
             self._stop(f"{self.stale} pages in a row brought no new rows")

@@ -19,8 +19,8 @@ list is empty, the cursor null/absent/empty, or — the rule every pager shares,
 the same chain: the live API's last page still carries a cursor, and following it would
 cost one request per window for an empty page. A short *first* page is not taken as the
 last (a server that caps ``limit`` below 100 is still read to the end). A chain that sends
-the same cursor twice, or gets more than ``NO_PROGRESS_PAGES`` pages in a row with no row
-it has not seen, stops with one line and halts the stream's other windows; none of them is
+the same cursor twice, or gets more than ``NO_PROGRESS_PAGES`` pages in a row that bring
+no new rows, stops with one line and halts the stream's other windows; none of them is
 marked covered. Records and the window's checkpoint (the cursor after the last page that
 brought new rows) commit together per page, and the window is marked covered only with
 its last page.

@@ -7,8 +7,8 @@ pass (the rule every pager shares, in ``exchanges._paging``: a server that silen
 an instrument with less than one page). ``total`` is never trusted to stop; it only bounds
 how far ahead pages are fetched concurrently. A page that repeats the previous page row
 for row (a server clamping page numbers to its last page) also ends the list, with a note
-in the sync summary and the run log. Pages that bring no row new to the pass (a server
-cycling pages 1, 2, 1, 2, …) stop the pass after ``NO_PROGRESS_PAGES`` in a row, with one
+in the sync summary and the run log. Pages that bring no new rows (a server cycling pages
+1, 2, 1, 2, …) stop the pass after ``NO_PROGRESS_PAGES`` in a row, with one
 line; the range stays uncovered.
 
 - **Backfill** (the stream has no coverage yet) fetches pages ahead — as many as the key's
