@@ -340,5 +340,6 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             "retries": report.requests.retries,
             "unparsed": report.requests.unparsed,
             "errors": report.errors,
+            "notes": report.notes,
         },
     )

@@ -60,8 +60,15 @@ def test_row_shapes_and_extremes(standard):
         assert list(row)[:9] == ["category", "id", "symbol", "coin", "type", "amount", "fee", "balance", "ts"]
         assert all(isinstance(v, str) for v in row.values())
         assert re.fullmatch(r"\d{17,19}", row["id"])
-        if row["category"] in FUTURES:
-            assert {"positionType", "positionAmount", "positionBalance"} <= set(row)
+        position_fields = {"positionType", "positionAmount", "positionBalance"} & set(row)
+        # as live: a futures position's rows carry all three (crossed/isolated), transfers
+        # and funding rows none; other categories never
+        assert position_fields in (set(), {"positionType", "positionAmount", "positionBalance"})
+        assert not position_fields or row["category"] in FUTURES
+        if position_fields:
+            assert row["positionType"] in ("crossed", "isolated")
+    futures = [r for r in rows if r["category"] in FUTURES]
+    assert {r.get("positionType") for r in futures} == {"crossed", "isolated", None}
     ids = [int(r["id"]) for r in rows]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     ts = [int(r["ts"]) for r in rows]

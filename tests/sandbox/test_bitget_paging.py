@@ -34,12 +34,14 @@ def fetch_window(sandbox, category: str, start: int, end: int, limit: int = 100)
         if variant:
             cursor = data.get("cursor")
             assert cursor != "", "variant never sends an empty cursor"
+            if not cursor:
+                return rows
+            assert cursor == _json.loads(page[-1])["id"]
         else:
+            # as live: every non-empty page, the last one too, carries an opaque cursor
             cursor = data["cursor"]
-            assert cursor is not None, "a non-empty page always carries a cursor key"
-        if not cursor:
-            return rows
-        assert cursor == _json.loads(page[-1])["id"]
+            assert cursor and cursor.isdigit()
+            assert cursor != _json.loads(page[-1])["id"]
         assert cursor not in seen_cursors
         seen_cursors.add(cursor)
     raise AssertionError("paging did not end")
@@ -91,7 +93,7 @@ def test_order_and_cursor_semantics(either):
     keys = [(int(r["ts"]), int(r["id"])) for r in rows]
     assert keys == sorted(keys, reverse=not variant)
     cursor = data_of(response)["cursor"]
-    assert cursor == rows[-1]["id"]
+    assert (cursor == rows[-1]["id"]) is variant      # standard: opaque, as live
     after = either.bitget(f"category=USDT-FUTURES&startTime={end - 30 * DAY_MS}&endTime={end}&limit=100&cursor={cursor}")
     nxt = [(int(r["ts"]), int(r["id"])) for r in map(_json.loads, page_rows(after))]
     assert nxt and (nxt[0] < keys[-1] if not variant else nxt[0] > keys[-1])
@@ -102,9 +104,15 @@ def test_standard_end_of_paging_shapes(standard):
     assert b'"data":{"list":null,"cursor":null}' in none.content
     last = standard.bitget("category=OTHER&type=SOME_NEW_TYPE_2026&limit=100")
     data = data_of(last)
-    assert data["list"] and data["cursor"] == ""
-    exhausted = standard.bitget(f"category=OTHER&type=SOME_NEW_TYPE_2026&limit=100&cursor={data['list'][-1]['id']}")
+    # as live: the last page still carries a cursor, and following it gives an empty page
+    assert data["list"] and data["cursor"].isdigit()
+    exhausted = standard.bitget(f"category=OTHER&type=SOME_NEW_TYPE_2026&limit=100&cursor={data['cursor']}")
     assert b'"data":{"list":null,"cursor":null}' in exhausted.content
+    # a row id still works as a cursor (ccxt pages the live API by the last row's id)
+    by_row_id = standard.bitget(f"category=OTHER&type=SOME_NEW_TYPE_2026&limit=100&cursor={data['list'][-1]['id']}")
+    assert b'"data":{"list":null,"cursor":null}' in by_row_id.content
+    unknown = standard.bitget("category=OTHER&cursor=12345")
+    assert _json.loads(unknown.content)["code"] == "40017"
     assert data_of(standard.bitget("category=OTHER&type=SOME_NEW_TYPE_2026&cursor="))["list"] == data["list"]
 
 

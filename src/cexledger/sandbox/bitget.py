@@ -19,11 +19,17 @@ Defaults (the doc is silent): no ``endTime``: ``startTime + 30 d`` if ``startTim
 else now. No ``startTime``: ``endTime - 30 d``, clamped to the retention start ``now - 90 d``
 (never ``40705``). ``coin`` is matched upper-cased, ``type`` exactly.
 
-Paging: rows newest first by (ts, id) (variant: oldest first); ``cursor`` is the last row id
-of the previous page and the next page continues strictly after it. A page with no rows is
-``list: null, cursor: null`` (variant: ``list: []``, no cursor); the last page of a result
-has ``cursor: ""`` (variant: no cursor); any other page ``cursor: "<last row id>"``. Rows older
-than 90 days are never served.
+Paging: rows newest first by (ts, id) (variant: oldest first); the next page continues
+strictly after the last row of the previous one. As live: the cursor is opaque, a digit
+string that is not a row id (the last row's id XOR ``CURSOR_KEY``), and every non-empty
+page carries one, the last page too; following it answers ``list: null, cursor: null``,
+like any page with no rows. Variant: the cursor is the last row's id, the last page has no
+cursor and a page with no rows is ``list: []``. A row id is accepted as a cursor in both
+dialects (ccxt pages the live API that way); a cursor that points at no row of this account
+and category is ``40017``. Rows older than 90 days are never served.
+
+Paging fault ``bitget_cursor_loop`` (a runtime setting naming a category): a request with
+any cursor answers the window's first page again, with a cursor never sent before.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ __all__ = ["PATH", "routes"]
 
 PATH = "/api/v3/account/financial-records"
 RATE_LIMIT = 20  # requests per second per API key
+CURSOR_KEY = 0x2C5A_93E1_7B04_D6F9  # standard cursors are row id XOR this: digits, never an id
 _TOLERANCE_MS = 30_000
 
 
@@ -139,8 +146,13 @@ def _page(request: web.Request, state: SandboxState, account: str, now: int) -> 
     coin, type_ = query.get("coin"), query.get("type")
     ledger = state.bitget[account].ledgers[category]
     lo, hi = ledger.window(start, end, inclusive=not variant)
+    looping = cursor is not None and state.settings.bitget_cursor_loop == category
+    if looping:
+        cursor = None
     if cursor is not None:
-        position = ledger.position(cursor)
+        position = None if variant else ledger.position(cursor ^ CURSOR_KEY)
+        if position is None:    # a row id works as a cursor too (ccxt pages that way, live)
+            position = ledger.position(cursor)
         if position is None:
             raise _Refusal("40017", "parameter verification failed")
         if variant:
@@ -152,9 +164,13 @@ def _page(request: web.Request, state: SandboxState, account: str, now: int) -> 
     if not found:
         return b'{"list":[]}' if variant else b'{"list":null,"cursor":null}'
     rows = b",".join(ledger.render(i, variant) for i in found)
-    if more:
-        return b'{"list":[%s],"cursor":"%d"}' % (rows, ledger.ids[found[-1]])
-    return b'{"list":[%s]}' % rows if variant else b'{"list":[%s],"cursor":""}' % rows
+    if looping:
+        return b'{"list":[%s],"cursor":"%d"}' % (rows, state.fresh_cursor())
+    if variant:
+        if more:
+            return b'{"list":[%s],"cursor":"%d"}' % (rows, ledger.ids[found[-1]])
+        return b'{"list":[%s]}' % rows
+    return b'{"list":[%s],"cursor":"%d"}' % (rows, ledger.ids[found[-1]] ^ CURSOR_KEY)
 
 
 def _handler(state: SandboxState) -> Handler:

@@ -2,7 +2,8 @@
 
 Storage is columnar per (account, category): ``array`` columns for id, ts and small indices
 into a fixed vocabulary (coin, symbol, type), plus one short ``bytes`` per row holding the
-numeric texts ``amount|fee|balance[|positionType|positionAmount|positionBalance]``. About
+numeric texts ``amount|fee|balance[|positionType|positionAmount|positionBalance]`` (the
+last three only on a futures position's rows; ``positionType`` ``crossed``/``isolated``). About
 100 bytes a row, so a million rows fit comfortably. Ids grow with (ts, insertion), so each
 column is sorted by both and ``bisect`` finds windows and cursors.
 
@@ -262,9 +263,13 @@ class BitgetBook:
         symbol = pick(rng, profile.symbols[coin]) if has_symbol else ""
         parts = [text(amount, 18), text(fee, 18), text(balance, 18)]
         if category in _FUTURES:
-            side = "long" if ("LONG" in type_ or type_ == "BUY_DEAL") else \
-                "short" if ("SHORT" in type_ or type_ == "SELL_DEAL") else ""
-            parts += [side, text(between(rng, 0, 100_000), 4), text(_amount(rng, coin), 18)]
+            # a position's rows carry its margin mode and size; transfers and funding
+            # settlements carry none of the three fields (as a live funding row does)
+            position = "LONG" in type_ or "SHORT" in type_ or type_ in ("BUY_DEAL", "SELL_DEAL")
+            mode = "crossed" if row_id % 3 else "isolated"
+            extra = [mode, text(between(rng, 0, 100_000), 4), text(_amount(rng, coin), 18)]
+            if position:
+                parts += extra
         self.ledgers[category].add(row_id, ts, coin, symbol, type_, "|".join(parts).encode())
 
     def rows_since(self, cutoff: int) -> Iterator[tuple[int, Ledger, int]]:

@@ -14,6 +14,10 @@ never traded answers ``code 0`` with no rows. ``positionModel`` filters exactly;
 ``originType`` only filters rows whose order was not filled: ``finish``/``part`` rows come
 back whatever it says (the doc's caveat), while ``total`` counts the literal filter, before
 churn, so it is deliberately unreliable.
+
+Paging faults (runtime settings naming an instrument): ``coinw_page_cycle`` answers page
+``n > 2`` with page ``(n - 1) % 2 + 1``; ``coinw_page_clamp`` answers a page past the last
+with the last page.
 """
 
 from __future__ import annotations
@@ -103,6 +107,11 @@ def _page(request: web.Request, state: SandboxState, account: str, live: bool) -
     if deals is not None:
         cutoff = state.cutoff()
         total = deals.total(cutoff, model, origin)
+        settings = state.settings
+        if settings.coinw_page_cycle == instrument and page > 2:
+            page = (page - 1) % 2 + 1
+        if settings.coinw_page_clamp == instrument:
+            page = min(page, max(1, -(-total // size)))
         if live and state.settings.churn:
             state.churn(account, instrument)
         found = deals.page(cutoff, model, origin, (page - 1) * size, size)

@@ -42,7 +42,8 @@ _ORDER_STATUS = ("part", "unFinish", "finish", "cancel")
 # Row keys in the order the API writes them, and how each value is written.
 # N: JSON number (BigDecimal), I: integer, S: string, Q: decimal as a JSON string,
 # F: the fee (Q in the standard dialect, N in the variant), O: optional string,
-# C: per-store constant, R: from the store's columns (id, createdDate, hedgeId).
+# C: per-store constant, R: from the store's columns (id, createdDate, hedgeId),
+# T: only on a trigger order's row (see ``Deals.render``), derived from its other fields.
 _FIELDS = (
     ("baseSize", "C"), ("closePrice", "N"), ("closedPiece", "N"), ("contractType", "C"),
     ("createdDate", "R"), ("currentPiece", "N"), ("direction", "S"), ("fee", "F"),
@@ -53,9 +54,11 @@ _FIELDS = (
     ("orderStatus", "S"), ("originalType", "S"), ("positionMargin", "N"), ("positionModel", "I"),
     ("processStatus", "I"), ("quantity", "N"), ("quantityUnit", "I"), ("settlementId", "I"),
     ("source", "S"), ("status", "S"), ("takerMaker", "I"), ("thirdOrderId", "O"),
-    ("totalPiece", "N"), ("updatedDate", "I"), ("userId", "C"),
+    ("totalPiece", "N"), ("triggerPrice", "T"), ("triggerType", "T"), ("updatedDate", "I"),
+    ("userId", "C"),
 )
-_STORED = tuple(key for key, kind in _FIELDS if kind not in "CR")
+_STORED = tuple(key for key, kind in _FIELDS if kind not in "CRT")
+_NOT_ON_TRIGGER_ROWS = frozenset({"hedgeId", "indexPrice", "settlementId"})
 _POS = {key: i for i, key in enumerate(_STORED)}
 
 
@@ -256,22 +259,41 @@ class Deals:
         return [*self.history.get(i, ()), self.current(i)]
 
     def render(self, i: int, stored: bytes, variant: bool) -> bytes:
-        """One version of row ``i`` exactly as the API serves it in the given dialect (an
-        injected row's bytes, as given, in every version and dialect)."""
+        """One version of row ``i`` exactly as the API serves it in the given dialect.
+
+        As recorded from CoinW: in the standard dialect a trigger order's row (``plan`` or
+        ``planTrigger``) carries ``triggerPrice`` (its order price) and ``triggerType``
+        (0 plan, 1 planTrigger) and has no ``hedgeId``, ``indexPrice`` or
+        ``settlementId``. In the variant, rows with an even id write ``id`` as a string. An
+        injected row's bytes are served as given, in every version and dialect.
+        """
         row_id = self.ids[i]
         if row_id in self.raw_rows:
             return self.raw_rows[row_id]
         values = stored.decode().split("|")
+        origin = self.origin[i]
+        trigger = origin != 0 and not variant
         consts = {"baseSize": self.base_size, "contractType": "1", "instrument": self.instrument,
                   "isProfession": "0", "userId": str(self.user_id)}
         columns = {"createdDate": str(self.created[i]), "id": str(row_id), "hedgeId": str(row_id + 1)}
         parts = []
         for key, kind in _FIELDS:
-            if kind == "C":
+            if trigger and key in _NOT_ON_TRIGGER_ROWS:
+                continue
+            if kind == "T":
+                if not trigger:
+                    continue
+                if key == "triggerPrice":
+                    value, kind = values[_POS["orderPrice"]], "N"
+                else:
+                    value, kind = ("0" if origin == 1 else "1"), "I"
+            elif kind == "C":
                 value = consts[key]
                 kind = "S" if key == "instrument" else "N"
             elif kind == "R":
                 value, kind = columns[key], "I"
+                if key == "id" and variant and row_id % 2 == 0:
+                    kind = "S"
             else:
                 value = values[_POS[key]]
             if kind == "F":

@@ -75,14 +75,30 @@ class SandboxConfig:
         return self.dialect == "variant"
 
 
+PAGING_FAULTS = ("bitget_cursor_loop", "coinw_page_cycle", "coinw_page_clamp")
+
+
 @dataclass
 class Settings:
-    """The knobs ``POST /_sandbox/settings`` may turn while the server runs."""
+    """The knobs ``POST /_sandbox/settings`` may turn while the server runs.
+
+    Paging faults, each ``null`` (off) or the partition it applies to (a Bitget category,
+    a CoinW instrument); they reproduce servers that make a pager go nowhere:
+
+    - ``bitget_cursor_loop``: a request with a cursor answers the window's first page
+      again, with a new cursor every time (new cursors, no new rows);
+    - ``coinw_page_cycle``: page ``n > 2`` answers page ``(n - 1) % 2 + 1`` (1, 2, 1, 2, …);
+    - ``coinw_page_clamp``: a page past the last answers the last page (a server that
+      clamps page numbers).
+    """
 
     latency_ms: float
     faults: float
     rate_limit: bool
     churn: float
+    bitget_cursor_loop: str | None = None
+    coinw_page_cycle: str | None = None
+    coinw_page_clamp: str | None = None
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
@@ -99,11 +115,17 @@ class Settings:
                     raise ValueError(f"{name} must be a non-negative number")
                 if name != "latency_ms" and value > 1:
                     raise ValueError(f"{name} is a probability between 0 and 1")
+            elif name in PAGING_FAULTS:
+                if value is not None and (not isinstance(value, str) or not value):
+                    raise ValueError(f"{name} must be null or a partition name")
             else:
                 raise ValueError(f"unknown setting {name!r}")
         for name, value in changes.items():
+            if name == "coinw_page_cycle" or name == "coinw_page_clamp":
+                value = value.upper() if isinstance(value, str) else value  # instruments: any case
             setattr(self, name, value)
 
     def as_dict(self) -> dict[str, object]:
         return {"latency_ms": self.latency_ms, "faults": self.faults,
-                "rate_limit": self.rate_limit, "churn": self.churn}
+                "rate_limit": self.rate_limit, "churn": self.churn,
+                **{name: getattr(self, name) for name in PAGING_FAULTS}}

@@ -46,6 +46,7 @@ class SandboxState:
         self.t0 = config.t0_ms if config.t0_ms is not None else self.now_ms()
         self._faults = FaultSchedule(random.Random(f"sandbox-faults-{config.seed}"))
         self._churn = random.Random(f"sandbox-churn-{config.seed}")
+        self._loop_cursors = 0
         self._accounts = make_accounts(config.seed, config.bitget_accounts, config.coinw_accounts)
         self._by_key = {(a.exchange, a.api_key): a for a in self._accounts}
         timeline = Timeline(self.t0)
@@ -230,6 +231,12 @@ class SandboxState:
         with self.lock:
             self.settings.update(changes)
             return self.settings.as_dict()
+
+    def fresh_cursor(self) -> int:
+        """A Bitget cursor never handed out before (the ``bitget_cursor_loop`` fault)."""
+        with self.lock:
+            self._loop_cursors += 1
+            return 9 * 10**18 + self._loop_cursors
 
     def roll_fault(self) -> str | None:
         """The fault for the next exchange request, or None (seeded, independent of the data)."""

@@ -25,9 +25,10 @@ Parsing: the envelope is decoded with msgspec keeping every row of ``data.list``
 ``msgspec.Raw`` -- the exact bytes of that row, archived byte for byte -- then each row is
 decoded with ``cexledger._json.loads`` (numbers as ``Decimal``) and normalized.
 Tolerated shapes [I]: ``data`` null or absent, ``data.list`` null or absent, ``cursor`` null,
-absent, ``""``, a string or a JSON number (kept as its digits). Paging ends (``cursor`` is
-``None``) when the list is null/empty or the cursor is null/absent/empty (NOTES.md). A page
-whose cursor equals the cursor that was sent is a loop and raises ``FatalStreamError``.
+absent, ``""``, a string or a JSON number (kept as its digits). The server says paging
+ended (``cursor`` is ``None``) when the list is null/empty or the cursor is
+null/absent/empty. Cursors are opaque (not necessarily row ids). Whether a chain of pages
+ends earlier or is stuck in a loop is decided per chain, by ``exchanges._paging``.
 
 Server clock: requests are signed with this machine's time plus the offset of Bitget's clock,
 learned from every answer's ``requestTime`` (one :class:`ServerClock` per client), so a
@@ -183,8 +184,6 @@ class BitgetClient:
         rows = data.rows or []
         records = [self._record(category, index, raw) for index, raw in enumerate(rows)]
         next_cursor = self._cursor(data.cursor) if rows else None
-        if next_cursor is not None and next_cursor == cursor:
-            raise self._stream_error(f"cursor loop: the exchange returned cursor {cursor} again")
         return BitgetPage(records=records, cursor=next_cursor, rows=len(rows))
 
     def _record(self, category: str, index: int, raw: msgspec.Raw) -> Record:

@@ -13,10 +13,17 @@ Boundaries (the doc is silent on whether ``startTime``/``endTime`` are inclusive
 bound, every row of ``[s, e)`` is inside the request; a row at ``s-1`` or ``e`` that comes
 back as well belongs to a neighbouring window too and is deduplicated by id.
 
-Paging a window follows ``data.cursor`` until the list is empty or the cursor
-null/absent/empty (NOTES.md); the same cursor twice is a loop and stops the stream.
-Records and the window's checkpoint (its cursor) commit together per page, and the window
-is marked covered only with its last page.
+Paging a window follows ``data.cursor`` (opaque: not necessarily a row id) until the
+list is empty, the cursor null/absent/empty, or — the rule every pager shares, in
+``exchanges._paging`` — a page comes back shorter than the longest page seen before it in
+the same chain: the live API's last page still carries a cursor, and following it would
+cost one request per window for an empty page. A short *first* page is not taken as the
+last (a server that caps ``limit`` below 100 is still read to the end). A chain that sends
+the same cursor twice, or gets more than ``NO_PROGRESS_PAGES`` pages in a row that bring
+no new rows, stops with one line and halts the stream's other windows; none of them is
+marked covered. Records and the window's checkpoint (the cursor after the last page that
+brought new rows) commit together per page, and the window is marked covered only with
+its last page.
 
 Cursor paging inside a window is sequential, so a window with more pages to follow is
 split while it is on the critical path: when its remaining pages, read one per round trip,
@@ -33,13 +40,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from ..._clock import utc_text
 from ...errors import FatalStreamError
 from ...model import Record, StreamKey
+from .._paging import PageChain, StreamHalt, StreamHalted
 from .client import BITGET_CATEGORIES, BitgetClient, BitgetCredentials
 from .normalize import VERSION as NORMALIZER_VERSION
 from .normalize import bitget_parse as parse_row
@@ -136,6 +144,7 @@ class WindowWork:
     start: int
     end: int
     cursor: str | None = None
+    halt: StreamHalt = field(default_factory=StreamHalt)   # shared by the stream's windows
 
     @property
     def slot(self) -> str:
@@ -151,14 +160,24 @@ class WindowWork:
     async def run(self, ctx: SyncContext) -> list[WindowWork]:
         try:
             return await self._run(ctx)
+        except StreamHalted:
+            # another window of this stream made no progress and said so: this one stops
+            # too, uncovered (its checkpoint, if any, stays for the next sync)
+            return []
         finally:
             ctx.estimate(self.key.account, id(self), None)
 
+    def _chain(self) -> PageChain:
+        return PageChain("bitget", self.key.account, uncovered="window", halt=self.halt)
+
     async def _run(self, ctx: SyncContext) -> list[WindowWork]:
         cursor = self.cursor
-        seen: set[str] = {cursor} if cursor else set()    # every cursor this chain has sent
+        chain = self._chain()
+        chain.sending(cursor)
+        resume = cursor      # the checkpoint: the cursor after the last page with new rows
         trail = _Trail() if cursor is None else None    # a resumed chain does not know its start
         while True:
+            chain.check()
             try:
                 page = await self.client.financial_records(
                     self.key.partition, start_ms=self.start - 1, end_ms=self.end, cursor=cursor,
@@ -169,32 +188,31 @@ class WindowWork:
                     raise
                 # a cursor saved by an interrupted run that the server no longer accepts:
                 # read the window again from its start (duplicates are absorbed by id)
-                cursor, trail, seen = None, _Trail(), set()
+                cursor, trail, chain = None, _Trail(), self._chain()
+                resume = None
                 continue
             ctx.count_page(self.key)
+            chain.received([r.record_id for r in page.records])
             nxt = page.cursor
-            if nxt is not None and nxt in seen:
-                raise FatalStreamError(
-                    f"stream {self.key}: the exchange returned cursor {nxt!r} twice (paging loop); "
-                    "window left uncovered",
-                    exchange="bitget",
-                    account=self.key.account,
-                )
-            if nxt is not None and trail is not None:
+            done = chain.is_last(page.rows) or nxt is None
+            if not done:
+                chain.sending(nxt)
+            if not done and trail is not None:
                 trail.extend([r.ts for r in page.records])
                 parts = self._parts_wanted(ctx, trail)
                 split = split_remainder(trail, self.start, self.end, max_parts=parts) if parts > 1 else None
                 if split is not None:
                     covered, pieces = split
-                    works = [WindowWork(self.key, self.client, s, e) for s, e in pieces]
+                    works = [WindowWork(self.key, self.client, s, e, halt=self.halt) for s, e in pieces]
                     share = remaining_pages(trail, self.start, self.end) / len(works)
                     for work in works:          # visible to other chains' decisions at once
                         ctx.estimate(self.key.account, id(work), share)
                     ctx.reserve(self.key.account, len(works) - 1)
                     await ctx.write(self.key, page.records, slot=self.slot, done=True, cover=covered)
                     return works
-            done = nxt is None
-            state = None if done else {"start": self.start, "end": self.end, "cursor": nxt}
+            if not chain.stale:     # a page that brought nothing new is not progress
+                resume = nxt
+            state = None if done else {"start": self.start, "end": self.end, "cursor": resume}
             await ctx.write(
                 self.key,
                 page.records,
@@ -205,7 +223,6 @@ class WindowWork:
             )
             if done:
                 return []
-            seen.add(nxt)
             cursor = nxt
 
     def _parts_wanted(self, ctx: SyncContext, trail: _Trail) -> int:
@@ -328,6 +345,7 @@ async def plan_account(account: Account, client: BitgetClient, ctx: SyncContext)
             checkpoints.setdefault(cp.key, []).append(cp)
     for category in account.categories or BITGET_CATEGORIES:
         key = StreamKey(account.name, "bitget", STREAM, category)
+        halt = StreamHalt()
         resumed = []
         for cp in checkpoints.pop(key, []):
             s, e, cursor = cp.state.get("start"), cp.state.get("end"), cp.state.get("cursor")
@@ -335,11 +353,12 @@ async def plan_account(account: Account, client: BitgetClient, ctx: SyncContext)
                 # expired or unreadable: drop it, the range is planned afresh below
                 await ctx.write(key, [], slot=cp.slot, done=True)
                 continue
-            resumed.append(WindowWork(key, client, s, e, cursor=cursor if isinstance(cursor, str) else None))
+            resumed.append(WindowWork(key, client, s, e, cursor=cursor if isinstance(cursor, str) else None,
+                                      halt=halt))
         works.extend(resumed)
         coverage = await ctx.coverage(key)
         for s, e in plan_gaps(ctx.now_ms, coverage, [(w.start, w.end) for w in resumed]):
-            works.append(WindowWork(key, client, s, e))
+            works.append(WindowWork(key, client, s, e, halt=halt))
     for key, cps in checkpoints.items():      # categories no longer configured
         for cp in cps:
             await ctx.write(key, [], slot=cp.slot, done=True)

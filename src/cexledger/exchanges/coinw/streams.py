@@ -1,10 +1,15 @@
 """CoinW deals-history streams: one per (account, instrument), paged by page number.
 
 The endpoint has no time parameters: a *pass* reads pages 1, 2, … of the newest-first
-list until a page comes back empty or shorter than the longest page seen so far (so a
-server that silently caps ``pageSize`` below what we ask is still read to the end; the
-cost is one extra request for an instrument with less than one page). ``total`` is never
-trusted to stop; it only bounds how far ahead pages are fetched concurrently.
+list until a page comes back empty or shorter than the longest page seen before it in the
+pass (the rule every pager shares, in ``exchanges._paging``: a server that silently caps
+``pageSize`` below what we ask is still read to the end; the cost is one extra request for
+an instrument with less than one page). ``total`` is never trusted to stop; it only bounds
+how far ahead pages are fetched concurrently. A page that repeats the previous page row
+for row (a server clamping page numbers to its last page) also ends the list, with a note
+in the sync summary and the run log. Pages that bring no new rows (a server cycling pages
+1, 2, 1, 2, …) stop the pass after ``NO_PROGRESS_PAGES`` in a row, with one
+line; the range stays uncovered.
 
 - **Backfill** (the stream has no coverage yet) fetches pages ahead — as many as the key's
   rate times the round trip calls for, shared among the account's running streams, at
@@ -30,8 +35,9 @@ trusted to stop; it only bounds how far ahead pages are fetched concurrently.
 
 If the server turns out to page oldest-first (detected from ``createdDate`` on page 1),
 the early stop is unsound and every pass reads to the end. Checkpoint per page: the next
-page to read, the pass's start time, whether it is a recheck and page 1's ids; a killed
-pass resumes there.
+page to read (after the last page that brought new rows, so a pass stopped for no
+progress resumes before the pages it could not trust), the pass's start time, whether it
+is a recheck and page 1's ids; a killed pass resumes there.
 A complete pass covers ``[pass start - 90 d, pass start)``.
 """
 
@@ -45,6 +51,7 @@ from typing import TYPE_CHECKING
 from ..._clock import now_ms
 from ...errors import FatalStreamError
 from ...model import StreamKey
+from .._paging import PageChain
 from .client import CoinwClient, CoinwCredentials, CoinwPage, closest_instrument
 from .normalize import VERSION as NORMALIZER_VERSION
 from .normalize import coinw_parse as parse_row
@@ -161,11 +168,11 @@ class PassWork:
         page_no = self.start_page
         next_issue = page_no
         first_ids = self.first_ids
-        max_rows = 0
+        chain = PageChain("coinw", self.key.account, uncovered="range")
+        resume_at = page_no    # the checkpoint: the page after the last one that brought new rows
         oldest: int | None = None
         newest_first = self.newest_first
         pipelined = self.pipelined
-        previous_ids: list[str] | None = None
         hint: int | None = None
         inflight: dict[int, asyncio.Task[CoinwPage]] = {}
         try:
@@ -189,21 +196,32 @@ class PassWork:
                     raise FatalStreamError(
                         f"stream {self.key}: more than {MAX_PAGES} pages; stopping (range left uncovered)",
                         exchange="coinw", account=self.key.account)
-                repeated = bool(ids) and ids == previous_ids    # a server that clamps `page` to the last one
-                previous_ids = ids
-                max_rows = max(max_rows, page.rows)
+                repeated = chain.received(ids)      # raises when pages stop bringing new rows
+                end = chain.is_last(page.rows)
+                max_rows = chain.longest
                 if page.total is not None and max_rows:
                     hint = max(1, math.ceil(page.total / max_rows))
                 for r in records:
                     pending.discard(r.record_id)
                     oldest = r.ts if oldest is None else min(oldest, r.ts)
-                if repeated or page.rows == 0 or page.rows < max_rows:
-                    # the end of the list: every row, open positions included, was re-read
-                    return await self._finish(ctx, records, first_ids, pipelined,
-                                              cover=(horizon, self.pass_started), rechecked=True)
+                clamped = None
+                if repeated:
+                    clamped = (
+                        f"{self.key.partition}: page {page_no} brought exactly the rows of page "
+                        f"{page_no - 1}; the server seems to clamp page numbers to its last page, "
+                        f"so the list was taken to end at page {page_no - 1}")
+                if repeated or end:
+                    # the end of the list: every row, open positions included, was re-read.
+                    # A repeat could also be rows arriving at the top exactly a page apart:
+                    # page 1 is read again, and if it moved, a sequential pass follows.
+                    return await self._finish(ctx, records, first_ids, pipelined or repeated,
+                                              cover=(horizon, self.pass_started), rechecked=True,
+                                              note=clamped)
+                if not chain.stale:     # a page that brought nothing new is not progress
+                    resume_at = page_no + 1
                 result = await ctx.write(
                     self.key, records, slot=SLOT,
-                    state=self.state(page_no + 1, first_ids, pipelined, newest_first),
+                    state=self.state(resume_at, first_ids, pipelined, newest_first),
                 )
                 if (
                     not self.backfill
@@ -225,15 +243,19 @@ class PassWork:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
 
     async def _finish(self, ctx: SyncContext, records, first_ids, pipelined: bool,
-                      cover: tuple[int, int] | None, rechecked: bool) -> list[PassWork]:
+                      cover: tuple[int, int] | None, rechecked: bool,
+                      note: str | None = None) -> list[PassWork]:
         """End the pass: cover its range, or — if pages were read out of order and the list
         moved meanwhile — leave it uncovered and hand over to a durable recovery pass.
-        ``rechecked``: the pass saw every archived open position again; record when it started."""
+        ``rechecked``: the pass saw every archived open position again; record when it started.
+        ``note``: told to the user (summary and run log) when the range is covered."""
         if pipelined and await self._list_moved(first_ids):
             recovery = self._recovery()
             await ctx.write(self.key, records, slot=SLOT, state=recovery.state(1, None, False, True))
             return [recovery]
         await ctx.write(self.key, records, slot=SLOT, done=True, cover=cover)
+        if note is not None:
+            ctx.note(self.key.account, note)
         if rechecked:
             # Not in the page's transaction: a crash in between only leaves the previous
             # stamp, so the worst case is one recheck more than needed on the next sync.
