@@ -168,3 +168,41 @@ def test_checkpoint_without_recheck_resumes_as_a_plain_pass(make_coinw):
     st = {"page": 2, "pass_started": NOW, "backfill": False, "first_ids": None}
     resumed = PassWork.resume(KEY, make_coinw(Server().script), st, NOW)
     assert resumed is not None and not resumed.recheck
+
+
+class _NoInstrumentList:
+    """A CoinW client whose public instrument list cannot be read."""
+
+    rate = 5.0
+
+    async def instruments(self) -> list[str]:
+        from cexledger.errors import FatalStreamError
+
+        raise FatalStreamError("gave up after 3 attempts: HTTP 503", exchange="coinw",
+                               account="futures", method="GET", path="/v1/perpumPublic/instruments")
+
+
+async def test_configured_instruments_without_the_public_list(tmp_path: Path) -> None:
+    """An instrument that already holds records syncs; one whose name cannot be checked is
+    one error, never a stream planned (and later covered) for a name CoinW may not know."""
+    from cexledger.config import Account
+    from cexledger.exchanges.coinw.streams import plan_account
+    from cexledger.model import Record
+
+    with Archive.open(f"sqlite:///{tmp_path / 'a.db'}") as archive:
+        archive.write_page(KEY, [Record(record_id="1", ts=NOW - HOUR, raw=b'{"id":1}', entries=[])])
+        account = Account(name="futures", exchange="coinw", api_key="k" * 10, api_secret="s" * 10,
+                          instruments=("BTC", "BTCUSDT"))
+        reports = {"futures": AccountReport("futures", "coinw")}
+        ctx = SyncContext(archive, NOW, reports)
+        works = await plan_account(account, _NoInstrumentList(), ctx)
+        assert [w.key.partition for w in works] == ["BTC"]
+        assert len(reports["futures"].errors) == 1
+        assert "'BTCUSDT' not synced" in reports["futures"].errors[0]
+        assert "HTTP 503" in reports["futures"].errors[0]
+
+        archived_only = Account(name="futures", exchange="coinw", api_key="k" * 10,
+                                api_secret="s" * 10, instruments=("BTC",))
+        reports["futures"] = AccountReport("futures", "coinw")
+        works = await plan_account(archived_only, _NoInstrumentList(), ctx)
+        assert [w.key.partition for w in works] == ["BTC"] and not reports["futures"].errors

@@ -306,22 +306,34 @@ async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) 
     delisted from the list still holds history until it leaves the exchange's retention).
     A configured instrument that is in neither is not a CoinW instrument (CoinW answers
     such a name with an empty list, which would read as a covered, empty history): it is an
-    error of the account, naming the closest known instrument, and the others sync.
+    error of the account, naming the closest known instrument, and the others sync. The list
+    is read only when a configured instrument holds no records yet; when it cannot be read,
+    the instruments that hold records sync and the others wait for a sync that can check
+    their names.
     """
-    listed = [i.upper() for i in await client.instruments()]
     archived = [s.key.partition for s in await ctx.streams(account.name)
                 if s.key.exchange == "coinw" and s.key.stream == STREAM and s.records]
     if account.instruments:
+        listed, unchecked = [], None
+        if set(account.instruments) - set(archived):   # names to check: read the list
+            try:
+                listed = [i.upper() for i in await client.instruments()]
+            except FatalStreamError as exc:
+                unchecked = exc
         known = list(dict.fromkeys(listed + archived))
         instruments, source = [], "config"
         for name in account.instruments:
             if name in known:
                 instruments.append(name)
-                continue
-            match = closest_instrument(name, known)
-            hint = f"did you mean {match!r}?" if match else "not in CoinW's instrument list"
-            ctx.fail(account.name, f"unknown CoinW instrument {name!r} ({hint})")
+            elif unchecked is not None:
+                ctx.fail(account.name, f"CoinW instrument {name!r} not synced: its name cannot be "
+                                       f"checked, as the public instrument list failed ({unchecked.reason})")
+            else:
+                match = closest_instrument(name, known)
+                hint = f"did you mean {match!r}?" if match else "not in CoinW's instrument list"
+                ctx.fail(account.name, f"unknown CoinW instrument {name!r} ({hint})")
     else:
+        listed = [i.upper() for i in await client.instruments()]
         delisted = [i for i in archived if i not in listed]
         instruments = list(dict.fromkeys(listed + delisted))
         source = "public list" + (f", plus archived {', '.join(delisted)}" if delisted else "")
