@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model import StreamKey
 
-__all__ = ["ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult"]
+__all__ = ["AccountIdentity", "ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,20 @@ class ArchivedRecord:
     ts: int
     raw: bytes
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIdentity:
+    """Whose history an account name holds: never a key or a secret, only a fingerprint.
+
+    ``user_id`` is the exchange's user id once a response told it (``None`` until then, and
+    on exchanges whose responses never say).
+    """
+
+    account: str
+    exchange: str
+    base_url: str
+    key_fingerprint: str
+    user_id: str | None = None
+    created_ms: int | None = None
+    updated_ms: int | None = None

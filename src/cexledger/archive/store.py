@@ -29,7 +29,7 @@ from .engine import (
     write_connection,
 )
 from .migrate import SchemaError, ensure_head
-from .results import ArchivedRecord, Checkpoint, StreamSummary, WriteResult
+from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary, WriteResult
 
 __all__ = ["Archive"]
 
@@ -174,7 +174,23 @@ class Archive:
             writes.set_meta(conn, sid, name, value)
         self._stream_ids[key] = sid
 
+    def record_identity(self, identity: AccountIdentity) -> None:
+        """Record (or replace) whose history ``identity.account`` holds."""
+        with self._writing() as conn:
+            writes.record_identity(conn, identity)
+
     # ---- reading ---------------------------------------------------------------------
+
+    def identity(self, account: str) -> AccountIdentity | None:
+        """The identity recorded for an account name, ``None`` before its first sync."""
+        with self._reading() as conn:
+            return queries.identity(conn, account)
+
+    def archived_raws(self, key: StreamKey, record_ids: Sequence[str]) -> dict[str, tuple[bytes, bool]]:
+        """record_id -> (latest raw bytes, mutable) for those of ``record_ids`` the stream holds."""
+        with self._reading() as conn:
+            sid = self._find_sid(conn, key)
+            return {} if sid is None else queries.archived_raws(conn, sid, list(record_ids))
 
     def get_meta(self, key: StreamKey, name: str) -> str | None:
         """A per-stream value set with :meth:`set_meta`, or ``None``."""
