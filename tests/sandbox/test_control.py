@@ -136,7 +136,8 @@ def test_settings_change_at_runtime(make_sandbox):
     sandbox = make_sandbox(records=50)
     answer = sandbox.post("/_sandbox/settings", {"faults": 0.5, "latency_ms": 10, "rate_limit": False,
                                                  "churn": 0.25})
-    assert answer == {"latency_ms": 10, "faults": 0.5, "rate_limit": False, "churn": 0.25}
+    assert answer == {"latency_ms": 10, "faults": 0.5, "rate_limit": False, "churn": 0.25,
+                      "hold": False}
     assert sandbox.state.settings.faults == 0.5
 
 

@@ -28,6 +28,7 @@ from .engine import (
     translate,
     write_connection,
 )
+from .locks import AccountLocks, AdvisoryLocks, FileLocks
 from .migrate import SchemaError, ensure_head
 from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary, WriteResult
 
@@ -51,6 +52,7 @@ class Archive:
         self._target = target
         self._engine = engine
         self._stream_ids: dict[StreamKey, int] = {}
+        self._locks: AccountLocks | None = None
 
     @classmethod
     def open(
@@ -98,7 +100,9 @@ class Archive:
         return cls(target, engine, text)
 
     def close(self) -> None:
-        """Release every connection."""
+        """Release every account lock and every connection."""
+        if self._locks is not None:
+            self._locks.close()
         self._engine.dispose()
 
     def __enter__(self) -> Archive:
@@ -178,6 +182,28 @@ class Archive:
         """Record (or replace) whose history ``identity.account`` holds."""
         with self._writing() as conn:
             writes.record_identity(conn, identity)
+
+    # ---- account locks ---------------------------------------------------------------
+
+    def try_lock_account(self, account: str) -> bool:
+        """Take the cross-process lock of an account name without waiting (see :mod:`.locks`);
+        ``True`` if this archive now holds it. Released by :meth:`unlock_account`, by
+        :meth:`close`, or by the OS / server when this process dies."""
+        if self._locks is None:
+            path = self._target.sqlite_path
+            self._locks = (AdvisoryLocks(self._engine) if path is None
+                           else FileLocks(path.with_name(path.name + ".locks")))
+        try:
+            with translate(self._target, "lock an account in"):
+                return self._locks.try_acquire(account)
+        except OSError as exc:
+            raise self._target.error("lock an account in", f"{exc.strerror or exc}") from None
+
+    def unlock_account(self, account: str) -> None:
+        """Release an account lock taken by :meth:`try_lock_account`."""
+        if self._locks is not None:
+            with translate(self._target, "unlock an account in"):
+                self._locks.release(account)
 
     # ---- reading ---------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ Control endpoints (no auth): ``GET /_sandbox/accounts``, ``GET /_sandbox/truth?e
 ``{"exchange","account","count","instrument"?}``, ``POST /_sandbox/mutate``
 ``{"exchange":"coinw","account","count"}``, ``GET /_sandbox/stats``,
 ``POST /_sandbox/stats/reset``, ``POST /_sandbox/settings`` ``{faults, latency_ms,
-rate_limit, churn}``. Truth and versions are served in the running dialect's bytes.
+rate_limit, churn, hold}``, ``POST /_sandbox/keys`` ``{"exchange","account"}`` (a new key
+for the same user: a key rotation; answers the credentials). Truth and versions are served in the running dialect's bytes.
 
 Dialects: ``standard`` follows the docs and NOTES.md; ``variant`` makes other choices the
 docs leave open, so clients are tested against both.

@@ -70,12 +70,17 @@ class SandboxConfig:
 
 @dataclass
 class Settings:
-    """The knobs ``POST /_sandbox/settings`` may turn while the server runs."""
+    """The knobs ``POST /_sandbox/settings`` may turn while the server runs.
+
+    ``hold``: while true, every exchange request waits after its arrival is counted, until
+    it is set false again (tests use it to keep a sync mid-flight while they look at it).
+    """
 
     latency_ms: float
     faults: float
     rate_limit: bool
     churn: float
+    hold: bool = False
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
@@ -84,9 +89,9 @@ class Settings:
     def update(self, changes: dict[str, object]) -> None:
         """Apply ``changes`` all or nothing; unknown names or bad values raise ``ValueError``."""
         for name, value in changes.items():
-            if name == "rate_limit":
+            if name in ("rate_limit", "hold"):
                 if not isinstance(value, bool):
-                    raise ValueError("rate_limit must be true or false")
+                    raise ValueError(f"{name} must be true or false")
             elif name in ("latency_ms", "faults", "churn"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{name} must be a non-negative number")
@@ -99,4 +104,4 @@ class Settings:
 
     def as_dict(self) -> dict[str, object]:
         return {"latency_ms": self.latency_ms, "faults": self.faults,
-                "rate_limit": self.rate_limit, "churn": self.churn}
+                "rate_limit": self.rate_limit, "churn": self.churn, "hold": self.hold}

@@ -2,7 +2,8 @@
 
 Every request to an exchange endpoint goes through ``guard``:
 
-1. it is counted (``Stats``), then sleeps half the simulated latency: that is its *arrival*;
+1. it is counted (``Stats``), waits while ``hold`` is set, then sleeps half the simulated
+   latency: that is its *arrival*;
 2. with probability ``faults`` it gets a fault instead of an answer (``FaultSchedule``: a
    seeded RNG of its own, independent of the data, spreading faults evenly): ``http500``, ``http502`` (HTML body), ``truncated`` (HTTP 200,
    the real body cut in half), ``slow`` (``slow_fault_s`` extra, then the real answer) or
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from .state import SandboxState
 
 __all__ = ["FAULT_KINDS", "FaultSchedule", "RateLimiter", "Stats", "Handler", "guard"]
+
+_HOLD_POLL_S = 0.005   # how often a held request looks whether the hold was lifted
 
 FAULT_KINDS = ("http500", "http502", "truncated", "slow", "drop")
 
@@ -136,6 +139,8 @@ def guard(state: SandboxState, endpoint: str, key_header: str, base_limit: float
         settings = state.settings
         key = request.headers.get(key_header, "")
         state.stats.arrived(request.path, key)
+        while settings.hold:
+            await asyncio.sleep(_HOLD_POLL_S)
         half = settings.latency_ms / 2000
         if half:
             await asyncio.sleep(half)

@@ -44,7 +44,7 @@ import msgspec
 from ..._json import loads, to_decimal
 from ...errors import FatalStreamError
 from ...model import Record
-from .._fields import identify
+from .._fields import identify, text
 from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
 from .auth import CoinwAuth, CoinwCredentials
 from .normalize import COIN, coinw_record, is_mutable
@@ -196,14 +196,16 @@ class CoinwClient:
                 path=_PATH,
             ) from None
         try:
-            return coinw_record(self.account, instrument, data, row, (record_id, ts))
+            record = coinw_record(self.account, instrument, data, row, (record_id, ts))
         except ValueError:
             # Lossless: archive the exact bytes without entries; parsing can be re-run later.
             # Kept mutable while the row says it may change, so it is re-read until settled.
             self.stats.unparsed += 1
-            return Record(
+            record = Record(
                 record_id=record_id, ts=ts, raw=data, entries=[], mutable=is_mutable(row)
             )
+        record.owner = text(row, "userId")   # whose row it is: checked against the identity
+        return record
 
     async def aclose(self) -> None:
         await self._requester.aclose()
