@@ -42,6 +42,11 @@ __all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "sync_ac
 LOCK_POLL_S = 0.25
 """How often a waiting sync tries the account's lock again."""
 
+HANDOVER_S = 1.0
+"""Pause after getting an account's lock from another process: the exchanges count requests
+per key in 1-second windows, and the other process's last requests are still in the current
+one (the two processes do not share a rate limiter)."""
+
 
 class Work(Protocol):
     key: StreamKey
@@ -250,6 +255,7 @@ async def _locked_account(account: Account, ctx: SyncContext, report: AccountRep
                 return
             await asyncio.sleep(min(LOCK_POLL_S, max(0.0, wait - (time.monotonic() - waited))))
             if await ctx._call(ctx.archive.try_lock_account, name):
+                await asyncio.sleep(HANDOVER_S)
                 break
     try:
         await _run_account(account, ctx, report, accept)

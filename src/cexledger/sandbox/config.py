@@ -72,8 +72,8 @@ class SandboxConfig:
 class Settings:
     """The knobs ``POST /_sandbox/settings`` may turn while the server runs.
 
-    ``hold``: while true, every exchange request waits after its arrival is counted, until
-    it is set false again (tests use it to keep a sync mid-flight while they look at it).
+    ``hold``: while true, every admitted exchange request waits for its answer until it is set
+    false again (tests use it to keep a sync mid-flight while they look at it).
     """
 
     latency_ms: float

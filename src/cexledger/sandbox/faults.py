@@ -2,8 +2,7 @@
 
 Every request to an exchange endpoint goes through ``guard``:
 
-1. it is counted (``Stats``), waits while ``hold`` is set, then sleeps half the simulated
-   latency: that is its *arrival*;
+1. it is counted (``Stats``), then sleeps half the simulated latency: that is its *arrival*;
 2. with probability ``faults`` it gets a fault instead of an answer (``FaultSchedule``: a
    seeded RNG of its own, independent of the data, spreading faults evenly): ``http500``, ``http502`` (HTML body), ``truncated`` (HTTP 200,
    the real body cut in half), ``slow`` (``slow_fault_s`` extra, then the real answer) or
@@ -12,7 +11,8 @@ Every request to an exchange endpoint goes through ``guard``:
 3. otherwise the rate limiter (a sliding one-second window per API key per endpoint,
    counted at arrival) admits it or answers with the exchange's rate-limit response;
    rejected requests count toward nothing else;
-4. the handler answers, then the other half of the latency passes.
+4. while ``hold`` is set an admitted request waits (a server that stalls); then the handler
+   answers, then the other half of the latency passes.
 """
 
 from __future__ import annotations
@@ -139,8 +139,6 @@ def guard(state: SandboxState, endpoint: str, key_header: str, base_limit: float
         settings = state.settings
         key = request.headers.get(key_header, "")
         state.stats.arrived(request.path, key)
-        while settings.hold:
-            await asyncio.sleep(_HOLD_POLL_S)
         half = settings.latency_ms / 2000
         if half:
             await asyncio.sleep(half)
@@ -153,6 +151,8 @@ def guard(state: SandboxState, endpoint: str, key_header: str, base_limit: float
             response = limited()
             state.stats.answered(str(response.status), limited=True)
         else:
+            while settings.hold:   # admitted at its arrival; the answer waits for the release
+                await asyncio.sleep(_HOLD_POLL_S)
             response = handler(request, True)
             state.stats.answered(str(response.status))
         if half:
