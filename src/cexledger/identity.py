@@ -30,8 +30,8 @@ At the start of an account's sync the configured identity is compared with the r
   of that account is written. ``cexledger sync --accept-new-identity NAME`` records the
   configured identity as the account's own (the user's word that it is the same exchange user).
 
-A refusal is a :class:`IdentityRefused` (a ``FatalAccountError``): that account stops, the
-others finish.
+A refusal is an :class:`~cexledger.errors.IdentityError` (a ``FatalAccountError``): that
+account stops, the others finish.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from typing import Any
 
 from .archive import AccountIdentity, Archive
 from .config import Account
-from .errors import FatalAccountError
+from .errors import IdentityError
 from .model import Record, StreamKey
 
-__all__ = ["IdentityGate", "IdentityRefused", "configured_identity", "key_fingerprint", "open_gate"]
+__all__ = ["IdentityGate", "configured_identity", "key_fingerprint", "open_gate", "refusal"]
 
 _FINGERPRINT_PREFIX = b"cexledger api-key fingerprint v1\x00"
 
@@ -66,21 +66,19 @@ def configured_identity(account: Account) -> AccountIdentity:
                            key_fingerprint(account.exchange, account.api_key))
 
 
-class IdentityRefused(FatalAccountError):
-    """The configured keys do not (provably) reach the exchange user the archive holds."""
-
-    def __init__(self, account: Account, what: str) -> None:
-        super().__init__(
-            f"{what}; nothing was written. Give these keys their own account name in the "
-            f"config, or, if they reach the same exchange user, run once: "
-            f"cexledger sync --accept-new-identity {account.name}",
-            exchange=account.exchange, account=account.name,
-        )
+def refusal(account: Account, what: str) -> IdentityError:
+    """The one-line refusal: what differs, that nothing was written, how to proceed."""
+    return IdentityError(
+        f"{what}; nothing was written. Give these keys their own account name in the "
+        f"config, or, if they reach the same exchange user, run once: "
+        f"cexledger sync --accept-new-identity {account.name}",
+        exchange=account.exchange, account=account.name,
+    )
 
 
 async def open_gate(account: Account, call: Call, archive: Archive, *, accept: bool = False) -> IdentityGate:
     """Compare the configured identity with the recorded one; the account's gate, or raise
-    :class:`IdentityRefused` for another exchange or base URL. ``call`` runs an archive method
+    :class:`~cexledger.errors.IdentityError` for another exchange or base URL. ``call`` runs an archive method
     off the event loop. ``accept``: record the configured identity as the account's own."""
     configured = configured_identity(account)
     recorded = await call(archive.identity, account.name)
@@ -90,10 +88,10 @@ async def open_gate(account: Account, call: Call, archive: Archive, *, accept: b
     if recorded is None:
         return IdentityGate(account, call, archive, configured, recorded=False)
     if recorded.exchange != configured.exchange:
-        raise IdentityRefused(account, f"the archive holds this name's history from exchange "
+        raise refusal(account, f"the archive holds this name's history from exchange "
                                        f"{recorded.exchange}, the config says {configured.exchange}")
     if recorded.base_url != configured.base_url:
-        raise IdentityRefused(account, f"the archive holds this name's history from base URL "
+        raise refusal(account, f"the archive holds this name's history from base URL "
                                        f"{recorded.base_url}, the config says {configured.base_url}")
     if recorded.key_fingerprint == configured.key_fingerprint:
         return IdentityGate(account, call, archive, recorded, recorded=True)
@@ -116,7 +114,7 @@ class IdentityGate:
         self._identity = identity          # the identity writes are checked against
         self._recorded = recorded          # False: adopt ``identity`` with the first write
         self._candidate = probation        # the new key's identity, while on probation
-        self._refusal: IdentityRefused | None = None
+        self._refusal: IdentityError | None = None
         self._decided = asyncio.Event()
         self._changed = asyncio.Event()
         self._waiting = 0
@@ -135,7 +133,7 @@ class IdentityGate:
 
     async def admit(self, key: StreamKey, records: Sequence[Record]) -> None:
         """Return when ``records`` (one page, possibly empty) may be written under the
-        account; raise :class:`IdentityRefused` when they must not."""
+        account; raise :class:`~cexledger.errors.IdentityError` when they must not."""
         self._raise_refused()
         await self._check_owner(records)
         if not self._decided.is_set():
@@ -171,10 +169,10 @@ class IdentityGate:
         if self._refusal is not None:
             raise self._refusal
 
-    def _refuse(self, what: str) -> IdentityRefused:
+    def _refuse(self, what: str) -> IdentityError:
         """Decide against the new key; every waiting and later write raises what this returns."""
         if self._refusal is None:
-            self._refusal = IdentityRefused(self._account, what)
+            self._refusal = refusal(self._account, what)
         self._decide()
         return self._refusal
 

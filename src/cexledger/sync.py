@@ -30,10 +30,10 @@ from ._clock import now_ms
 from .archive import Archive, Checkpoint, StreamSummary, WriteResult
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Account
-from .errors import FatalAccountError, FatalStreamError
+from .errors import FatalAccountError, FatalStreamError, IdentityError
 from .exchanges import registry
 from .exchanges._http import RequestStats
-from .identity import IdentityGate, IdentityRefused, open_gate
+from .identity import IdentityGate, open_gate
 from .model import Record, StreamKey
 
 __all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "sync_accounts", "now_ms",
@@ -270,7 +270,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
     started_ms = now_ms()
     try:
         gate = ctx._gates[account.name] = await open_gate(account, ctx._call, ctx.archive, accept=accept)
-    except IdentityRefused as exc:
+    except IdentityError as exc:
         report.fatal = report.skipped = True
         report.errors.append(str(exc))
         return
@@ -303,7 +303,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                 ctx.set_running(account.name, len(tasks))
         except FatalAccountError as exc:
             report.fatal = True
-            report.skipped = isinstance(exc, IdentityRefused)
+            report.skipped = isinstance(exc, IdentityError)
             report.errors.append(str(exc))
         except FatalStreamError as exc:       # raised while planning (e.g. instrument list)
             report.errors.append(str(exc))

@@ -9,7 +9,8 @@ import pytest
 
 from cexledger.archive import Archive
 from cexledger.config import Account
-from cexledger.identity import IdentityRefused, configured_identity, key_fingerprint, open_gate
+from cexledger.errors import IdentityError
+from cexledger.identity import configured_identity, key_fingerprint, open_gate
 from cexledger.model import Record, StreamKey
 
 KEY = StreamKey("main", "bitget", "financial-records", "SPOT")
@@ -62,18 +63,18 @@ def test_identical_archived_bytes_accept_a_new_key(archive: Archive) -> None:
 @pytest.mark.parametrize("row", [Record("1", 100, b'{"id":1,"x":2}'), Record("9", 150, b'{"id":9}')],
                          ids=["other-bytes", "missing-in-coverage"])
 def test_contradicting_rows_refuse_a_new_key(archive: Archive, row: Record) -> None:
-    with pytest.raises(IdentityRefused, match="another exchange user"):
+    with pytest.raises(IdentityError, match="another exchange user"):
         _admit(archive, "new-key", [row])
     assert archive.identity("main").key_fingerprint == key_fingerprint("bitget", "old-key")
 
 
 def test_another_base_url_is_refused_before_any_page(archive: Archive) -> None:
-    with pytest.raises(IdentityRefused, match="base URL https://api.bitget.com, the config says https://x.example"):
+    with pytest.raises(IdentityError, match="base URL https://api.bitget.com, the config says https://x.example"):
         asyncio.run(open_gate(_account("old-key", "https://x.example"), _call, archive))
 
 
 def test_rows_naming_another_user_are_refused_even_with_the_same_key(archive: Archive) -> None:
     assert _admit(archive, "old-key", [Record("5", 300, b"{}", owner="42")]) == "trusted"
     assert archive.identity("main").user_id == "42"          # learnt from the rows
-    with pytest.raises(IdentityRefused, match="exchange user 43, the archive holds user 42"):
+    with pytest.raises(IdentityError, match="exchange user 43, the archive holds user 42"):
         _admit(archive, "old-key", [Record("6", 300, b"{}", owner="43")])
