@@ -26,6 +26,7 @@ from rich.console import Console
 
 from . import __version__, _exit
 from .archive import Archive, default_url
+from .archive.locks import DEFAULT_WAIT_S
 from .config import Config, default_config_path, load_config
 from .errors import CexledgerError, ConfigError
 
@@ -206,6 +207,19 @@ def sync(
              "sync does this only for instruments last re-checked an hour or more ago. Costs "
              "extra requests (pages down to the oldest open position).",
     ),
+    wait: float = typer.Option(
+        DEFAULT_WAIT_S, "--wait", min=0.0, metavar="SECONDS",
+        help="How long to wait for an account another cexledger process is syncing (cron "
+             "overlapping a manual run): a line on stderr says so, then it is synced (cheaply: "
+             "only what is new). Past SECONDS that account is skipped with an error (exit code "
+             "1); 0 skips it at once.",
+    ),
+    accept_new_identity: Optional[list[str]] = typer.Option(
+        None, "--accept-new-identity", metavar="ACCOUNT",
+        help="Record ACCOUNT's configured exchange, base URL and API key as its identity: "
+             "your word that they reach the exchange user whose history the archive holds "
+             "under that name (needed only when a sync refused them). Repeatable.",
+    ),
 ) -> None:
     """Fetch everything new from the exchanges into the archive.
 
@@ -216,23 +230,40 @@ def sync(
     is archived too. Streams an older cexledger wrote are first re-derived from their raw
     records (see `cexledger reparse`). Safe to interrupt and re-run at any time. Exit code
     1 if any stream failed (the rest is archived).
+
+    Only one process syncs an account at a time: a second run waits for it (see --wait).
+    The archive remembers whose history each account holds (exchange, base URL, a
+    fingerprint of the API key, the exchange's user id): keys of another user, or another
+    base URL, under an archived name are refused; a new key of the same user is accepted
+    once its rows match the archive.
     """
     from ._render import SyncProgress, summary_table
     from .sync import sync_accounts
 
     state = _state(ctx)
     selected = _config(state).select(accounts)
+    accept = list(dict.fromkeys(accept_new_identity or []))
+    names = [a.name for a in selected]
+    unknown = [n for n in accept if n not in names]
+    if unknown:
+        raise ConfigError(f"--accept-new-identity {unknown[0]!r} is not an account being synced "
+                          f"(syncing: {', '.join(names)})")
+
     def announce(line: str) -> None:
         err.print(line, markup=False, soft_wrap=True)
 
+    def waiting(name: str) -> None:
+        err.print(f"waiting for account {name!r}: another cexledger process is syncing it",
+                  markup=False, soft_wrap=True)
+
+    options: dict[str, Any] = dict(recheck_open=recheck_open, wait=wait, on_wait=waiting,
+                                   accept_identity=accept, announce=announce)
     with Archive.open(db_url(state.db)) as archive:
         if quiet or not err.is_terminal:
-            report = asyncio.run(sync_accounts(selected, archive, recheck_open=recheck_open,
-                                               announce=announce))
+            report = asyncio.run(sync_accounts(selected, archive, **options))
         else:
             with SyncProgress(err, selected) as progress:
-                report = asyncio.run(sync_accounts(selected, archive, progress=progress,
-                                                   recheck_open=recheck_open, announce=announce))
+                report = asyncio.run(sync_accounts(selected, archive, progress=progress, **options))
     out.print(summary_table(report))
     for acc in report.accounts:
         for note in acc.notes:

@@ -8,6 +8,7 @@
         ├── RetriableError          try again later: HTTP 429/5xx, rate-limit codes,
         │                           timeouts, dropped connections, malformed bodies
         ├── FatalAccountError       stop this account now: auth / permission / IP errors
+        │   └── IdentityError       the keys do not (provably) reach the archived user
         └── FatalStreamError        stop this stream: parameter errors, a cursor loop,
                                     retries exhausted
 
@@ -26,6 +27,7 @@ __all__ = [
     "RetriableError",
     "FatalAccountError",
     "FatalStreamError",
+    "IdentityError",
 ]
 
 
@@ -105,3 +107,8 @@ class FatalAccountError(ExchangeError):
 
 class FatalStreamError(ExchangeError):
     """This stream cannot go on (bad parameter, cursor loop, retries exhausted)."""
+
+
+class IdentityError(FatalAccountError):
+    """The configured keys do not (provably) reach the exchange user whose history the
+    archive holds under the account's name: refused before anything of them is written."""

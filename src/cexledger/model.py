@@ -92,7 +92,9 @@ class Record(msgspec.Struct):
     """One exchange row: its id, event time, exact bytes and normalized entries.
 
     ``mutable`` marks rows the exchange may still change (a CoinW position still open);
-    syncs re-read those until they settle.
+    syncs re-read those until they settle. ``owner`` is the exchange user id the row names
+    (CoinW ``userId``), ``None`` where rows do not say: the sync checks it against the
+    account's recorded identity.
     """
 
     record_id: str
@@ -100,3 +102,4 @@ class Record(msgspec.Struct):
     raw: bytes
     entries: list[LedgerEntry] = msgspec.field(default_factory=list)
     mutable: bool = False
+    owner: str | None = None

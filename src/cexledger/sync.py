@@ -7,6 +7,11 @@ page, its coverage — and may return follow-up work (a dense window split into 
 All work items of all accounts run at once; the per-key rate limiter inside each client
 decides the pace, so latency is hidden by concurrency and the limit is never exceeded.
 
+Before any of that, an account's sync takes the account's cross-process lock (another
+process syncing it: wait up to ``wait`` seconds, then skip it with an error) and opens its
+identity gate (``identity.py``): every write of the account passes the gate, which refuses
+another exchange user's rows before anything of them is written.
+
 Errors are sorted by what to do, in one place (``_run_account``):
 ``FatalAccountError`` stops that account's work at once; ``FatalStreamError`` stops one
 work item (its range stays uncovered, so the next sync retries it); anything else — the
@@ -33,14 +38,25 @@ from typing import Any, Protocol
 
 from ._clock import now_ms
 from .archive import Archive, Checkpoint, StreamSummary, WriteResult
+from .archive.locks import DEFAULT_WAIT_S
 from .config import Account
-from .errors import ExchangeError, FatalAccountError, FatalStreamError
+from .errors import ExchangeError, FatalAccountError, FatalStreamError, IdentityError
 from .exchanges import registry
 from .exchanges._http import RequestStats
+from .identity import IdentityGate, open_gate
 from .model import Record, StreamKey
 from .reparse import describe, outdated, reparse, stamp
 
-__all__ = ["SyncContext", "StreamStats", "Failure", "AccountReport", "SyncReport", "sync_accounts", "now_ms"]
+__all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "Failure", "sync_accounts", "now_ms",
+           "DEFAULT_WAIT_S"]
+
+LOCK_POLL_S = 0.25
+"""How often a waiting sync tries the account's lock again."""
+
+HANDOVER_S = 1.0
+"""Pause after getting an account's lock from another process: the exchanges count requests
+per key in 1-second windows, and the other process's last requests are still in the current
+one (the two processes do not share a rate limiter)."""
 
 
 class Work(Protocol):
@@ -88,6 +104,7 @@ class AccountReport:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     fatal: bool = False
+    skipped: bool = False      # nothing was done (lock not had, identity refused): no run logged
     seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
 
@@ -167,6 +184,7 @@ class SyncContext:
         self._running: dict[str, int] = {}
         self._estimates: dict[str, dict[int, float]] = {}
         self._stamped: set[StreamKey] = set()
+        self._gates: dict[str, IdentityGate] = {}
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())
@@ -178,6 +196,7 @@ class SyncContext:
     async def write(self, key: StreamKey, records: Sequence[Record], *, slot: str | None = None,
                     state: dict | None = None, done: bool = False,
                     cover: tuple[int, int] | None = None) -> WriteResult:
+        await self._admit(key, records)
         await self._stamp(key)
         result = await self._call(self.archive.write_page, key, records, slot=slot, state=state,
                                   done=done, cover=cover)
@@ -194,6 +213,17 @@ class SyncContext:
         if key not in self._stamped:
             self._stamped.add(key)
             await self._call(stamp, self.archive, key)
+    async def _admit(self, key: StreamKey, records: Sequence[Record]) -> None:
+        """Wait until the account's identity gate lets this write through (or raise)."""
+        gate = self._gates.get(key.account)
+        if gate is not None:
+            await gate.admit(key, records)
+
+    def _trusted(self, account: str) -> bool:
+        """Whether the account's archived coverage and checkpoints may plan its work: not
+        while a new key is on probation (coverage is never trusted across identities)."""
+        gate = self._gates.get(account)
+        return gate is None or gate.trusted
 
     def count_page(self, key: StreamKey) -> None:
         self._stats(key).pages += 1
@@ -239,9 +269,13 @@ class SyncContext:
             await self._call(self.archive.register_streams, keys, self.now_ms)
 
     async def checkpoints(self, account: str) -> list[Checkpoint]:
+        if not self._trusted(account):
+            return []
         return await self._call(self.archive.checkpoints, account)
 
     async def coverage(self, key: StreamKey) -> list[tuple[int, int]]:
+        if not self._trusted(key.account):
+            return []
         return await self._call(self.archive.coverage, key)
 
     async def mutable_ids(self, key: StreamKey) -> dict[str, int]:
@@ -255,6 +289,7 @@ class SyncContext:
 
     async def set_meta(self, key: StreamKey, name: str, value: str) -> None:
         """A per-stream value, in its own transaction (not with any page's records)."""
+        await self._admit(key, [])
         await self._stamp(key)
         await self._call(self.archive.set_meta, key, name, value)
 
@@ -267,12 +302,18 @@ async def sync_accounts(
     now: int | None = None,
     recheck_open: bool = False,
     announce: Callable[[str], None] | None = None,
+    wait: float = DEFAULT_WAIT_S,
+    on_wait: Callable[[str], None] | None = None,
+    accept_identity: Sequence[str] = (),
 ) -> SyncReport:
     """Sync every account concurrently; returns what happened, never raises for exchange errors.
 
     ``recheck_open`` re-reads every archived CoinW open position now instead of on its
     schedule (see ``exchanges/coinw/streams.py``). First, the accounts' out-of-date streams
-    are re-derived; ``announce`` gets the one line saying so.
+    are re-derived; ``announce`` gets the one line saying so. An account another process is
+    syncing is waited for up to ``wait`` seconds (``on_wait(name)`` is called once when the
+    wait starts), then skipped with an error. ``accept_identity`` names accounts whose configured
+    keys are to be recorded as their identity (the user's word: the same exchange user).
     """
     started = time.monotonic()
     stale = await asyncio.to_thread(outdated, archive, [a.name for a in accounts])
@@ -284,18 +325,51 @@ async def sync_accounts(
     reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
     ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress,
                       recheck_open=recheck_open)
-    await asyncio.gather(*(_run_account(a, ctx, reports[a.name]) for a in accounts))
+    accept = set(accept_identity)
+    await asyncio.gather(*(_locked_account(a, ctx, reports[a.name], wait, on_wait, a.name in accept)
+                           for a in accounts))
     return SyncReport(list(reports.values()), time.monotonic() - started)
 
 
-async def _run_account(account: Account, ctx: SyncContext, report: AccountReport) -> None:
+async def _locked_account(account: Account, ctx: SyncContext, report: AccountReport, wait: float,
+                          on_wait: Callable[[str], None] | None, accept: bool) -> None:
+    """Sync one account holding its cross-process lock; skip it if the lock is not had in time."""
+    name = account.name
     if account.problem:           # incomplete in the config: nothing can be requested
         report.fatal = True
         report.fail(account.problem)
         return
+    if not await ctx._call(ctx.archive.try_lock_account, name):
+        if on_wait is not None and wait > 0:
+            on_wait(name)
+        waited = time.monotonic()
+        while True:
+            if time.monotonic() - waited >= wait:
+                held = "is syncing it (--wait 0)" if wait <= 0 else f"held it for {wait:g} s"
+                report.fail(f"another cexledger process {held}; skipped — run again later")
+                report.skipped = True
+                return
+            await asyncio.sleep(min(LOCK_POLL_S, max(0.0, wait - (time.monotonic() - waited))))
+            if await ctx._call(ctx.archive.try_lock_account, name):
+                await asyncio.sleep(HANDOVER_S)
+                break
+    try:
+        await _run_account(account, ctx, report, accept)
+    finally:
+        await ctx._call(ctx.archive.unlock_account, name)
+
+
+async def _run_account(account: Account, ctx: SyncContext, report: AccountReport,
+                       accept: bool = False) -> None:
     exchange = registry[account.exchange]
     t0 = time.monotonic()
     started_ms = now_ms()
+    try:
+        gate = ctx._gates[account.name] = await open_gate(account, ctx._call, ctx.archive, accept=accept)
+    except IdentityError as exc:
+        report.fatal = report.skipped = True
+        report.errors.append(str(exc))
+        return
     client = exchange.open_client(account, report.requests)
     tasks: dict[asyncio.Task, Work] = {}
     try:
@@ -306,7 +380,15 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                 tasks[asyncio.create_task(work.run(ctx))] = work
             ctx.set_running(account.name, len(tasks))
             while tasks:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                stall = None if gate.decided else asyncio.create_task(gate.stalled(len(tasks)))
+                done, _ = await asyncio.wait([*tasks, *([stall] if stall else [])],
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if stall is not None:
+                    if stall in done:
+                        gate.no_evidence()    # every work item waits at the gate: none can decide
+                        done.discard(stall)
+                    else:
+                        stall.cancel()
                 for task in done:
                     work = tasks.pop(task)
                     try:
@@ -320,6 +402,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                 ctx.set_running(account.name, len(tasks))
         except FatalAccountError as exc:
             report.fatal = True
+            report.skipped = isinstance(exc, IdentityError)
             report.fail(cause_of(exc))
         except FatalStreamError as exc:       # raised while planning (e.g. instrument list)
             report.fail(cause_of(exc))
@@ -330,6 +413,8 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             await asyncio.gather(*tasks, return_exceptions=True)
         await client.aclose()
         report.seconds = time.monotonic() - t0
+    if report.skipped:      # refused before anything of it was written: the archive is unchanged
+        return
     await ctx._call(
         ctx.archive.record_run, account.name, account.exchange, started_ms, now_ms(),
         {

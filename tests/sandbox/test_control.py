@@ -137,7 +137,8 @@ def test_settings_change_at_runtime(make_sandbox):
     answer = sandbox.post("/_sandbox/settings", {"faults": 0.5, "latency_ms": 10, "rate_limit": False,
                                                  "churn": 0.25})
     assert answer == {"latency_ms": 10, "faults": 0.5, "rate_limit": False, "churn": 0.25,
-                      "bitget_cursor_loop": None, "coinw_page_cycle": None, "coinw_page_clamp": None}
+                      "bitget_cursor_loop": None, "coinw_page_cycle": None, "coinw_page_clamp": None,
+                      "hold": False}
     assert sandbox.state.settings.faults == 0.5
 
 

@@ -15,7 +15,7 @@ migrated with Alembic on open.
 from __future__ import annotations
 
 from .engine import default_url
-from .results import ArchivedRecord, Checkpoint, StreamSummary, WriteResult
+from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary, WriteResult
 from .store import Archive
 
-__all__ = ["Archive", "ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult", "default_url"]
+__all__ = ["AccountIdentity", "Archive", "ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult", "default_url"]

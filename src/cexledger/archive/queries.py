@@ -9,19 +9,21 @@ import sqlalchemy as sa
 
 from .._json import loads
 from ..model import Kind, LedgerEntry, StreamKey
-from .results import ArchivedRecord, Checkpoint, StreamSummary
-from .schema import checkpoints, coverage, entries, record_versions, records, stream_meta, streams, sync_runs
+from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary
+from .schema import account_identities, checkpoints, coverage, entries, record_versions, records, stream_meta, streams, sync_runs
 
 __all__ = [
     "ENTRY_ORDER",
     "PLANNED_META",
     "account_names",
     "RECORD_ORDER",
+    "archived_raws",
     "checkpoint_list",
     "count_records",
     "count_without_entries",
     "entries_statement",
     "get_meta",
+    "identity",
     "last_runs",
     "entry_rows",
     "mutable_ids",
@@ -275,3 +277,25 @@ def get_meta(conn: sa.Connection, sid: int, name: str) -> str | None:
     """One per-stream value, ``None`` if unset."""
     c = stream_meta.c
     return conn.execute(sa.select(c.value).where(c.stream_id == sid, c.name == name)).scalar()
+
+
+def identity(conn: sa.Connection, account: str) -> AccountIdentity | None:
+    """The identity recorded for ``account``, ``None`` if none is."""
+    c = account_identities.c
+    row = conn.execute(sa.select(account_identities).where(c.account == account)).first()
+    if row is None:
+        return None
+    return AccountIdentity(row.account, row.exchange, row.base_url, row.key_fingerprint,
+                           row.user_id, row.created_ms, row.updated_ms)
+
+
+def archived_raws(conn: sa.Connection, sid: int, ids: list[str]) -> dict[str, tuple[bytes, bool]]:
+    """record_id -> (latest raw bytes, mutable) for those of ``ids`` the stream holds."""
+    found: dict[str, tuple[bytes, bool]] = {}
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(_r.record_id, _r.raw, _r.mutable)
+            .where(_r.stream_id == sid, _r.record_id.in_(ids[i : i + 500]))
+        )
+        found.update((row.record_id, (bytes(row.raw), bool(row.mutable))) for row in rows)
+    return found

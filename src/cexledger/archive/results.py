@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model import StreamKey
 
-__all__ = ["ArchivedRecord", "Checkpoint", "RederiveResult", "StreamSummary", "WriteResult"]
+__all__ = ["AccountIdentity", "ArchivedRecord", "Checkpoint", "RederiveResult", "StreamSummary", "WriteResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +72,17 @@ class RederiveResult:
             self.records + other.records, self.changed + other.changed,
             self.raw_only + other.raw_only, self.unreadable + other.unreadable, other.last_id,
         )
+class AccountIdentity:
+    """Whose history an account name holds: never a key or a secret, only a fingerprint.
+
+    ``user_id`` is the exchange's user id once a response told it (``None`` until then, and
+    on exchanges whose responses never say).
+    """
+
+    account: str
+    exchange: str
+    base_url: str
+    key_fingerprint: str
+    user_id: str | None = None
+    created_ms: int | None = None
+    updated_ms: int | None = None

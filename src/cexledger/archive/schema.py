@@ -11,6 +11,7 @@ Every stream (account × exchange × endpoint × partition) gets a small integer
     coverage         (stream_id, start_ms) pk: disjoint half-open [start_ms, end_ms) ranges
     stream_meta      (stream_id, name) pk: free-form per-stream values
     sync_runs        id pk: one row per sync run (stats JSON)
+    account_identities  account pk: exchange, base_url, key fingerprint, exchange user id
 
 Exactness: money columns are :class:`ExactDecimal` — canonical decimal text on SQLite
 (which has no decimal type), ``NUMERIC`` on PostgreSQL; both read back as ``Decimal``.
@@ -43,6 +44,7 @@ __all__ = [
     "coverage",
     "stream_meta",
     "sync_runs",
+    "account_identities",
 ]
 
 
@@ -200,4 +202,17 @@ sync_runs = sa.Table(
     sa.Column("finished_ms", _BIG, nullable=False),
     sa.Column("stats", sa.Text, nullable=False),
     sa.Index("ix_sync_runs_started", "started_ms"),
+)
+
+account_identities = sa.Table(
+    "account_identities",
+    metadata,
+    sa.Column("account", sa.Text, nullable=False),
+    sa.Column("exchange", sa.Text, nullable=False),
+    sa.Column("base_url", sa.Text, nullable=False),
+    sa.Column("key_fingerprint", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("created_ms", _BIG, nullable=False),
+    sa.Column("updated_ms", _BIG, nullable=False),
+    sa.PrimaryKeyConstraint("account", name="pk_account_identities"),
 )

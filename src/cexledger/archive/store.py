@@ -31,8 +31,9 @@ from .engine import (
     writable_place,
     write_connection,
 )
+from .locks import AccountLocks, AdvisoryLocks, FileLocks
 from .migrate import SchemaError, ensure_head
-from .results import ArchivedRecord, Checkpoint, RederiveResult, StreamSummary, WriteResult
+from .results import AccountIdentity, ArchivedRecord, Checkpoint, RederiveResult, StreamSummary, WriteResult
 
 __all__ = ["Archive"]
 
@@ -54,6 +55,7 @@ class Archive:
         self._target = target
         self._engine = engine
         self._stream_ids: dict[StreamKey, int] = {}
+        self._locks: AccountLocks | None = None
 
     @classmethod
     def open(
@@ -123,7 +125,9 @@ class Archive:
         return cls(target, engine, text)
 
     def close(self) -> None:
-        """Release every connection."""
+        """Release every account lock and every connection."""
+        if self._locks is not None:
+            self._locks.close()
         self._engine.dispose()
 
     def __enter__(self) -> Archive:
@@ -239,7 +243,45 @@ class Archive:
             writes.set_meta(conn, sid, name, value)
         self._stream_ids[key] = sid
 
+    def record_identity(self, identity: AccountIdentity) -> None:
+        """Record (or replace) whose history ``identity.account`` holds."""
+        with self._writing() as conn:
+            writes.record_identity(conn, identity)
+
+    # ---- account locks ---------------------------------------------------------------
+
+    def try_lock_account(self, account: str) -> bool:
+        """Take the cross-process lock of an account name without waiting (see :mod:`.locks`);
+        ``True`` if this archive now holds it. Released by :meth:`unlock_account`, by
+        :meth:`close`, or by the OS / server when this process dies."""
+        if self._locks is None:
+            path = self._target.sqlite_path
+            self._locks = (AdvisoryLocks(self._engine) if path is None
+                           else FileLocks(path.with_name(path.name + ".locks")))
+        try:
+            with translate(self._target, "lock an account in"):
+                return self._locks.try_acquire(account)
+        except OSError as exc:
+            raise self._target.error("lock an account in", f"{exc.strerror or exc}") from None
+
+    def unlock_account(self, account: str) -> None:
+        """Release an account lock taken by :meth:`try_lock_account`."""
+        if self._locks is not None:
+            with translate(self._target, "unlock an account in"):
+                self._locks.release(account)
+
     # ---- reading ---------------------------------------------------------------------
+
+    def identity(self, account: str) -> AccountIdentity | None:
+        """The identity recorded for an account name, ``None`` before its first sync."""
+        with self._reading() as conn:
+            return queries.identity(conn, account)
+
+    def archived_raws(self, key: StreamKey, record_ids: Sequence[str]) -> dict[str, tuple[bytes, bool]]:
+        """record_id -> (latest raw bytes, mutable) for those of ``record_ids`` the stream holds."""
+        with self._reading() as conn:
+            sid = self._find_sid(conn, key)
+            return {} if sid is None else queries.archived_raws(conn, sid, list(record_ids))
 
     def get_meta(self, key: StreamKey, name: str) -> str | None:
         """A per-stream value set with :meth:`set_meta`, or ``None``."""

@@ -19,10 +19,10 @@ from .._json import dumps
 from ..model import Record, StreamKey
 from . import coverage
 from .prepared import Cursor, Prepared, dialect_module
-from .results import RederiveResult, WriteResult
-from .schema import checkpoints, entries, exact_decimal, record_versions, records, stream_meta, streams, sync_runs
+from .results import AccountIdentity, RederiveResult, WriteResult
+from .schema import account_identities, checkpoints, entries, exact_decimal, record_versions, records, stream_meta, streams, sync_runs
 
-__all__ = ["ensure_stream", "find_stream", "now_ms", "record_run", "rederive_batch", "set_meta", "write_page"]
+__all__ = ["ensure_stream", "find_stream", "now_ms", "record_identity", "record_run", "rederive_batch", "set_meta", "write_page"]
 
 #: What ``rederive_batch`` asks of a normalizer: a raw record's bytes -> (the record as it
 #: would be archived now, whether understood); ``ValueError`` when its identity cannot be read.
@@ -292,3 +292,16 @@ def rederive_batch(conn: sa.Connection, sid: int, key: StreamKey, after: str | N
         )
     changed = len(set(changed_ids) | {f["b_rid"] for f in flags})
     return RederiveResult(len(rows), changed, raw_only, unreadable, last)
+
+
+def record_identity(conn: sa.Connection, identity: AccountIdentity) -> None:
+    """Insert or replace an account's identity; ``created_ms`` of an existing row is kept."""
+    now = now_ms()
+    values = {"account": identity.account, "exchange": identity.exchange,
+              "base_url": identity.base_url, "key_fingerprint": identity.key_fingerprint,
+              "user_id": identity.user_id, "updated_ms": now}
+    stmt = _insert(conn, account_identities).values(created_ms=now, **values)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[account_identities.c.account],
+        set_={k: v for k, v in values.items() if k != "account"},
+    ))

@@ -27,8 +27,10 @@ Control endpoints (no auth): ``GET /_sandbox/accounts``, ``GET /_sandbox/truth?e
 ``{"exchange","account","raw","partition"?}`` (a row served as exactly the text ``raw``, in
 the category or instrument ``partition``; answers its ``id``), ``GET /_sandbox/stats``,
 ``POST /_sandbox/stats/reset``, ``POST /_sandbox/settings`` ``{faults, latency_ms,
-rate_limit, churn}``, ``POST /_sandbox/inject`` ``{"exchange","account","kind","count"?,
-"retry_after"?,"http_date"?}`` (queue answers for the account's next requests: ``kind``
+rate_limit, churn, hold, bitget_cursor_loop, coinw_page_cycle, coinw_page_clamp}``,
+``POST /_sandbox/keys`` ``{"exchange","account"}`` (a new key for the same user: a key
+rotation; answers the credentials), ``POST /_sandbox/inject``
+``{"exchange","account","kind","count"?,"retry_after"?,"http_date"?}`` (queue answers for the account's next requests: ``kind``
 ``rate_limited`` with a ``Retry-After`` in seconds or as an HTTP date, or ``trickle``),
 ``GET /_sandbox/requests?exchange=&account=`` (the request log: status, what each request
 got, arrival and answer times on the server's monotonic clock; cleared with the stats).

@@ -90,6 +90,9 @@ class Settings:
     - ``coinw_page_cycle``: page ``n > 2`` answers page ``(n - 1) % 2 + 1`` (1, 2, 1, 2, …);
     - ``coinw_page_clamp``: a page past the last answers the last page (a server that
       clamps page numbers).
+
+    ``hold``: while true, every admitted exchange request waits for its answer until it is set
+    false again (tests use it to keep a sync mid-flight while they look at it).
     """
 
     latency_ms: float
@@ -99,6 +102,7 @@ class Settings:
     bitget_cursor_loop: str | None = None
     coinw_page_cycle: str | None = None
     coinw_page_clamp: str | None = None
+    hold: bool = False
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
@@ -107,9 +111,9 @@ class Settings:
     def update(self, changes: dict[str, object]) -> None:
         """Apply ``changes`` all or nothing; unknown names or bad values raise ``ValueError``."""
         for name, value in changes.items():
-            if name == "rate_limit":
+            if name in ("rate_limit", "hold"):
                 if not isinstance(value, bool):
-                    raise ValueError("rate_limit must be true or false")
+                    raise ValueError(f"{name} must be true or false")
             elif name in ("latency_ms", "faults", "churn"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{name} must be a non-negative number")
@@ -128,4 +132,4 @@ class Settings:
     def as_dict(self) -> dict[str, object]:
         return {"latency_ms": self.latency_ms, "faults": self.faults,
                 "rate_limit": self.rate_limit, "churn": self.churn,
-                **{name: getattr(self, name) for name in PAGING_FAULTS}}
+                "hold": self.hold, **{name: getattr(self, name) for name in PAGING_FAULTS}}

@@ -99,6 +99,10 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         state.stats.reset()
         return _json(state.stats.snapshot())
 
+    async def keys(request: web.Request) -> web.Response:
+        body = await _body(request)
+        return _json(state.new_key(body["exchange"], body["account"]).as_json())
+
     async def settings(request: web.Request) -> web.Response:
         body = await _body(request)
         return _json(state.update_settings({k: _plain(v) for k, v in body.items()}))
@@ -143,6 +147,7 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         web.post(f"{PREFIX}/settings", _safe(settings)),
         web.post(f"{PREFIX}/inject", _safe(inject)),
         web.get(f"{PREFIX}/requests", _safe(requests)),
+        web.post(f"{PREFIX}/keys", _safe(keys)),
     ]
 
 

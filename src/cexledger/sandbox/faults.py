@@ -15,7 +15,8 @@ Every request to an exchange endpoint goes through ``guard``:
 3. otherwise the rate limiter (a sliding one-second window per API key per endpoint,
    counted at arrival) admits it or answers with the exchange's rate-limit response;
    rejected requests count toward nothing else;
-4. the handler answers, then the other half of the latency passes.
+4. while ``hold`` is set an admitted request waits (a server that stalls); then the handler
+   answers, then the other half of the latency passes.
 
 Every answered request is logged (``Stats.log``, ``GET /_sandbox/requests``): key, path,
 query, status, what it got, and its arrival and answer times on the server's monotonic clock.
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FAULT_KINDS", "INJECTED_KINDS", "FaultSchedule", "Injection", "Injections",
            "RateLimiter", "Stats", "Handler", "guard"]
+
+_HOLD_POLL_S = 0.005   # how often a held request looks whether the hold was lifted
 
 FAULT_KINDS = ("http500", "http502", "truncated", "slow", "drop")
 #: Answers ``POST /_sandbox/inject`` can queue for a key's next requests.
@@ -234,6 +237,8 @@ def guard(state: SandboxState, endpoint: str, key_header: str, base_limit: float
             response = limited()
             state.stats.answered(str(response.status), limited=True)
         else:
+            while settings.hold:   # admitted at its arrival; the answer waits for the release
+                await asyncio.sleep(_HOLD_POLL_S)
             response = handler(request, True)
             state.stats.answered(str(response.status))
         state.stats.logged(key, request, arrived, str(response.status), None)

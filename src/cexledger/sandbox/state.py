@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+from dataclasses import replace
 
 from .._clock import now_ms
 from .accounts import Account, make_accounts
@@ -49,6 +50,7 @@ class SandboxState:
         self._loop_cursors = 0
         self._accounts = make_accounts(config.seed, config.bitget_accounts, config.coinw_accounts)
         self._by_key = {(a.exchange, a.api_key): a for a in self._accounts}
+        self._rotations = 0
         timeline = Timeline(self.t0)
         self._bitget_ids = IdAllocator(random.Random(f"bitget-ids-{config.seed}"))
         self._coinw_ids = IdAllocator(random.Random(f"coinw-ids-{config.seed}"), COINW_ID_OFFSET)
@@ -80,6 +82,24 @@ class SandboxState:
 
     def by_api_key(self, exchange: str, api_key: str) -> Account | None:
         return self._by_key.get((exchange, api_key))
+
+    def new_key(self, exchange: str, account: str) -> Account:
+        """A further API key (with its own secret and passphrase) for the same exchange user:
+        a key rotation. The account's earlier keys stay valid; the data is the same."""
+        with self.lock:
+            current = self.account(account)
+            if current.exchange != exchange:
+                raise UnknownError(f"unknown {exchange} account {account!r}")
+            self._rotations += 1
+            rng = random.Random(f"sandbox-keys-{self.config.seed}-{account}-{self._rotations}")
+            prefix = "bg_" if exchange == "bitget" else ""
+            rotated = replace(
+                current, api_key=f"{prefix}{rng.getrandbits(128):032x}",
+                api_secret=f"sbx-secret-{self.config.seed}-{account}-{rng.getrandbits(256):064x}",
+                passphrase=None if current.passphrase is None else f"sbx-pass-{rng.getrandbits(48):012x}",
+            )
+            self._by_key[(exchange, rotated.api_key)] = rotated
+            return rotated
 
     def _book(self, exchange: str, account: str) -> BitgetBook | dict[str, Deals]:
         if exchange == "bitget" and account in self.bitget:
@@ -227,7 +247,7 @@ class SandboxState:
     # -- runtime knobs ----------------------------------------------------------------------
 
     def update_settings(self, changes: dict[str, object]) -> dict[str, object]:
-        """Change ``faults``, ``latency_ms``, ``rate_limit`` and/or ``churn`` at runtime."""
+        """Change ``faults``, ``latency_ms``, ``rate_limit``, ``churn`` and/or ``hold`` at runtime."""
         with self.lock:
             self.settings.update(changes)
             return self.settings.as_dict()

@@ -101,10 +101,17 @@ def coinw_parse(account: str, instrument: str, raw: bytes) -> Derived:
     until settled. Raises ``ValueError`` when the row's id or ``createdDate`` cannot be held."""
     return derive(
         raw, "createdDate",
-        lambda record_id, ts, row: coinw_record(account, instrument, raw, row, (record_id, ts)),
-        lambda record_id, ts, row: Record(
-            record_id=record_id, ts=ts, raw=raw, entries=[], mutable=is_mutable(row)),
+        lambda record_id, ts, row: _owned(
+            coinw_record(account, instrument, raw, row, (record_id, ts)), row),
+        lambda record_id, ts, row: _owned(Record(
+            record_id=record_id, ts=ts, raw=raw, entries=[], mutable=is_mutable(row)), row),
     )
+
+
+def _owned(record: Record, row: dict[str, Any]) -> Record:
+    """``record`` with the user id its row names (``userId``), for the sync's identity check."""
+    record.owner = text(row, "userId")
+    return record
 
 
 def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any],

@@ -1,0 +1,73 @@
+"""Account locks (issue 8 item 15): exclusive across processes, released when the holder dies.
+
+Run on SQLite (``flock`` files beside the database) and on a real PostgreSQL (session-level
+advisory locks).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cexledger.archive import Archive
+
+_HOLDER = """
+import sys
+from cexledger.archive import Archive
+archive = Archive.open(sys.argv[1])
+assert archive.try_lock_account("main")
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'archive.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def _eventually_free(archive: Archive, account: str, attempts: int = 500) -> bool:
+    """Try the lock until it is had, a bounded number of times (the server may take a moment
+    to notice a dead client's connection is gone)."""
+    for _ in range(attempts):
+        if archive.try_lock_account(account):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_the_lock_is_released_when_its_holder_is_sigkilled(url: str) -> None:
+    Archive.open(url).close()    # created and migrated before the holder starts
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, url], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with Archive.open(url) as archive:
+            assert not archive.try_lock_account("main")
+            assert archive.try_lock_account("other")       # one lock per account name
+            holder.send_signal(signal.SIGKILL)
+            holder.wait()
+            assert _eventually_free(archive, "main")
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_a_released_lock_can_be_taken_by_another_archive(url: str) -> None:
+    with Archive.open(url) as one, Archive.open(url) as two:
+        assert one.try_lock_account("main")
+        assert one.try_lock_account("main")                # held already: still ours
+        assert not two.try_lock_account("main")
+        one.unlock_account("main")
+        assert two.try_lock_account("main")
+        assert not one.try_lock_account("main")
+    with Archive.open(url) as three:                       # closing released everything
+        assert three.try_lock_account("main")
