@@ -72,6 +72,9 @@ class RederiveResult:
             self.records + other.records, self.changed + other.changed,
             self.raw_only + other.raw_only, self.unreadable + other.unreadable, other.last_id,
         )
+
+
+@dataclass(frozen=True, slots=True)
 class AccountIdentity:
     """Whose history an account name holds: never a key or a secret, only a fingerprint.
 
