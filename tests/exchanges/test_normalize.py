@@ -14,7 +14,7 @@ from cexledger.exchanges.bitget import BITGET_KINDS, bitget_kind, bitget_record
 from cexledger.exchanges.coinw import coinw_record, is_forced_close
 from cexledger.model import Kind
 
-# Written out independently of the implementation's table (NOTES.md types).
+# Written out independently of the implementation's table (the types listed in docs/exchanges.md and seen in recorded responses).
 DOCUMENTED = {
     Kind.TRADE: ["ORDER_DEALT_IN", "ORDER_DEALT_FROZEN_OUT", "BUY_DEAL", "SELL_DEAL", "OPEN_LONG", "OPEN_SHORT"],
     Kind.REALIZED_PNL: ["CLOSE_LONG", "CLOSE_SHORT"],

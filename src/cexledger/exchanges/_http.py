@@ -437,15 +437,9 @@ class Requester:
                     self.stats.rate_limited += 1
                 if exc.retry_after is not None:
                     if exc.retry_after > MAX_RETRY_AFTER:
-                        self.stats.failures += 1
-                        raise self._error(
-                            FatalStreamError,
-                            f"the exchange asked to wait {exc.retry_after:.0f} s (more than "
-                            f"{MAX_RETRY_AFTER:.0f} s): stopped; run again later",
-                            path,
-                            status=exc.status,
-                            code=exc.code,
-                            text=exc.text,
+                        raise self._give_up(
+                            exc, path, f"the exchange asked to wait {exc.retry_after:.0f} s "
+                            f"(more than {MAX_RETRY_AFTER:.0f} s): stopped; run again later",
                         ) from exc
                     limiter.penalize(exc.retry_after)
                 elif isinstance(exc, _RateLimitedError):
@@ -454,15 +448,7 @@ class Requester:
                 if isinstance(exc, _ConnectError) and not self._reached:
                     limit = min(limit, FIRST_CONNECT_ATTEMPTS)
                 if attempt >= limit:
-                    self.stats.failures += 1
-                    raise self._error(
-                        FatalStreamError,
-                        f"gave up after {attempt} attempts: {exc.args[0]}",
-                        path,
-                        status=exc.status,
-                        code=exc.code,
-                        text=exc.text,
-                    ) from exc
+                    raise self._give_up(exc, path, f"gave up after {attempt} attempts: {exc.args[0]}") from exc
                 self.stats.retries += 1
                 await asyncio.sleep(self.retry.backoff(attempt))
             except ExchangeError:
@@ -598,6 +584,11 @@ class Requester:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text[:_TEXT_LIMIT]
+
+    def _give_up(self, exc: ExchangeError, path: str, message: str) -> ExchangeError:
+        """The ``FatalStreamError`` that ends a call after the retriable ``exc``, counted."""
+        self.stats.failures += 1
+        return self._error(FatalStreamError, message, path, status=exc.status, code=exc.code, text=exc.text)
 
     def _error(
         self,

@@ -37,7 +37,7 @@ got, arrival and answer times on the server's monotonic clock; cleared with the 
 Truth and versions are served in the running dialect's bytes. ``clock_offset_ms`` sets the
 server's clock off this machine's (timestamp checks, retention, ``requestTime``).
 
-Dialects: ``standard`` follows the docs and NOTES.md; ``variant`` makes other choices the
+Dialects: ``standard`` follows the exchanges' docs (``docs/exchanges.md``); ``variant`` makes other choices the
 docs leave open, so clients are tested against both.
 
 Bitget ``GET /api/v3/account/financial-records``

@@ -1,7 +1,7 @@
 """Bitget API-key signing (HMAC-SHA256), as an ``httpx.Auth`` flow.
 
 ``ACCESS-SIGN = base64(HMAC_SHA256(secret, timestamp + METHOD + path + ("?" + query) + body))``
-(NOTES.md, "Signing" [C]). The prehash is built from the request's raw URL bytes
+(docs/exchanges.md, Bitget "Signing and clock"). The prehash is built from the request's raw URL bytes
 (``request.url.raw_path``: path and query exactly as they go on the wire) and its raw body, so
 what is signed is exactly what is sent. The caller sorts the query keys (newer Bitget docs
 ask for it); this flow signs whatever order it is given. ``ACCESS-TIMESTAMP`` is the

@@ -5,7 +5,7 @@ Requests are signed (:mod:`.auth`), rate limited by the process-wide limiter of
 :class:`~cexledger.exchanges._http.Requester` with the code table below. Query keys are sent
 sorted ascending, exactly as signed.
 
-Error codes (NOTES.md, "Errors"), compared with leading zeros dropped:
+Error codes (docs/exchanges.md, Bitget "Errors"), compared with leading zeros dropped:
 
 =====================================================  ===========================
 code                                                   outcome

@@ -2,7 +2,7 @@
 
 ``sign = base64(HMAC_SHA256(secret, timestamp + METHOD + path + ("?" + query for GET |
 JSON body otherwise)))`` with headers ``api_key``, ``timestamp`` (ms) and ``sign``
-(NOTES.md, CoinW "Signing" [C]). For GET the path and query are taken from the request's raw
+(docs/exchanges.md, CoinW "Signing"). For GET the path and query are taken from the request's raw
 URL bytes (``request.url.raw_path``), so the query is signed in exactly the order and
 encoding it is sent; a GET without a query signs the bare path. Other methods sign the path
 and the raw body. (Spot uses a different, MD5 scheme: not this one.)

@@ -7,7 +7,7 @@ Requests are signed (:mod:`.auth`), rate limited by the process-wide limiter of
 in the order ``instrument``, ``page``, ``pageSize``, ``originType``, ``positionModel`` and
 signed exactly as sent; ``instrument`` is sent upper-cased (the API ignores case).
 
-Error codes (NOTES.md, CoinW "Errors"):
+Error codes (docs/exchanges.md, CoinW "Errors"):
 
 ===================================  ===========================================
 code                                 outcome
