@@ -15,7 +15,6 @@ import asyncio
 import functools
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -396,20 +395,8 @@ def export(
             if target.is_dir():
                 raise ConfigError(f"--out {target} is a directory")
             output.refuse_database(target, archive.sqlite_path)
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-            except OSError as exc:
-                raise ConfigError(f"cannot write to {target}: {exc.strerror}") from None
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    count = writer(archive, fh, account=account, exchange=exchange)
-                os.replace(tmp, target)
-            except OSError as exc:
-                Path(tmp).unlink(missing_ok=True)
-                raise output.write_error(str(target), exc) from None
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with output.written(target) as fh:
+                count = writer(archive, fh, account=account, exchange=exchange)
             err.print(f"wrote {count} rows to {target}", markup=False)
         if format.lower() != "jsonl":
             note = output.left_out_note(archive.count_without_entries(account=account, exchange=exchange))

@@ -309,31 +309,30 @@ async def sync_accounts(
     """Sync every account concurrently; returns what happened, never raises for exchange errors.
 
     ``recheck_open`` re-reads every archived CoinW open position now instead of on its
-    schedule (see ``exchanges/coinw/streams.py``). First, the accounts' out-of-date streams
+    schedule (see ``exchanges/coinw/streams.py``). First, each account's out-of-date streams
     are re-derived; ``announce`` gets the one line saying so. An account another process is
     syncing is waited for up to ``wait`` seconds (``on_wait(name)`` is called once when the
     wait starts), then skipped with an error. ``accept_identity`` names accounts whose configured
     keys are to be recorded as their identity (the user's word: the same exchange user).
     """
     started = time.monotonic()
-    stale = await asyncio.to_thread(outdated, archive, [a.name for a in accounts])
-    if stale:
-        result = await asyncio.to_thread(reparse, archive, stale)
-        if announce is not None:
-            announce(f"re-derived the entries of {len(stale)} streams archived by an older "
-                     f"cexledger, before fetching: {describe(result)}")
     reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
     ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress,
                       recheck_open=recheck_open)
     accept = set(accept_identity)
-    await asyncio.gather(*(_locked_account(a, ctx, reports[a.name], wait, on_wait, a.name in accept)
+    await asyncio.gather(*(_locked_account(a, ctx, reports[a.name], wait, on_wait, a.name in accept,
+                                           announce)
                            for a in accounts))
     return SyncReport(list(reports.values()), time.monotonic() - started)
 
 
 async def _locked_account(account: Account, ctx: SyncContext, report: AccountReport, wait: float,
-                          on_wait: Callable[[str], None] | None, accept: bool) -> None:
-    """Sync one account holding its cross-process lock; skip it if the lock is not had in time."""
+                          on_wait: Callable[[str], None] | None, accept: bool,
+                          announce: Callable[[str], None] | None = None) -> None:
+    """Sync one account holding its cross-process lock; skip it if the lock is not had in time.
+
+    Holding the lock, the account's out-of-date streams are re-derived first (so two
+    overlapping runs never both re-derive one stream)."""
     name = account.name
     if account.problem:           # incomplete in the config: nothing can be requested
         report.fatal = True
@@ -354,6 +353,12 @@ async def _locked_account(account: Account, ctx: SyncContext, report: AccountRep
                 await asyncio.sleep(HANDOVER_S)
                 break
     try:
+        stale = await ctx._call(outdated, ctx.archive, [name])
+        if stale:
+            result = await ctx._call(reparse, ctx.archive, stale)
+            if announce is not None:
+                announce(f"account {name!r}: re-derived the entries of {len(stale)} streams "
+                         f"archived by an older cexledger, before fetching: {describe(result)}")
         await _run_account(account, ctx, report, accept)
     finally:
         await ctx._call(ctx.archive.unlock_account, name)

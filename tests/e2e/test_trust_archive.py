@@ -283,6 +283,30 @@ def test_export_out_to_a_full_disk_is_one_line_and_leaves_nothing(cli: Cli, tmp_
     assert list(out.iterdir()) == []   # no half-written file, no temporary left
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_out_to_a_named_pipe_writes_into_it_and_leaves_it_a_pipe(cli: Cli, tmp_path: Path, fmt: str) -> None:
+    """``--out`` naming something that is not a regular file (a named pipe here; ``/dev/null``
+    alike) is written in place: renaming a temporary file over it would replace the device or
+    pipe with a plain file (as root, ``--out /dev/null`` would destroy ``/dev/null``)."""
+    build(cli, 40)
+    whole = tmp_path / f"whole.{fmt}"
+    cli.run("export", "--format", fmt, "--out", str(whole), check=True)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for target in (fifo, link):
+        proc = subprocess.Popen(cli.args("export", "--format", fmt, "--out", str(target)),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env())
+        with open(fifo, "rb") as reader:
+            received = reader.read()
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        assert received == whole.read_bytes()
+        assert fifo.is_fifo() and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 @pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a=" * 3000 + "1" + "}" * 3000])
 def test_a_deeply_nested_config_is_one_line(tmp_path: Path, nested: str) -> None:
     cli = plain_cli(tmp_path, f"x = {nested}\n")

@@ -273,8 +273,11 @@ def _wal_mode(path: Path) -> bool:
 
 
 def is_sqlite_file(path: Path) -> bool:
-    """Whether ``path`` is an existing file that starts with SQLite's 16-byte header."""
+    """Whether ``path`` is an existing regular file that starts with SQLite's 16-byte header
+    (a device or named pipe is never opened: reading one could block or consume data)."""
     try:
+        if not path.is_file():
+            return False
         with path.open("rb") as file:
             return file.read(16) == _SQLITE_HEADER
     except OSError:

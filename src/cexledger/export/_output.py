@@ -3,18 +3,26 @@
 An export never overwrites a database: ``--out`` naming the archive itself (by any path:
 a relative one, a symlink, a hard link), one of its ``-wal``/``-shm``/``-journal`` files,
 or any other SQLite database file (one that starts with SQLite's 16-byte header) is
-refused before anything is written. A failed write (disk full, file too large) is one line.
+refused before anything is written. A regular file is written under a temporary name and
+renamed at the end (:func:`written`), so a failed write (disk full, file too large) leaves no
+half file, in one line; anything else that exists there — a device such as ``/dev/null``, a
+named pipe — is written in place, never replaced by a file.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from ..archive.engine import is_sqlite_file
 from ..errors import CexledgerError, ConfigError
 
-__all__ = ["COMPANIONS", "left_out_note", "refuse_database", "write_error"]
+__all__ = ["COMPANIONS", "left_out_note", "refuse_database", "write_error", "written"]
 
 #: The files SQLite keeps next to a database ``NAME``: ``NAME-wal``, ``NAME-shm``, ``NAME-journal``.
 COMPANIONS = ("-wal", "-shm", "-journal")
@@ -46,6 +54,44 @@ def refuse_database(target: Path, archive: Path | None) -> None:
             f"--out {target} is a SQLite database: an export never overwrites a database; "
             "give another file"
         )
+
+
+def _in_place(target: Path) -> bool:
+    """Whether ``target`` exists and is not a regular file (following links)."""
+    try:
+        return not stat.S_ISREG(target.stat().st_mode)
+    except OSError:       # absent (or unreadable: the write will say so)
+        return False
+
+
+@contextmanager
+def written(target: Path) -> Iterator[BinaryIO]:
+    """A binary file whose contents become ``target`` when the block ends without an error.
+
+    A regular (or new) file is written to a temporary file beside it and renamed over it at
+    the end; on any error the temporary file is removed and ``target`` is left as it was.
+    A device or named pipe is opened and written in place. Write errors become one line."""
+    if _in_place(target):
+        try:
+            with open(target, "wb") as fh:
+                yield fh
+        except OSError as exc:
+            raise write_error(str(target), exc) from None
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(str(target), exc) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_error(where: str, exc: OSError) -> CexledgerError:
