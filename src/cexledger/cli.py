@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import enum
+
 import typer
 from rich.console import Console
 
@@ -28,6 +30,7 @@ from .archive import Archive, default_url
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Config, default_config_path, load_config
 from .errors import CexledgerError, ConfigError
+from .export import FORMATS as EXPORT_FORMATS
 
 app = typer.Typer(
     name="cexledger",
@@ -42,6 +45,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 sandbox_app = typer.Typer(
     help="The built-in sandbox exchange: a local HTTP server speaking Bitget's and CoinW's APIs.",
@@ -354,11 +358,18 @@ def reparse(
     out.print(describe(result), markup=False, soft_wrap=True)
 
 
+ExportFormat = enum.Enum("ExportFormat", {name: name for name in EXPORT_FORMATS}, type=str)
+"""The export formats as a choice: a name outside them is a usage error (exit code 2)."""
+
+
 @app.command()
 @handle_errors
 def export(
     ctx: typer.Context,
-    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl (raw records, exact), csv or parquet (normalized entries)."),
+    format: ExportFormat = typer.Option(
+        ExportFormat.jsonl, "--format", "-f", case_sensitive=False,
+        help="jsonl (raw records, exact), csv or parquet (normalized entries).",
+    ),
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
     exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
     out_path: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
@@ -373,14 +384,17 @@ def export(
     from . import export
     from .export import _output as output
 
-    if format.lower() not in export.FORMATS:
-        raise ConfigError(f"unknown export format {format!r} (choose from: {', '.join(export.FORMATS)})")
-    writer = export.writer(format.lower())
+    fmt = format.value
+    writer = export.writer(fmt)
     state = _state(ctx)
     with Archive.open(db_url(state.db), read_only=True) as archive:
         exchange = check_filters(archive, account, exchange)
+        # counted before anything is written: a read that fails stops the export before it
+        # says "wrote …"
+        left_out = 0 if fmt == "jsonl" else archive.count_without_entries(
+            account=account, exchange=exchange)
         if out_path == "-":
-            if format.lower() == "parquet":
+            if fmt == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")
             try:
                 writer(archive, sys.stdout.buffer, account=account, exchange=exchange)
@@ -398,8 +412,8 @@ def export(
             with output.written(target) as fh:
                 count = writer(archive, fh, account=account, exchange=exchange)
             err.print(f"wrote {count} rows to {target}", markup=False)
-        if format.lower() != "jsonl":
-            note = output.left_out_note(archive.count_without_entries(account=account, exchange=exchange))
+        if left_out:
+            note = output.left_out_note(left_out)
             if note:
                 err.print(note, markup=False, soft_wrap=True)
 
@@ -411,13 +425,16 @@ def accounts(ctx: typer.Context) -> None:
 
     The config file is TOML with one table per account:
 
+    \b
         [accounts.main]
         exchange = "bitget"            # or "coinw"
         api_key = "bg_..."
-        api_secret_env = "BITGET_SECRET"   # or api_secret = "..." (then chmod 600 the file)
+        api_secret_env = "BITGET_SECRET"  # or inline: api_secret = "..."
         passphrase_env = "BITGET_PASSPHRASE"
-        # base_url, demo = true, categories = [...]   (bitget)
-        # instruments = ["BTC", "ETH"]                  (coinw; default: public list)
+        # base_url, demo = true, categories = [...]         (bitget)
+        # instruments = ["BTC", "ETH"]  (coinw; default: the public list)
+
+    With inline secrets, make the file private: chmod 600 config.toml.
     """
     from ._render import accounts_table
 
@@ -434,12 +451,15 @@ def demo(
 ) -> None:
     """Try cexledger with no keys and no network: start the sandbox exchange on a free local
     port, write a temporary config for one Bitget and one CoinW account, sync, then show the
-    status and a few exported lines. Uses a temporary database unless --db is given."""
+    status and a few exported lines. Uses a temporary database unless --db is given on the
+    command line (CEXLEDGER_DB is ignored: that is your real archive); an archive holding
+    other accounts than the sandbox's is refused. Exit code 1 if the sync failed."""
     from .demo import run_demo
 
-    db = _state(ctx).db
-    url = db_url(db) if db is not None or _DB_ENV in os.environ else None
-    run_demo(out, err, records=records, seed=seed, db=url)
+    given = ctx.parent is not None and ctx.parent.get_parameter_source("db").name == "COMMANDLINE"
+    url = db_url(_state(ctx).db) if given else None
+    if not run_demo(out, err, records=records, seed=seed, db=url):
+        raise typer.Exit(_exit.ERROR)
 
 
 @sandbox_app.command("serve")

@@ -23,6 +23,7 @@ from rich.text import Text
 from ._render import sample_table, status_table, summary_table
 from .archive import Archive
 from .config import load_config
+from .errors import ConfigError
 from .export import write_csv, write_jsonl
 from .sync import now_ms, sync_accounts
 
@@ -67,7 +68,9 @@ def _csv_sample(text: str, rows: int) -> RenderableType:
     return sample_table(_CSV_SAMPLE, sample)
 
 
-def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | None) -> None:
+def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | None) -> bool:
+    """The demo; ``db`` is an archive to sync into (default: a temporary one), refused when
+    it holds accounts other than the sandbox's. Returns whether the sync succeeded."""
     from .sandbox import SandboxConfig, SandboxServer
 
     with tempfile.TemporaryDirectory(prefix="cexledger-demo-") as tmp:
@@ -82,7 +85,17 @@ def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | N
             out.print(f"config written to {config_path}; archive at {url}")
             t0 = time.monotonic()
             with Archive.open(url) as archive:
-                report = asyncio.run(sync_accounts(accounts, archive))
+                others = sorted(set(archive.account_names()) - {a.name for a in accounts})
+                if others:
+                    raise ConfigError(
+                        f"the demo would add sandbox accounts to {archive.display_url}, which "
+                        f"holds other accounts ({', '.join(others)}): leave --db out (a "
+                        "temporary archive) or give a new file"
+                    )
+                # each demo's sandbox listens on a new port: the same sandbox users, so their
+                # new base URL is accepted as theirs
+                report = asyncio.run(sync_accounts(accounts, archive,
+                                                   accept_identity=[a.name for a in accounts]))
                 out.print(summary_table(report))
                 out.print()
                 table, _ = status_table(archive.streams(), now_ms())
@@ -101,3 +114,4 @@ def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | N
             for acc in report.accounts:
                 for line in acc.error_lines():
                     err.print(f"cexledger: error: {line}", style="red", markup=False, soft_wrap=True)
+            return report.ok

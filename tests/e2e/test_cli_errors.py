@@ -141,7 +141,7 @@ def test_empty_db_option_is_an_error(tmp_path, command):
     assert not (tmp_path / "home").exists()  # the default archive was not used
 
 
-@pytest.mark.parametrize("command", DB_COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("command", [c for c in DB_COMMANDS if c[0] != "demo"], ids=lambda c: c[0])
 def test_empty_db_environment_variable_is_an_error(tmp_path, command):
     cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
     proc = subprocess.run([CLI, "--config", str(cli.config), *command], capture_output=True,

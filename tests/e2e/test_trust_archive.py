@@ -307,6 +307,24 @@ def test_export_out_to_a_named_pipe_writes_into_it_and_leaves_it_a_pipe(cli: Cli
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_export_out_through_a_symlink_replaces_its_target_keeping_permissions(cli: Cli, tmp_path: Path) -> None:
+    build(cli, 40)
+    shared = tmp_path / "shared.csv"
+    shared.write_text("old\n")
+    shared.chmod(0o664)
+    link = tmp_path / "link.csv"
+    link.symlink_to(shared)
+    cli.run("export", "--format", "csv", "--out", str(link), check=True)
+    assert link.is_symlink() and link.resolve() == shared
+    assert shared.read_text().startswith("time,") and (shared.stat().st_mode & 0o777) == 0o664
+    fresh = tmp_path / "fresh.csv"
+    proc = subprocess.run(["sh", "-c", 'umask 022 && exec "$@"', "sh",
+                           *cli.args("export", "--format", "csv", "--out", str(fresh))],
+                          capture_output=True, text=True, env=cli.env())
+    assert proc.returncode == 0, proc.stderr
+    assert (fresh.stat().st_mode & 0o777) == 0o644, "a new export gets the umask's permissions"
+
+
 @pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a=" * 3000 + "1" + "}" * 3000])
 def test_a_deeply_nested_config_is_one_line(tmp_path: Path, nested: str) -> None:
     cli = plain_cli(tmp_path, f"x = {nested}\n")

@@ -33,6 +33,12 @@ __all__ = [
 HEAD = "0002"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
 
+#: Older revisions a read-only open (``status``, ``export``) reads as they are, without the
+#: upgrade it may not write: every migration after them only adds what no read path uses
+#: (0002: the account identities, read by ``sync`` alone). A migration that changes what
+#: reads see must drop the revisions before it from this set.
+READABLE_REVISIONS = frozenset({"0001"})
+
 VERSION_TABLE = "cexledger_alembic_version"
 """Alembic's version table, named for this tool so a shared PostgreSQL database stays tidy."""
 
@@ -89,7 +95,8 @@ def ensure_head(
     ``empty`` is then called when it is not an archive yet (it may raise to refuse creating
     one), a revision newer than this version knows is refused, and only then ``prepare``
     runs, before anything is written (the integrity check, SQLite's switch to WAL mode).
-    ``upgrade=False`` (a read-only open) refuses a database that is not at :data:`HEAD`.
+    ``upgrade=False`` (a read-only open) reads a database at :data:`HEAD` or at one of
+    :data:`READABLE_REVISIONS` as it is, and refuses an older one.
     """
     with engine.connect() as conn:
         revision = owned_revision(conn)
@@ -101,6 +108,8 @@ def ensure_head(
             f"up to {HEAD}): upgrade cexledger to use it"
         )
     if revision != HEAD and not upgrade:
+        if revision in READABLE_REVISIONS:
+            return          # read as it is: reads use nothing the later migrations added
         raise SchemaError(
             "its schema is older than this cexledger's: run `cexledger sync` once (on a "
             "writable copy) to upgrade it"

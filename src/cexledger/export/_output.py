@@ -69,8 +69,11 @@ def written(target: Path) -> Iterator[BinaryIO]:
     """A binary file whose contents become ``target`` when the block ends without an error.
 
     A regular (or new) file is written to a temporary file beside it and renamed over it at
-    the end; on any error the temporary file is removed and ``target`` is left as it was.
+    the end, with the replaced file's permissions (a new one: the umask's); a symlink is
+    followed, so the file it points to is replaced, not the link. On any error the
+    temporary file is removed and ``target`` is left as it was.
     A device or named pipe is opened and written in place. Write errors become one line."""
+    target = Path(os.path.realpath(target))   # through a symlink: replace what it points to
     if _in_place(target):
         try:
             with open(target, "wb") as fh:
@@ -83,6 +86,7 @@ def written(target: Path) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise ConfigError(f"cannot write to {target}: {exc.strerror}") from None
     try:
+        os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, "wb") as fh:
             yield fh
         os.replace(tmp, target)
@@ -92,6 +96,17 @@ def written(target: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions the written file gets: those of the file it replaces, else what a new
+    file gets under the umask (a temporary file is created private)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_error(where: str, exc: OSError) -> CexledgerError:

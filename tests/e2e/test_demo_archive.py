@@ -1,0 +1,56 @@
+"""The demo never mixes sandbox accounts into a real archive: ``CEXLEDGER_DB`` (a user's real
+archive, set for cron) is ignored, and an explicit ``--db`` holding other accounts is refused
+before anything is synced. A failed demo sync exits 1."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from cexledger.archive import Archive
+from cexledger.model import Record, StreamKey
+
+from .conftest import CLI
+from .test_cli_errors import one_line_error, plain_cli
+
+
+def _real_archive(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    with Archive.open(url) as archive:
+        archive.write_page(StreamKey("main", "bitget", "financial-records", "SPOT"),
+                           [Record(record_id="1", ts=1_700_000_000_000, raw=b'{"id":"1"}')])
+    return url
+
+
+def test_the_demo_ignores_cexledger_db(tmp_path: Path) -> None:
+    cli = plain_cli(tmp_path, None)
+    real = tmp_path / "real.db"
+    _real_archive(real)
+    before = hashlib.sha256(real.read_bytes()).hexdigest()
+    proc = subprocess.run([CLI, "demo", "--records", "50"], capture_output=True, text=True,
+                          env={**cli.env(), "CEXLEDGER_DB": str(real)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert str(real) not in proc.stdout
+    assert hashlib.sha256(real.read_bytes()).hexdigest() == before
+    with Archive.open(f"sqlite:///{real}", read_only=True) as archive:
+        assert archive.account_names() == ["main"]
+
+
+def test_the_demo_refuses_an_archive_holding_other_accounts(tmp_path: Path) -> None:
+    cli = plain_cli(tmp_path, None)
+    real = tmp_path / "real.db"
+    url = _real_archive(real)
+    proc = subprocess.run([CLI, "--db", url, "demo", "--records", "50"], capture_output=True,
+                          text=True, env=cli.env(), timeout=300)
+    one_line_error(proc, "holds other accounts (main)")
+    with Archive.open(url, read_only=True) as archive:
+        assert archive.account_names() == ["main"]
+    fresh = tmp_path / "demo.db"
+    ok = subprocess.run([CLI, "--db", str(fresh), "demo", "--records", "50"], capture_output=True,
+                        text=True, env=cli.env(), timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    again = subprocess.run([CLI, "--db", str(fresh), "demo", "--records", "50"], capture_output=True,
+                           text=True, env=cli.env(), timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr   # the same sandbox users, on a new port
+    assert "FAILED" not in again.stdout
