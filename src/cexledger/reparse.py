@@ -49,7 +49,9 @@ def built_version(archive: Archive, key: StreamKey) -> int:
 def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
     """The streams (of ``accounts``, default all) whose entries an older normalizer built.
 
-    One query over the streams and their versions: cheap enough for the start of every sync.
+    One query over the streams and their versions, and a probe of each out-of-date one: a
+    stream with no records (planned, never written) has nothing to re-derive. Cheap enough for
+    the start of every sync.
     """
     wanted = None if accounts is None else set(accounts)
     stale = []
@@ -57,7 +59,7 @@ def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[St
         exchange = _exchange(key)
         if exchange is None or (wanted is not None and key.account not in wanted):
             continue
-        if _version(value) < exchange.NORMALIZER_VERSION:
+        if _version(value) < exchange.NORMALIZER_VERSION and archive.has_records(key):
             stale.append(key)
     return stale
 

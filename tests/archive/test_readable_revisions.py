@@ -58,3 +58,17 @@ def test_read_only_open_still_refuses_a_newer_revision(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(ArchiveError, match="newer cexledger"):
         Archive.open(f"sqlite:///{db}", read_only=True)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_file_that_is_no_database_is_named_so_without_repair_advice(tmp_path: Path, read_only: bool) -> None:
+    """A typo'd ``--db`` naming a text file: it is not a damaged archive, so no ``.recover``
+    recipe; and the file is left as it was."""
+    text = tmp_path / "config.toml"
+    text.write_text("x = 1\n" * 200)
+    before = _digest(text)
+    with pytest.raises(ArchiveError) as caught:
+        Archive.open(f"sqlite:///{text}", read_only=read_only)
+    assert "is not a SQLite database" in str(caught.value)
+    assert ".recover" not in str(caught.value)
+    assert _digest(text) == before

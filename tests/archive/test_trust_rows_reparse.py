@@ -72,3 +72,12 @@ def test_a_killed_reparse_leaves_whole_records_and_the_next_finishes(archive):
     assert {r: k for r, k in _kinds(archive).items()} == {
         str(1000 + i): [bitget_parse("main", KEY.partition, _raw(i)).record.entries[0].kind] for i in range(45)}
     assert [(r.record_id, r.raw, r.version) for r in archive.iter_records()] == raw_before
+
+
+def test_a_stream_with_no_records_is_never_out_of_date(archive):
+    """A stream a sync planned but never wrote (its first page failed, or the key was
+    refused) has nothing to re-derive: no "archived by an older cexledger" message for it."""
+    empty = StreamKey("fresh", "bitget", "financial-records", "SPOT")
+    archive.register_streams([empty], 1_700_000_000_000)
+    assert built_version(archive, empty) < VERSION
+    assert outdated(archive, ["fresh"]) == []

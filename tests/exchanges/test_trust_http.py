@@ -171,6 +171,21 @@ async def test_bitget_40008_learns_the_offset_and_retries(make_bitget):
     assert client.stats.retries == 1 and client.stats.failures == 0
 
 
+async def test_bitget_40008_under_the_corrected_clock_stops_the_account(make_bitget):
+    """Refused again although signed with the server's clock: the clock is not the cause, so
+    no more signed refusals are sent (a key that keeps being refused risks a ban)."""
+    behind = _now_ms() - 45_000
+
+    def expired() -> object:
+        return json_response('{"code":"40008","msg":"Request timestamp expired","requestTime":%d,'
+                             '"data":null}' % behind, 400)
+
+    script = Script(expired(), expired(), expired(), expired())
+    with pytest.raises(FatalAccountError, match="clock"):
+        await make_bitget(script).financial_records("SPOT")
+    assert len(script.requests) == 2
+
+
 async def test_bitget_40008_with_an_unreadable_server_time_stops_the_account(make_bitget):
     expired = json_response('{"code":"40008","msg":"expired","requestTime":"soon","data":null}', 400)
     script = Script(expired)

@@ -161,6 +161,12 @@ class Target:
         """The one message for a SQLite file that is damaged (or not a database at all):
         SQLite's own words, and what to do."""
         path = self.sqlite_path
+        if path is not None and path.is_file() and not is_sqlite_file(path):
+            return self.error(
+                action,
+                f"{path} is not a SQLite database ({detail}: it does not start with SQLite's "
+                "header); give the archive's path, or a new file for a new archive",
+            )
         name = "archive.db" if path is None else shlex.quote(str(path))
         return self.error(
             action,

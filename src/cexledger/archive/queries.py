@@ -273,6 +273,12 @@ def meta_by_stream(conn: sa.Connection, name: str) -> dict[StreamKey, str | None
             for row in conn.execute(stmt)}
 
 
+def has_records(conn: sa.Connection, sid: int) -> bool:
+    """Whether the stream holds any record (one primary-key probe)."""
+    r = records.c
+    return conn.execute(sa.select(sa.literal(1)).where(r.stream_id == sid).limit(1)).first() is not None
+
+
 def get_meta(conn: sa.Connection, sid: int, name: str) -> str | None:
     """One per-stream value, ``None`` if unset."""
     c = stream_meta.c

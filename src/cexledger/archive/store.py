@@ -289,6 +289,12 @@ class Archive:
             sid = self._find_sid(conn, key)
             return None if sid is None else queries.get_meta(conn, sid, name)
 
+    def has_records(self, key: StreamKey) -> bool:
+        """Whether the stream holds any record."""
+        with self._reading() as conn:
+            sid = self._find_sid(conn, key)
+            return sid is not None and queries.has_records(conn, sid)
+
     def meta_by_stream(self, name: str) -> dict[StreamKey, str | None]:
         """Every stream's per-stream value ``name`` (``None`` where unset), cheaply."""
         with self._reading() as conn:

@@ -103,6 +103,10 @@ MAX_RETRY_AFTER = 120.0
 #: it, so clock skew and the exchange's own window edges never tip a request over.
 RATE_SAFETY = 0.97
 
+#: A timestamp refusal is retried only when its answer moved the learned server clock by at
+#: least this much since the request was signed (else the clock was not what was wrong).
+CLOCK_STEP_MS = 1_000
+
 #: Connection pool sizing: room for at least 64 requests in flight.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
 _TEXT_LIMIT = 300
@@ -470,6 +474,7 @@ class Requester:
         )
         self.stats.requests += 1
         sent_ms = time.time_ns() // 1_000_000 if self._server_clock is not None else 0
+        signed_offset = self._server_clock.offset_ms if self._server_clock is not None else 0
         sent = time.monotonic()
         try:
             # httpx's own timeouts are per phase and per read: the deadline bounds the whole
@@ -495,7 +500,7 @@ class Requester:
             ) from exc
         self._reached = True
         self.stats.observe_round_trip(time.monotonic() - sent)
-        return self._classify(response, path, parse, sent_ms)
+        return self._classify(response, path, parse, sent_ms, signed_offset)
 
     def _classify(
         self,
@@ -503,6 +508,7 @@ class Requester:
         path: str,
         parse: Callable[[msgspec.Raw], T],
         sent_ms: int = 0,
+        signed_offset: int = 0,
     ) -> T:
         status = response.status_code
         by_status = _status_verdict(status)
@@ -539,12 +545,12 @@ class Requester:
             verdict, message = by_status, f"HTTP {status}"
         elif code in self.codes.verdicts:
             verdict = self.codes.verdicts[code]
-            if verdict is Verdict.CLOCK and clock_learned:
-                assert self._server_clock is not None
-                offset = self._server_clock.offset_ms / 1000
+            if (verdict is Verdict.CLOCK and clock_learned and self._server_clock is not None
+                    and abs(self._server_clock.offset_ms - signed_offset) >= CLOCK_STEP_MS):
+                # the request was signed with a clock this answer corrects: worth a retry;
+                # refused again under the corrected clock, the clock was not the cause
                 verdict, hint = Verdict.RETRY, None
-                message = (f"{_VERDICT_MESSAGES[Verdict.CLOCK]}; now signing with the "
-                           f"server's clock ({offset:+.1f} s off this machine's)")
+                message = f"{_VERDICT_MESSAGES[Verdict.CLOCK]}; now signing with the server's clock"
             else:
                 if verdict is Verdict.CLOCK:  # the server's time is unknown: nothing to fix it
                     verdict = Verdict.ACCOUNT
