@@ -71,3 +71,25 @@ def test_a_released_lock_can_be_taken_by_another_archive(url: str) -> None:
         assert not one.try_lock_account("main")
     with Archive.open(url) as three:                       # closing released everything
         assert three.try_lock_account("main")
+
+
+def test_a_lost_postgresql_session_releases_quietly(postgres_url: str) -> None:
+    """The lock's connection dies (server restart, network): its session's locks are gone
+    with it, so releasing is not an error (it would end a sync whose pages were written),
+    and the next lock opens a new session."""
+    import sqlalchemy as sa
+
+    with Archive.open(postgres_url) as archive:
+        assert archive.try_lock_account("main")
+        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+                                  if postgres_url.startswith("postgresql://") else postgres_url)
+        with engine.connect() as admin:
+            killed = admin.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()")).scalar()
+            admin.commit()
+        engine.dispose()
+        assert killed == 1
+        archive.unlock_account("main")          # no error: the session is gone
+        assert archive.try_lock_account("main")
+        archive.unlock_account("main")

@@ -117,10 +117,18 @@ class AdvisoryLocks:
             return False
 
     def release(self, account: str) -> None:
+        """Unlock ``account``. A lost connection has ended the session, and with it every lock
+        it held: then there is nothing to unlock, and the next lock opens a new session."""
         with self._mutex:
             if account in self._held:
                 self._held.discard(account)
-                self._call("pg_advisory_unlock", account)
+                try:
+                    self._call("pg_advisory_unlock", account)
+                except sa.exc.DBAPIError:
+                    if self._conn is not None:
+                        self._conn.invalidate()
+                        self._conn.close()
+                        self._conn = None
 
     def close(self) -> None:
         with self._mutex:
