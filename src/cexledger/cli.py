@@ -297,6 +297,10 @@ def status(
         summaries = archive.streams(account)
         runs = archive.last_runs(1)
         not_understood = archive.other_types(account)
+        archived = set(archive.account_names())
+    unarchived = [] if account else _configured_but_unarchived(state, archived)
+    for line in unarchived:
+        err.print(f"WARNING: {line}", style="bold red", markup=False, soft_wrap=True)
     if not summaries:
         out.print("The archive is empty. Run `cexledger sync` (or `cexledger demo` to try it).")
         return
@@ -309,6 +313,23 @@ def status(
     _print_other_types(not_understood)
     for w in warnings:
         err.print(f"WARNING: {w}", style="bold red", markup=False)
+
+
+def _configured_but_unarchived(state: State, archived: set[str]) -> list[str]:
+    """A warning for each configured account with nothing in the archive (never synced, or
+    every sync of it failed): ``status`` must not look safe for it. Without a readable
+    config there is nothing to compare, and ``status`` still works."""
+    try:
+        config = load_config(state.config)
+    except ConfigError:
+        return []
+    lines = []
+    for name, acc in config.accounts.items():
+        if name not in archived:
+            why = f" ({acc.problem})" if acc.problem else ""
+            lines.append(f"account {name!r} is configured but nothing of it is archived{why} — "
+                         f"run `cexledger sync {name}`")
+    return lines
 
 
 def _print_other_types(rows: list[tuple[str, str | None, int]]) -> None:

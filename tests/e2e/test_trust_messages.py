@@ -274,6 +274,12 @@ def test_an_incomplete_account_is_listed_reported_and_skipped(sandbox_factory, t
     one_line_error(named, "account 'bitget-1'", "CEXLEDGER_TEST_UNSET_SECRET", "is not set")
     assert named.returncode == 1
 
+    status = cli.run("status", check=True)     # it must not look safe for the unsynced account
+    warned = [line for line in status.stderr.splitlines() if "bitget-1" in line]
+    assert len(warned) == 1 and warned[0].startswith("WARNING: account 'bitget-1' is configured "
+                                                     "but nothing of it is archived"), status.stderr
+    assert "CEXLEDGER_TEST_UNSET_SECRET" in warned[0] and "coinw-1" not in status.stderr
+
 
 # -- 24: exit codes -------------------------------------------------------------------------------
 
