@@ -262,6 +262,9 @@ def sync(
     options: dict[str, Any] = dict(recheck_open=recheck_open, wait=wait, on_wait=waiting,
                                    accept_identity=accept, announce=announce)
     with Archive.open(db_url(state.db)) as archive:
+        if archive.created:    # a typo in --db must not pass unnoticed as a fresh backfill
+            out.print(f"created a new archive at {archive.display_url}", markup=False,
+                      soft_wrap=True)
         if quiet or not err.is_terminal:
             report = asyncio.run(sync_accounts(selected, archive, **options))
         else:

@@ -54,3 +54,13 @@ def test_the_demo_refuses_an_archive_holding_other_accounts(tmp_path: Path) -> N
                            text=True, env=cli.env(), timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr   # the same sandbox users, on a new port
     assert "FAILED" not in again.stdout
+
+
+def test_sync_says_when_it_creates_the_archive(sandbox_factory, cli_for) -> None:
+    """A typo in ``--db`` starts a new archive: the first line says so; later syncs do not."""
+    sb = sandbox_factory("--records", "50", "--bitget-accounts", "1", "--coinw-accounts", "0")
+    cli = cli_for(sb)
+    first = cli.run("sync", check=True)
+    assert first.stdout.splitlines()[0] == f"created a new archive at sqlite:///{cli.db}"
+    again = cli.run("sync", check=True)
+    assert "created a new archive" not in again.stdout

@@ -56,6 +56,8 @@ class Archive:
         self._engine = engine
         self._stream_ids: dict[StreamKey, int] = {}
         self._locks: AccountLocks | None = None
+        #: Whether :meth:`open` created this archive (the database was new or empty).
+        self.created = False
 
     @classmethod
     def open(
@@ -95,6 +97,12 @@ class Archive:
         if not create and path is not None and not path.exists():
             raise missing
 
+        created = False
+
+        def creating() -> None:
+            nonlocal created
+            created = True
+
         def refuse_to_create() -> None:
             raise missing
 
@@ -112,7 +120,7 @@ class Archive:
         engine: sa.Engine | None = None
         try:
             engine = create_engine(target, busy_timeout, read_only=read_only)
-            ensure_head(engine, empty=None if create else refuse_to_create,
+            ensure_head(engine, empty=creating if create else refuse_to_create,
                         prepare=None if read_only else prepare, upgrade=not read_only)
         except BaseException as exc:
             if engine is not None:
@@ -122,7 +130,9 @@ class Archive:
                     isinstance(exc, Exception) and isinstance(exc, target.driver_error)):
                 raise target.error_from("open", exc) from exc
             raise
-        return cls(target, engine, text)
+        archive = cls(target, engine, text)
+        archive.created = created
+        return archive
 
     def close(self) -> None:
         """Release every account lock and every connection."""
