@@ -28,20 +28,22 @@ def _stdout_closed() -> int:
     return _exit.BROKEN_PIPE
 
 
-def _interrupted() -> int:
+def _interrupted(terminated: bool = False) -> int:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # a second Ctrl-C must not interrupt this
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        sys.stderr.write("cexledger: interrupted\n")
+        sys.stderr.write("cexledger: terminated\n" if terminated else "cexledger: interrupted\n")
         sys.stderr.flush()
     except OSError:
         pass
-    return _exit.INTERRUPTED
+    return _exit.TERMINATED if terminated else _exit.INTERRUPTED
 
 
 def main() -> int:
     """Run the ``cexledger`` command; returns its exit code."""
+    _exit.install_sigterm()
     try:
         try:
             from .cli import app
@@ -51,16 +53,18 @@ def main() -> int:
                 code: object = _exit.OK
             except SystemExit as exc:
                 code = exc.code
-                if isinstance(getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
-                    return _interrupted()     # Typer ends a Ctrl-C outside a command silently
+                cause = getattr(exc.__context__, "__cause__", None)
+                if isinstance(cause, KeyboardInterrupt):
+                    # Typer ends a Ctrl-C outside a command silently
+                    return _interrupted(isinstance(cause, _exit.Terminated))
             # Click ends a write into a closed pipe with exit code 1 after wrapping stdout
             # in its "pacify" wrapper: that is a closed stdout, reported as such.
             if type(sys.stdout).__name__ == "PacifyFlushWrapper":
                 sys.stdout = sys.stdout.wrapped
                 return _stdout_closed()
             sys.stdout.flush()   # what is still buffered, inside the handlers below
-        except KeyboardInterrupt:
-            return _interrupted()
+        except KeyboardInterrupt as exc:
+            return _interrupted(isinstance(exc, _exit.Terminated))
         except BrokenPipeError:
             return _stdout_closed()
     except KeyboardInterrupt:    # Ctrl-C while handling the first one

@@ -110,6 +110,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(f"error: {exc}")
         except BrokenPipeError:
             _stdout_closed()
+        except _exit.Terminated:
+            _fail("terminated; everything archived so far is kept — run the command again to continue", _exit.TERMINATED)
         except KeyboardInterrupt:
             _fail("interrupted; everything archived so far is kept — run the command again to continue", _exit.INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - the user sees one line, never a traceback

@@ -64,3 +64,31 @@ def test_sync_says_when_it_creates_the_archive(sandbox_factory, cli_for) -> None
     assert first.stdout.splitlines()[0] == f"created a new archive at sqlite:///{cli.db}"
     again = cli.run("sync", check=True)
     assert "created a new archive" not in again.stdout
+
+
+def test_sigterm_ends_a_sync_in_one_line_and_a_rerun_completes_it(sandbox_factory, cli_for) -> None:
+    """``kill`` (a service manager stopping cexledger) mid-sync: one line, exit 143, no
+    traceback; what was committed stays, and the next sync completes the archive exactly."""
+    import signal
+
+    from .conftest import wait_for
+
+    sb = sandbox_factory("--records", "3000", "--latency-ms", "50", "--bitget-accounts", "1",
+                         "--coinw-accounts", "0")
+    cli = cli_for(sb)
+    proc = cli.popen("sync", "--quiet")
+    try:
+        wait_for(lambda: sb.stats()["requests"] >= 5 or proc.poll() is not None, what="5 requests")
+        assert proc.poll() is None, "sync finished before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.strip()] == [
+        "cexledger: terminated; everything archived so far is kept — run the command again to continue"]
+    cli.run("sync", "--quiet", check=True)
+    archived = {line["id"] for line in cli.export_jsonl()}
+    assert archived == set(sb.truth("bitget", "bitget-1"))
