@@ -266,7 +266,7 @@ def sync(
     with Archive.open(db_url(state.db)) as archive:
         if archive.created:    # a typo in --db must not pass unnoticed as a fresh backfill
             out.print(f"created a new archive at {archive.display_url}", markup=False,
-                      soft_wrap=True)
+                      overflow="fold")
         if quiet or not err.is_terminal:
             report = asyncio.run(sync_accounts(selected, archive, **options))
         else:

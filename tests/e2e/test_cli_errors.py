@@ -185,7 +185,10 @@ def test_sandbox_on_a_port_in_use(tmp_path):
 
 def test_unknown_export_format(tmp_path):
     cli = plain_cli(tmp_path, BITGET.format(exchange="bitget", url="http://127.0.0.1:1"))
-    one_line_error(cli.run("export", "--format", "xlsx"), "xlsx")
+    proc = cli.run("export", "--format", "xlsx")
+    assert proc.returncode == 2, proc.stderr          # a usage error: a value outside the choices
+    assert "'xlsx' is not one of 'jsonl', 'csv', 'parquet'" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_help_for_every_command(tmp_path):

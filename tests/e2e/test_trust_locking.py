@@ -136,7 +136,7 @@ def test_wait_zero_skips_a_busy_account_at_once(sandbox_factory, make_cli):
         _hold(sb, False)
     rc2, _, err2 = _finish(second, second_err)
     assert rc2 == 1
-    assert err2 == ["error: account 'bitget-1': another cexledger process is syncing it "
+    assert err2 == ["cexledger: error: account 'bitget-1': another cexledger process is syncing it "
                     "(--wait 0); skipped — run again later"]
     rc1, _, err1 = _finish(first, first_err)
     assert rc1 == 0, err1
