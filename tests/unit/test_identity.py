@@ -101,16 +101,16 @@ def test_rows_missing_in_coverage_refuse_only_when_several_and_none_matches(arch
 def test_a_decision_is_taken_once_accept_then_refuse(archive: Archive) -> None:
     """Acceptance is marked before its recording await: a concurrent refusal is a no-op."""
     async def go() -> tuple[bool, bool]:
-        release = asyncio.Event()
+        recording, release = asyncio.Event(), asyncio.Event()
 
         async def slow_call(fn, *args):
             if fn == archive.record_identity:
+                recording.set()
                 await release.wait()
             return fn(*args)
         gate = await open_gate(_account("new-key"), slow_call, archive)
         accepting = asyncio.create_task(gate._weigh(KEY, [Record("1", 100, b'{"id":1}')]))
-        while not gate.decided:
-            await asyncio.sleep(0)
+        await recording.wait()      # the acceptance is recording the new fingerprint
         gate.no_evidence()          # the stall check, meanwhile
         release.set()
         await accepting
