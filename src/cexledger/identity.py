@@ -333,5 +333,6 @@ class IdentityGate:
         if self._missing >= MISSING_TO_REFUSE:
             self._refuse(f"the config's API key reaches another exchange user: {self._missing} of "
                          f"its records in the archived coverage (e.g. {missing[0]} in "
-                         f"{key.stream}/{key.partition}) are not in the archive, and none matches an archived one",
+                         f"{key.stream}/{key.partition}) are not in the archive, and none "
+                         f"matches an archived one",
                          proven=True)
