@@ -296,6 +296,9 @@ def _base_url(value: Any, ctx: str) -> str:
         raise ConfigError(f"{problem} ({' '.join(str(exc).split())})") from None
     if not url.host:
         raise ConfigError(f"{problem} (it has no host)")
+    if url.userinfo:
+        raise ConfigError(f"{ctx}: `base_url` must not hold a user name or password "
+                          f"(it would be stored and shown)")
     if url.port is not None and not 1 <= url.port <= 65535:
         raise ConfigError(f"{problem} (port {url.port} is not in 1-65535)")
     if url.query or url.fragment:

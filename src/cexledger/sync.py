@@ -20,8 +20,11 @@ reported as failed without a request. Each failure is kept with its cause
 (``AccountReport.fail``): the run log gets them all, people get one line per cause
 (``AccountReport.error_lines``).
 
-Every stream an account's plan names is registered in the archive before its work starts,
-so ``status`` lists it even when its first page fails.
+Every stream an account's plan names is registered in the archive (``status`` lists it even
+when its first page fails) once the gate admits the account's identity: with its first
+admitted write, or when its work ends. Nothing is written for an account before that — a
+refused sync leaves the archive as it was. Work items that fail while the gate is still
+undecided (a network error) end the account as "identity not yet confirmed", not refused.
 
 Before anything is fetched, streams whose entries an older normalizer built are re-derived
 from their archived raw bytes (:mod:`.reparse`); every stream a sync writes records the
@@ -185,6 +188,7 @@ class SyncContext:
         self._estimates: dict[str, dict[int, float]] = {}
         self._stamped: set[StreamKey] = set()
         self._gates: dict[str, IdentityGate] = {}
+        self._unregistered: dict[str, list[StreamKey]] = {}
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())
@@ -218,6 +222,25 @@ class SyncContext:
         gate = self._gates.get(key.account)
         if gate is not None:
             await gate.admit(key, records)
+        if self._unregistered.get(key.account):
+            await self._register_admitted(key.account)
+
+    async def _register_admitted(self, account: str) -> None:
+        """Register the account's planned streams, its identity admitted (see :meth:`register`)."""
+        keys = self._unregistered.pop(account, [])
+        if keys:
+            await self._call(self.archive.register_streams, keys, self.now_ms)
+
+    async def settle(self, account: str) -> None:
+        """The account's work ended: if its identity was admitted, record it and register its
+        planned streams even though nothing was written; otherwise leave them unwritten."""
+        gate = self._gates.get(account)
+        if gate is not None and not gate.admitted:
+            self._unregistered.pop(account, None)
+            return
+        if gate is not None:
+            await gate.record()
+        await self._register_admitted(account)
 
     def _trusted(self, account: str) -> bool:
         """Whether the account's archived coverage and checkpoints may plan its work: not
@@ -264,9 +287,11 @@ class SyncContext:
         self._reports[account].fail(cause, key)
 
     async def register(self, keys: Sequence[StreamKey]) -> None:
-        """Make the streams known to the archive (``status`` lists them), records or not."""
-        if keys:
-            await self._call(self.archive.register_streams, keys, self.now_ms)
+        """Make the streams known to the archive (``status`` lists them), records or not —
+        once the account's identity gate admits it (with its first admitted write, or at
+        :meth:`settle`): nothing is written for an account before that."""
+        for key in keys:
+            self._unregistered.setdefault(key.account, []).append(key)
 
     async def checkpoints(self, account: str) -> list[Checkpoint]:
         if not self._trusted(account):
@@ -373,7 +398,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
         gate = ctx._gates[account.name] = await open_gate(account, ctx._call, ctx.archive, accept=accept)
     except IdentityError as exc:
         report.fatal = report.skipped = True
-        report.errors.append(str(exc))
+        report.fail(cause_of(exc))
         return
     client = exchange.open_client(account, report.requests)
     tasks: dict[asyncio.Task, Work] = {}
@@ -384,14 +409,17 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             for work in planned:
                 tasks[asyncio.create_task(work.run(ctx))] = work
             ctx.set_running(account.name, len(tasks))
+            held: list[tuple[FatalStreamError, Work]] = []   # failed while the gate was undecided
             while tasks:
                 stall = None if gate.decided else asyncio.create_task(gate.stalled(len(tasks)))
                 done, _ = await asyncio.wait([*tasks, *([stall] if stall else [])],
                                              return_when=asyncio.FIRST_COMPLETED)
                 if stall is not None:
                     if stall in done:
-                        gate.no_evidence()    # every work item waits at the gate: none can decide
                         done.discard(stall)
+                        if held:          # their rows might have decided: not a refusal
+                            break
+                        gate.no_evidence()    # every work item waits at the gate: none can decide
                     else:
                         stall.cancel()
                 for task in done:
@@ -399,16 +427,30 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                     try:
                         follow_up = task.result()
                     except FatalStreamError as exc:
-                        report.fail(cause_of(exc), work.key, work.label,
-                                    getattr(work, "unit", "work items"))
+                        if gate.decided:
+                            report.fail(cause_of(exc), work.key, work.label,
+                                        getattr(work, "unit", "work items"))
+                        else:
+                            held.append((exc, work))
                         continue
                     for nxt in follow_up:
                         tasks[asyncio.create_task(nxt.run(ctx))] = nxt
                 ctx.set_running(account.name, len(tasks))
+            if held and not gate.decided:
+                causes = ", ".join(dict.fromkeys(cause_of(exc) for exc, _ in held))
+                report.fatal = report.skipped = True
+                report.fail(f"identity not yet confirmed ({len(held)} work items failed: {causes}); "
+                            f"nothing was written, run again")
+            else:
+                for exc, work in held:
+                    report.fail(cause_of(exc), work.key, work.label, getattr(work, "unit", "work items"))
+                await ctx.settle(account.name)
         except FatalAccountError as exc:
             report.fatal = True
             report.skipped = isinstance(exc, IdentityError)
             report.fail(cause_of(exc))
+            if not report.skipped:
+                await ctx.settle(account.name)
         except FatalStreamError as exc:       # raised while planning (e.g. instrument list)
             report.fail(cause_of(exc))
     finally:

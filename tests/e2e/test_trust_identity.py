@@ -6,6 +6,7 @@ one line with nothing written; a new key of the same user (a rotation) just work
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def _snapshot(cli: Cli) -> tuple[str, list[dict], list[dict]]:
     with Archive.open(cli.db_url, create=False) as archive:
         runs = archive.last_runs(1000)
     return status, cli.export_jsonl(), runs
+
+
+def _dump(cli: Cli) -> dict[str, list[tuple]]:
+    """Every row of every table of the archive, sorted: what a refused sync must not change."""
+    conn = sqlite3.connect(f"file:{cli.db}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    finally:
+        conn.close()
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -62,6 +73,7 @@ def test_another_users_keys_under_an_archived_name_are_refused(sandbox_factory, 
     sb, cli, (user_a, user_b) = _synced(sandbox_factory, cli_for, exchange)
     before = _snapshot(cli)
     assert before[1], "account A archived nothing"
+    tables = _dump(cli)
 
     _point(cli, sb, user_b)
     proc = cli.run("sync", "--quiet")
@@ -69,12 +81,82 @@ def test_another_users_keys_under_an_archived_name_are_refused(sandbox_factory, 
     lines = _error_lines(proc.stderr)
     assert len(lines) == 1, proc.stderr
     line = lines[0]
-    assert line.startswith("error: account 'main'"), line
+    assert line.startswith("cexledger: error: account 'main': "), line
     assert "another exchange user" in line or "reaches exchange user" in line, line
-    assert "own account name" in line and "--accept-new-identity main" in line
+    assert "own account name" in line and "--accept-new-identity" not in line   # proven: never offered
+    assert _dump(cli) == tables         # not a row written or changed (streams, stream meta, ...)
     assert _snapshot(cli) == before     # nothing of B written, status and run log unchanged
     b_ids = set(sb.truth(exchange, user_b["name"]))
     assert not b_ids & set(by_id(cli.export_jsonl(), exchange, NAME))
+
+
+def test_accepting_another_bitget_user_backfills_in_full(sandbox_factory, cli_for):
+    """--accept-new-identity does not trust the old coverage for that run: nothing is skipped."""
+    sb, cli, (user_a, user_b) = _synced(sandbox_factory, cli_for, "bitget")
+    _point(cli, sb, user_b)
+    proc = cli.run("sync", "--quiet", "--accept-new-identity", NAME)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    b_ids = set(sb.truth("bitget", user_b["name"]))
+    assert b_ids <= set(by_id(cli.export_jsonl(), "bitget", NAME))
+    sb.reset_stats()
+    cli.run("sync", "--quiet", check=True)      # later runs trust coverage again
+    assert sb.stats()["requests"] <= 12
+
+
+def test_accepting_never_overrides_a_coinw_user_id(sandbox_factory, cli_for):
+    sb, cli, (user_a, user_b) = _synced(sandbox_factory, cli_for, "coinw")
+    tables = _dump(cli)
+    _point(cli, sb, user_b)
+    proc = cli.run("sync", "--quiet", "--accept-new-identity", NAME)
+    assert proc.returncode == 1
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1 and "never overrides the exchange's user id" in lines[0], proc.stderr
+    assert "--accept-new-identity main" not in lines[0]
+    assert _dump(cli) == tables
+
+
+def test_a_network_failure_before_evidence_is_not_a_refusal(sandbox_factory, cli_for):
+    sb, cli, (user_a, _) = _synced(sandbox_factory, cli_for, "bitget", records="100")
+    tables = _dump(cli)
+    _point(cli, sb, sb.post("/_sandbox/keys", {"exchange": "bitget", "account": user_a["name"]}))
+    sb.stop()                       # every request now fails to connect
+    proc = cli.run("sync", "--quiet")
+    assert proc.returncode == 1
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert "identity not yet confirmed (" in lines[0] and "work items failed: " in lines[0], lines[0]
+    assert "run again" in lines[0] and "--accept-new-identity" not in lines[0]
+    assert _dump(cli) == tables     # nothing recorded, not even the run
+
+
+def test_base_urls_compare_normalised_and_hold_no_credentials(sandbox_factory, cli_for):
+    sb, cli, (user_a, _) = _synced(sandbox_factory, cli_for, "bitget", records="50")
+    host = sb.url.split("://", 1)[1]
+    _point(cli, sb, user_a, base_url=f"http://{host}/")   # a trailing slash: the same URL
+    proc = cli.run("sync", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Archive.open(cli.db_url) as archive:
+        assert archive.identity(NAME).base_url == sb.url.rstrip("/")
+    _point(cli, sb, user_a, base_url=f"http://me:pw@{host}")
+    proc = cli.run("sync", "--quiet")
+    assert proc.returncode == 1
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1 and "must not hold a user name or password" in lines[0], proc.stderr
+    assert "pw" not in lines[0]
+
+
+def test_an_old_coinw_archive_takes_its_user_from_the_rows(sandbox_factory, cli_for):
+    sb, cli, (user_a, user_b) = _synced(sandbox_factory, cli_for, "coinw", records="100")
+    with Archive.open(cli.db_url) as archive, archive._writing() as conn:
+        conn.exec_driver_sql("DELETE FROM account_identities")   # as made before identities
+    tables = _dump(cli)
+    _point(cli, sb, user_b)
+    proc = cli.run("sync", "--quiet")
+    assert proc.returncode == 1
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1 and "reaches exchange user" in lines[0], proc.stderr
+    assert "--accept-new-identity" not in lines[0]
+    assert _dump(cli) == tables
 
 
 @pytest.mark.parametrize("exchange", ["bitget", "coinw"])
@@ -88,6 +170,7 @@ def test_another_base_url_is_refused_until_accepted(sandbox_factory, cli_for, ex
     assert proc.returncode == 1
     lines = _error_lines(proc.stderr)
     assert len(lines) == 1 and "base URL" in lines[0] and sb.url in lines[0] and other in lines[0], proc.stderr
+    assert lines[0].startswith("cexledger: error: account 'main': the archive holds"), lines[0]   # like every other line
     assert "--accept-new-identity main" in lines[0]
     assert sb.stats()["requests"] == 0          # refused before asking the exchange anything
     assert _snapshot(cli) == before
