@@ -42,6 +42,9 @@ would hold more, but an archive must read the same on both)."""
 def check_digits(value: Decimal) -> None:
     """Raise ``ValueError`` unless ``value`` is finite and within :data:`DECIMAL_DIGITS`
     (trailing zeros do not count; nothing is expanded, so ``1E+999999999`` is cheap)."""
+    text = str(value)
+    if len(text) < DECIMAL_DIGITS[1] and "E" not in text and value.is_finite():
+        return      # every digit written out, fewer than either limit: every real amount
     if not value.is_finite():
         raise ValueError(f"not a finite decimal: {value!r}")
     _, digits, exponent = value.as_tuple()
