@@ -20,6 +20,7 @@ __all__ = [
     "ExchangeError",
     "FatalAccountError",
     "FatalStreamError",
+    "IdentityError",
     "RetriableError",
     "Kind",
     "LedgerEntry",
@@ -36,6 +37,7 @@ _HOME = {
     "ExchangeError": "errors",
     "FatalAccountError": "errors",
     "FatalStreamError": "errors",
+    "IdentityError": "errors",
     "RetriableError": "errors",
     "Kind": "model",
     "LedgerEntry": "model",
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
         ExchangeError,
         FatalAccountError,
         FatalStreamError,
+        IdentityError,
         RetriableError,
     )
     from .model import Kind, LedgerEntry, Record, StreamKey
