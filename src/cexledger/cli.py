@@ -182,8 +182,9 @@ def _config(state: State) -> Config:
 
 
 def check_filters(archive: Archive, account: str | None, exchange: str | None = None) -> str | None:
-    """Refuse an ``--account`` the archive does not hold or an ``--exchange`` cexledger does
-    not support, naming what exists; returns the exchange filter in its canonical form."""
+    """Refuse an ``--account`` the archive does not hold, an ``--exchange`` cexledger does
+    not support, or the two together when that account holds no history of that exchange,
+    naming what exists; returns the exchange filter in its canonical form."""
     from .config import EXCHANGES
 
     if exchange is not None:
@@ -196,6 +197,11 @@ def check_filters(archive: Archive, account: str | None, exchange: str | None = 
             raise ConfigError(
                 f"no account {account!r} in the archive (archived: {', '.join(names) or 'none'})"
             )
+        if exchange is not None:    # both: they must not contradict each other (0 rows)
+            held = sorted({s.key.exchange for s in archive.streams(account)})
+            if exchange not in held:
+                raise ConfigError(f"account {account!r} holds {', '.join(held)} history, not "
+                                  f"{exchange}: drop --exchange or --account")
     return exchange
 
 

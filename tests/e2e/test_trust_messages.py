@@ -244,6 +244,9 @@ def test_unknown_account_and_exchange_filters_are_refused(sandbox_factory, cli_f
     one_line_error(proc, "unknown exchange 'binance' (supported: bitget, coinw)")
     lines = cli.export_jsonl("--exchange", "CoinW", "--account", "coinw-1")
     assert lines and {line["exchange"] for line in lines} == {"coinw"}
+    proc = cli.run("export", "--format", "csv", "--account", "bitget-1", "--exchange", "coinw")
+    assert proc.returncode == 1 and proc.stdout == ""    # not a silent "wrote 0 rows"
+    one_line_error(proc, "account 'bitget-1' holds bitget history, not coinw")
 
 
 # -- 23: an account whose secret variable is unset -----------------------------------------------
