@@ -41,8 +41,29 @@ def _interrupted(terminated: bool = False) -> int:
     return _exit.TERMINATED if terminated else _exit.INTERRUPTED
 
 
+def _unraisable(hook: object) -> None:
+    """An interrupt that landed where Python cannot raise it (a weakref or GC callback, such
+    as importlib's module-lock cleanup) is printed as "Exception ignored … Traceback" and
+    then lost. Deliver the signal again instead: it is raised at the next ordinary line and
+    ends the command like any Ctrl-C. Anything else goes to Python's own hook."""
+    import signal
+
+    exc = getattr(hook, "exc_value", None)
+    if isinstance(exc, KeyboardInterrupt):
+        def again(signum: int, frame: object) -> None:
+            raise exc
+
+        # a moment later, once this hook has returned (raised in here, it would be "ignored"
+        # once more)
+        signal.signal(signal.SIGALRM, again)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    sys.__unraisablehook__(hook)  # type: ignore[arg-type]
+
+
 def main() -> int:
     """Run the ``cexledger`` command; returns its exit code."""
+    sys.unraisablehook = _unraisable
     _exit.install_sigterm()
     try:
         try:
