@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-__all__ = ["now_ms", "utc_text"]
+__all__ = ["DAY_MS", "HOUR_MS", "now_ms", "utc_text"]
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 
 
 def now_ms() -> int:

@@ -17,18 +17,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ._clock import utc_text
+from ._clock import DAY_MS, utc_text
 
 from .archive import StreamSummary, WriteResult
 from .config import Account, mask
-from .exchanges import registry
+from .exchanges import spec
 from .model import StreamKey
 from .sync import SyncReport
 
 __all__ = ["SyncProgress", "summary_table", "status_table", "other_types_block", "accounts_table", "sample_table", "fmt_ts"]
 
 WARN_DAYS = 30
-DAY_MS = 86_400_000
 
 
 def fmt_ts(ts: int | None) -> str:
@@ -102,8 +101,8 @@ def summary_table(report: SyncReport) -> RenderableType:
         )
         counts = (f"  {pages} pages, {rq.requests} requests, {rq.retries} retries, "
                   f"{rq.rate_limited} rate-limited")
-        if rq.unparsed:
-            counts += f", {rq.unparsed} rows kept raw only (not understood yet)"
+        if acc.unparsed:
+            counts += f", {acc.unparsed} rows kept raw only (not understood yet)"
         parts += [Text(""), line, Text(counts)]
         if acc.streams:
             table = _table("stream", "partition", "pages", "new", "updated",
@@ -146,6 +145,13 @@ def first_uncovered(coverage: list[tuple[int, int]], start: int, end: int) -> in
     return min(point, end)
 
 
+def retention_ms(key: StreamKey) -> int:
+    """How far back the exchange serves ``key``'s stream (90 days for a stream this version
+    does not know: the shortest reach of any stream)."""
+    found = spec(key)
+    return found.retention_ms if found is not None else 90 * DAY_MS
+
+
 def safe_days(summary: StreamSummary, now: int) -> float:
     """Days until history the archive lacks starts leaving the exchange's retention.
 
@@ -153,10 +159,10 @@ def safe_days(summary: StreamSummary, now: int) -> float:
     or else the end of the newest coverage): from then on, rows there expire unarchived.
     Only coverage counts, never the records a stream holds: a stream without coverage (an
     interrupted first sync, a first page that failed) has 0 safe days, whatever it holds.
-    The same rule for every exchange, from its streams' ``RETENTION_MS``. The first hour of
+    The same rule for every stream, from its spec's ``retention_ms``. The first hour of
     retention is ignored (syncs stay a few minutes inside the edge).
     """
-    retention = registry[summary.key.exchange].RETENTION_MS
+    retention = retention_ms(summary.key)
     gap = first_uncovered(summary.coverage, now - retention + 3_600_000, now)
     return (gap + retention - now) / DAY_MS
 
@@ -179,7 +185,7 @@ def status_table(summaries: list[StreamSummary], now: int) -> tuple[RenderableTy
                 days_text = Text(f"{max(days, 0):.0f} days", style="bold red")
                 warnings.append(
                     f"{s.key}: history the archive lacks (from "
-                    f"{fmt_ts(now + int(days * DAY_MS) - registry[s.key.exchange].RETENTION_MS)}) leaves "
+                    f"{fmt_ts(now + int(days * DAY_MS) - retention_ms(s.key))}) leaves "
                     f"{s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
                 )
             else:

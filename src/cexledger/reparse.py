@@ -17,11 +17,11 @@ into entries when the normalizer now understands them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from types import ModuleType
 
 from .archive import Archive
 from .archive.results import RederiveResult
-from .exchanges import registry
+from .exchanges import spec
+from .exchanges.base import Normalizer
 from .model import StreamKey
 
 __all__ = ["VERSION_META", "built_version", "describe", "outdated", "reparse", "stamp"]
@@ -30,8 +30,9 @@ VERSION_META = "normalizer_version"
 _UNRECORDED = 1  # streams archived before versions were recorded
 
 
-def _exchange(key: StreamKey) -> ModuleType | None:
-    return registry.get(key.exchange)
+def _normalizer(key: StreamKey) -> Normalizer | None:
+    found = spec(key)
+    return found.normalizer if found is not None else None
 
 
 def _version(value: str | None) -> int:
@@ -56,19 +57,19 @@ def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[St
     wanted = None if accounts is None else set(accounts)
     stale = []
     for key, value in archive.meta_by_stream(VERSION_META).items():
-        exchange = _exchange(key)
-        if exchange is None or (wanted is not None and key.account not in wanted):
+        normalizer = _normalizer(key)
+        if normalizer is None or (wanted is not None and key.account not in wanted):
             continue
-        if _version(value) < exchange.NORMALIZER_VERSION and archive.has_records(key):
+        if _version(value) < normalizer.version and archive.has_records(key):
             stale.append(key)
     return stale
 
 
 def stamp(archive: Archive, key: StreamKey) -> None:
     """Record that the current normalizer builds ``key``'s entries."""
-    exchange = _exchange(key)
-    if exchange is not None:
-        archive.set_meta(key, VERSION_META, str(exchange.NORMALIZER_VERSION))
+    normalizer = _normalizer(key)
+    if normalizer is not None:
+        archive.set_meta(key, VERSION_META, str(normalizer.version))
 
 
 def reparse(
@@ -81,10 +82,10 @@ def reparse(
     version. ``progress`` gets the number of records of each finished batch."""
     total = RederiveResult()
     for key in streams:
-        exchange = _exchange(key)
-        if exchange is None:
+        normalizer = _normalizer(key)
+        if normalizer is None:
             continue
-        parse = exchange.parse_row
+        parse = normalizer.parse
 
         def derive(raw: bytes, key: StreamKey = key, parse: Callable = parse) -> tuple:
             return parse(key.account, key.partition, raw)

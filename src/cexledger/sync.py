@@ -1,9 +1,11 @@
 """Plan every account's streams and run them concurrently under the shared rate limiters.
 
-Each exchange's ``streams`` module turns an account into *work items* (a Bitget window, a
-CoinW pass). A work item fetches pages and hands each one to ``SyncContext.write`` — one
-archive transaction holding the page's records, the stream's checkpoint and, with the last
-page, its coverage — and may return follow-up work (a dense window split into parts).
+Each exchange's connector (``exchanges.base.Connector``) turns an account into *work items*
+(a Bitget window, a CoinW pass). A work item fetches pages, has their row bytes normalized
+by ``SyncContext.normalize`` (the stream's pure, versioned normalizer) and hands each page
+to ``SyncContext.write`` — the sink: one archive transaction holding the page's records,
+the stream's checkpoint and, with the last page, its coverage — and may return follow-up
+work (a dense window split into parts).
 All work items of all accounts run at once; the per-key rate limiter inside each client
 decides the pace, so latency is hidden by concurrency and the limit is never exceeded.
 
@@ -37,15 +39,16 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ._clock import now_ms
 from .archive import Archive, Checkpoint, StreamSummary, WriteResult
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Account
 from .errors import ExchangeError, FatalAccountError, FatalStreamError, IdentityError
-from .exchanges import registry
+from .exchanges import registry, spec
 from .exchanges._http import RequestStats
+from .exchanges.base import Work
 from .identity import IdentityGate, open_gate
 from .model import Record, StreamKey
 from .reparse import describe, outdated, reparse, stamp
@@ -62,21 +65,13 @@ per key in 1-second windows, and the other process's last requests are still in 
 one (the two processes do not share a rate limiter)."""
 
 
-class Work(Protocol):
-    key: StreamKey
-
-    @property
-    def label(self) -> str: ...
-
-    async def run(self, ctx: SyncContext) -> Sequence[Work]: ...
-
-
 @dataclass
 class StreamStats:
     pages: int = 0
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    unparsed: int = 0     # rows archived raw without entries (not understood yet)
 
 
 @dataclass(frozen=True)
@@ -155,6 +150,10 @@ class AccountReport:
     def updated(self) -> int:
         return sum(s.updated for s in self.streams.values())
 
+    @property
+    def unparsed(self) -> int:
+        return sum(s.unparsed for s in self.streams.values())
+
 
 @dataclass
 class SyncReport:
@@ -189,9 +188,34 @@ class SyncContext:
         self._stamped: set[StreamKey] = set()
         self._gates: dict[str, IdentityGate] = {}
         self._unregistered: dict[str, list[StreamKey]] = {}
+        #: The rate limiters of this sync run: one per (exchange, key, budget), shared by
+        #: every client of the run (two accounts with one key share its limits).
+        self.limiters = None
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())
+
+    def normalize(self, key: StreamKey, rows: Sequence[bytes]) -> list[Record]:
+        """The records of one page's rows, by the stream's normalizer (the stage ``reparse``
+        re-runs over archived bytes). A row that cannot be archived at all (no readable id or
+        time) stops the work item with ``FatalStreamError``; one not understood is kept raw
+        only and counted."""
+        stream = spec(key)
+        if stream is None:
+            raise FatalStreamError(f"stream {key.stream!r} is not known", exchange=key.exchange,
+                                   account=key.account)
+        parse = stream.normalizer.parse
+        records = []
+        for index, raw in enumerate(rows):
+            try:
+                record, understood = parse(key.account, key.partition, raw)
+            except ValueError as exc:
+                raise FatalStreamError(f"row {index} of the page cannot be archived: {exc}",
+                                       exchange=key.exchange, account=key.account) from None
+            if not understood:
+                self._stats(key).unparsed += 1
+            records.append(record)
+        return records
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         async with self._lock:
@@ -391,7 +415,7 @@ async def _locked_account(account: Account, ctx: SyncContext, report: AccountRep
 
 async def _run_account(account: Account, ctx: SyncContext, report: AccountReport,
                        accept: bool = False) -> None:
-    exchange = registry[account.exchange]
+    connector = registry[account.exchange]
     t0 = time.monotonic()
     started_ms = now_ms()
     try:
@@ -400,11 +424,11 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
         report.fatal = report.skipped = True
         report.fail(cause_of(exc))
         return
-    client = exchange.open_client(account, report.requests)
+    clients = connector.open(account, report.requests, ctx.limiters)
     tasks: dict[asyncio.Task, Work] = {}
     try:
         try:
-            planned = await exchange.plan_account(account, client, ctx)
+            planned = await connector.plan(account, clients, ctx)
             await ctx.register(list(dict.fromkeys(work.key for work in planned)))
             for work in planned:
                 tasks[asyncio.create_task(work.run(ctx))] = work
@@ -428,8 +452,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                         follow_up = task.result()
                     except FatalStreamError as exc:
                         if gate.decided:
-                            report.fail(cause_of(exc), work.key, work.label,
-                                        getattr(work, "unit", "work items"))
+                            report.fail(cause_of(exc), work.key, work.label, work.unit)
                         else:
                             held.append((exc, work))
                         continue
@@ -443,7 +466,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                             f"nothing was written, run again")
             else:
                 for exc, work in held:
-                    report.fail(cause_of(exc), work.key, work.label, getattr(work, "unit", "work items"))
+                    report.fail(cause_of(exc), work.key, work.label, work.unit)
                 await ctx.settle(account.name)
         except FatalAccountError as exc:
             report.fatal = True
@@ -458,7 +481,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        await client.aclose()
+        await clients.aclose()
         report.seconds = time.monotonic() - t0
     if report.skipped:      # refused before anything of it was written: the archive is unchanged
         return
@@ -470,7 +493,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             "pages": sum(s.pages for s in report.streams.values()),
             "requests": report.requests.requests,
             "retries": report.requests.retries,
-            "unparsed": report.requests.unparsed,
+            "unparsed": report.unparsed,
             "errors": report.errors,
             "notes": report.notes,
         },

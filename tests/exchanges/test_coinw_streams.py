@@ -12,7 +12,8 @@ from cexledger.archive import Archive
 from cexledger.exchanges.coinw.streams import (
     RECHECK_META,
     RECHECK_OPEN_MS,
-    STREAM,
+    DEALS,
+    PassState,
     PassWork,
     recheck_due,
 )
@@ -23,7 +24,7 @@ from .conftest import Script, coinw_ok
 
 NOW = 1_760_000_000_000
 HOUR = 3_600_000
-KEY = StreamKey("futures", "coinw", STREAM, "BTC")
+KEY = StreamKey("futures", "coinw", DEALS.name, "BTC")
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ async def synced(archive, make_coinw):
     """A backfilled archive (stamped at the backfill's start, NOW) and the server."""
     server = Server()
     client = make_coinw(server.script)
-    await run_all(PassWork(KEY, client, NOW, backfill=True), ctx_at(archive, NOW))
+    await run_all(PassWork(KEY, client, PassState(pass_started=NOW, backfill=True)), ctx_at(archive, NOW))
     assert archive.get_meta(KEY, RECHECK_META) == str(NOW)
     server.script.requests.clear()
     return server, client
@@ -119,7 +120,7 @@ async def test_not_due_stops_at_the_first_unchanged_page(archive, synced):
     server, client = synced
     deep = server.close_deep()
     later = NOW + RECHECK_OPEN_MS - 1
-    await run_all(PassWork(KEY, client, later, backfill=False), ctx_at(archive, later))
+    await run_all(PassWork(KEY, client, PassState(pass_started=later, backfill=False)), ctx_at(archive, later))
     assert server.pages_requested() == [1]
     assert deep in archived_open_ids(archive), "the deep position was re-read although not due"
     assert archive.get_meta(KEY, RECHECK_META) == str(NOW), "a pass that stopped early counted as a recheck"
@@ -131,7 +132,7 @@ async def test_due_or_forced_rereads_down_to_the_deepest_open_position(archive, 
     deep = server.close_deep()
     later = NOW + (10 * 60_000 if forced else RECHECK_OPEN_MS)
     ctx = ctx_at(archive, later, recheck_open=forced)
-    await run_all(PassWork(KEY, client, later, backfill=False), ctx)
+    await run_all(PassWork(KEY, client, PassState(pass_started=later, backfill=False)), ctx)
     assert server.pages_requested() == [1, 2, 3]  # page 3 holds it, and ends the list
     assert deep not in archived_open_ids(archive)
     assert ctx._reports["futures"].updated == 1
@@ -142,10 +143,10 @@ async def test_due_pass_stops_early_once_every_open_position_is_seen(archive, ma
     server = Server()
     server.rows += [Server._row(i, "close") for i in range(250, 450)]   # pages 4 and 5
     client = make_coinw(server.script)
-    await run_all(PassWork(KEY, client, NOW, backfill=True), ctx_at(archive, NOW))
+    await run_all(PassWork(KEY, client, PassState(pass_started=NOW, backfill=True)), ctx_at(archive, NOW))
     server.script.requests.clear()
     later = NOW + RECHECK_OPEN_MS
-    await run_all(PassWork(KEY, client, later, backfill=False), ctx_at(archive, later))
+    await run_all(PassWork(KEY, client, PassState(pass_started=later, backfill=False)), ctx_at(archive, later))
     assert server.pages_requested() == [1, 2, 3]   # page 3: open position seen, page unchanged
     assert archive.get_meta(KEY, RECHECK_META) == str(later)
 
@@ -154,7 +155,7 @@ async def test_resumed_recheck_carries_on_whatever_the_schedule(archive, synced)
     server, client = synced
     deep = server.close_deep()
     soon = NOW + 60_000
-    interrupted = PassWork(KEY, client, soon, backfill=False, recheck=True)
+    interrupted = PassWork(KEY, client, PassState(pass_started=soon, backfill=False, recheck=True))
     state = interrupted.state(2, None, False, True)
     assert state["recheck"] is True
     resumed = PassWork.resume(KEY, client, state, soon)

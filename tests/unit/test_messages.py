@@ -57,15 +57,17 @@ def test_closest_instrument(name, known, expected):
     assert closest_instrument(name, known) == expected
 
 
-@pytest.mark.parametrize("exchange", sorted(registry))
-def test_a_stream_without_coverage_has_no_safe_days_whatever_it_holds(exchange):
+@pytest.mark.parametrize("stream", [s for c in registry.values() for s in c.streams.values()],
+                         ids=lambda s: f"{s.exchange}-{s.name}")
+def test_a_stream_without_coverage_has_no_safe_days_whatever_it_holds(stream):
     now = 1_800_000_000_000
-    holding = StreamSummary(key=key("X", exchange), records=500, oldest_ts=now - 80 * DAY,
+    where = StreamKey("acc", stream.exchange, stream.name, "X")
+    holding = StreamSummary(key=where, records=500, oldest_ts=now - 80 * DAY,
                             newest_ts=now - DAY, coverage=[], last_write_ms=now)
     assert round(safe_days(holding, now)) == 0
-    covered = StreamSummary(key=key("X", exchange), records=0, oldest_ts=None, newest_ts=None,
-                            coverage=[(now - registry[exchange].RETENTION_MS, now)], last_write_ms=now)
-    assert round(safe_days(covered, now)) == registry[exchange].RETENTION_MS // DAY
+    covered = StreamSummary(key=where, records=0, oldest_ts=None, newest_ts=None,
+                            coverage=[(now - stream.retention_ms, now)], last_write_ms=now)
+    assert round(safe_days(covered, now)) == stream.retention_ms // DAY
 
 
 CONFIG = """

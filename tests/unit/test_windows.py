@@ -5,18 +5,29 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cexledger.exchanges.bitget.streams import (
-    EDGE_MARGIN_MS,
-    OVERLAP_MS,
-    RETENTION_MS,
-    WINDOW_MS,
-    plan_gaps,
-    plan_windows,
-    _Trail,
-    split_remainder,
-    subtract,
-    wanted_range,
-)
+from cexledger.exchanges import _windows
+from cexledger.exchanges._windows import EDGE_MARGIN_MS, OVERLAP_MS, _Trail, subtract
+from cexledger.exchanges.bitget.streams import FINANCIAL
+
+RETENTION_MS = FINANCIAL.retention_ms
+WINDOW_MS = FINANCIAL.window_ms - 1     # the window grid: the longest span less 1 ms
+PAGE_LIMIT = 100
+
+
+def wanted_range(now):
+    return _windows.wanted_range(now, RETENTION_MS)
+
+
+def plan_gaps(now, coverage, in_progress):
+    return _windows.plan_gaps(now, coverage, in_progress, retention_ms=RETENTION_MS, grid_ms=WINDOW_MS)
+
+
+def plan_windows(start, end):
+    return _windows.plan_windows(start, end, WINDOW_MS)
+
+
+def split_remainder(trail, start, end, **kwargs):
+    return _windows.split_remainder(trail, start, end, PAGE_LIMIT, **kwargs)
 
 NOW = st.integers(min_value=1_600_000_000_000, max_value=2_000_000_000_000)
 

@@ -1,19 +1,26 @@
-"""One subpackage per exchange: ``auth`` (signing), ``client`` (requests, limits, retries,
-parsing), ``normalize`` (unified entries) and ``streams`` (what to fetch and how to page it).
+"""One subpackage per exchange: ``auth`` (signing), ``client`` (requests: raw rows only),
+``normalize`` (pure, versioned: row bytes to records) and ``streams`` (the exchange's
+:class:`~cexledger.exchanges.base.Connector`: its streams and how an account is planned).
 
-``registry`` maps an exchange name to its ``streams`` module, which offers
-``open_client(account, stats)``, ``plan_account(account, client, ctx)``, and the normalizer:
-``parse_row(account, partition, raw)`` (one row's bytes -> ``(record, understood)``, the one
-path sync and reparse share) and its ``NORMALIZER_VERSION``.
+``registry`` maps an exchange name to its connector; ``spec(key)`` is the
+:class:`~cexledger.exchanges.base.StreamSpec` of an archived stream (``None`` for a stream
+this version of cexledger does not know).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from ..model import StreamKey
+from .base import Connector, StreamSpec
+from .bitget.streams import BITGET
+from .coinw.streams import COINW
 
-from .bitget import streams as _bitget_streams
-from .coinw import streams as _coinw_streams
+registry: dict[str, Connector] = {c.name: c for c in (BITGET, COINW)}
 
-registry: dict[str, ModuleType] = {"bitget": _bitget_streams, "coinw": _coinw_streams}
 
-__all__ = ["registry"]
+def spec(key: StreamKey) -> StreamSpec | None:
+    """The spec of ``key``'s stream, or ``None`` if its exchange or stream is unknown."""
+    connector = registry.get(key.exchange)
+    return connector.streams.get(key.stream) if connector is not None else None
+
+
+__all__ = ["Connector", "StreamSpec", "registry", "spec"]

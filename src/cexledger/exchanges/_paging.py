@@ -32,6 +32,13 @@ stream (a Bitget category's windows) stop together after one of them made no pro
 the stream reports one line and does not go on requesting: the first chain to stop raises
 :class:`NoProgress`, every other one :class:`StreamHalted` (at its next check or page),
 which its work item ends on quietly, leaving its range uncovered.
+
+Paginators (small, single use, one per chain) put a chain's rules in one place for each
+way of paging: :class:`CursorPaginator` (follow the server's cursor: Bitget windows) and
+:class:`PageNumbers` (pages 1, 2, …: CoinW). A stream feeds each page it receives to its
+paginator's ``update`` and asks ``has_next``; the paginator also keeps the checkpoint
+(``resume``): the cursor or page after the last page that brought new rows, so a chain
+stopped for no progress resumes before the pages it could not trust.
 """
 
 from __future__ import annotations
@@ -42,7 +49,10 @@ from dataclasses import dataclass, field
 
 from ..errors import FatalStreamError
 
-__all__ = ["NO_PROGRESS_PAGES", "RECENT_PAGES", "NoProgress", "PageChain", "StreamHalt", "StreamHalted"]
+__all__ = [
+    "NO_PROGRESS_PAGES", "RECENT_PAGES", "CursorPaginator", "NoProgress", "PageChain", "PageNumbers",
+    "StreamHalt", "StreamHalted",
+]
 
 NO_PROGRESS_PAGES = 3     # pages in a row without new rows a chain tolerates before it stops
 RECENT_PAGES = 2 * (NO_PROGRESS_PAGES + 1)   # pages whose ids a chain remembers one by one
@@ -130,3 +140,58 @@ class PageChain:
         message = f"no progress: {why}; {self.uncovered} left uncovered"
         self.halt.reason = message
         raise NoProgress(message, exchange=self.exchange, account=self.account)
+
+
+@dataclass
+class CursorPaginator:
+    """One chain of pages followed by cursor, from ``cursor`` (``None``: the first page).
+
+    ``update(ids, rows, cursor)`` with each page received: the page ends the chain when the
+    server sends no cursor or :meth:`PageChain.is_last` says so; otherwise ``cursor`` is the
+    one to send next (checked for loops). ``resume`` is the checkpoint cursor.
+    """
+
+    chain: PageChain
+    cursor: str | None = None
+    has_next: bool = True
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        self.chain.sending(self.cursor)
+        self.resume = self.cursor
+
+    def update(self, ids: Sequence[str], rows: int, cursor: str | None) -> None:
+        self.chain.received(ids)
+        self.has_next = not (self.chain.is_last(rows) or cursor is None)
+        if self.has_next:
+            self.chain.sending(cursor)
+        if not self.chain.stale:       # a page that brought nothing new is not progress
+            self.resume = cursor
+        self.cursor = cursor
+
+
+@dataclass
+class PageNumbers:
+    """One pass over pages ``start, start + 1, …`` of a page-numbered list.
+
+    ``update(page, ids, rows)`` with each page, in page order; returns whether the page
+    repeats the previous one row for row (a server clamping page numbers to its last page).
+    ``has_next`` is False once a page ends the list (:meth:`PageChain.is_last`, or a
+    repeat). ``resume`` is the checkpoint page.
+    """
+
+    chain: PageChain
+    start: int = 1
+    has_next: bool = True
+    resume: int = 0
+
+    def __post_init__(self) -> None:
+        self.resume = self.start
+
+    def update(self, page: int, ids: Sequence[str], rows: int) -> bool:
+        repeated = self.chain.received(ids)      # raises when pages stop bringing new rows
+        end = self.chain.is_last(rows)
+        self.has_next = not (repeated or end)
+        if self.has_next and not self.chain.stale:
+            self.resume = page + 1
+        return repeated

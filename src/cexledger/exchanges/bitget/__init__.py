@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .auth import BitgetAuth, BitgetCredentials, sign
-from .client import BITGET_CATEGORIES, BITGET_CODES, BitgetClient, BitgetPage
+from .client import BITGET_CATEGORIES, BITGET_CODES, BitgetClient
 from .normalize import BITGET_KINDS, bitget_kind, bitget_record
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "BitgetAuth",
     "BitgetClient",
     "BitgetCredentials",
-    "BitgetPage",
     "bitget_kind",
     "bitget_record",
     "sign",

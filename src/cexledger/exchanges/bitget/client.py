@@ -23,7 +23,8 @@ code                                                   outcome
 
 Parsing: the envelope is decoded with msgspec keeping every row of ``data.list`` as
 ``msgspec.Raw`` -- the exact bytes of that row, archived byte for byte -- then each row is
-decoded with ``cexledger._json.loads`` (numbers as ``Decimal``) and normalized.
+handed on as bytes; the stream's normalizer decodes them (``cexledger._json.loads``: numbers as
+``Decimal``).
 Tolerated shapes [I]: ``data`` null or absent, ``data.list`` null or absent, ``cursor`` null,
 absent, ``""``, a string or a JSON number (kept as its digits). The server says paging
 ended (``cursor`` is ``None``) when the list is null/empty or the cursor is
@@ -37,7 +38,6 @@ machine whose clock is off by more than Bitget's 30-second window still syncs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Optional
 
@@ -46,7 +46,6 @@ import msgspec
 
 from ..._json import loads, to_id
 from ...errors import FatalStreamError
-from ...model import Record
 from .._http import (
     RATE_SAFETY,
     ErrorCodes,
@@ -57,10 +56,10 @@ from .._http import (
     Verdict,
     limiter_for,
 )
+from ..base import RawPage
 from .auth import BitgetAuth, BitgetCredentials
-from .normalize import bitget_parse
 
-__all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetPage", "BitgetClient", "BitgetCredentials"]
+__all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetClient", "BitgetCredentials"]
 
 BITGET_CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
 
@@ -102,16 +101,6 @@ _data_decoder = msgspec.json.Decoder(Optional[_Data])
 
 def _parse(data: msgspec.Raw) -> _Data:
     return _data_decoder.decode(data) or _Data()
-
-
-@dataclass
-class BitgetPage:
-    """One page: normalized records, the cursor of the next page (``None``: paging ended)
-    and the number of rows the exchange sent."""
-
-    records: list[Record]
-    cursor: str | None
-    rows: int
 
 
 class BitgetClient:
@@ -165,8 +154,9 @@ class BitgetClient:
         end_ms: int | None = None,
         cursor: str | None = None,
         limit: int = 100,
-    ) -> BitgetPage:
-        """One page of ``category``'s records in ``[start_ms, end_ms]``, after ``cursor``."""
+    ) -> RawPage:
+        """One page of ``category``'s records in ``[start_ms, end_ms]``, after ``cursor``: each
+        row's exact bytes (normalized later, by the stream's normalizer)."""
         if not category:
             raise ValueError("category is required")
         if not 1 <= limit <= _MAX_LIMIT:
@@ -182,18 +172,8 @@ class BitgetClient:
             _PATH, sorted(params.items()), limiter=self._limiter, auth=self._auth, parse=_parse
         )
         rows = data.rows or []
-        records = [self._record(category, index, raw) for index, raw in enumerate(rows)]
         next_cursor = self._cursor(data.cursor) if rows else None
-        return BitgetPage(records=records, cursor=next_cursor, rows=len(rows))
-
-    def _record(self, category: str, index: int, raw: msgspec.Raw) -> Record:
-        try:
-            record, understood = bitget_parse(self.account, category, bytes(raw))
-        except ValueError as exc:
-            raise self._stream_error(f"row {index} of the page cannot be archived: {exc}") from None
-        if not understood:
-            self.stats.unparsed += 1
-        return record
+        return RawPage(rows=[bytes(raw) for raw in rows], cursor=next_cursor)
 
     def _cursor(self, raw: msgspec.Raw) -> str | None:
         value = loads(bytes(raw))

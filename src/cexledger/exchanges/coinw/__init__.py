@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .auth import CoinwAuth, CoinwCredentials, sign
-from .client import COINW_CODES, CoinwClient, CoinwPage
+from .client import COINW_CODES, CoinwClient
 from .normalize import coinw_record, is_forced_close
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "CoinwAuth",
     "CoinwClient",
     "CoinwCredentials",
-    "CoinwPage",
     "coinw_record",
     "is_forced_close",
     "sign",

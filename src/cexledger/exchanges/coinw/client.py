@@ -20,7 +20,8 @@ code                                 outcome
 ===================================  ===========================================
 
 Parsing: rows of ``data.rows`` are kept as ``msgspec.Raw`` (the exact bytes sent, archived
-byte for byte), then decoded with ``cexledger._json.loads``: JSON numbers such as
+byte for byte) and handed on as bytes; the stream's normalizer decodes them with
+``cexledger._json.loads``: JSON numbers such as
 ``85992.4`` or ``1E-8`` become ``Decimal`` and integer ids above 2^53 stay integers, never
 floats. Tolerated shapes [I]: ``data`` null/absent, ``rows`` null/absent/``[]``; ``total``,
 ``nextId``, ``prevId`` absent; ``total`` as a number or a string (anything else: ``None`` --
@@ -35,7 +36,6 @@ such as ``BTCUSDT`` loses its ``USDT`` suffix. Names are upper-cased and dedupli
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Optional
 
@@ -43,13 +43,12 @@ import httpx
 import msgspec
 
 from ..._json import loads, to_decimal
-from ...errors import FatalStreamError
-from ...model import Record
 from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from ..base import RawPage
 from .auth import CoinwAuth, CoinwCredentials
-from .normalize import COIN, coinw_parse
+from .normalize import COIN
 
-__all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials", "closest_instrument"]
+__all__ = ["COINW_CODES", "CoinwClient", "CoinwCredentials", "closest_instrument"]
 
 COINW_CODES = ErrorCodes(
     success=frozenset({"0"}),
@@ -86,18 +85,6 @@ def _parse(data: msgspec.Raw) -> _Data:
 
 def _parse_list(data: msgspec.Raw) -> list[Any]:
     return _list_decoder.decode(data) or []
-
-
-@dataclass
-class CoinwPage:
-    """One page: normalized records, the number of rows sent, ``total`` as the exchange
-    claims it (untrusted; ``None`` if absent), and the page number and size requested."""
-
-    records: list[Record]
-    rows: int
-    total: int | None
-    page: int
-    page_size: int
 
 
 class CoinwClient:
@@ -146,8 +133,9 @@ class CoinwClient:
         page_size: int = 100,
         origin_type: str | None = None,
         position_model: int | None = None,
-    ) -> CoinwPage:
-        """One page of ``instrument``'s transaction details (newest first, as served)."""
+    ) -> RawPage:
+        """One page of ``instrument``'s transaction details (newest first, as served): each
+        row's exact bytes, and ``total`` as claimed."""
         if not instrument.strip():
             raise ValueError("instrument is required")
         if page < 1 or page_size < 1:
@@ -164,15 +152,7 @@ class CoinwClient:
         data = await self._requester.get(
             _PATH, params, limiter=self._limiter, auth=self._auth, parse=_parse
         )
-        rows = data.rows or []
-        records = [self._record(instrument, index, raw) for index, raw in enumerate(rows)]
-        return CoinwPage(
-            records=records,
-            rows=len(rows),
-            total=_total(data.total),
-            page=page,
-            page_size=page_size,
-        )
+        return RawPage(rows=[bytes(raw) for raw in data.rows or []], total=_total(data.total))
 
     async def instruments(self) -> list[str]:
         """Base names of the listed perpetuals (``BTC``, ``1000PEPE``, …), upper-cased."""
@@ -181,22 +161,6 @@ class CoinwClient:
         )
         names = (_instrument_name(item) for item in items)
         return list(dict.fromkeys(name for name in names if name))
-
-    def _record(self, instrument: str, index: int, raw: msgspec.Raw) -> Record:
-        try:
-            record, understood = coinw_parse(self.account, instrument, bytes(raw))
-        except ValueError as exc:
-            self.stats.failures += 1
-            raise FatalStreamError(
-                f"row {index} of the page cannot be archived: {exc}",
-                exchange="coinw",
-                account=self.account,
-                method="GET",
-                path=_PATH,
-            ) from None
-        if not understood:
-            self.stats.unparsed += 1
-        return record
 
     async def aclose(self) -> None:
         await self._requester.aclose()

@@ -61,6 +61,7 @@ __all__ = [
 
 STREAM = "deals-history"
 VERSION = 2
+TS_KEY = "createdDate"   # the row field holding its event time
 """The version of this normalizer; streams record which version built their entries."""
 CATEGORY = "USDT-FUTURES"
 COIN = "USDT"
@@ -100,7 +101,7 @@ def coinw_parse(account: str, instrument: str, raw: bytes) -> Derived:
     A raw-only record stays ``mutable`` while the row says it may change, so it is re-read
     until settled. Raises ``ValueError`` when the row's id or ``createdDate`` cannot be held."""
     return derive(
-        raw, "createdDate",
+        raw, TS_KEY,
         lambda record_id, ts, row: _owned(
             coinw_record(account, instrument, raw, row, (record_id, ts)), row),
         lambda record_id, ts, row: _owned(Record(
@@ -122,7 +123,7 @@ def coinw_record(account: str, instrument: str, raw: bytes, row: dict[str, Any],
     """
     record_id = row_id(row) if identified is None else identified[0]
     try:
-        ts = millis(row, "createdDate") if identified is None else identified[1]
+        ts = millis(row, TS_KEY) if identified is None else identified[1]
         return _record(account, instrument, record_id, ts, raw, row)
     except ValueError as exc:
         raise ValueError(f"row {record_id}: {exc}") from None

@@ -45,25 +45,32 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ..._clock import now_ms
 from ...errors import FatalStreamError
 from ...model import StreamKey
-from .._paging import PageChain
-from .client import CoinwClient, CoinwCredentials, CoinwPage, closest_instrument
-from .normalize import VERSION as NORMALIZER_VERSION
-from .normalize import coinw_parse as parse_row
+from .._fields import identify
+from .._paging import PageChain, PageNumbers
+from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
+from .client import CoinwClient, CoinwCredentials, closest_instrument
+from .normalize import TS_KEY as DEALS_TS
+from .normalize import VERSION as DEALS_VERSION
+from .normalize import coinw_parse
 
 if TYPE_CHECKING:
     from ...config import Account
-    from ...sync import SyncContext
 
-__all__ = ["STREAM", "RETENTION_MS", "RECHECK_OPEN_MS", "PassWork", "open_client", "plan_account", "recheck_due"]
+__all__ = ["COINW", "CoinwConnector", "DEALS", "RECHECK_OPEN_MS", "PassState", "PassWork", "recheck_due"]
 
-STREAM = "deals-history"
-RETENTION_MS = 90 * 86_400_000     # "3 months"
+DEALS = StreamSpec(
+    exchange="coinw", name="deals-history", title="futures transaction details",
+    retention_ms=90 * DAY_MS,                     # "3 months"
+    normalizer=Normalizer(DEALS_VERSION, coinw_parse), budget="deals-history", budget_rate=5.0,
+)
 PAGE_SIZE = 100
 MAX_DEPTH = 4
 MAX_PAGES = 100_000                # a guard, far above any real instrument's 3 months
@@ -90,91 +97,85 @@ def _parse_stamp(value: str | None) -> int | None:
         return None
 
 
-@dataclass
-class PassWork:
-    """One pass over an instrument's pages, from ``start_page``.
+class PassState(msgspec.Struct, kw_only=True):
+    """How a pass reads, and its checkpoint (the next page to read).
 
     ``backfill`` passes read to the end (no early stop); ``sequential`` ones read one page
-    at a time (a recovery pass after the list moved); ``pipelined``/``newest_first`` carry
-    what a resumed pass had already learnt; ``resumed`` passes are followed by a fresh one.
-    ``recheck`` passes re-read every archived open position before stopping early; a pass
-    decides it when it starts (``recheck_due``) and a resumed one carries it on.
+    at a time (a recovery pass after the list moved); ``pipelined`` (pages were read out of
+    order) and ``newest_first`` (page 1's order) are what the pass has learnt so far;
+    ``first_ids`` page 1's ids; ``recheck`` passes re-read every archived open position
+    before stopping early (decided when the pass starts, see ``recheck_due``).
     """
 
-    key: StreamKey
-    client: CoinwClient
     pass_started: int
     backfill: bool
-    start_page: int = 1
-    first_ids: list[str] | None = None
+    page: int = 1
     sequential: bool = False
     pipelined: bool = False
     newest_first: bool = True
-    resumed: bool = False
+    first_ids: list[str] | None = None
     recheck: bool = False
 
-    @property
-    def slot(self) -> str:
-        return SLOT
+    @classmethod
+    def load(cls, stored: Any, now: int) -> PassState | None:
+        """The state a checkpoint holds, or None if it is unreadable or expired."""
+        try:
+            state = msgspec.convert(stored, cls, strict=False)
+        except (msgspec.ValidationError, TypeError):
+            return None
+        if state.page < 1 or state.pass_started <= now - DEALS.retention_ms:
+            return None
+        return state
+
+    def dump(self) -> dict:
+        return msgspec.to_builtins(self)
+
+
+@dataclass
+class PassWork:
+    """One pass over an instrument's pages, as ``state`` says; ``resumed`` passes (from a
+    checkpoint) are followed by a fresh one."""
+
+    key: StreamKey
+    client: CoinwClient
+    state: PassState
+    resumed: bool = False
 
     #: What a failure count of this work is counted in.
     unit = "passes"
 
     @property
+    def slot(self) -> str:
+        return SLOT
+
+    @property
     def label(self) -> str:
-        return f"{self.key} page {self.start_page}"
-
-    def state(self, next_page: int, first_ids: list[str] | None, pipelined: bool, newest_first: bool) -> dict:
-        return {
-            "page": next_page,
-            "pass_started": self.pass_started,
-            "backfill": self.backfill,
-            "sequential": self.sequential,
-            "pipelined": pipelined,
-            "newest_first": newest_first,
-            "first_ids": first_ids,
-            "recheck": self.recheck,
-        }
-
-    @classmethod
-    def resume(cls, key: StreamKey, client: CoinwClient, st: dict, now: int) -> PassWork | None:
-        """The pass a checkpoint describes, or None if it is unreadable or expired."""
-        started, page, ids = st.get("pass_started"), st.get("page"), st.get("first_ids")
-        if not (isinstance(started, int) and isinstance(page, int) and page >= 1
-                and started > now - RETENTION_MS):
-            return None
-        return cls(
-            key, client, started, bool(st.get("backfill")), start_page=page,
-            first_ids=[str(i) for i in ids] if isinstance(ids, list) else None,
-            sequential=bool(st.get("sequential")), pipelined=bool(st.get("pipelined")),
-            newest_first=st.get("newest_first") is not False, resumed=True,
-            recheck=st.get("recheck") is True,
-        )
+        return f"{self.key} page {self.state.page}"
 
     def _recovery(self) -> PassWork:
         """A full sequential pass from page 1: sequential reading never misses a shifted row."""
-        return PassWork(self.key, self.client, now_ms(), backfill=True, sequential=True)
+        return PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=True, sequential=True))
 
-    async def run(self, ctx: SyncContext) -> list[PassWork]:
-        horizon = self.pass_started - RETENTION_MS
-        if not (self.backfill or self.recheck):
+    async def run(self, ctx: PlanContext) -> list[PassWork]:
+        st = self.state
+        horizon = st.pass_started - DEALS.retention_ms
+        if not (st.backfill or st.recheck):
             last = _parse_stamp(await ctx.get_meta(self.key, RECHECK_META))
-            self.recheck = recheck_due(last, ctx.now_ms, forced=ctx.recheck_open)
+            st.recheck = recheck_due(last, ctx.now_ms, forced=ctx.recheck_open)
         # archived open positions this pass must see again before it may stop early
         pending: set[str] = set()
-        if self.recheck and not self.backfill:
+        if st.recheck and not st.backfill:
             pending = {rid for rid, ts in (await ctx.mutable_ids(self.key)).items() if ts >= horizon}
-        depth = 1 if (self.sequential or not self.backfill) else MAX_DEPTH
-        page_no = self.start_page
+        depth = 1 if (st.sequential or not st.backfill) else MAX_DEPTH
+        page_no = st.page
         next_issue = page_no
-        first_ids = self.first_ids
-        chain = PageChain("coinw", self.key.account, uncovered="range")
-        resume_at = page_no    # the checkpoint: the page after the last one that brought new rows
+        first_ids = st.first_ids
+        pager = PageNumbers(PageChain("coinw", self.key.account, uncovered="range"), page_no)
         oldest: int | None = None
-        newest_first = self.newest_first
-        pipelined = self.pipelined
+        newest_first = st.newest_first
+        pipelined = st.pipelined
         hint: int | None = None
-        inflight: dict[int, asyncio.Task[CoinwPage]] = {}
+        inflight: dict[int, asyncio.Task[RawPage]] = {}
         try:
             while True:
                 # page 1 is read alone: it is the reference the moved-list check compares with
@@ -187,7 +188,8 @@ class PassWork:
                 pipelined = pipelined or len(inflight) > 1
                 page = await inflight.pop(page_no)
                 ctx.count_page(self.key)
-                records = page.records
+                records = ctx.normalize(self.key, page.rows)
+                rows = len(page.rows)
                 ids = [r.record_id for r in records]
                 if page_no == 1:
                     first_ids = ids
@@ -196,9 +198,8 @@ class PassWork:
                     raise FatalStreamError(
                         f"stream {self.key}: more than {MAX_PAGES} pages; stopping (range left uncovered)",
                         exchange="coinw", account=self.key.account)
-                repeated = chain.received(ids)      # raises when pages stop bringing new rows
-                end = chain.is_last(page.rows)
-                max_rows = chain.longest
+                repeated = pager.update(page_no, ids, rows)   # raises when pages bring nothing new
+                max_rows = pager.chain.longest
                 if page.total is not None and max_rows:
                     hint = max(1, math.ceil(page.total / max_rows))
                 for r in records:
@@ -210,30 +211,29 @@ class PassWork:
                         f"{self.key.partition}: page {page_no} brought exactly the rows of page "
                         f"{page_no - 1}; the server seems to clamp page numbers to its last page, "
                         f"so the list was taken to end at page {page_no - 1}")
-                if repeated or end:
+                if not pager.has_next:
                     # the end of the list: every row, open positions included, was re-read.
                     # A repeat could also be rows arriving at the top exactly a page apart:
                     # page 1 is read again, and if it moved, a sequential pass follows.
                     return await self._finish(ctx, records, first_ids, pipelined or repeated,
-                                              cover=(horizon, self.pass_started), rechecked=True,
+                                              cover=(horizon, st.pass_started), rechecked=True,
                                               note=clamped)
-                if not chain.stale:     # a page that brought nothing new is not progress
-                    resume_at = page_no + 1
                 result = await ctx.write(
                     self.key, records, slot=SLOT,
-                    state=self.state(resume_at, first_ids, pipelined, newest_first),
+                    state=replace(st, page=pager.resume, first_ids=first_ids, pipelined=pipelined,
+                                  newest_first=newest_first).dump(),
                 )
                 if (
-                    not self.backfill
+                    not st.backfill
                     and newest_first
-                    and page.rows == max_rows
-                    and result.unchanged == page.rows
+                    and rows == max_rows
+                    and result.unchanged == rows
                     and not pending
                 ):
-                    cover = (oldest, self.pass_started) if oldest is not None and oldest < self.pass_started else None
+                    cover = (oldest, st.pass_started) if oldest is not None and oldest < st.pass_started else None
                     return await self._finish(ctx, [], first_ids, pipelined, cover=cover,
-                                              rechecked=self.recheck)
-                if not self.sequential and (result.new or result.updated):
+                                              rechecked=st.recheck)
+                if not st.sequential and (result.new or result.updated):
                     depth = min(MAX_DEPTH, depth * 2)
                 page_no += 1
         finally:
@@ -242,7 +242,7 @@ class PassWork:
             if inflight:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
 
-    async def _finish(self, ctx: SyncContext, records, first_ids, pipelined: bool,
+    async def _finish(self, ctx: PlanContext, records, first_ids, pipelined: bool,
                       cover: tuple[int, int] | None, rechecked: bool,
                       note: str | None = None) -> list[PassWork]:
         """End the pass: cover its range, or — if pages were read out of order and the list
@@ -251,7 +251,7 @@ class PassWork:
         ``note``: told to the user (summary and run log) when the range is covered."""
         if pipelined and await self._list_moved(first_ids):
             recovery = self._recovery()
-            await ctx.write(self.key, records, slot=SLOT, state=recovery.state(1, None, False, True))
+            await ctx.write(self.key, records, slot=SLOT, state=recovery.state.dump())
             return [recovery]
         await ctx.write(self.key, records, slot=SLOT, done=True, cover=cover)
         if note is not None:
@@ -259,12 +259,12 @@ class PassWork:
         if rechecked:
             # Not in the page's transaction: a crash in between only leaves the previous
             # stamp, so the worst case is one recheck more than needed on the next sync.
-            await ctx.set_meta(self.key, RECHECK_META, str(self.pass_started))
+            await ctx.set_meta(self.key, RECHECK_META, str(self.state.pass_started))
         if self.resumed:      # rows may have arrived while this pass was interrupted
-            return [PassWork(self.key, self.client, now_ms(), backfill=False)]
+            return [PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=False))]
         return []
 
-    def _depth_needed(self, ctx: SyncContext) -> int:
+    def _depth_needed(self, ctx: PlanContext) -> int:
         """Pages in flight this pass needs so that the account's streams together keep the
         key's limiter busy: rate × round trip, with headroom, shared by the running streams.
         While enough instruments run side by side each reads sequentially (no re-check)."""
@@ -275,7 +275,11 @@ class PassWork:
     async def _list_moved(self, first_ids: list[str] | None) -> bool:
         """Did rows arrive (or move) at the top of the list while pages were read out of order?"""
         again = await self.client.deals_history(self.key.partition, page=1, page_size=PAGE_SIZE)
-        return [r.record_id for r in again.records] != (first_ids or [])
+        try:
+            ids = [identify(row, DEALS_TS)[0] for row in again.rows]
+        except ValueError:      # a row that cannot be held: the recovery pass reports it
+            return True
+        return ids != (first_ids or [])
 
 
 def _newest_first(records) -> bool:
@@ -286,19 +290,7 @@ def _newest_first(records) -> bool:
     return ts[0] > ts[-1]
 
 
-def open_client(account: Account, stats, http=None) -> CoinwClient:
-    """A client for one configured CoinW account."""
-    from .._http import RetryPolicy
-
-    retry = RetryPolicy.with_timeout(account.timeout)
-    creds = CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
-    return CoinwClient(
-        account.name, creds, base_url=account.base_url, http=http, stats=stats, retry=retry,
-        rate=account.rate_limit,
-    )
-
-
-async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) -> list[PassWork]:
+async def plan_account(account: Account, client: CoinwClient, ctx: PlanContext) -> list[PassWork]:
     """One pass per instrument: resumed where a checkpoint says, else backfill or incremental.
 
     Instruments come from the account's ``instruments`` setting, else from CoinW's public
@@ -312,7 +304,7 @@ async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) 
     their names.
     """
     archived = [s.key.partition for s in await ctx.streams(account.name)
-                if s.key.exchange == "coinw" and s.key.stream == STREAM and s.records]
+                if s.key.exchange == "coinw" and s.key.stream == DEALS.name and s.records]
     if account.instruments:
         listed, unchecked = [], None
         if set(account.instruments) - set(archived):   # names to check: read the list
@@ -341,20 +333,45 @@ async def plan_account(account: Account, client: CoinwClient, ctx: SyncContext) 
     checkpoints = {
         cp.key: cp
         for cp in await ctx.checkpoints(account.name)
-        if cp.key.exchange == "coinw" and cp.key.stream == STREAM and cp.slot == SLOT
+        if cp.key.exchange == "coinw" and cp.key.stream == DEALS.name and cp.slot == SLOT
     }
     works = []
     for instrument in dict.fromkeys(instruments):
-        key = StreamKey(account.name, "coinw", STREAM, instrument)
+        key = StreamKey(account.name, "coinw", DEALS.name, instrument)
         cp = checkpoints.pop(key, None)
         if cp is not None:
-            resumed = PassWork.resume(key, client, cp.state, ctx.now_ms)
-            if resumed is not None:
-                works.append(resumed)
+            state = PassState.load(cp.state, ctx.now_ms)
+            if state is not None:
+                works.append(PassWork(key, client, state, resumed=True))
                 continue
             await ctx.write(key, [], slot=SLOT, done=True)
         backfill = not await ctx.coverage(key)
-        works.append(PassWork(key, client, ctx.now_ms, backfill))
+        works.append(PassWork(key, client, PassState(pass_started=ctx.now_ms, backfill=backfill)))
     for key in checkpoints:
         await ctx.write(key, [], slot=SLOT, done=True)
     return works
+
+
+class CoinwConnector:
+    """CoinW futures (perpetual contracts)."""
+
+    name = "coinw"
+    default_base_url = "https://api.coinw.com"
+    streams = {s.name: s for s in (DEALS,)}
+    fields = frozenset({"instruments"})
+
+    def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> CoinwClient:
+        from .._http import RetryPolicy
+
+        creds = CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
+        return CoinwClient(account.name, creds, base_url=account.base_url, http=http, stats=stats,
+                           retry=RetryPolicy.with_timeout(account.timeout), rate=account.rate_limit)
+
+    async def plan(self, account: Account, clients: CoinwClient, ctx: PlanContext) -> list[PassWork]:
+        return await plan_account(account, clients, ctx)
+
+    def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
+        return []
+
+
+COINW = CoinwConnector()
