@@ -1,9 +1,10 @@
-"""Helpers for connector tests: a scripted ``httpx.MockTransport`` and fast clients."""
+"""Helpers for connector tests: a scripted ``httpx.MockTransport``, fast clients, and the
+normalizer stage a sync runs each page through (:func:`normalized`)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -11,7 +12,10 @@ import pytest
 
 from cexledger.exchanges._http import RetryPolicy
 from cexledger.exchanges.bitget import BitgetClient, BitgetCredentials
+from cexledger.exchanges.base import RawPage, StreamSpec
 from cexledger.exchanges.coinw import CoinwClient, CoinwCredentials
+from cexledger.model import Record, StreamKey
+from cexledger.sync import AccountReport, SyncContext
 
 FAST_RETRY = RetryPolicy(attempts=4, base=0.0, cap=0.0, timeout=5.0)
 SECRET = "s3cr3t-SECRET-value"
@@ -59,6 +63,23 @@ def coinw_ok(rows: list[bytes] | None, total: bytes | None = b"21") -> httpx.Res
     listed = b"null" if rows is None else b"[" + b",\n ".join(rows) + b"]"
     data = b'{"nextId":0,"prevId":0,"rows":' + listed + (b',"total":' + total if total is not None else b"") + b"}"
     return json_response(b'{"code":0,"data":' + data + b',"msg":""}')
+
+
+def normalized(page: RawPage | Sequence[bytes], spec: StreamSpec, partition: str,
+               account: str = "main") -> tuple[list[Record], int]:
+    """A page's records as a sync archives them, and how many rows were kept raw only.
+
+    Runs the rows through the engine's own normalizer stage (``SyncContext.normalize``),
+    so a row that cannot be archived raises the ``FatalStreamError`` a sync stops on, and the
+    count is the stream's ``StreamStats.unparsed`` for this one page.
+    """
+    rows = page.rows if isinstance(page, RawPage) else list(page)
+    report = AccountReport(account, spec.exchange)
+    ctx = SyncContext(None, 0, {account: report})  # type: ignore[arg-type]  # reads no archive
+    key = StreamKey(account, spec.exchange, spec.name, partition)
+    records = ctx.normalize(key, rows)
+    stats = report.streams.get(key)
+    return records, stats.unparsed if stats is not None else 0
 
 
 def unique_key(prefix: str) -> str:

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 
 from cexledger.errors import FatalStreamError
+from cexledger.exchanges.bitget.streams import FINANCIAL
 from cexledger.model import Kind
 
-from .conftest import Script, bitget_ok, json_response
+from .conftest import Script, bitget_ok, json_response, normalized
 
 ROW_DOC = (
     b'{\n        "category": "Margin",\n        "id": "13111111111111111",\n'
@@ -28,14 +29,17 @@ ROW_WEIRD = (
 async def test_raw_bytes_are_archived_exactly(make_bitget):
     script = Script(bitget_ok([ROW_DOC, ROW_WEIRD], b'"122222222222222222"'))
     page = await make_bitget(script).financial_records("MARGIN")
-    assert [r.raw for r in page.records] == [ROW_DOC, ROW_WEIRD]
-    assert page.rows == 2
+    assert page.rows == [ROW_DOC, ROW_WEIRD]
+    records, _ = normalized(page, FINANCIAL, "MARGIN")
+    assert [r.raw for r in records] == [ROW_DOC, ROW_WEIRD]
+    assert len(page.rows) == 2
     assert page.cursor == "122222222222222222"
 
 
 async def test_doc_example_row_normalizes(make_bitget):
     page = await make_bitget(Script(bitget_ok([ROW_DOC]))).financial_records("MARGIN")
-    (record,) = page.records
+    (record,), unparsed = normalized(page, FINANCIAL, "MARGIN")
+    assert unparsed == 0
     assert record.record_id == "13111111111111111"
     assert record.ts == 1745853486185
     assert record.mutable is False
@@ -52,7 +56,8 @@ async def test_doc_example_row_normalizes(make_bitget):
 
 async def test_exact_numbers_big_ids_unknown_types(make_bitget):
     page = await make_bitget(Script(bitget_ok([ROW_WEIRD]))).financial_records("USDT-FUTURES")
-    (record,) = page.records
+    (record,), unparsed = normalized(page, FINANCIAL, "USDT-FUTURES")
+    assert unparsed == 0
     assert record.record_id == "1311111111111111111"  # 19 digits, above 2**53
     (entry,) = record.entries
     assert str(entry.amount) == "123456789.123456789012345678"
@@ -66,7 +71,8 @@ async def test_exact_numbers_big_ids_unknown_types(make_bitget):
 
 async def test_missing_fee_and_balance(make_bitget):
     row = b'{"id":"7","ts":"1","amount":"-5","coin":"USDT","type":"TRANSFER_OUT"}'
-    (record,) = (await make_bitget(Script(bitget_ok([row]))).financial_records("OTHER")).records
+    page = await make_bitget(Script(bitget_ok([row]))).financial_records("OTHER")
+    (record,), _ = normalized(page, FINANCIAL, "OTHER")
     entry = record.entries[0]
     assert (entry.fee, entry.balance, entry.kind) == (Decimal(0), None, Kind.TRANSFER)
 
@@ -85,7 +91,8 @@ async def test_missing_fee_and_balance(make_bitget):
 )
 async def test_empty_pages_end_paging(make_bitget, body):
     page = await make_bitget(Script(json_response(body))).financial_records("SPOT")
-    assert (page.records, page.cursor, page.rows) == ([], None, 0)
+    assert (page.rows, page.cursor) == ([], None)
+    assert normalized(page, FINANCIAL, "SPOT") == ([], 0)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +109,7 @@ async def test_empty_pages_end_paging(make_bitget, body):
 async def test_cursor_shapes(make_bitget, cursor, expected):
     row = b'{"id":"1","ts":"1","amount":"1"}'
     page = await make_bitget(Script(bitget_ok([row], cursor))).financial_records("SPOT")
-    assert page.rows == 1
+    assert len(page.rows) == 1
     assert page.cursor == expected
 
 
@@ -130,9 +137,10 @@ async def test_same_cursor_back_is_left_to_the_chain(make_bitget):
 async def test_rows_without_id_or_ts_stop_the_stream(make_bitget, row, problem):
     """A row that cannot be identified cannot be deduplicated: the stream stops."""
     good = b'{"id":"1","ts":"1","amount":"1"}'
-    client = make_bitget(Script(bitget_ok([good, row])))
+    page = await make_bitget(Script(bitget_ok([good, row]))).financial_records("SPOT")
+    assert page.rows == [good, row]          # the client hands on bytes; the stage judges them
     with pytest.raises(FatalStreamError) as info:
-        await client.financial_records("SPOT")
+        normalized(page, FINANCIAL, "SPOT")
     assert problem in str(info.value)
     assert "row 1" in str(info.value)
     if b'"id":"9"' in row:
@@ -161,10 +169,12 @@ async def test_unnormalizable_row_is_archived_raw(make_bitget, bad):
     good2 = b'{"id":"3","ts":"3","amount":"-2.5"}'
     client = make_bitget(Script(bitget_ok([good1, bad, good2], b"null")))
     page = await client.financial_records("SPOT")
-    assert page.rows == 3
-    assert [r.record_id for r in page.records] == ["1", "9", "3"]
-    first, unparsed, last = page.records
+    assert len(page.rows) == 3
+    records, unparsed_count = normalized(page, FINANCIAL, "SPOT")
+    assert [r.record_id for r in records] == ["1", "9", "3"]
+    first, unparsed, last = records
     assert (unparsed.ts, unparsed.raw, unparsed.entries) == (2, bad, [])
     assert [e.amount for e in first.entries + last.entries] == [Decimal(1), Decimal("-2.5")]
-    assert client.stats.unparsed == 1
+    assert [FINANCIAL.normalizer.parse("main", "SPOT", raw)[1] for raw in page.rows] == [True, False, True]
+    assert unparsed_count == 1
     assert client.stats.failures == 0

@@ -10,9 +10,10 @@ import pytest
 from cexledger.errors import FatalAccountError, FatalStreamError, RetriableError
 from cexledger.exchanges._http import FIRST_CONNECT_ATTEMPTS, RATE_LIMIT_PENALTY_SLOTS, RetryPolicy, limiter_for
 from cexledger.exchanges.bitget import BitgetClient, BitgetCredentials
+from cexledger.exchanges.bitget.streams import FINANCIAL
 from cexledger.exchanges.coinw import CoinwClient, CoinwCredentials
 
-from .conftest import PASSPHRASE, SECRET, Script, bitget_ok, coinw_ok, json_response
+from .conftest import PASSPHRASE, SECRET, Script, bitget_ok, coinw_ok, json_response, normalized
 
 ROW = b'{"id":"1","ts":"1745853486185","amount":"1"}'
 BITGET_ACCOUNT = ["40001", "40002", "40003", "40005", "40006",
@@ -70,7 +71,7 @@ async def test_bitget_rate_limit_codes_retry_and_penalize(make_bitget, monkeypat
     penalties: list[float] = []
     monkeypatch.setattr(client._limiter, "penalize", penalties.append)
     page = await client.financial_records("SPOT")
-    assert page.rows == 1
+    assert len(page.rows) == 1
     assert penalties == [pytest.approx(RATE_LIMIT_PENALTY_SLOTS / client._limiter.rate)]
     counts = client.stats.as_dict()
     assert counts.pop("round_trip") > 0
@@ -106,7 +107,8 @@ async def test_transient_failures_are_retried_then_succeed(make_bitget, failure)
     script = Script(failure, failure, bitget_ok([ROW], b"null"))
     client = make_bitget(script)
     page = await client.financial_records("SPOT")
-    assert [r.record_id for r in page.records] == ["1"]
+    records, _ = normalized(page, FINANCIAL, "SPOT")
+    assert [r.record_id for r in records] == ["1"]
     assert len(script.requests) == 3
     assert client.stats.retries == 2 and client.stats.failures == 0
 
@@ -136,7 +138,7 @@ async def test_connection_refused_after_success_gets_every_attempt(make_bitget):
     client = make_bitget(script, retry=RetryPolicy(attempts=8, base=0.0, cap=0.0))
     await client.financial_records("SPOT")
     page = await client.financial_records("SPOT")
-    assert page.rows == 1 and len(script.requests) == 7
+    assert len(page.rows) == 1 and len(script.requests) == 7
 
 
 @pytest.mark.parametrize(
@@ -259,13 +261,13 @@ async def test_coinw_rate_limit_retries(make_coinw, limited):
     script = Script(limited, coinw_ok([]))
     client = make_coinw(script)
     page = await client.deals_history("BTC")
-    assert page.rows == 0
+    assert len(page.rows) == 0
     assert client.stats.rate_limited == 1 and client.stats.retries == 1
 
 
 async def test_coinw_string_success_code(make_coinw):
     script = Script(json_response('{"code":"0","data":{"rows":[]},"msg":""}'))
-    assert (await make_coinw(script).deals_history("ETH")).rows == 0
+    assert (await make_coinw(script).deals_history("ETH")).rows == []
 
 
 def test_one_limiter_per_key_and_budget():

@@ -8,9 +8,10 @@ import pytest
 
 from cexledger import _json
 from cexledger.errors import FatalStreamError
+from cexledger.exchanges.coinw.streams import DEALS
 from cexledger.model import Kind
 
-from .conftest import Script, coinw_ok, json_response
+from .conftest import Script, coinw_ok, json_response, normalized
 from .test_normalize import DOC_ROW
 
 ODD_ROW = (
@@ -23,8 +24,11 @@ ODD_ROW = (
 async def test_documented_response_parses(make_coinw):
     script = Script(coinw_ok([DOC_ROW, ODD_ROW], total=b"21"))
     page = await make_coinw(script).deals_history("btc")
-    assert (page.rows, page.total, page.page, page.page_size) == (2, 21, 1, 100)
-    doc, odd = page.records
+    assert (len(page.rows), page.total) == (2, 21)
+    assert script.requests[0].url.params["page"] == "1"
+    assert script.requests[0].url.params["pageSize"] == "100"
+    (doc, odd), unparsed = normalized(page, DEALS, "BTC", "futures")
+    assert unparsed == 0
     assert [doc.raw, odd.raw] == [DOC_ROW, ODD_ROW]  # byte for byte
     assert doc.record_id == "20776111118334981"
     assert sum(e.amount for e in doc.entries) == Decimal("-0.05179544")
@@ -48,8 +52,12 @@ async def test_documented_response_parses(make_coinw):
     ],
 )
 async def test_empty_pages(make_coinw, body):
-    page = await make_coinw(Script(json_response(body))).deals_history("ETH", page=3, page_size=20)
-    assert (page.records, page.rows, page.page, page.page_size) == ([], 0, 3, 20)
+    script = Script(json_response(body))
+    page = await make_coinw(script).deals_history("ETH", page=3, page_size=20)
+    assert page.rows == []
+    assert normalized(page, DEALS, "ETH", "futures") == ([], 0)
+    params = script.requests[0].url.params
+    assert (params["page"], params["pageSize"]) == ("3", "20")
 
 
 @pytest.mark.parametrize(
@@ -70,10 +78,13 @@ async def test_total_is_tolerated(make_coinw, total, expected):
     ],
 )
 async def test_row_without_id_or_date_stops_the_stream(make_coinw, bad, problem):
-    client = make_coinw(Script(coinw_ok([DOC_ROW, bad])))
-    with pytest.raises(FatalStreamError, match=problem):
-        await client.deals_history("BTC")
-    assert client.stats.unparsed == 0
+    page = await make_coinw(Script(coinw_ok([DOC_ROW, bad]))).deals_history("BTC")
+    assert page.rows == [DOC_ROW, bad]       # the client hands on bytes; the stage judges them
+    with pytest.raises(FatalStreamError, match=problem) as info:
+        normalized(page, DEALS, "BTC", "futures")
+    assert "row 1" in str(info.value)
+    with pytest.raises(ValueError, match=problem):   # refused, not archived raw (unparsed)
+        DEALS.normalizer.parse("futures", "BTC", bad)
 
 
 @pytest.mark.parametrize(
@@ -88,18 +99,22 @@ async def test_unnormalizable_row_is_archived_raw(make_coinw, bad, mutable):
     """Lossless: a row with an id and a date is kept byte for byte, without entries."""
     client = make_coinw(Script(coinw_ok([DOC_ROW, bad, ODD_ROW])))
     page = await client.deals_history("BTC")
-    assert page.rows == 3
-    doc, unparsed, odd = page.records
+    assert len(page.rows) == 3
+    (doc, unparsed, odd), unparsed_count = normalized(page, DEALS, "BTC", "futures")
     assert (unparsed.record_id, unparsed.ts, unparsed.raw) == ("5", 7, bad)
     assert unparsed.entries == []
     assert unparsed.mutable is mutable  # an open row is re-read until it settles
     assert doc.entries and odd.entries
-    assert client.stats.unparsed == 1
+    assert [DEALS.normalizer.parse("futures", "BTC", raw)[1] for raw in page.rows] == [True, False, True]
+    assert unparsed_count == 1
 
 
 async def test_instrument_symbol_is_upper_cased(make_coinw):
-    page = await make_coinw(Script(coinw_ok([DOC_ROW]))).deals_history("1000pepe")
-    assert {e.symbol for e in page.records[0].entries} == {"1000PEPEUSDT"}
+    script = Script(coinw_ok([DOC_ROW]))
+    page = await make_coinw(script).deals_history("1000pepe")
+    assert script.requests[0].url.params["instrument"] == "1000PEPE"
+    (record,), _ = normalized(page, DEALS, "1000pepe", "futures")
+    assert {e.symbol for e in record.entries} == {"1000PEPEUSDT"}
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from cexledger.archive import Archive
@@ -155,20 +156,22 @@ async def test_resumed_recheck_carries_on_whatever_the_schedule(archive, synced)
     server, client = synced
     deep = server.close_deep()
     soon = NOW + 60_000
-    interrupted = PassWork(KEY, client, PassState(pass_started=soon, backfill=False, recheck=True))
-    state = interrupted.state(2, None, False, True)
+    interrupted = PassState(pass_started=soon, backfill=False, recheck=True)
+    state = msgspec.structs.replace(interrupted, page=2, first_ids=None, pipelined=False,
+                                    newest_first=True).dump()       # its checkpoint at page 2
     assert state["recheck"] is True
-    resumed = PassWork.resume(KEY, client, state, soon)
-    assert resumed is not None and resumed.recheck
+    loaded = PassState.load(state, soon)
+    assert loaded is not None and loaded.recheck and loaded.page == 2
+    resumed = PassWork(KEY, client, loaded, resumed=True)
     await run_all(resumed, ctx_at(archive, soon))   # the stamp (NOW) alone would not make it due
     assert server.pages_requested()[:2] == [2, 3]    # then a fresh pass from page 1
     assert deep not in archived_open_ids(archive)
 
 
-def test_checkpoint_without_recheck_resumes_as_a_plain_pass(make_coinw):
+def test_checkpoint_without_recheck_resumes_as_a_plain_pass():
     st = {"page": 2, "pass_started": NOW, "backfill": False, "first_ids": None}
-    resumed = PassWork.resume(KEY, make_coinw(Server().script), st, NOW)
-    assert resumed is not None and not resumed.recheck
+    resumed = PassState.load(st, NOW)
+    assert resumed is not None and not resumed.recheck and resumed.page == 2
 
 
 class _NoInstrumentList:

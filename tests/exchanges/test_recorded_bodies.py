@@ -10,10 +10,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from cexledger.exchanges.bitget.streams import STREAM, WindowWork
+from cexledger.exchanges._windows import WindowWork
+from cexledger.exchanges.bitget.streams import FINANCIAL, BitgetClients
+from cexledger.exchanges.coinw.streams import DEALS
 from cexledger.model import Kind, StreamKey
 
-from .conftest import Script, json_response
+from .conftest import Script, json_response, normalized
 from .test_trust_paging import archive, archived, context  # noqa: F401  (fixture)
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
@@ -64,28 +66,32 @@ def test_every_synced_body_is_kept_with_its_sources():
 )
 async def test_bitget_recorded_bodies_parse_into_exact_records(make_bitget, name, category, expected):
     page = await make_bitget(Script(json_response(body(name)))).financial_records(category)
-    assert [r.raw for r in page.records] == row_bytes(name)
+    assert page.rows == row_bytes(name)
+    records, unparsed = normalized(page, FINANCIAL, category)
+    assert [r.raw for r in records] == row_bytes(name) and unparsed == 0
     got = [(r.record_id, r.ts, e.kind, e.coin, e.amount, e.fee, e.balance)
-           for r in page.records for e in r.entries]
+           for r in records for e in r.entries]
     assert got == [(i, ts, k, c, Decimal(a), Decimal(f), Decimal(b)) for i, ts, k, c, a, f, b in expected]
-    for record in page.records:
+    for record in records:
         assert [e.exchange_type for e in record.entries] == [msgspec.json.decode(record.raw)["type"]]
 
 
 async def test_bitget_cursors_are_opaque_and_the_empty_page_ends_paging(make_bitget):
     funding = await make_bitget(Script(json_response(body(BITGET_FUNDING)))).financial_records("USDT-FUTURES")
-    assert funding.cursor == "1388756642227965952" != funding.records[0].record_id
+    (first, *_), _ = normalized(funding, FINANCIAL, "USDT-FUTURES")
+    assert funding.cursor == "1388756642227965952" != first.record_id
     empty = await make_bitget(Script(json_response(body(BITGET_EMPTY)))).financial_records("SPOT")
-    assert (empty.records, empty.cursor, empty.rows) == ([], None, 0)
+    assert (empty.rows, empty.cursor) == ([], None)
 
 
 async def test_a_window_follows_the_live_trailing_cursor_to_the_empty_page(archive, make_bitget):  # noqa: F811
     # live: a one-row last page still carries a cursor, the next page is list null, cursor null
     script = Script(json_response(body(BITGET_FUNDING)), json_response(body(BITGET_EMPTY)))
-    key = StreamKey("main", "bitget", STREAM, "USDT-FUTURES")
+    key = StreamKey("main", "bitget", FINANCIAL.name, "USDT-FUTURES")
     ctx, _ = context(archive, "bitget")
     start, end = 1772812800000 - 86_400_000, 1772812800000 + 86_400_000
-    assert await WindowWork(key, make_bitget(script), start, end).run(ctx) == []
+    source = BitgetClients(make_bitget(script)).financial()
+    assert await WindowWork(key, source, start, end).run(ctx) == []
     assert [r.url.params.get("cursor") for r in script.requests] == [None, "1388756642227965952"]
     assert archived(archive, key) == {"1413844852469551105"}
     assert archive.coverage(key) == [(start, end)]
@@ -97,10 +103,11 @@ async def test_coinw_recorded_body_parses_into_an_exact_record(make_coinw):
     # the 3-day sibling endpoint's recorded body: the same row model as deals/history
     page = await make_coinw(Script(json_response(body(COINW_CANCELLED)))).deals_history("BTC")
     (raw,) = row_bytes(COINW_CANCELLED)
-    (record,) = page.records
-    assert record.raw == raw
+    assert page.rows == [raw]
+    (record,), unparsed = normalized(page, DEALS, "BTC", "futures")
+    assert record.raw == raw and unparsed == 0
     assert (record.record_id, record.ts, record.mutable) == ("20865618454160389", 1741325037000, False)
     assert page.total == 73
     # a cancelled trailing TP/SL (status close, orderStatus cancel): it moves no money
     assert all((e.amount, e.fee) == (0, 0) and e.coin == "USDT" for e in record.entries)
-    assert page.rows == 1
+    assert len(page.rows) == 1

@@ -54,7 +54,7 @@ async def test_retry_after_holds_the_limiter_back_in_full(make_bitget, monkeypat
     penalties: list[float] = []
     monkeypatch.setattr(client._limiter, "penalize", penalties.append)
     page = await client.financial_records("SPOT")
-    assert page.rows == 1 and len(script.requests) == 2
+    assert len(page.rows) == 1 and len(script.requests) == 2
     assert penalties == [12.0]
 
 
@@ -165,7 +165,7 @@ async def test_bitget_40008_learns_the_offset_and_retries(make_bitget):
     script = Script(expired, bitget_ok([ROW], b"null"))
     client = make_bitget(script)
     page = await client.financial_records("SPOT")
-    assert page.rows == 1 and len(script.requests) == 2
+    assert len(page.rows) == 1 and len(script.requests) == 2
     first, retried = (int(r.headers["ACCESS-TIMESTAMP"]) for r in script.requests)
     assert 35_000 < first - retried < 55_000
     assert client.stats.retries == 1 and client.stats.failures == 0

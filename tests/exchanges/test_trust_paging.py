@@ -11,10 +11,9 @@ import pytest
 
 from cexledger.archive import Archive
 from cexledger.exchanges._paging import NO_PROGRESS_PAGES, RECENT_PAGES, NoProgress, PageChain, StreamHalt
-from cexledger.exchanges.bitget.streams import STREAM as BITGET_STREAM
-from cexledger.exchanges.bitget.streams import WindowWork
-from cexledger.exchanges.coinw.streams import STREAM as COINW_STREAM
-from cexledger.exchanges.coinw.streams import PassWork
+from cexledger.exchanges._windows import WindowWork
+from cexledger.exchanges.bitget.streams import FINANCIAL, BitgetClients
+from cexledger.exchanges.coinw.streams import DEALS, PassState, PassWork
 from cexledger.model import StreamKey
 from cexledger.sync import AccountReport, SyncContext
 
@@ -23,8 +22,8 @@ from .conftest import Script, bitget_ok, coinw_ok
 NOW = 1_760_000_000_000
 DAY = 86_400_000
 START, END = NOW - 10 * DAY, NOW
-BITGET_KEY = StreamKey("main", "bitget", BITGET_STREAM, "USDT-FUTURES")
-COINW_KEY = StreamKey("futures", "coinw", COINW_STREAM, "BTC")
+BITGET_KEY = StreamKey("main", "bitget", FINANCIAL.name, "USDT-FUTURES")
+COINW_KEY = StreamKey("futures", "coinw", DEALS.name, "BTC")
 
 
 # -- the rules on their own ------------------------------------------------------------------
@@ -158,6 +157,11 @@ def context(archive: Archive, exchange: str) -> tuple[SyncContext, AccountReport
     return SyncContext(archive, NOW, {account: report}), report
 
 
+def financial(client):
+    """The financial-records endpoint of a Bitget client, as a window reads it."""
+    return BitgetClients(client).financial()
+
+
 async def run_all(works, ctx: SyncContext) -> None:
     todo = list(works)
     while todo:
@@ -167,7 +171,7 @@ async def run_all(works, ctx: SyncContext) -> None:
 async def test_window_ends_on_a_short_page_without_following_the_trailing_cursor(archive, make_bitget):
     server = BitgetServer(250)
     ctx, _ = context(archive, "bitget")
-    await run_all([WindowWork(BITGET_KEY, make_bitget(server.script), START, END)], ctx)
+    await run_all([WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END)], ctx)
     assert len(server.script.requests) == 3      # 100 + 100 + 50; no request for the empty page
     assert len(archived(archive, BITGET_KEY)) == 250
     assert archive.coverage(BITGET_KEY) == [(START, END)]
@@ -176,7 +180,7 @@ async def test_window_ends_on_a_short_page_without_following_the_trailing_cursor
 async def test_window_with_a_full_last_page_follows_the_cursor_to_the_empty_page(archive, make_bitget):
     server = BitgetServer(200)
     ctx, _ = context(archive, "bitget")
-    await run_all([WindowWork(BITGET_KEY, make_bitget(server.script), START, END)], ctx)
+    await run_all([WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END)], ctx)
     assert len(server.script.requests) == 3
     assert archive.coverage(BITGET_KEY) == [(START, END)]
 
@@ -184,7 +188,7 @@ async def test_window_with_a_full_last_page_follows_the_cursor_to_the_empty_page
 async def test_window_on_a_server_capping_limit_is_read_to_the_end(archive, make_bitget):
     server = BitgetServer(250, cap=40)
     ctx, _ = context(archive, "bitget")
-    await run_all([WindowWork(BITGET_KEY, make_bitget(server.script), START, END)], ctx)
+    await run_all([WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END)], ctx)
     assert len(server.script.requests) == 7      # 6 × 40 + 10
     assert len(archived(archive, BITGET_KEY)) == 250
     assert archive.coverage(BITGET_KEY) == [(START, END)]
@@ -193,14 +197,14 @@ async def test_window_on_a_server_capping_limit_is_read_to_the_end(archive, make
 async def test_short_first_page_costs_one_request_more(archive, make_bitget):
     server = BitgetServer(30)
     ctx, _ = context(archive, "bitget")
-    await run_all([WindowWork(BITGET_KEY, make_bitget(server.script), START, END)], ctx)
+    await run_all([WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END)], ctx)
     assert len(server.script.requests) == 2
     assert archive.coverage(BITGET_KEY) == [(START, END)]
 
 
 async def test_new_cursors_without_new_rows_stop_the_stream_uncovered(archive, make_bitget):
     server = BitgetServer(250, loop=True)
-    client = make_bitget(server.script)
+    client = financial(make_bitget(server.script))
     ctx, _ = context(archive, "bitget")
     halt = StreamHalt()
     first = WindowWork(BITGET_KEY, client, START, END, halt=halt)
@@ -217,7 +221,7 @@ async def test_a_cursor_sent_again_stops_the_window(archive, make_bitget):
     server = BitgetServer(250, same_cursor=True)
     ctx, _ = context(archive, "bitget")
     with pytest.raises(NoProgress, match="paging loop"):
-        await WindowWork(BITGET_KEY, make_bitget(server.script), START, END).run(ctx)
+        await WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END).run(ctx)
     assert len(server.script.requests) == 2
     assert archive.coverage(BITGET_KEY) == []
 
@@ -225,7 +229,8 @@ async def test_a_cursor_sent_again_stops_the_window(archive, make_bitget):
 async def test_resumed_window_reads_on_from_its_cursor(archive, make_bitget):
     server = BitgetServer(250)
     ctx, _ = context(archive, "bitget")
-    await run_all([WindowWork(BITGET_KEY, make_bitget(server.script), START, END, cursor="7100")], ctx)
+    work = WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END, cursor="7100")
+    await run_all([work], ctx)
     # a resumed chain has not seen a full page yet: 100, then 50 (short after full: last)
     assert len(server.script.requests) == 2
     assert len(archived(archive, BITGET_KEY)) == 150
@@ -262,7 +267,8 @@ async def test_coinw_cycling_pages_stop_the_pass_uncovered(archive, make_coinw):
     server = CoinwServer(1000, cycle=True)
     ctx, _ = context(archive, "coinw")
     with pytest.raises(NoProgress, match="no new rows; range left uncovered"):
-        await run_all([PassWork(COINW_KEY, make_coinw(server.script), NOW, backfill=True)], ctx)
+        await run_all([PassWork(COINW_KEY, make_coinw(server.script),
+                                PassState(pass_started=NOW, backfill=True))], ctx)
     # pages 1, 2 bring rows, then NO_PROGRESS_PAGES + 1 bring none; a few more were in flight
     assert len(server.script.requests) <= 2 + NO_PROGRESS_PAGES + 1 + 4
     assert archive.coverage(COINW_KEY) == []
@@ -276,7 +282,7 @@ async def test_bitget_checkpoint_stays_at_the_last_page_with_new_rows(archive, m
     server = BitgetServer(250, loop=True)
     ctx, _ = context(archive, "bitget")
     with pytest.raises(NoProgress):
-        await WindowWork(BITGET_KEY, make_bitget(server.script), START, END).run(ctx)
+        await WindowWork(BITGET_KEY, financial(make_bitget(server.script)), START, END).run(ctx)
     (checkpoint,) = archive.checkpoints("main")
     assert checkpoint.state["cursor"] == "1000000000000"     # the cursor after page 1
 
@@ -284,7 +290,8 @@ async def test_bitget_checkpoint_stays_at_the_last_page_with_new_rows(archive, m
 async def test_coinw_clamped_pages_end_the_pass_with_a_note(archive, make_coinw):
     server = CoinwServer(200, clamp=True)
     ctx, report = context(archive, "coinw")
-    await run_all([PassWork(COINW_KEY, make_coinw(server.script), NOW, backfill=True)], ctx)
+    await run_all([PassWork(COINW_KEY, make_coinw(server.script),
+                            PassState(pass_started=NOW, backfill=True))], ctx)
     assert len(archived(archive, COINW_KEY)) == 200
     assert archive.coverage(COINW_KEY)
     assert report.notes == ["BTC: page 3 brought exactly the rows of page 2; the server seems to "
@@ -306,7 +313,8 @@ async def test_coinw_repeat_from_rows_arriving_at_the_top_is_not_a_clamp(archive
 
     server.script = Script(answer)
     ctx, report = context(archive, "coinw")
-    work = PassWork(COINW_KEY, make_coinw(server.script), NOW, backfill=False, sequential=True)
+    work = PassWork(COINW_KEY, make_coinw(server.script),
+                    PassState(pass_started=NOW, backfill=False, sequential=True))
     await run_all([work], ctx)
     assert report.notes == []
     assert len(archived(archive, COINW_KEY)) == 350
