@@ -1,7 +1,7 @@
 """CPU per row: real Bitget pages recorded once, replayed with no network and no limiter.
 
 ``record(url, account, path)`` runs cexledger's real sync engine in-process (the Bitget
-streams module's ``open_client`` handed an ``httpx.AsyncClient`` whose transport keeps
+connector's clients handed an ``httpx.AsyncClient`` whose transport keeps
 every response body) against a sandbox with latency 0 and no rate limit, and saves the
 (query, body) pairs.
 
@@ -38,7 +38,7 @@ import httpx
 from cexledger.archive import Archive
 from cexledger.config import Account
 from cexledger.exchanges import registry
-from cexledger.exchanges.bitget import streams as bitget_streams
+from cexledger.exchanges.bitget.streams import FINANCIAL, BitgetConnector
 from cexledger.exchanges.bitget.client import BitgetClient, BitgetCredentials
 from cexledger.model import StreamKey
 from cexledger.sync import sync_accounts
@@ -65,6 +65,16 @@ class _Recorder(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+class _Recording(BitgetConnector):
+    """The Bitget connector with every client on one recording ``httpx.AsyncClient``."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> Any:
+        return super().open(account, stats, limiters, http=self.http)
+
+
 def record(url: str, sandbox_account: dict[str, str], out: Path, db: Path) -> dict[str, Any]:
     """Record the pages of one real Bitget backfill (the engine's own requests)."""
     account = Account(
@@ -76,13 +86,8 @@ def record(url: str, sandbox_account: dict[str, str], out: Path, db: Path) -> di
     async def go() -> Any:
         recorder = _Recorder()
         async with httpx.AsyncClient(transport=recorder) as http:
-            module = types.SimpleNamespace(
-                open_client=lambda acc, stats: bitget_streams.open_client(acc, stats, http=http),
-                plan_account=bitget_streams.plan_account,
-                NORMALIZER_VERSION=bitget_streams.NORMALIZER_VERSION,
-                parse_row=bitget_streams.parse_row,
-            )
-            with mock.patch.dict(registry, {"bitget": module}), Archive.open(f"sqlite:///{db}") as archive:
+            connector = _Recording(http)
+            with mock.patch.dict(registry, {"bitget": connector}), Archive.open(f"sqlite:///{db}") as archive:
                 report = await sync_accounts([account], archive)
         return recorder.pages, report
 
@@ -110,11 +115,14 @@ def _client(pages: list[Page]) -> tuple[BitgetClient, httpx.AsyncClient]:
 
 
 async def _fetch(client: BitgetClient, query: bytes) -> Any:
+    """One page through the client and the stream's normalizer, as a sync reads it."""
     p = _params(query)
-    return await client.financial_records(
+    page = await client.financial_records(
         p["category"], start_ms=int(p["startTime"]), end_ms=int(p["endTime"]),
         cursor=p.get("cursor"), limit=int(p["limit"]),
     )
+    records, _ = FINANCIAL.normalizer.page("replay", p["category"], page.rows)
+    return types.SimpleNamespace(records=records, cursor=page.cursor, rows=len(page.rows))
 
 
 async def _parse_all(pages: list[Page]) -> list[tuple[bytes, Any]]:

@@ -18,7 +18,9 @@ from typing import Any
 import msgspec
 from _sandbox import Sandbox, StatsPoller, archive_counts, archive_ids, sync, write_config
 
-from cexledger.exchanges.bitget.streams import PAGE_LIMIT, plan_windows, wanted_range
+from cexledger.exchanges import _windows
+from cexledger.exchanges.bitget.streams import FINANCIAL
+from cexledger.exchanges.coinw.streams import DEALS
 from cexledger.sync import now_ms
 
 #: The documented budgets: requests/s per key × rows per page.
@@ -34,11 +36,7 @@ def client_pace(exchange: str, override: float | None = None) -> float | None:
         return float(override)
     from cexledger.exchanges._http import RATE_SAFETY
 
-    if exchange == "bitget":
-        from cexledger.exchanges.bitget.client import BitgetClient
-        return BitgetClient.BUDGET_RATE * RATE_SAFETY
-    from cexledger.exchanges.coinw.client import CoinwClient
-    return CoinwClient.BUDGET_RATE * RATE_SAFETY
+    return (FINANCIAL if exchange == "bitget" else DEALS).budget_rate * RATE_SAFETY
 
 
 def bitget_min_requests(rows: list[Any], now: int) -> int:
@@ -47,8 +45,8 @@ def bitget_min_requests(rows: list[Any], now: int) -> int:
     Per category, per ≤30-day grid window of the retention range: ``max(1, ceil(n / 100))``
     (an empty window still costs its one request).
     """
-    start, end = wanted_range(now)
-    windows = plan_windows(start, end)
+    start, end = _windows.wanted_range(now, FINANCIAL.retention_ms)
+    windows = _windows.plan_windows(start, end, FINANCIAL.window_ms - 1)
     by_category: dict[str, list[int]] = {}
     for r in rows:
         by_category.setdefault(str(r.category).upper(), []).append(int(r.ts))
@@ -57,7 +55,7 @@ def bitget_min_requests(rows: list[Any], now: int) -> int:
         ts = by_category.get(category, [])
         for s, e in windows:
             n = sum(1 for t in ts if s <= t < e)
-            total += max(1, math.ceil(n / PAGE_LIMIT))
+            total += max(1, math.ceil(n / PAGE))
     return total
 
 
@@ -167,12 +165,10 @@ def memory(sandbox: Sandbox, workdir: Path, name: str) -> dict[str, Any]:
     account = sandbox.accounts("bitget")[0]["name"]
     rows = len(sandbox.truth_ids("bitget", account))
     # 1000 requests/s is above Bitget's documented limit: the launcher raises that limit
-    from cexledger.exchanges.bitget.client import BitgetClient
-
     config = write_config(workdir / f"{name}.toml", sandbox, "bitget", rate_limit=UNPACED_RATE)
     db = workdir / f"{name}.db"
     sandbox.reset_stats()
-    run = sync(config, db, workdir, rate_scale=UNPACED_RATE / BitgetClient.BUDGET_RATE).check()
+    run = sync(config, db, workdir, rate_scale=UNPACED_RATE / FINANCIAL.budget_rate).check()
     records, _ = archive_counts(db)
     return {
         "rows": rows,

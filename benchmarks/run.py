@@ -46,7 +46,8 @@ import _sync  # noqa: E402
 import _sandbox  # noqa: E402
 from _sandbox import Sandbox  # noqa: E402
 
-from cexledger.exchanges.bitget.streams import wanted_range  # noqa: E402
+from cexledger.exchanges._windows import wanted_range as _wanted  # noqa: E402
+from cexledger.exchanges.bitget.streams import FINANCIAL  # noqa: E402
 from cexledger.sync import now_ms  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -187,7 +188,7 @@ class Bench:
             return
         account = sandbox.accounts("bitget")[0]
         truth = sandbox.truth_ids("bitget", account["name"])
-        since = wanted_range(now_ms())[0]
+        since = _wanted(now_ms(), FINANCIAL.retention_ms)[0]
         sandbox.reset_stats()
         default = _ccxt.run_ccxt(sandbox.url, account, since, truth)
         default["sandbox_stats"] = sandbox.stats()
@@ -223,7 +224,7 @@ class Bench:
             account = sandbox.accounts("bitget")[0]
             truth = sandbox.truth_ids("bitget", account["name"])
             sandbox.reset_stats()
-            r = _ccxt.run_ccxt(sandbox.url, account, wanted_range(now_ms())[0], truth)
+            r = _ccxt.run_ccxt(sandbox.url, account, _wanted(now_ms(), FINANCIAL.retention_ms)[0], truth)
             r["sandbox_stats"] = sandbox.stats()
         self.details["ccxt_variant"] = r
         self.fig("ccxt_variant_unique", "3. ccxt unique rows, oldest-first server", r["unique_rows"], "rows",

@@ -204,17 +204,11 @@ class SyncContext:
         if stream is None:
             raise FatalStreamError(f"stream {key.stream!r} is not known", exchange=key.exchange,
                                    account=key.account)
-        parse = stream.normalizer.parse
-        records = []
-        for index, raw in enumerate(rows):
-            try:
-                record, understood = parse(key.account, key.partition, raw)
-            except ValueError as exc:
-                raise FatalStreamError(f"row {index} of the page cannot be archived: {exc}",
-                                       exchange=key.exchange, account=key.account) from None
-            if not understood:
-                self._stats(key).unparsed += 1
-            records.append(record)
+        try:
+            records, unparsed = stream.normalizer.page(key.account, key.partition, rows)
+        except ValueError as exc:
+            raise FatalStreamError(str(exc), exchange=key.exchange, account=key.account) from None
+        self._stats(key).unparsed += unparsed
         return records
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

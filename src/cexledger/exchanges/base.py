@@ -49,6 +49,21 @@ class Normalizer:
     version: int
     parse: ParseFn
 
+    def page(self, account: str, partition: str, rows: Sequence[bytes]) -> tuple[list[Record], int]:
+        """The records of one page's rows, and how many of them were not understood (kept
+        raw only). Raises ``ValueError`` naming the row's position for a row that cannot be
+        archived at all."""
+        records, unparsed = [], 0
+        parse = self.parse
+        for index, raw in enumerate(rows):
+            try:
+                record, understood = parse(account, partition, raw)
+            except ValueError as exc:
+                raise ValueError(f"row {index} of the page cannot be archived: {exc}") from None
+            unparsed += not understood
+            records.append(record)
+        return records, unparsed
+
 
 @dataclass(frozen=True)
 class StreamSpec:

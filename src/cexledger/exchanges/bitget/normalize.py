@@ -51,11 +51,19 @@ from typing import Any
 from ...model import Kind, LedgerEntry, Record
 from .._fields import Derived, amount, derive, millis, optional_amount, row_id, text
 
-__all__ = ["bitget_parse", "bitget_record", "bitget_kind", "BITGET_KINDS", "STREAM", "VERSION"]
+__all__ = [
+    "BITGET_KINDS", "FUNDING_KINDS", "FUNDING_STREAM", "FUNDING_VERSION", "STREAM", "TAX_STREAM", "VERSION",
+    "bitget_kind", "bitget_parse", "bitget_record", "funding_kind", "funding_parse", "tax_parse",
+]
 
 STREAM = "financial-records"
+TAX_STREAM = "tax-records"          # the same rows as financial records, reaching 366 days
+FUNDING_STREAM = "funding-records"  # the funding wallet
 VERSION = 2
-"""The version of this normalizer; streams record which version built their entries."""
+"""The version of the financial-records (and tax-records) normalizer; streams record which
+version built their entries."""
+FUNDING_VERSION = 1
+"""The version of the funding-wallet normalizer."""
 _ZERO = Decimal(0)
 
 BITGET_KINDS: dict[str, Kind] = {
@@ -136,9 +144,17 @@ def bitget_parse(account: str, category: str, raw: bytes) -> Derived:
         account, category, raw, row, (record_id, ts)))
 
 
+def tax_parse(account: str, biz_type: str, raw: bytes) -> Derived:
+    """A tax-records row: the fields and types of a financial record (``bizType`` is the
+    category), its entry in stream ``tax-records``."""
+    return derive(raw, "ts", lambda record_id, ts, row: bitget_record(
+        account, biz_type, raw, row, (record_id, ts), stream=TAX_STREAM))
+
+
 def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any],
-                  identified: tuple[str, int] | None = None) -> Record:
-    """Normalize one financial-records row; ``raw`` is kept as the exchange sent it.
+                  identified: tuple[str, int] | None = None, *, stream: str = STREAM) -> Record:
+    """Normalize one financial-records (or tax-records) row; ``raw`` is kept as the exchange
+    sent it.
 
     ``identified`` is the row's ``(record_id, ts)`` when the caller has already read them
     (``_fields.identify``), so they are not read twice.
@@ -151,7 +167,7 @@ def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any],
         entry = LedgerEntry(
             account=account,
             exchange="bitget",
-            stream=STREAM,
+            stream=stream,
             record_id=record_id,
             seq=0,
             ts=ts,
@@ -167,3 +183,46 @@ def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any],
     except ValueError as exc:
         raise ValueError(f"row {record_id}: {exc}") from None
     return Record(record_id=record_id, ts=ts, raw=raw, entries=[entry])
+
+
+FUNDING_KINDS: dict[str, Kind] = {
+    "deposit": Kind.DEPOSIT,
+    "withdraw": Kind.WITHDRAWAL,
+    "transfer": Kind.TRANSFER,
+    "transfer_in": Kind.TRANSFER,
+    "transfer_out": Kind.TRANSFER,
+    "convert": Kind.CONVERT,
+    "loan": Kind.BORROW,
+    "interest": Kind.INTEREST,
+}
+"""Funding-wallet ``type`` (or, when ``type`` is empty or unknown, ``groupType``) values and
+their kinds; matching ignores case. Anything else is ``OTHER``."""
+
+
+def funding_kind(exchange_type: str | None, group_type: str | None) -> Kind:
+    """The kind of a funding-wallet row: by its ``type``, else by its ``groupType``."""
+    for name in (exchange_type, group_type):
+        kind = FUNDING_KINDS.get((name or "").strip().lower())
+        if kind is not None:
+            return kind
+    return Kind.OTHER
+
+
+def funding_parse(account: str, partition: str, raw: bytes) -> Derived:
+    """A funding-wallet row (``id, coin, groupType, type, amount, balance, ts``): one entry,
+    no fee (the endpoint reports none), ``exchange_type`` the ``type`` or, when that is empty,
+    the ``groupType``; ``category`` is the partition (``FUNDING``)."""
+    def build(record_id: str, ts: int, row: dict[str, Any]) -> Record:
+        try:
+            exchange_type = text(row, "type") or text(row, "groupType")
+            entry = LedgerEntry(
+                account=account, exchange="bitget", stream=FUNDING_STREAM, record_id=record_id, seq=0,
+                ts=ts, kind=funding_kind(text(row, "type"), text(row, "groupType")), coin=text(row, "coin"),
+                amount=amount(row, "amount"), fee=_ZERO, balance=optional_amount(row, "balance"),
+                category=partition, symbol=None, exchange_type=exchange_type,
+            )
+        except ValueError as exc:
+            raise ValueError(f"row {record_id}: {exc}") from None
+        return Record(record_id=record_id, ts=ts, raw=raw, entries=[entry])
+
+    return derive(raw, "ts", build)

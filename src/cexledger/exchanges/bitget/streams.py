@@ -2,11 +2,12 @@
 
 Streams (see ``docs/exchanges.md`` for what each endpoint does and what was inferred):
 
-=====================  ===================================  ==========  =======  ===========
-stream                 endpoint                             partition   reach    budget
-=====================  ===================================  ==========  =======  ===========
-``financial-records``  ``/api/v3/account/financial-records``  category  90 days  20/s per UID
-=====================  ===================================  ==========  =======  ===========
+=====================  ===============================================  ===========  ========  ============
+stream                 endpoint                                         partition    reach     budget
+=====================  ===============================================  ===========  ========  ============
+``financial-records``  ``/api/v3/account/financial-records``            category     90 days   20/s per UID
+``funding-records``    ``/api/v3/account/funding-financial-records``    ``FUNDING``  90 days   10/s [assumed]
+=====================  ===============================================  ===========  ========  ============
 
 Every stream is time-windowed and cursor-paged: :mod:`cexledger.exchanges._windows` plans
 and reads it; this module only declares what differs (the spec, the client method, the
@@ -21,20 +22,27 @@ from typing import TYPE_CHECKING, Any
 
 from .._windows import WindowWork, plan_stream
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
-from .client import BITGET_CATEGORIES, BitgetClient, BitgetCredentials
+from .client import BITGET_CATEGORIES, FINANCIAL_BUDGET, FUNDING_BUDGET, BitgetClient, BitgetCredentials
+from .normalize import FUNDING_STREAM, FUNDING_VERSION, STREAM, funding_parse
 from .normalize import VERSION as FINANCIAL_VERSION
 from .normalize import bitget_parse
 
 if TYPE_CHECKING:
     from ...config import Account
 
-__all__ = ["BITGET", "BitgetConnector", "FINANCIAL", "Endpoint"]
+__all__ = ["BITGET", "BitgetConnector", "Endpoint", "FINANCIAL", "FUNDING", "FUNDING_PARTITION"]
 
 FINANCIAL = StreamSpec(
-    exchange="bitget", name="financial-records", title="financial records",
+    exchange="bitget", name=STREAM, title="financial records",
     retention_ms=90 * DAY_MS, normalizer=Normalizer(FINANCIAL_VERSION, bitget_parse),
-    budget="financial-records", budget_rate=20.0, window_ms=30 * DAY_MS,
+    budget=FINANCIAL_BUDGET[0], budget_rate=FINANCIAL_BUDGET[1], window_ms=30 * DAY_MS,
 )
+FUNDING = StreamSpec(
+    exchange="bitget", name=FUNDING_STREAM, title="funding wallet",
+    retention_ms=90 * DAY_MS, normalizer=Normalizer(FUNDING_VERSION, funding_parse),
+    budget=FUNDING_BUDGET[0], budget_rate=FUNDING_BUDGET[1], window_ms=30 * DAY_MS,
+)
+FUNDING_PARTITION = "FUNDING"     # the funding wallet has no category: one stream per account
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class Endpoint:
 
     @property
     def rate(self) -> float:
-        return self.client.rate
+        return self.client.limiter(self.spec.budget, self.spec.budget_rate).rate
 
     @property
     def round_trip(self) -> float:
@@ -80,6 +88,12 @@ class BitgetClients:
     def financial(self) -> Endpoint:
         return Endpoint(FINANCIAL, self.main, self.main.financial_records, 100)
 
+    def funding(self) -> Endpoint:
+        async def fetch(_partition: str, **window: Any) -> RawPage:
+            return await self.main.funding_records(**window)
+
+        return Endpoint(FUNDING, self.main, fetch, 100)
+
     async def aclose(self) -> None:
         await self.main.aclose()
 
@@ -89,7 +103,7 @@ class BitgetConnector:
 
     name = "bitget"
     default_base_url = "https://api.bitget.com"
-    streams = {s.name: s for s in (FINANCIAL,)}
+    streams = {s.name: s for s in (FINANCIAL, FUNDING)}
     fields = frozenset({"demo", "categories"})
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> BitgetClients:
@@ -104,7 +118,9 @@ class BitgetConnector:
     async def plan(self, account: Account, clients: BitgetClients, ctx: PlanContext) -> list[WindowWork]:
         """Every window of every stream the account has configured."""
         categories = account.categories or BITGET_CATEGORIES
-        return await plan_stream(ctx, account.name, FINANCIAL.name, clients.financial(), categories)
+        works = await plan_stream(ctx, account.name, FINANCIAL.name, clients.financial(), categories)
+        works += await plan_stream(ctx, account.name, FUNDING.name, clients.funding(), [FUNDING_PARTITION])
+        return works
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
         return []

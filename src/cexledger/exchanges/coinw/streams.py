@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -220,7 +220,7 @@ class PassWork:
                                               note=clamped)
                 result = await ctx.write(
                     self.key, records, slot=SLOT,
-                    state=replace(st, page=pager.resume, first_ids=first_ids, pipelined=pipelined,
+                    state=msgspec.structs.replace(st, page=pager.resume, first_ids=first_ids, pipelined=pipelined,
                                   newest_first=newest_first).dump(),
                 )
                 if (
