@@ -4,7 +4,7 @@ The sandbox can serve far above the real exchanges' limits (``--rate-limit-scale
 ``--no-rate-limit``), but the product refuses a configured ``rate_limit`` above the
 documented one. A benchmark that measures something other than pacing (peak memory of a
 large backfill) runs the real CLI through this launcher, which scales the one definition of
-each limit (the clients' ``BUDGET_RATE``) before the CLI starts, so the config check and
+each limit (every connector's rate-limit ``Budget``) before the CLI starts, so the config check and
 the clients' default pace both follow it. Nothing else changes.
 """
 
@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import sys
 
+from cexledger.exchanges import registry
 from cexledger.exchanges.bitget.client import BitgetClient
 from cexledger.exchanges.coinw.client import CoinwClient
 
 if __name__ == "__main__":
     scale = float(sys.argv.pop(1))
+    budgets = {id(s.budget): s.budget for c in registry.values() for s in c.streams.values()}
+    for budget in budgets.values():
+        budget.rate *= scale
     BitgetClient.BUDGET_RATE *= scale
     CoinwClient.BUDGET_RATE *= scale
     from cexledger.cli import main

@@ -36,7 +36,7 @@ def client_pace(exchange: str, override: float | None = None) -> float | None:
         return float(override)
     from cexledger.exchanges._http import RATE_SAFETY
 
-    return (FINANCIAL if exchange == "bitget" else DEALS).budget_rate * RATE_SAFETY
+    return (FINANCIAL if exchange == "bitget" else DEALS).budget.rate * RATE_SAFETY
 
 
 def bitget_min_requests(rows: list[Any], now: int) -> int:
@@ -168,7 +168,7 @@ def memory(sandbox: Sandbox, workdir: Path, name: str) -> dict[str, Any]:
     config = write_config(workdir / f"{name}.toml", sandbox, "bitget", rate_limit=UNPACED_RATE)
     db = workdir / f"{name}.db"
     sandbox.reset_stats()
-    run = sync(config, db, workdir, rate_scale=UNPACED_RATE / FINANCIAL.budget_rate).check()
+    run = sync(config, db, workdir, rate_scale=UNPACED_RATE / FINANCIAL.budget.rate).check()
     records, _ = archive_counts(db)
     return {
         "rows": rows,

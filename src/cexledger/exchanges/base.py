@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..archive import Checkpoint, StreamSummary, WriteResult
     from ..config import Account
 
-__all__ = ["Connector", "Normalizer", "PlanContext", "RawPage", "StreamSpec", "Work", "DAY_MS"]
+__all__ = ["Budget", "Connector", "Normalizer", "PlanContext", "RawPage", "StreamSpec", "Work", "DAY_MS"]
 
 ParseFn = Callable[[str, str, bytes], tuple[Record, bool]]
 
@@ -65,14 +65,23 @@ class Normalizer:
         return records, unparsed
 
 
+@dataclass(eq=False)
+class Budget:
+    """A rate-limit budget of an exchange: the documented requests per second per key (or
+    UID) that the endpoints drawing on it share. The one definition of each limit (the
+    config check, the clients' default pace and the benchmarks read it)."""
+
+    name: str
+    rate: float
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     """One endpoint archived as streams, one per partition (category, instrument).
 
     ``retention_ms``: how far back the exchange serves it. ``window_ms``: the longest time
     range one request may span (``None``: the endpoint has no time parameters).
-    ``budget``/``budget_rate``: the rate-limit budget its requests draw on and the documented
-    requests per second of that budget, per key. ``title``: its name for people.
+    ``budget``: the rate-limit budget its requests draw on. ``title``: its name for people.
     ``requires``: what an account needs configured for this stream (``None``: nothing more
     than the account's key), said by ``status`` when it is missing.
     """
@@ -82,8 +91,7 @@ class StreamSpec:
     title: str
     retention_ms: int
     normalizer: Normalizer
-    budget: str
-    budget_rate: float
+    budget: Budget
     window_ms: int | None = None
     requires: str | None = None
 

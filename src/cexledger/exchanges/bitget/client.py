@@ -57,7 +57,7 @@ from .._http import (
     Verdict,
     limiter_for,
 )
-from ..base import RawPage
+from ..base import Budget, RawPage
 from .auth import BitgetAuth, BitgetCredentials
 
 __all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetClient", "BitgetCredentials"]
@@ -93,10 +93,10 @@ _FUNDING_PATH = "/api/v3/account/funding-financial-records"
 _TAX_PATH = "/api/v3/tax/records"
 _MAX_LIMIT = 100          # financial records [doc], funding wallet [assumed]
 _TAX_MAX_LIMIT = 500      # tax records [doc]
-#: The rate-limit budgets (name, documented requests/s per UID) of each endpoint.
-FINANCIAL_BUDGET = ("financial-records", 20.0)
-FUNDING_BUDGET = ("funding-records", 10.0)       # [assumed]: no documented figure found
-TAX_BUDGET = ("tax-records", 1.0)
+#: The rate-limit budget of each endpoint (documented requests/s per UID).
+FINANCIAL_BUDGET = Budget("financial-records", 20.0)
+FUNDING_BUDGET = Budget("funding-records", 10.0)       # [assumed]: no documented figure found
+TAX_BUDGET = Budget("tax-records", 1.0)
 
 
 class _Data(msgspec.Struct):
@@ -160,12 +160,12 @@ class BitgetClient:
         """Requests per second this client's key may make (its shared limiter's rate)."""
         return self._limiter.rate
 
-    def limiter(self, budget: str, documented_rate: float):
-        """The limiter of ``budget`` for this client's key (until the pool lands: the
-        process-wide table)."""
-        rate = min(documented_rate * RATE_SAFETY, self._configured) if self._configured else (
-            documented_rate * RATE_SAFETY)
-        return limiter_for("bitget", self._key, budget, rate)
+    def limiter(self, budget: Budget):
+        """The limiter of ``budget`` for this client's key: the configured ``rate_limit``
+        (never above the budget's documented rate), else the documented rate less the
+        safety margin. (Until the pool lands: the process-wide table.)"""
+        rate = min(self._configured, budget.rate) if self._configured else budget.rate * RATE_SAFETY
+        return limiter_for("bitget", self._key, budget.name, rate)
 
     async def financial_records(
         self,
@@ -193,7 +193,7 @@ class BitgetClient:
     ) -> RawPage:
         """One page of the funding wallet's records (deposits, withdrawals, transfers) in
         ``[start_ms, end_ms]``, after ``cursor``."""
-        return await self._cursor_page(_FUNDING_PATH, self.limiter(*FUNDING_BUDGET), {},
+        return await self._cursor_page(_FUNDING_PATH, self.limiter(FUNDING_BUDGET), {},
                                        start_ms=start_ms, end_ms=end_ms, cursor=cursor, limit=limit)
 
     async def tax_records(
@@ -220,7 +220,7 @@ class BitgetClient:
         if cursor:
             params["cursor"] = cursor
         rows = await self._requester.get(
-            _TAX_PATH, sorted(params.items()), limiter=self.limiter(*TAX_BUDGET), auth=self._auth,
+            _TAX_PATH, sorted(params.items()), limiter=self.limiter(TAX_BUDGET), auth=self._auth,
             parse=_parse_list,
         )
         raws = [bytes(raw) for raw in rows]

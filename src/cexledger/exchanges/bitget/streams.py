@@ -35,12 +35,12 @@ __all__ = ["BITGET", "BitgetConnector", "Endpoint", "FINANCIAL", "FUNDING", "FUN
 FINANCIAL = StreamSpec(
     exchange="bitget", name=STREAM, title="financial records",
     retention_ms=90 * DAY_MS, normalizer=Normalizer(FINANCIAL_VERSION, bitget_parse),
-    budget=FINANCIAL_BUDGET[0], budget_rate=FINANCIAL_BUDGET[1], window_ms=30 * DAY_MS,
+    budget=FINANCIAL_BUDGET, window_ms=30 * DAY_MS,
 )
 FUNDING = StreamSpec(
     exchange="bitget", name=FUNDING_STREAM, title="funding wallet",
     retention_ms=90 * DAY_MS, normalizer=Normalizer(FUNDING_VERSION, funding_parse),
-    budget=FUNDING_BUDGET[0], budget_rate=FUNDING_BUDGET[1], window_ms=30 * DAY_MS,
+    budget=FUNDING_BUDGET, window_ms=30 * DAY_MS,
 )
 FUNDING_PARTITION = "FUNDING"     # the funding wallet has no category: one stream per account
 
@@ -68,7 +68,7 @@ class Endpoint:
 
     @property
     def rate(self) -> float:
-        return self.client.limiter(self.spec.budget, self.spec.budget_rate).rate
+        return self.client.limiter(self.spec.budget).rate
 
     @property
     def round_trip(self) -> float:

@@ -44,7 +44,7 @@ import msgspec
 
 from ..._json import loads, to_decimal
 from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
-from ..base import RawPage
+from ..base import Budget, RawPage
 from .auth import CoinwAuth, CoinwCredentials
 from .normalize import COIN
 
@@ -64,6 +64,9 @@ COINW_CODES = ErrorCodes(
         "6003": "the API key lacks the permission for futures history",
     },
 )
+
+#: The rate-limit budget of deals/history (documented requests/s per user and IP).
+DEALS_BUDGET = Budget("deals-history", 5.0)
 
 _PATH = "/v1/perpum/orders/deals/history"
 _INSTRUMENTS_PATH = "/v1/perpumPublic/instruments"

@@ -56,7 +56,7 @@ from ...model import StreamKey
 from .._fields import identify
 from .._paging import PageChain, PageNumbers
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
-from .client import CoinwClient, CoinwCredentials, closest_instrument
+from .client import DEALS_BUDGET, CoinwClient, CoinwCredentials, closest_instrument
 from .normalize import TS_KEY as DEALS_TS
 from .normalize import VERSION as DEALS_VERSION
 from .normalize import coinw_parse
@@ -69,7 +69,7 @@ __all__ = ["COINW", "CoinwConnector", "DEALS", "RECHECK_OPEN_MS", "PassState", "
 DEALS = StreamSpec(
     exchange="coinw", name="deals-history", title="futures transaction details",
     retention_ms=90 * DAY_MS,                     # "3 months"
-    normalizer=Normalizer(DEALS_VERSION, coinw_parse), budget="deals-history", budget_rate=5.0,
+    normalizer=Normalizer(DEALS_VERSION, coinw_parse), budget=DEALS_BUDGET,
 )
 PAGE_SIZE = 100
 MAX_DEPTH = 4
