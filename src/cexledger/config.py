@@ -9,6 +9,9 @@ passphrase_env = "BITGET_PASSPHRASE" # bitget only
 # base_url = "https://api.bitget.com"
 # demo = true                        # bitget demo trading keys (sends `paptrading: 1`)
 # categories = ["USDT-FUTURES"]      # bitget: a subset of the six categories (default: all)
+# tax_api_key = "bg_tax_..."         # bitget: the separate tax API key (tax records, 366 days);
+# tax_api_secret_env = "BITGET_TAX_SECRET"   # its secret and passphrase, inline or `_env`
+# tax_passphrase_env = "BITGET_TAX_PASSPHRASE"
 
 [accounts.futures]
 exchange = "coinw"
@@ -22,6 +25,12 @@ that account carries its ``problem`` (``accounts`` shows it incomplete, a sync o
 accounts reports it and syncs the others, naming it is an error). Every other mistake
 is an error of the whole file, as before.
 
+The tax key (Bitget only) is optional, but all three of ``tax_api_key``, ``tax_api_secret``
+and ``tax_passphrase`` or none: a partial tax key is an error naming what is missing. An
+unset environment variable of the tax key affects only the tax-records stream: the account
+carries ``tax_problem`` (its other streams sync, the tax stream fails with that line), never
+``problem``.
+
 Optional per account: `rate_limit` (requests/s, overrides the default pace; from 0.01 up to
 the exchange's documented limit, which its connector defines: Bitget 20, CoinW 5), `timeout`
 (seconds each request may take in total, connecting and reading the whole answer included;
@@ -31,6 +40,7 @@ a host, a valid port (1-65535) if any, and no query or fragment.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import stat
@@ -46,10 +56,15 @@ from .errors import ConfigError
 
 __all__ = ["Account", "Config", "load_config", "default_config_path", "EXCHANGES", "mask"]
 
+# What config.py knows per exchange (EXCHANGES, _EXTRA_FIELDS, documented_rate, the category
+# list) is a second registry beside the connectors: the seam where a connector's declared
+# settings replace it.
 EXCHANGES: dict[str, dict[str, Any]] = {
     "bitget": {
         "base_url": "https://api.bitget.com",
         "secrets": ("api_key", "api_secret", "passphrase"),
+        #: Optional as a whole: all three or none (the tax API key, for the tax records).
+        "tax_secrets": ("tax_api_key", "tax_api_secret", "tax_passphrase"),
     },
     "coinw": {
         "base_url": "https://api.coinw.com",
@@ -57,6 +72,12 @@ EXCHANGES: dict[str, dict[str, Any]] = {
     },
 }
 _SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
+#: The key ids: shown masked, never counted as an inline secret; every other secret is hidden.
+_KEY_FIELDS = ("api_key", "tax_api_key")
+#: Every exchange's tax key settings, to tell a non-Bitget account what they are.
+_TAX_SETTINGS = {
+    f for spec in EXCHANGES.values() for s in spec.get("tax_secrets", ()) for f in (s, f"{s}_env")
+}
 _COMMON_FIELDS = {"exchange", "base_url", "rate_limit", "timeout"}
 _EXTRA_FIELDS = {"bitget": {"demo", "categories"}, "coinw": {"instruments"}}
 #: Sane ranges of the numeric settings (inclusive), and what they count.
@@ -99,10 +120,23 @@ class Account:
     #: Why this account cannot be used as configured (a secret's environment variable is
     #: unset), else ``None``. Such an account is listed, and refused only where it is used.
     problem: str | None = None
+    #: The Bitget tax API key (the tax-records stream), ``None`` when none is configured; a
+    #: configured one whose environment variable is unset is ``""`` (see ``tax_problem``).
+    tax_api_key: str | None = field(default=None, repr=False)
+    tax_api_secret: str | None = field(default=None, repr=False)
+    tax_passphrase: str | None = field(default=None, repr=False)
+    #: Why the configured tax key cannot be used (its environment variable is unset), else
+    #: ``None``. It fails only the tax-records stream; the account's other streams sync.
+    tax_problem: str | None = None
+
+    @property
+    def has_tax_key(self) -> bool:
+        """A tax API key is configured (usable only when ``tax_problem`` is ``None`` too)."""
+        return self.tax_api_key is not None
 
     def secrets(self) -> list[str]:
-        """Every secret value of this account, for leak checks and redaction."""
-        return [s for s in (self.api_secret, self.passphrase) if s]
+        """Every secret value of this account (tax key included), for leak checks and redaction."""
+        return [s for s in (self.api_secret, self.passphrase, self.tax_api_secret, self.tax_passphrase) if s]
 
 
 @dataclass(frozen=True)
@@ -193,36 +227,29 @@ def _parse_account(
     exchange = exchange.lower()
     if exchange not in EXCHANGES:
         raise ConfigError(f"{ctx}: unknown exchange {table['exchange']!r} (supported: {', '.join(EXCHANGES)})")
+    tax_secrets: tuple[str, ...] = EXCHANGES[exchange].get("tax_secrets", ())
     allowed = _COMMON_FIELDS | _EXTRA_FIELDS[exchange]
-    allowed |= {f for s in EXCHANGES[exchange]["secrets"] for f in (s, f"{s}_env")}
+    allowed |= {f for s in EXCHANGES[exchange]["secrets"] + tax_secrets for f in (s, f"{s}_env")}
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(f"{ctx}: unknown setting {unknown[0]!r} for a {exchange} account")
+        if unknown[0] in _TAX_SETTINGS:
+            raise ConfigError(f"{ctx}: {exchange} has no tax API key; "
+                              f"`{unknown[0]}` is a Bitget setting")
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        raise ConfigError(f"{ctx}: unknown setting {unknown[0]!r} for a {exchange} account{hint}")
 
-    values: dict[str, str] = {}
-    sources: dict[str, str] = {}
-    unset: list[str] = []
-    inline = False
-    for secret in EXCHANGES[exchange]["secrets"]:
-        direct, var = table.get(secret), table.get(f"{secret}_env")
-        if direct is not None and var is not None:
-            raise ConfigError(f"{ctx}: set either `{secret}` or `{secret}_env`, not both")
-        if var is not None:
-            if not isinstance(var, str) or not var:
-                raise ConfigError(f"{ctx}: `{secret}_env` must name an environment variable")
-            value = env.get(var) or ""
-            if not value:      # the account stays listed, marked incomplete (``problem``)
-                unset.append(f"{var} (for `{secret}`)")
-            sources[secret] = f"${var}"
-        elif direct is not None:
-            if not isinstance(direct, str) or not direct:
-                raise ConfigError(f"{ctx}: `{secret}` must be a non-empty string")
-            value = direct
-            sources[secret] = "config file"
-            inline = inline or secret != "api_key"
-        else:
-            raise ConfigError(f"{ctx}: missing `{secret}` (or `{secret}_env`)")
-        values[secret] = value
+    values, sources, unset, inline, missing = _read_secrets(
+        table, EXCHANGES[exchange]["secrets"], ctx, env)
+    if missing:
+        raise ConfigError(f"{ctx}: missing `{missing[0]}` (or `{missing[0]}_env`)")
+    tax_values, tax_sources, tax_unset, tax_inline, tax_missing = _read_secrets(
+        table, tax_secrets, ctx, env)
+    if tax_values and tax_missing:
+        raise ConfigError(f"{ctx}: incomplete tax API key: missing "
+                          + " and ".join(f"`{m}` (or `{m}_env`)" for m in tax_missing))
+    sources.update(tax_sources)
+    inline = inline or tax_inline
 
     base_url = _base_url(table.get("base_url", EXCHANGES[exchange]["base_url"]), ctx)
     rate_limit = _in_range(table.get("rate_limit"), ctx, "rate_limit")
@@ -263,12 +290,57 @@ def _parse_account(
         rate_limit=rate_limit,
         timeout=timeout,
         secret_sources=sources,
-        problem=(
-            f"environment variable{'s' if len(unset) > 1 else ''} {', '.join(unset)} "
-            f"{'are' if len(unset) > 1 else 'is'} not set"
-        ) if unset else None,
+        problem=_unset_problem(unset),
+        tax_api_key=tax_values.get("tax_api_key"),
+        tax_api_secret=tax_values.get("tax_api_secret"),
+        tax_passphrase=tax_values.get("tax_passphrase"),
+        tax_problem=_unset_problem(tax_unset),
     )
     return account, inline
+
+
+def _read_secrets(
+    table: dict[str, Any], names: tuple[str, ...], ctx: str, env: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str], list[str], bool, list[str]]:
+    """Each named secret, inline (``name``) or from the environment (``name_env``): its values,
+    their sources (``config file`` or ``$VAR``), the unset variables (their value is ``""``:
+    the account stays listed, marked incomplete), whether an inline one is more than a key id,
+    and the names given neither way."""
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    unset: list[str] = []
+    inline = False
+    missing: list[str] = []
+    for secret in names:
+        direct, var = table.get(secret), table.get(f"{secret}_env")
+        if direct is not None and var is not None:
+            raise ConfigError(f"{ctx}: set either `{secret}` or `{secret}_env`, not both")
+        if var is not None:
+            if not isinstance(var, str) or not var:
+                raise ConfigError(f"{ctx}: `{secret}_env` must name an environment variable")
+            value = env.get(var) or ""
+            if not value:
+                unset.append(f"{var} (for `{secret}`)")
+            sources[secret] = f"${var}"
+        elif direct is not None:
+            if not isinstance(direct, str) or not direct:
+                raise ConfigError(f"{ctx}: `{secret}` must be a non-empty string")
+            value = direct
+            sources[secret] = "config file"
+            inline = inline or secret not in _KEY_FIELDS
+        else:
+            missing.append(secret)
+            continue
+        values[secret] = value
+    return values, sources, unset, inline, missing
+
+
+def _unset_problem(unset: list[str]) -> str | None:
+    """The one line naming the unset environment variables, or ``None``."""
+    if not unset:
+        return None
+    many = len(unset) > 1
+    return f"environment variable{'s' if many else ''} {', '.join(unset)} {'are' if many else 'is'} not set"
 
 
 def documented_rate(exchange: str) -> float:

@@ -12,7 +12,7 @@ code                                                   outcome
 =====================================================  ===========================
 ``00000`` (also ``0``)                                 success
 40001 40002 40003 40005 40006 40009 40011 40012        ``FatalAccountError``
-40014 40018
+40014 40018 40084 (classic, not UTA, account)
 40008 (timestamp expired)                              retried, signed with the server's
                                                        clock, when the answer carries
                                                        ``requestTime``; else
@@ -66,7 +66,7 @@ BITGET_CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUT
 
 _ACCOUNT_CODES = (
     "40001", "40002", "40003", "40005", "40006",
-    "40009", "40011", "40012", "40014", "40018",
+    "40009", "40011", "40012", "40014", "40018", "40084",
 )  # fmt: skip
 
 BITGET_CODES = ErrorCodes(
@@ -85,6 +85,8 @@ BITGET_CODES = ErrorCodes(
         "40008": "request timestamp expired: check that this machine's clock is synchronised",
         "40014": "the API key lacks the read permission for UTA account records",
         "40018": "this IP address is not on the API key's allow list",
+        "40084": "this is a classic Bitget account: cexledger reads the Unified Trading "
+                 "Account (UTA) API, so upgrade the account to UTA or use a UTA sub-account",
     },
 )
 
