@@ -185,11 +185,11 @@ def check_filters(archive: Archive, account: str | None, exchange: str | None = 
     """Refuse an ``--account`` the archive does not hold, an ``--exchange`` cexledger does
     not support, or the two together when that account holds no history of that exchange,
     naming what exists; returns the exchange filter in its canonical form."""
-    from .config import EXCHANGES
+    from .config import exchange_names
 
     if exchange is not None:
-        if exchange.lower() not in EXCHANGES:
-            raise ConfigError(f"unknown exchange {exchange!r} (supported: {', '.join(EXCHANGES)})")
+        if exchange.lower() not in exchange_names():
+            raise ConfigError(f"unknown exchange {exchange!r} (supported: {', '.join(exchange_names())})")
         exchange = exchange.lower()
     if account is not None:
         names = archive.account_names()

@@ -54,32 +54,21 @@ import platformdirs
 
 from .errors import ConfigError
 
-__all__ = ["Account", "Config", "load_config", "default_config_path", "EXCHANGES", "mask"]
+__all__ = ["Account", "Config", "load_config", "default_config_path", "exchange_names", "mask"]
 
-# What config.py knows per exchange (EXCHANGES, _EXTRA_FIELDS, documented_rate, the category
-# list) is a second registry beside the connectors: the seam where a connector's declared
-# settings replace it.
-EXCHANGES: dict[str, dict[str, Any]] = {
-    "bitget": {
-        "base_url": "https://api.bitget.com",
-        "secrets": ("api_key", "api_secret", "passphrase"),
-        #: Optional as a whole: all three or none (the tax API key, for the tax records).
-        "tax_secrets": ("tax_api_key", "tax_api_secret", "tax_passphrase"),
-    },
-    "coinw": {
-        "base_url": "https://api.coinw.com",
-        "secrets": ("api_key", "api_secret"),
-    },
-}
+def _connectors() -> dict[str, Any]:
+    """The exchanges and what each declares about its accounts: ``secrets`` (required),
+    ``optional_secrets`` (all or none: Bitget's tax key), ``fields`` (its own settings),
+    ``default_base_url`` and ``streams`` (whose budgets bound ``rate_limit``)."""
+    from .exchanges import registry
+
+    return registry
+
+
 _SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 #: The key ids: shown masked, never counted as an inline secret; every other secret is hidden.
 _KEY_FIELDS = ("api_key", "tax_api_key")
-#: Every exchange's tax key settings, to tell a non-Bitget account what they are.
-_TAX_SETTINGS = {
-    f for spec in EXCHANGES.values() for s in spec.get("tax_secrets", ()) for f in (s, f"{s}_env")
-}
 _COMMON_FIELDS = {"exchange", "base_url", "rate_limit", "timeout"}
-_EXTRA_FIELDS = {"bitget": {"demo", "categories"}, "coinw": {"instruments"}}
 #: Sane ranges of the numeric settings (inclusive), and what they count.
 _RANGES: dict[str, tuple[float, float, str]] = {
     "rate_limit": (0.01, 10_000.0, "requests per second"),
@@ -221,18 +210,21 @@ def _parse_account(
     name: str, table: dict[str, Any], where: str, env: dict[str, str]
 ) -> tuple[Account, bool]:
     ctx = f"{where}: account {name!r}"
+    connectors = _connectors()
     exchange = table.get("exchange")
     if not isinstance(exchange, str) or not exchange:
-        raise ConfigError(f"{ctx}: missing `exchange` (one of: {', '.join(EXCHANGES)})")
+        raise ConfigError(f"{ctx}: missing `exchange` (one of: {', '.join(connectors)})")
     exchange = exchange.lower()
-    if exchange not in EXCHANGES:
-        raise ConfigError(f"{ctx}: unknown exchange {table['exchange']!r} (supported: {', '.join(EXCHANGES)})")
-    tax_secrets: tuple[str, ...] = EXCHANGES[exchange].get("tax_secrets", ())
-    allowed = _COMMON_FIELDS | _EXTRA_FIELDS[exchange]
-    allowed |= {f for s in EXCHANGES[exchange]["secrets"] + tax_secrets for f in (s, f"{s}_env")}
+    if exchange not in connectors:
+        raise ConfigError(f"{ctx}: unknown exchange {table['exchange']!r} (supported: {', '.join(connectors)})")
+    connector = connectors[exchange]
+    tax_secrets: tuple[str, ...] = connector.optional_secrets
+    allowed = _COMMON_FIELDS | connector.fields
+    allowed |= {f for s in connector.secrets + tax_secrets for f in (s, f"{s}_env")}
     unknown = sorted(set(table) - allowed)
     if unknown:
-        if unknown[0] in _TAX_SETTINGS:
+        tax_settings = {f for c in connectors.values() for s in c.optional_secrets for f in (s, f"{s}_env")}
+        if unknown[0] in tax_settings:
             raise ConfigError(f"{ctx}: {exchange} has no tax API key; "
                               f"`{unknown[0]}` is a Bitget setting")
         close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
@@ -240,7 +232,7 @@ def _parse_account(
         raise ConfigError(f"{ctx}: unknown setting {unknown[0]!r} for a {exchange} account{hint}")
 
     values, sources, unset, inline, missing = _read_secrets(
-        table, EXCHANGES[exchange]["secrets"], ctx, env)
+        table, connector.secrets, ctx, env)
     if missing:
         raise ConfigError(f"{ctx}: missing `{missing[0]}` (or `{missing[0]}_env`)")
     tax_values, tax_sources, tax_unset, tax_inline, tax_missing = _read_secrets(
@@ -251,10 +243,10 @@ def _parse_account(
     sources.update(tax_sources)
     inline = inline or tax_inline
 
-    base_url = _base_url(table.get("base_url", EXCHANGES[exchange]["base_url"]), ctx)
+    base_url = _base_url(table.get("base_url", connector.default_base_url), ctx)
     rate_limit = _in_range(table.get("rate_limit"), ctx, "rate_limit")
     if rate_limit is not None:
-        documented = documented_rate(exchange)
+        documented = documented_rate(connector)
         if rate_limit > documented:
             raise ConfigError(
                 f"{ctx}: `rate_limit` {rate_limit:g} is above {exchange}'s documented limit of "
@@ -343,16 +335,15 @@ def _unset_problem(unset: list[str]) -> str | None:
     return f"environment variable{'s' if many else ''} {', '.join(unset)} {'are' if many else 'is'} not set"
 
 
-def documented_rate(exchange: str) -> float:
-    """The exchange's documented request limit per second, as its connector defines it
-    (imported only when a ``rate_limit`` needs checking)."""
-    if exchange == "bitget":
-        from .exchanges.bitget.client import BitgetClient
+def documented_rate(connector: Any) -> float:
+    """The highest documented request limit per second of the connector's budgets: a
+    ``rate_limit`` above it is refused (each budget is capped at its own rate anyway)."""
+    return max(spec.budget.rate for spec in connector.streams.values())
 
-        return BitgetClient.BUDGET_RATE
-    from .exchanges.coinw.client import CoinwClient
 
-    return CoinwClient.BUDGET_RATE
+def exchange_names() -> list[str]:
+    """The supported exchanges, by name."""
+    return list(_connectors())
 
 
 def _base_url(value: Any, ctx: str) -> str:

@@ -6,8 +6,9 @@ import pytest
 
 from cexledger.config import documented_rate, load_config
 from cexledger.errors import ConfigError
-from cexledger.exchanges.bitget.client import BitgetClient
-from cexledger.exchanges.coinw.client import CoinwClient
+from cexledger.exchanges import registry
+from cexledger.exchanges.bitget.client import FINANCIAL_BUDGET
+from cexledger.exchanges.coinw.client import DEALS_BUDGET
 
 BITGET = "[accounts.main]\nexchange='bitget'\napi_key='k'\napi_secret='s'\npassphrase='p'\n"
 COINW = "[accounts.fut]\nexchange='coinw'\napi_key='k'\napi_secret='s'\n"
@@ -44,9 +45,11 @@ def test_a_rate_up_to_the_documented_limit_is_accepted(tmp_path, table, rate):
 
 
 def test_the_limit_is_the_connectors_own_definition(tmp_path, monkeypatch):
-    assert documented_rate("bitget") == BitgetClient.BUDGET_RATE
-    assert documented_rate("coinw") == CoinwClient.BUDGET_RATE
-    monkeypatch.setattr(CoinwClient, "BUDGET_RATE", 8.0)
+    # the highest of the exchange's budgets (Bitget: financial records, above its funding
+    # wallet's and tax records' budgets)
+    assert documented_rate(registry["bitget"]) == FINANCIAL_BUDGET.rate == 20
+    assert documented_rate(registry["coinw"]) == DEALS_BUDGET.rate == 5
+    monkeypatch.setattr(DEALS_BUDGET, "rate", 8.0)
     assert _load(tmp_path, f"{COINW}rate_limit = 8\n").accounts["fut"].rate_limit == 8.0
     with pytest.raises(ConfigError, match="documented limit of 8 requests"):
         _load(tmp_path, f"{COINW}rate_limit = 9\n")

@@ -167,7 +167,8 @@ class Connector(Protocol):
     """One exchange, as the engine sees it.
 
     ``streams``: every endpoint it archives, by stream name. ``fields``: the config keys an
-    account of this exchange may set beyond the common ones. ``open(account, stats,
+    account of this exchange may set beyond the common ones; ``secrets`` the credentials it
+    needs, ``optional_secrets`` credentials configured all together or not at all. ``open(account, stats,
     limiters)`` returns the account's clients (an object with ``aclose()``), handed to
     ``plan``, which returns the work items of one sync of the account.
     ``unconfigured(account)``: the streams the account cannot sync as configured, each with
@@ -178,6 +179,8 @@ class Connector(Protocol):
     default_base_url: str
     streams: Mapping[str, StreamSpec]
     fields: frozenset[str]
+    secrets: tuple[str, ...]
+    optional_secrets: tuple[str, ...]
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> Any: ...
 

@@ -7,6 +7,7 @@ stream                 endpoint                                         partitio
 =====================  ===============================================  ===========  ========  ============
 ``financial-records``  ``/api/v3/account/financial-records``            category     90 days   20/s per UID
 ``funding-records``    ``/api/v3/account/funding-financial-records``    ``FUNDING``  90 days   10/s [assumed]
+``tax-records``        ``/api/v3/tax/records`` (the tax API key)        ``bizType``  366 days  1/s per UID
 =====================  ===============================================  ===========  ========  ============
 
 Every stream is time-windowed and cursor-paged: :mod:`cexledger.exchanges._windows` plans
@@ -22,15 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 from .._windows import WindowWork, plan_stream
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
-from .client import BITGET_CATEGORIES, FINANCIAL_BUDGET, FUNDING_BUDGET, BitgetClient, BitgetCredentials
-from .normalize import FUNDING_STREAM, FUNDING_VERSION, STREAM, funding_parse
+from .client import (
+    BITGET_CATEGORIES,
+    FINANCIAL_BUDGET,
+    FUNDING_BUDGET,
+    TAX_BUDGET,
+    BitgetClient,
+    BitgetCredentials,
+)
+from .normalize import FUNDING_STREAM, FUNDING_VERSION, STREAM, TAX_STREAM, funding_parse, tax_parse
 from .normalize import VERSION as FINANCIAL_VERSION
 from .normalize import bitget_parse
 
 if TYPE_CHECKING:
     from ...config import Account
 
-__all__ = ["BITGET", "BitgetConnector", "Endpoint", "FINANCIAL", "FUNDING", "FUNDING_PARTITION"]
+__all__ = ["BITGET", "BitgetConnector", "Endpoint", "FINANCIAL", "FUNDING", "FUNDING_PARTITION", "TAX"]
 
 FINANCIAL = StreamSpec(
     exchange="bitget", name=STREAM, title="financial records",
@@ -43,6 +51,11 @@ FUNDING = StreamSpec(
     budget=FUNDING_BUDGET, window_ms=30 * DAY_MS,
 )
 FUNDING_PARTITION = "FUNDING"     # the funding wallet has no category: one stream per account
+TAX = StreamSpec(
+    exchange="bitget", name=TAX_STREAM, title="tax records",
+    retention_ms=366 * DAY_MS, normalizer=Normalizer(FINANCIAL_VERSION, tax_parse),
+    budget=TAX_BUDGET, window_ms=7 * DAY_MS, requires="a tax API key",
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +116,10 @@ class BitgetConnector:
 
     name = "bitget"
     default_base_url = "https://api.bitget.com"
-    streams = {s.name: s for s in (FINANCIAL, FUNDING)}
+    streams = {s.name: s for s in (FINANCIAL, FUNDING, TAX)}
     fields = frozenset({"demo", "categories"})
+    secrets = ("api_key", "api_secret", "passphrase")
+    optional_secrets = ("tax_api_key", "tax_api_secret", "tax_passphrase")   # all or none
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> BitgetClients:
         from .._http import RetryPolicy
@@ -123,6 +138,8 @@ class BitgetConnector:
         return works
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
+        if not getattr(account, "has_tax_key", False):
+            return [(TAX, f"add a tax API key to archive {TAX.retention_days} days")]
         return []
 
 

@@ -359,6 +359,8 @@ class CoinwConnector:
     default_base_url = "https://api.coinw.com"
     streams = {s.name: s for s in (DEALS,)}
     fields = frozenset({"instruments"})
+    secrets = ("api_key", "api_secret")
+    optional_secrets: tuple[str, ...] = ()
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> CoinwClient:
         from .._http import RetryPolicy
