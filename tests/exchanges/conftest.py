@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cexledger.exchanges._http import RetryPolicy
+from cexledger.exchanges._retry import RetryPolicy
 from cexledger.exchanges.bitget import BitgetClient, BitgetCredentials
 from cexledger.exchanges.coinw import CoinwClient, CoinwCredentials
 

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from cexledger.exchanges._http import RateLimiter, RequestStats
+from cexledger.exchanges._http import RequestStats
+from cexledger.exchanges._limits import RateLimiter
 
 
 class FakeClock:

@@ -1,8 +1,9 @@
 """Bitget UTA v3 client: ``GET /api/v3/account/financial-records``, one page per call.
 
-Requests are signed (:mod:`.auth`), rate limited by the process-wide limiter of
-(``bitget``, API key, ``financial-records``), retried and classified by
-:class:`~cexledger.exchanges._http.Requester` with the code table below. Query keys are sent
+Requests are signed (:mod:`.auth`), rate limited by the limiter of (``bitget``, API key,
+``financial-records``) in the client's :class:`~cexledger.exchanges._limits.LimiterPool`,
+retried and classified by :class:`~cexledger.exchanges._http.Requester` with the code table
+below (the shared plumbing: :class:`~cexledger.exchanges._client.BaseClient`). Query keys are sent
 sorted ascending, exactly as signed.
 
 Error codes (docs/exchanges.md, Bitget "Errors"), compared with leading zeros dropped:
@@ -38,27 +39,20 @@ machine whose clock is off by more than Bitget's 30-second window still syncs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import httpx
 import msgspec
 
 from ..._json import loads, to_id
 from ...errors import FatalStreamError
 from ...model import Record
-from .._http import (
-    RATE_SAFETY,
-    ErrorCodes,
-    Requester,
-    RequestStats,
-    RetryPolicy,
-    ServerClock,
-    Verdict,
-    limiter_for,
-)
+from .._classify import ErrorCodes, Verdict
+from .._client import BaseClient
 from .auth import BitgetAuth, BitgetCredentials
 from .normalize import bitget_parse
+
+if TYPE_CHECKING:
+    from ...config import Account
 
 __all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetPage", "BitgetClient", "BitgetCredentials"]
 
@@ -114,48 +108,27 @@ class BitgetPage:
     rows: int
 
 
-class BitgetClient:
+class BitgetClient(BaseClient[BitgetCredentials]):
     """Bitget financial records of one account."""
 
+    EXCHANGE = "bitget"
+    BUDGET = "financial-records"
     BUDGET_RATE = 20.0  # documented 20/s per UID
+    CODES = BITGET_CODES
+    BASE_URL = "https://api.bitget.com"
+    SERVER_CLOCK = True
 
-    def __init__(
-        self,
-        account: str,
-        credentials: BitgetCredentials,
-        *,
-        base_url: str = "https://api.bitget.com",
-        http: httpx.AsyncClient | None = None,
-        stats: RequestStats | None = None,
-        retry: RetryPolicy = RetryPolicy(),
-        rate: float | None = None,
-    ) -> None:
-        self.account = account
-        self.stats = stats if stats is not None else RequestStats()
-        self.server_clock = ServerClock()
-        self._auth = BitgetAuth(credentials, self.server_clock)
-        self._limiter = limiter_for(
-            "bitget",
-            credentials.api_key,
-            "financial-records",
-            rate if rate is not None else self.BUDGET_RATE * RATE_SAFETY,
-        )
-        self._requester = Requester(
-            exchange="bitget",
-            account=account,
-            base_url=base_url,
-            codes=BITGET_CODES,
-            http=http,
-            stats=self.stats,
-            retry=retry,
-            secrets=(credentials.api_key, credentials.api_secret, credentials.passphrase),
-            server_clock=self.server_clock,
+    @classmethod
+    def credentials(cls, account: Account) -> BitgetCredentials:
+        return BitgetCredentials(
+            api_key=account.api_key,
+            api_secret=account.api_secret,
+            passphrase=account.passphrase or "",
+            demo=account.demo,
         )
 
-    @property
-    def rate(self) -> float:
-        """Requests per second this client's key may make (its shared limiter's rate)."""
-        return self._limiter.rate
+    def _make_auth(self, credentials: BitgetCredentials) -> BitgetAuth:
+        return BitgetAuth(credentials, self.server_clock)
 
     async def financial_records(
         self,
@@ -207,17 +180,3 @@ class BitgetClient:
         return FatalStreamError(
             message, exchange="bitget", account=self.account, method="GET", path=_PATH
         )
-
-    async def aclose(self) -> None:
-        await self._requester.aclose()
-
-    async def __aenter__(self) -> BitgetClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

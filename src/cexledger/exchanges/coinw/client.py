@@ -1,9 +1,10 @@
 """CoinW futures client: ``GET /v1/perpum/orders/deals/history`` by page number, and the
 public instrument list.
 
-Requests are signed (:mod:`.auth`), rate limited by the process-wide limiter of
-(``coinw``, API key, ``deals-history``), retried and classified by
-:class:`~cexledger.exchanges._http.Requester` with the code table below. The query is sent
+Requests are signed (:mod:`.auth`), rate limited by the limiter of (``coinw``, API key,
+``deals-history``) in the client's :class:`~cexledger.exchanges._limits.LimiterPool`,
+retried and classified by :class:`~cexledger.exchanges._http.Requester` with the code table
+below (the shared plumbing: :class:`~cexledger.exchanges._client.BaseClient`). The query is sent
 in the order ``instrument``, ``page``, ``pageSize``, ``originType``, ``positionModel`` and
 signed exactly as sent; ``instrument`` is sent upper-cased (the API ignores case).
 
@@ -26,7 +27,9 @@ floats. Tolerated shapes [I]: ``data`` null/absent, ``rows`` null/absent/``[]``;
 ``nextId``, ``prevId`` absent; ``total`` as a number or a string (anything else: ``None`` --
 it is never trusted for paging anyway).
 
-The instrument list (``GET /v1/perpumPublic/instruments``, unsigned [I]) is read tolerantly:
+The instrument list (``GET /v1/perpumPublic/instruments``, unsigned [I]) has its own budget,
+``public``, shared by every key (its limiter in the pool has no key), at the client's pace.
+It is read tolerantly:
 ``data`` may list strings or objects; of an object the first non-empty of ``base``, ``name``,
 ``instrument``, ``symbol`` is taken, cut at a ``-``/``_``/``/`` separator, and a ``symbol``
 such as ``BTCUSDT`` loses its ``USDT`` suffix. Names are upper-cased and deduplicated in order.
@@ -36,18 +39,20 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import httpx
 import msgspec
 
 from ..._json import loads, to_decimal
 from ...errors import FatalStreamError
 from ...model import Record
-from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .._classify import ErrorCodes, Verdict
+from .._client import BaseClient
 from .auth import CoinwAuth, CoinwCredentials
 from .normalize import COIN, coinw_parse
+
+if TYPE_CHECKING:
+    from ...config import Account
 
 __all__ = ["COINW_CODES", "CoinwPage", "CoinwClient", "CoinwCredentials", "closest_instrument"]
 
@@ -68,6 +73,7 @@ COINW_CODES = ErrorCodes(
 
 _PATH = "/v1/perpum/orders/deals/history"
 _INSTRUMENTS_PATH = "/v1/perpumPublic/instruments"
+_PUBLIC_BUDGET = "public"
 _INSTRUMENT_KEYS = ("base", "name", "instrument", "symbol")
 
 
@@ -100,43 +106,25 @@ class CoinwPage:
     page_size: int
 
 
-class CoinwClient:
+class CoinwClient(BaseClient[CoinwCredentials]):
     """CoinW futures transaction details of one account."""
 
+    EXCHANGE = "coinw"
+    BUDGET = "deals-history"
     BUDGET_RATE = 5.0  # documented 5/s per user and IP
+    CODES = COINW_CODES
+    BASE_URL = "https://api.coinw.com"
 
-    def __init__(
-        self,
-        account: str,
-        credentials: CoinwCredentials,
-        *,
-        base_url: str = "https://api.coinw.com",
-        http: httpx.AsyncClient | None = None,
-        stats: RequestStats | None = None,
-        retry: RetryPolicy = RetryPolicy(),
-        rate: float | None = None,
-    ) -> None:
-        self.account = account
-        self.stats = stats if stats is not None else RequestStats()
-        rate = rate if rate is not None else self.BUDGET_RATE * RATE_SAFETY
-        self._auth = CoinwAuth(credentials)
-        self._limiter = limiter_for("coinw", credentials.api_key, "deals-history", rate)
-        self._public_limiter = limiter_for("coinw", "", "public", rate)
-        self._requester = Requester(
-            exchange="coinw",
-            account=account,
-            base_url=base_url,
-            codes=COINW_CODES,
-            http=http,
-            stats=self.stats,
-            retry=retry,
-            secrets=(credentials.api_key, credentials.api_secret),
-        )
+    def __init__(self, account: str, credentials: CoinwCredentials, **kwargs: Any) -> None:
+        super().__init__(account, credentials, **kwargs)
+        self._public_limiter = self.limiters.get(self.EXCHANGE, "", _PUBLIC_BUDGET, self.rate)
 
-    @property
-    def rate(self) -> float:
-        """Requests per second this client's key may make on deals-history."""
-        return self._limiter.rate
+    @classmethod
+    def credentials(cls, account: Account) -> CoinwCredentials:
+        return CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
+
+    def _make_auth(self, credentials: CoinwCredentials) -> CoinwAuth:
+        return CoinwAuth(credentials)
 
     async def deals_history(
         self,
@@ -197,20 +185,6 @@ class CoinwClient:
         if not understood:
             self.stats.unparsed += 1
         return record
-
-    async def aclose(self) -> None:
-        await self._requester.aclose()
-
-    async def __aenter__(self) -> CoinwClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _total(raw: msgspec.Raw) -> int | None:
