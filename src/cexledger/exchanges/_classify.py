@@ -44,7 +44,6 @@ __all__ = [
     "Verdict",
     "ErrorCodes",
     "Envelope",
-    "ConnectError",
     "RateLimitedError",
     "VERDICT_ERRORS",
     "decode_envelope",
@@ -116,10 +115,6 @@ def decode_envelope(content: bytes) -> tuple[Envelope | None, str]:
 
 class RateLimitedError(RetriableError):
     """A rate-limit answer: retried like any retriable error, and it penalizes the limiter."""
-
-
-class ConnectError(RetriableError):
-    """The host could not be reached; retried fewer times while it never has been."""
 
 
 _VERDICT_MESSAGES = {

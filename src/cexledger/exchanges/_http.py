@@ -42,7 +42,6 @@ import msgspec
 from ..errors import ExchangeError, FatalStreamError, RetriableError
 from ._classify import (
     VERDICT_ERRORS,
-    ConnectError,
     Envelope,
     ErrorCodes,
     RateLimitedError,
@@ -69,6 +68,10 @@ POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
 _TEXT_LIMIT = 300
 #: Credentials shorter than this are not redacted (scrubbing ``"s"`` mangles "request").
 MIN_REDACTED = 6
+
+
+class _ConnectError(RetriableError):
+    """The host could not be reached; retried fewer times while it never has been."""
 
 
 @dataclass
@@ -192,7 +195,7 @@ class Requester:
                 elif isinstance(exc, RateLimitedError):
                     limiter.penalize(min(RATE_LIMIT_PENALTY_SLOTS / limiter.rate, self.retry.cap))
                 limit = self.retry.attempts
-                if isinstance(exc, ConnectError) and not self._reached:
+                if isinstance(exc, _ConnectError) and not self._reached:
                     limit = min(limit, FIRST_CONNECT_ATTEMPTS)
                 if attempt >= limit:
                     raise self._give_up(exc, path, f"gave up after {attempt} attempts: {exc.args[0]}") from exc
@@ -225,12 +228,12 @@ class Requester:
             async with asyncio.timeout(self.retry.timeout):
                 response = await self._http.send(request, auth=auth)
         except TimeoutError as exc:
-            kind = RetriableError if self._reached else ConnectError
+            kind = RetriableError if self._reached else _ConnectError
             raise self._error(
                 kind, f"timed out (no complete answer within {self.retry.timeout:g} s)", path
             ) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise self._error(ConnectError, f"cannot connect ({_describe(exc)})", path) from exc
+            raise self._error(_ConnectError, f"cannot connect ({_describe(exc)})", path) from exc
         except httpx.TimeoutException as exc:
             raise self._error(RetriableError, f"timed out ({_describe(exc)})", path) from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:

@@ -7,8 +7,6 @@ client, so two syncs in one process never share limiter state, and two clients o
 in one run always do. When callers ask one pool for the same (exchange, key, budget) at
 different rates, the LOWER rate applies (a limiter is never sped up by a later caller: the
 budget is the key's, and the most careful caller's pace is the only one safe for all).
-
-A budget's default pace is its documented rate times ``RATE_SAFETY``.
 """
 
 from __future__ import annotations
