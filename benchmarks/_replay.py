@@ -186,7 +186,7 @@ def _breakdown(pages: list[Page], rows: int) -> dict[str, float] | str:
         from cexledger._json import loads
         from cexledger.archive import writes
         from cexledger.archive.schema import exact_decimal
-        from cexledger.exchanges._http import _envelope_decoder
+        from cexledger.exchanges._classify import envelope_decoder
         from cexledger.exchanges.bitget import client as bitget_client
         from cexledger.exchanges.bitget.normalize import bitget_record
     except ImportError as exc:
@@ -200,7 +200,7 @@ def _breakdown(pages: list[Page], rows: int) -> dict[str, float] | str:
         return value
 
     data = timed("envelope_and_page_decode", lambda: [
-        bitget_client._parse(_envelope_decoder.decode(body).data) for _, body in pages])
+        bitget_client._parse(envelope_decoder.decode(body).data) for _, body in pages])
     raws = [bytes(r) for d in data for r in (d.rows or [])]
     decoded = timed("row_decode_exact_json", lambda: [loads(r) for r in raws])
     records = timed("normalize_bitget_record", lambda: [

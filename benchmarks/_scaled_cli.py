@@ -13,16 +13,12 @@ from __future__ import annotations
 import sys
 
 from cexledger.exchanges import registry
-from cexledger.exchanges.bitget.client import BitgetClient
-from cexledger.exchanges.coinw.client import CoinwClient
 
 if __name__ == "__main__":
     scale = float(sys.argv.pop(1))
     budgets = {id(s.budget): s.budget for c in registry.values() for s in c.streams.values()}
     for budget in budgets.values():
         budget.rate *= scale
-    BitgetClient.BUDGET_RATE *= scale
-    CoinwClient.BUDGET_RATE *= scale
     from cexledger.cli import main
 
     sys.argv[0] = "cexledger"

@@ -34,7 +34,7 @@ def client_pace(exchange: str, override: float | None = None) -> float | None:
     default: the documented budget times the client's safety margin, read from the code)."""
     if override is not None:
         return float(override)
-    from cexledger.exchanges._http import RATE_SAFETY
+    from cexledger.exchanges._limits import RATE_SAFETY
 
     return (FINANCIAL if exchange == "bitget" else DEALS).budget.rate * RATE_SAFETY
 

@@ -48,6 +48,7 @@ from .config import Account
 from .errors import ExchangeError, FatalAccountError, FatalStreamError, IdentityError
 from .exchanges import registry, spec
 from .exchanges._http import RequestStats
+from .exchanges._limits import LimiterPool
 from .exchanges.base import Work
 from .identity import IdentityGate, open_gate
 from .model import Record, StreamKey
@@ -190,7 +191,7 @@ class SyncContext:
         self._unregistered: dict[str, list[StreamKey]] = {}
         #: The rate limiters of this sync run: one per (exchange, key, budget), shared by
         #: every client of the run (two accounts with one key share its limits).
-        self.limiters = None
+        self.limiters = LimiterPool()
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cexledger.exchanges._http import MAX_RETRY_AFTER
+from cexledger.exchanges._retry import MAX_RETRY_AFTER
 
 from .test_bitget_e2e import assert_archive_equals_truth
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cexledger.exchanges._http import RetryPolicy
+from cexledger.exchanges._retry import RetryPolicy
 from cexledger.exchanges.bitget import BitgetClient, BitgetCredentials
 from cexledger.exchanges.base import RawPage, StreamSpec
 from cexledger.exchanges.coinw import CoinwClient, CoinwCredentials

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from cexledger.errors import FatalAccountError, FatalStreamError, RetriableError
-from cexledger.exchanges._http import FIRST_CONNECT_ATTEMPTS, RATE_LIMIT_PENALTY_SLOTS, RetryPolicy, limiter_for
+from cexledger.exchanges._limits import LimiterPool
+from cexledger.exchanges._retry import FIRST_CONNECT_ATTEMPTS, RATE_LIMIT_PENALTY_SLOTS, RetryPolicy
 from cexledger.exchanges.bitget import BitgetClient, BitgetCredentials
 from cexledger.exchanges.bitget.streams import FINANCIAL
 from cexledger.exchanges.coinw import CoinwClient, CoinwCredentials
@@ -75,7 +76,7 @@ async def test_bitget_rate_limit_codes_retry_and_penalize(make_bitget, monkeypat
     assert penalties == [pytest.approx(RATE_LIMIT_PENALTY_SLOTS / client._limiter.rate)]
     counts = client.stats.as_dict()
     assert counts.pop("round_trip") > 0
-    assert counts == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0, "unparsed": 0}
+    assert counts == {"requests": 2, "retries": 1, "rate_limited": 1, "failures": 0}
 
 
 async def test_retry_after_sets_the_penalty(make_bitget, monkeypatch):
@@ -272,13 +273,15 @@ async def test_coinw_string_success_code(make_coinw):
 
 def test_one_limiter_per_key_and_budget():
     creds = BitgetCredentials("shared-key-for-limiter-test", SECRET, PASSPHRASE)
-    first = BitgetClient("a", creds, http=Script(bitget_ok(None)).http())
-    second = BitgetClient("a-again", creds, http=Script(bitget_ok(None)).http())
+    pool = LimiterPool()
+    first = BitgetClient("a", creds, http=Script(bitget_ok(None)).http(), limiters=pool)
+    second = BitgetClient("a-again", creds, http=Script(bitget_ok(None)).http(), limiters=pool)
     assert first._limiter is second._limiter  # every stream of a key shares one budget
-    assert first._limiter.rate == BitgetClient.BUDGET_RATE * 0.97
-    assert first._limiter is limiter_for("bitget", creds.api_key, "financial-records", 19.0)
-    assert limiter_for("bitget", creds.api_key, "fills", 19.0) is not first._limiter
-    assert limiter_for("bitget", "other-key", "financial-records", 19.0) is not first._limiter
-    coinw = CoinwClient("c", CoinwCredentials(creds.api_key, SECRET), http=Script(coinw_ok([])).http())
+    assert first._limiter.rate == BitgetClient.BUDGET.rate * 0.97
+    assert first._limiter is pool.get("bitget", creds.api_key, "financial-records", 19.4)
+    assert pool.get("bitget", creds.api_key, "fills", 19.0) is not first._limiter
+    assert pool.get("bitget", "other-key", "financial-records", 19.0) is not first._limiter
+    coinw = CoinwClient("c", CoinwCredentials(creds.api_key, SECRET), http=Script(coinw_ok([])).http(),
+                        limiters=pool)
     assert coinw._limiter is not first._limiter
-    assert coinw._limiter.rate == CoinwClient.BUDGET_RATE * 0.97
+    assert coinw._limiter.rate == CoinwClient.BUDGET.rate * 0.97

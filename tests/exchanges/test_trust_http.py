@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from cexledger.errors import FatalAccountError, FatalStreamError
-from cexledger.exchanges._http import (
+from cexledger.exchanges._retry import (
     FIRST_CONNECT_ATTEMPTS,
     MAX_RETRY_AFTER,
     RetryPolicy,
-    ServerClock,
     parse_retry_after,
 )
+from cexledger.exchanges._server_clock import ServerClock
 
 from .conftest import Script, bitget_ok, coinw_ok, json_response
 

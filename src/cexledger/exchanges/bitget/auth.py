@@ -5,7 +5,7 @@
 (``request.url.raw_path``: path and query exactly as they go on the wire) and its raw body, so
 what is signed is exactly what is sent. The caller sorts the query keys (newer Bitget docs
 ask for it); this flow signs whatever order it is given. ``ACCESS-TIMESTAMP`` is the
-server's time when a :class:`~cexledger.exchanges._http.ServerClock` is given (this
+server's time when a :class:`~cexledger.exchanges._server_clock.ServerClock` is given (this
 machine's clock plus the offset learned from Bitget's answers), else this machine's.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .._http import ServerClock
+from .._server_clock import ServerClock
 from .._signing import mask_key, sign
 
 __all__ = ["BitgetCredentials", "BitgetAuth", "sign"]

@@ -38,29 +38,26 @@ machine whose clock is off by more than Bitget's 30-second window still syncs.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import httpx
 import msgspec
 
 from ..._json import loads, to_id
 from .._fields import identify
 from ...errors import FatalStreamError
-from .._http import (
-    RATE_SAFETY,
-    ErrorCodes,
-    Requester,
-    RequestStats,
-    RetryPolicy,
-    ServerClock,
-    Verdict,
-    limiter_for,
-)
+from .._classify import ErrorCodes, Verdict
+from .._client import BaseClient
+from .._limits import RATE_SAFETY
 from ..base import Budget, RawPage
 from .auth import BitgetAuth, BitgetCredentials
 
-__all__ = ["BITGET_CATEGORIES", "BITGET_CODES", "BitgetClient", "BitgetCredentials"]
+if TYPE_CHECKING:
+    from ...config import Account
+
+__all__ = [
+    "BITGET_CATEGORIES", "BITGET_CODES", "FINANCIAL_BUDGET", "FUNDING_BUDGET", "TAX_BUDGET", "BitgetClient",
+    "BitgetCredentials", "BitgetTaxClient",
+]
 
 BITGET_CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
 
@@ -118,56 +115,27 @@ def _parse(data: msgspec.Raw) -> _Data:
     return _data_decoder.decode(data) or _Data()
 
 
-class BitgetClient:
-    """Bitget financial records of one account."""
+class BitgetClient(BaseClient[BitgetCredentials]):
+    """Bitget UTA account records of one account: financial records and the funding wallet
+    (the account's key), or tax records (a :class:`BitgetTaxClient`, the tax key)."""
 
-    BUDGET_RATE = 20.0  # documented 20/s per UID
+    EXCHANGE = "bitget"
+    BUDGET = FINANCIAL_BUDGET
+    CODES = BITGET_CODES
+    BASE_URL = "https://api.bitget.com"
+    SERVER_CLOCK = True
 
-    def __init__(
-        self,
-        account: str,
-        credentials: BitgetCredentials,
-        *,
-        base_url: str = "https://api.bitget.com",
-        http: httpx.AsyncClient | None = None,
-        stats: RequestStats | None = None,
-        retry: RetryPolicy = RetryPolicy(),
-        rate: float | None = None,
-    ) -> None:
-        self.account = account
-        self.stats = stats if stats is not None else RequestStats()
-        self.server_clock = ServerClock()
-        self._auth = BitgetAuth(credentials, self.server_clock)
-        self._key, self._configured = credentials.api_key, rate
-        self._limiter = limiter_for(
-            "bitget",
-            credentials.api_key,
-            "financial-records",
-            rate if rate is not None else self.BUDGET_RATE * RATE_SAFETY,
-        )
-        self._requester = Requester(
-            exchange="bitget",
-            account=account,
-            base_url=base_url,
-            codes=BITGET_CODES,
-            http=http,
-            stats=self.stats,
-            retry=retry,
-            secrets=(credentials.api_key, credentials.api_secret, credentials.passphrase),
-            server_clock=self.server_clock,
+    @classmethod
+    def credentials(cls, account: Account) -> BitgetCredentials:
+        return BitgetCredentials(
+            api_key=account.api_key,
+            api_secret=account.api_secret,
+            passphrase=account.passphrase or "",
+            demo=account.demo,
         )
 
-    @property
-    def rate(self) -> float:
-        """Requests per second this client's key may make (its shared limiter's rate)."""
-        return self._limiter.rate
-
-    def limiter(self, budget: Budget):
-        """The limiter of ``budget`` for this client's key: the configured ``rate_limit``
-        (never above the budget's documented rate), else the documented rate less the
-        safety margin. (Until the pool lands: the process-wide table.)"""
-        rate = min(self._configured, budget.rate) if self._configured else budget.rate * RATE_SAFETY
-        return limiter_for("bitget", self._key, budget.name, rate)
+    def _make_auth(self, credentials: BitgetCredentials) -> BitgetAuth:
+        return BitgetAuth(credentials, self.server_clock)
 
     async def financial_records(
         self,
@@ -267,16 +235,24 @@ class BitgetClient:
             message, exchange="bitget", account=self.account, method="GET", path=path
         )
 
-    async def aclose(self) -> None:
-        await self._requester.aclose()
 
-    async def __aenter__(self) -> BitgetClient:
-        return self
+class BitgetTaxClient(BitgetClient):
+    """The client of an account's tax API key (``tax_api_key``/``tax_api_secret``/
+    ``tax_passphrase``): the tax records endpoint only, on its own budget."""
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    BUDGET = TAX_BUDGET
+
+    def __init__(self, account: str, credentials: BitgetCredentials, *, rate: float | None = None,
+                 **kwargs: Any) -> None:
+        # the account's rate_limit (made for its main key's 20/s) only ever slows the tax key
+        capped = TAX_BUDGET.rate * RATE_SAFETY
+        super().__init__(account, credentials, rate=capped if rate is None else min(rate, capped), **kwargs)
+
+    @classmethod
+    def credentials(cls, account: Account) -> BitgetCredentials:
+        return BitgetCredentials(
+            api_key=account.tax_api_key or "",
+            api_secret=account.tax_api_secret or "",
+            passphrase=account.tax_passphrase or "",
+            demo=account.demo,
+        )

@@ -29,7 +29,6 @@ from .client import (
     FUNDING_BUDGET,
     TAX_BUDGET,
     BitgetClient,
-    BitgetCredentials,
 )
 from .normalize import FUNDING_STREAM, FUNDING_VERSION, STREAM, TAX_STREAM, funding_parse, tax_parse
 from .normalize import VERSION as FINANCIAL_VERSION
@@ -122,12 +121,7 @@ class BitgetConnector:
     optional_secrets = ("tax_api_key", "tax_api_secret", "tax_passphrase")   # all or none
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> BitgetClients:
-        from .._http import RetryPolicy
-
-        creds = BitgetCredentials(api_key=account.api_key, api_secret=account.api_secret,
-                                  passphrase=account.passphrase or "", demo=account.demo)
-        main = BitgetClient(account.name, creds, base_url=account.base_url, http=http, stats=stats,
-                            retry=RetryPolicy.with_timeout(account.timeout), rate=account.rate_limit)
+        main = BitgetClient.from_account(account, stats, limiters=limiters, http=http)
         return BitgetClients(main)
 
     async def plan(self, account: Account, clients: BitgetClients, ctx: PlanContext) -> list[WindowWork]:

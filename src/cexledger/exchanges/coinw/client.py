@@ -36,17 +36,19 @@ such as ``BTCUSDT`` loses its ``USDT`` suffix. Names are upper-cased and dedupli
 from __future__ import annotations
 
 import difflib
-from types import TracebackType
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import httpx
 import msgspec
 
 from ..._json import loads, to_decimal
-from .._http import RATE_SAFETY, ErrorCodes, Requester, RequestStats, RetryPolicy, Verdict, limiter_for
+from .._classify import ErrorCodes, Verdict
+from .._client import BaseClient
 from ..base import Budget, RawPage
 from .auth import CoinwAuth, CoinwCredentials
 from .normalize import COIN
+
+if TYPE_CHECKING:
+    from ...config import Account
 
 __all__ = ["COINW_CODES", "CoinwClient", "CoinwCredentials", "closest_instrument"]
 
@@ -70,6 +72,7 @@ DEALS_BUDGET = Budget("deals-history", 5.0)
 
 _PATH = "/v1/perpum/orders/deals/history"
 _INSTRUMENTS_PATH = "/v1/perpumPublic/instruments"
+_PUBLIC_BUDGET = "public"
 _INSTRUMENT_KEYS = ("base", "name", "instrument", "symbol")
 
 
@@ -90,43 +93,24 @@ def _parse_list(data: msgspec.Raw) -> list[Any]:
     return _list_decoder.decode(data) or []
 
 
-class CoinwClient:
+class CoinwClient(BaseClient[CoinwCredentials]):
     """CoinW futures transaction details of one account."""
 
-    BUDGET_RATE = 5.0  # documented 5/s per user and IP
+    EXCHANGE = "coinw"
+    BUDGET = DEALS_BUDGET
+    CODES = COINW_CODES
+    BASE_URL = "https://api.coinw.com"
 
-    def __init__(
-        self,
-        account: str,
-        credentials: CoinwCredentials,
-        *,
-        base_url: str = "https://api.coinw.com",
-        http: httpx.AsyncClient | None = None,
-        stats: RequestStats | None = None,
-        retry: RetryPolicy = RetryPolicy(),
-        rate: float | None = None,
-    ) -> None:
-        self.account = account
-        self.stats = stats if stats is not None else RequestStats()
-        rate = rate if rate is not None else self.BUDGET_RATE * RATE_SAFETY
-        self._auth = CoinwAuth(credentials)
-        self._limiter = limiter_for("coinw", credentials.api_key, "deals-history", rate)
-        self._public_limiter = limiter_for("coinw", "", "public", rate)
-        self._requester = Requester(
-            exchange="coinw",
-            account=account,
-            base_url=base_url,
-            codes=COINW_CODES,
-            http=http,
-            stats=self.stats,
-            retry=retry,
-            secrets=(credentials.api_key, credentials.api_secret),
-        )
+    def __init__(self, account: str, credentials: CoinwCredentials, **kwargs: Any) -> None:
+        super().__init__(account, credentials, **kwargs)
+        self._public_limiter = self.limiters.get(self.EXCHANGE, "", _PUBLIC_BUDGET, self.rate)
 
-    @property
-    def rate(self) -> float:
-        """Requests per second this client's key may make on deals-history."""
-        return self._limiter.rate
+    @classmethod
+    def credentials(cls, account: Account) -> CoinwCredentials:
+        return CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
+
+    def _make_auth(self, credentials: CoinwCredentials) -> CoinwAuth:
+        return CoinwAuth(credentials)
 
     async def deals_history(
         self,
@@ -164,20 +148,6 @@ class CoinwClient:
         )
         names = (_instrument_name(item) for item in items)
         return list(dict.fromkeys(name for name in names if name))
-
-    async def aclose(self) -> None:
-        await self._requester.aclose()
-
-    async def __aenter__(self) -> CoinwClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _total(raw: msgspec.Raw) -> int | None:

@@ -56,7 +56,7 @@ from ...model import StreamKey
 from .._fields import identify
 from .._paging import PageChain, PageNumbers
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
-from .client import DEALS_BUDGET, CoinwClient, CoinwCredentials, closest_instrument
+from .client import DEALS_BUDGET, CoinwClient, closest_instrument
 from .normalize import TS_KEY as DEALS_TS
 from .normalize import VERSION as DEALS_VERSION
 from .normalize import coinw_parse
@@ -363,11 +363,7 @@ class CoinwConnector:
     optional_secrets: tuple[str, ...] = ()
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> CoinwClient:
-        from .._http import RetryPolicy
-
-        creds = CoinwCredentials(api_key=account.api_key, api_secret=account.api_secret)
-        return CoinwClient(account.name, creds, base_url=account.base_url, http=http, stats=stats,
-                           retry=RetryPolicy.with_timeout(account.timeout), rate=account.rate_limit)
+        return CoinwClient.from_account(account, stats, limiters=limiters, http=http)
 
     async def plan(self, account: Account, clients: CoinwClient, ctx: PlanContext) -> list[PassWork]:
         return await plan_account(account, clients, ctx)
