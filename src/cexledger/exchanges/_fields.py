@@ -11,13 +11,13 @@ syncing and by ``cexledger reparse`` alike, so the two can never disagree:
 - :func:`identify` reads the row's id and time. A row whose identity the archive cannot
   hold -- not a JSON object, an unreadable or NUL-carrying id, a time that is not a whole
   number of milliseconds inside :data:`TS_RANGE` -- cannot be deduplicated: it raises
-  ``ValueError`` naming the record id and field, and the client stops that stream
+  ``ValueError`` naming the record id and field, and the sync stops that stream
   (``FatalStreamError``), so its range is never marked covered.
 - The exchange's normalizer builds the entries. *Any* failure there (``ValueError``, a
   decimal ``ArithmeticError`` such as ``Inexact``, an amount or text the archive cannot hold
   exactly per :func:`check_storable`, or a bug) makes the record *raw only*: archived byte for
-  byte without entries (lossless: parsing can be improved and re-run later), counted in
-  ``RequestStats.unparsed``.
+  byte without entries (lossless: parsing can be improved and re-run later), counted by
+  the sync's normalizer stage (``StreamStats.unparsed``).
 
 Sums of exchange amounts use :data:`EXACT`: a context wide enough for any realistic
 amount that raises instead of rounding (the default context would round past 28 digits).

@@ -324,12 +324,14 @@ Elsewhere = Callable[[StreamKey], Awaitable[Sequence[tuple[int, int]]]]
 
 
 async def plan_stream(ctx: PlanContext, account: str, stream: str, source: WindowSource,
-                      partitions: Sequence[str], *, elsewhere: Elsewhere | None = None) -> list[WindowWork]:
+                      partitions: Sequence[str], *, elsewhere: Elsewhere | None = None,
+                      halt: StreamHalt | None = None) -> list[WindowWork]:
     """Every window to fetch for one stream of one account: resumed ones first, then the gaps.
 
     ``elsewhere(key)``: ranges of the partition another stream holds, not to be fetched
-    here. Checkpoints of partitions no longer configured, and of windows past the reach, are
-    dropped (the range is planned afresh)."""
+    here. ``halt``: shared by every partition's windows (default: one per partition), so
+    that one refusal stops them all. Checkpoints of partitions no longer configured, and of
+    windows past the reach, are dropped (the range is planned afresh)."""
     works: list[WindowWork] = []
     retention_start, _ = wanted_range(ctx.now_ms, source.retention_ms)
     checkpoints: dict[StreamKey, list] = {}
@@ -338,7 +340,7 @@ async def plan_stream(ctx: PlanContext, account: str, stream: str, source: Windo
             checkpoints.setdefault(cp.key, []).append(cp)
     for partition in partitions:
         key = StreamKey(account, source.exchange, stream, partition)
-        halt = StreamHalt()
+        stop = halt if halt is not None else StreamHalt()
         resumed = []
         for cp in checkpoints.pop(key, []):
             s, e, cursor = cp.state.get("start"), cp.state.get("end"), cp.state.get("cursor")
@@ -347,13 +349,13 @@ async def plan_stream(ctx: PlanContext, account: str, stream: str, source: Windo
                 await ctx.write(key, [], slot=cp.slot, done=True)
                 continue
             resumed.append(WindowWork(key, source, s, e, cursor=cursor if isinstance(cursor, str) else None,
-                                      halt=halt))
+                                      halt=stop))
         works.extend(resumed)
         coverage = await ctx.coverage(key)
         skip = await elsewhere(key) if elsewhere is not None else ()
         for s, e in plan_gaps(ctx.now_ms, coverage, [(w.start, w.end) for w in resumed],
                               retention_ms=source.retention_ms, grid_ms=source.grid_ms, elsewhere=skip):
-            works.append(WindowWork(key, source, s, e, halt=halt))
+            works.append(WindowWork(key, source, s, e, halt=stop))
     for key, cps in checkpoints.items():      # partitions no longer configured
         for cp in cps:
             await ctx.write(key, [], slot=cp.slot, done=True)

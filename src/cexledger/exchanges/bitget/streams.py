@@ -18,10 +18,13 @@ partitions).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._windows import WindowWork, plan_stream
+from ...errors import FatalAccountError, FatalStreamError
+from ...model import StreamKey
+from .._paging import StreamHalt
+from .._windows import WindowWork, plan_stream, wanted_range
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
 from .client import (
     BITGET_CATEGORIES,
@@ -29,6 +32,7 @@ from .client import (
     FUNDING_BUDGET,
     TAX_BUDGET,
     BitgetClient,
+    BitgetTaxClient,
 )
 from .normalize import FUNDING_STREAM, FUNDING_VERSION, STREAM, TAX_STREAM, funding_parse, tax_parse
 from .normalize import VERSION as FINANCIAL_VERSION
@@ -50,6 +54,8 @@ FUNDING = StreamSpec(
     budget=FUNDING_BUDGET, window_ms=30 * DAY_MS,
 )
 FUNDING_PARTITION = "FUNDING"     # the funding wallet has no category: one stream per account
+TAX_PAGE_LIMIT = 500
+CLASSIC_ACCOUNT = "40084"         # a classic (non-UTA) account: every UTA endpoint refuses it
 TAX = StreamSpec(
     exchange="bitget", name=TAX_STREAM, title="tax records",
     retention_ms=366 * DAY_MS, normalizer=Normalizer(FINANCIAL_VERSION, tax_parse),
@@ -93,9 +99,12 @@ class Endpoint:
 
 @dataclass
 class BitgetClients:
-    """The clients of one account's sync (one per key)."""
+    """The clients of one account's sync: its key's, and its tax key's when configured."""
 
     main: BitgetClient
+    tax: BitgetTaxClient | None = None
+    #: Set when the tax key is refused: every tax-records window stops (one line, not 300).
+    tax_halt: StreamHalt = field(default_factory=StreamHalt)
 
     def financial(self) -> Endpoint:
         return Endpoint(FINANCIAL, self.main, self.main.financial_records, 100)
@@ -106,8 +115,29 @@ class BitgetClients:
 
         return Endpoint(FUNDING, self.main, fetch, 100)
 
+    def tax_records(self) -> Endpoint:
+        """The tax endpoint on the tax key. An account-level refusal of that key (wrong key,
+        signature, permission) stops the tax records only, naming the tax key; the account's
+        other streams go on. A classic account (40084) stays an account error."""
+        tax = self.tax
+        assert tax is not None
+        halt = self.tax_halt
+
+        async def fetch(partition: str, **window: Any) -> RawPage:
+            try:
+                return await tax.tax_records(partition, **window)
+            except FatalAccountError as exc:
+                if exc.code == CLASSIC_ACCOUNT:
+                    raise
+                halt.reason = f"tax API key: {exc.reason}"
+                raise FatalStreamError(halt.reason, exchange="bitget", account=tax.account) from None
+
+        return Endpoint(TAX, tax, fetch, TAX_PAGE_LIMIT)
+
     async def aclose(self) -> None:
         await self.main.aclose()
+        if self.tax is not None:
+            await self.tax.aclose()
 
 
 class BitgetConnector:
@@ -122,17 +152,35 @@ class BitgetConnector:
 
     def open(self, account: Account, stats: Any, limiters: Any = None, http: Any = None) -> BitgetClients:
         main = BitgetClient.from_account(account, stats, limiters=limiters, http=http)
-        return BitgetClients(main)
+        tax = None
+        if account.has_tax_key and not account.tax_problem:
+            tax = BitgetTaxClient.from_account(account, stats, limiters=limiters, http=http)
+        return BitgetClients(main, tax)
 
     async def plan(self, account: Account, clients: BitgetClients, ctx: PlanContext) -> list[WindowWork]:
-        """Every window of every stream the account has configured."""
+        """Every window of every stream the account has configured.
+
+        Tax records are fetched only for time no financial-records stream of the same
+        category covers or will cover: outside that stream's archived coverage and outside
+        its own reach (the last 90 days, which it fetches itself). So a first sync with a
+        tax key archives a year, and a hole financial records left that has since passed
+        their 90 days is healed from the tax records."""
         categories = account.categories or BITGET_CATEGORIES
         works = await plan_stream(ctx, account.name, FINANCIAL.name, clients.financial(), categories)
         works += await plan_stream(ctx, account.name, FUNDING.name, clients.funding(), [FUNDING_PARTITION])
+        if account.tax_problem:
+            ctx.fail(account.name, f"tax records not synced: {account.tax_problem}")
+        elif clients.tax is not None:
+            async def financial_holds(key: StreamKey) -> list[tuple[int, int]]:
+                held = StreamKey(key.account, key.exchange, FINANCIAL.name, key.partition)
+                return [*await ctx.coverage(held), wanted_range(ctx.now_ms, FINANCIAL.retention_ms)]
+
+            works += await plan_stream(ctx, account.name, TAX.name, clients.tax_records(), categories,
+                                       elsewhere=financial_holds, halt=clients.tax_halt)
         return works
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
-        if not getattr(account, "has_tax_key", False):
+        if not account.has_tax_key:
             return [(TAX, f"add a tax API key to archive {TAX.retention_days} days")]
         return []
 
