@@ -3,7 +3,7 @@
 One ``FundingLedger`` per account: deposits, withdrawals and transfers between the funding
 wallet and the trading account, rows kept in (ts, insertion) order. As live, ids do not grow
 with ``ts``: an id is ``FUNDING_ID_OFFSET + (ts + jitter) * 100_000 + random``, the jitter up
-to five minutes either way, so neighbouring rows' ids come in any order; a dict finds a row
+to three days either way, so the ids of rows days apart come in any order; a dict finds a row
 by id. The balance chain is exact, per coin, in (ts, insertion) order from an empty wallet:
 ``balance = previous balance + amount`` (no fee column); an outflow that would overdraw
 becomes a deposit. ``groupType``/``type`` pairs: ``deposit``/``deposit``,
@@ -23,7 +23,7 @@ from .timeline import Timeline
 __all__ = ["FUNDING_ID_OFFSET", "FundingLedger", "generate_funding"]
 
 FUNDING_ID_OFFSET = 10**18   # 19-digit ids above 2**53, apart from financial and CoinW ids
-_JITTER_MS = 300_000
+_JITTER_MS = 3 * 86_400_000
 _E10 = 10**10                # amounts in 1E-18 units, 8 decimals
 # coin: (smallest, largest) amount in 1E-8 units
 _COINS = {"USDT": (10 * 10**8, 20_000 * 10**8), "USDC": (10 * 10**8, 20_000 * 10**8),
