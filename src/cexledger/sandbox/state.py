@@ -333,7 +333,7 @@ class SandboxState:
         """Change ``faults``, ``latency_ms``, ``rate_limit``, ``churn``, ``hold``,
         ``classic_accounts`` and/or the paging faults at runtime."""
         with self.lock:
-            if "classic_accounts" in changes and isinstance(changes["classic_accounts"], list):
+            if isinstance(changes.get("classic_accounts"), (list, tuple)):
                 self._check_classic(changes["classic_accounts"])
             self.settings.update(changes)
             return self.settings.as_dict()
