@@ -261,3 +261,15 @@ def test_per_coin_chain_over_the_whole_store(standard):
     for coin, _group, _type, amount, after in funding.rows:
         balance[coin] += amount
         assert balance[coin] == after >= 0
+
+
+def test_rows_sharing_a_ts_page_without_loss(make_sandbox):
+    sandbox = make_sandbox(records=100, funding_records=10, rate_limit=False)
+    ids = sandbox.post("/_sandbox/append", {"exchange": "bitget", "account": "bitget-1",
+                                            "count": 40, "stream": "funding-records"})["ids"]
+    funding = sandbox.state.bitget["bitget-1"].funding
+    times = [funding.ts[funding.position(int(i))] for i in ids]
+    assert len(set(times)) < 40
+    fetched = fetch_funding(sandbox, min(times), max(times) + 1, limit=3)
+    fetched_ids = [_json.loads(r)["id"] for r in fetched]
+    assert len(fetched_ids) == len(set(fetched_ids)) and set(ids) <= set(fetched_ids)

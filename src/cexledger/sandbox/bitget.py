@@ -53,7 +53,8 @@ accepted and older rows are simply never served. ``limit`` 1..500, default 500 (
 500 silently 500). ``data`` is a bare list of ``id, coin, type, amount, fee, balance, ts`` --
 the category's financial records (``Ledger.render_tax``; variant ids differ from theirs) --
 newest first (variant: oldest first), bounds inclusive (variant: exclusive); no rows:
-``[]`` (variant: ``null``). ``cursor`` is the id of the previous page's last row: the page
+``[]`` (variant: ``null``). ``coin`` filters (upper-cased); ``marginType`` is accepted and
+ignored. ``cursor`` is the id of the previous page's last row: the page
 continues strictly after it in the serving order; an id that is no tax record of this
 account and category is ``40017``. Rate limit 1/s per key, its own budget.
 """
