@@ -291,3 +291,11 @@ def test_determinism_from_the_seed(make_sandbox):
     assert truth and truth == two.truth("bitget", "bitget-1", "tax-records")
     assert truth != other.truth("bitget", "bitget-1", "tax-records")
     assert one.accounts == two.accounts and one.accounts != other.accounts
+
+
+def test_tax_secrets_stay_out_of_repr(standard):
+    for account in standard.state.accounts:
+        if account.exchange == "bitget":
+            assert account.tax_api_secret and account.tax_api_secret not in repr(account)
+            assert account.tax_passphrase and account.tax_passphrase not in repr(account)
+            assert account.tax_api_secret.startswith("sbx-secret-")  # found by the leak searches
