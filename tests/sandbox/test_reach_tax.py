@@ -9,7 +9,7 @@ import pytest
 
 from cexledger import _json
 
-from .support import DAY_MS, data_of, now_ms, page_rows
+from .support import DAY_MS, data_of, now_ms, page_rows, rows_of
 from .test_reach_funding import burst
 
 CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
@@ -299,3 +299,15 @@ def test_tax_secrets_stay_out_of_repr(standard):
             assert account.tax_api_secret and account.tax_api_secret not in repr(account)
             assert account.tax_passphrase and account.tax_passphrase not in repr(account)
             assert account.tax_api_secret.startswith("sbx-secret-")  # found by the leak searches
+
+
+def test_versions_per_stream(variant):
+    params = {"exchange": "bitget", "account": "bitget-1"}
+    for stream in ("funding-records", "tax-records"):
+        row = variant.truth_raw("bitget", "bitget-1", stream)[0]
+        row_id = _json.loads(row)["id"]
+        answer = variant.http.get("/_sandbox/versions", params=dict(params, id=row_id, stream=stream))
+        assert answer.status_code == 200 and rows_of(answer.content, "versions") == [row]
+    # a tax id of the variant is no financial record's id
+    tax_id = variant.truth("bitget", "bitget-1", "tax-records")[-1]["id"]
+    assert variant.http.get("/_sandbox/versions", params=dict(params, id=tax_id)).status_code == 404

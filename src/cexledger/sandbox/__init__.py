@@ -24,7 +24,7 @@ first stream, so callers that predate the others keep working.
 
 ``SandboxState`` (thread-safe): ``accounts``, ``account(name)``,
 ``truth(exchange, account, stream=None, partition=None)``,
-``versions(exchange, account, id)``,
+``versions(exchange, account, id, stream=None)``,
 ``append(exchange, account, count, instrument=None, stream=None)`` (Bitget: ``instrument``
 pins the category), ``append_all(count)``, ``mutate("coinw", account, count)``,
 ``inject(exchange, account, raw, partition=None, stream=None)``,
@@ -39,7 +39,7 @@ records, and it is refused (``40014``) by the other endpoints.
 
 Control endpoints (no auth): ``GET /_sandbox/accounts``,
 ``GET /_sandbox/truth?exchange=&account=&stream=&partition=`` (the last two optional),
-``GET /_sandbox/versions?exchange=&account=&id=``, ``POST /_sandbox/append``
+``GET /_sandbox/versions?exchange=&account=&id=&stream=``, ``POST /_sandbox/append``
 ``{"exchange","account","count","instrument"?,"stream"?}``, ``POST /_sandbox/mutate``
 ``{"exchange":"coinw","account","count"}``, ``POST /_sandbox/inject-row``
 ``{"exchange","account","raw","partition"?,"stream"?}`` (a row served as exactly the text

@@ -1,6 +1,6 @@
 """Control endpoints under ``/_sandbox`` (no auth): the HTTP face of ``SandboxState``.
 
-``stream`` (truth, append, inject-row; optional) names one of an exchange's streams
+``stream`` (truth, versions, append, inject-row; optional) names one of an exchange's streams
 (``STREAMS``; default the first: ``financial-records`` / ``deals-history``); an unknown one
 answers 400.
 
@@ -76,7 +76,8 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
 
     async def versions(request: web.Request) -> web.Response:
         q = request.query
-        return _rows(b"versions", state.versions(q["exchange"], q["account"], int(q["id"])))
+        return _rows(b"versions", state.versions(q["exchange"], q["account"], int(q["id"]),
+                                                 q.get("stream")))
 
     async def append(request: web.Request) -> web.Response:
         body = await _body(request)

@@ -186,16 +186,25 @@ class SandboxState:
                             for i in range(len(d)) if d.created[i] >= cutoff), key=lambda r: r[0])
             return [d.render(i, d.current(i), self.variant) for _, d, i in deals]
 
-    def versions(self, exchange: str, account: str, row_id: int) -> list[bytes]:
-        """Every version row ``row_id`` has had, oldest first (a Bitget row has one)."""
+    def versions(self, exchange: str, account: str, row_id: int,
+                 stream: str | None = None) -> list[bytes]:
+        """Every version row ``row_id`` of ``stream`` has had, oldest first (a Bitget row has
+        one; a tax record is found by its tax id)."""
         with self.lock:
+            stream = self._stream(exchange, stream)
             book = self._book(exchange, account)
             if isinstance(book, BitgetBook):
-                found = book.find(row_id)
+                if stream == "funding-records":
+                    position = book.funding.position(row_id)
+                    if position is None:
+                        raise UnknownError(f"unknown row {row_id}")
+                    return [book.funding.render(position, self.variant)]
+                tax = stream == "tax-records"
+                found = book.find(tax_id(row_id, self.variant) if tax else row_id)
                 if found is None:
                     raise UnknownError(f"unknown row {row_id}")
                 ledger, i = found
-                return [ledger.render(i, self.variant)]
+                return [ledger.render_tax(i, self.variant) if tax else ledger.render(i, self.variant)]
             for deals in book.values():
                 i = deals.position(row_id)
                 if i is not None:
