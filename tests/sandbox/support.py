@@ -18,6 +18,8 @@ import msgspec
 from cexledger import _json
 
 BITGET_PATH = "/api/v3/account/financial-records"
+FUNDING_PATH = "/api/v3/account/funding-financial-records"
+TAX_PATH = "/api/v3/tax/records"
 COINW_PATH = "/v1/perpum/orders/deals/history"
 DAY_MS = 86_400_000
 
@@ -51,20 +53,33 @@ class Sandbox:
     # -- signed requests ---------------------------------------------------------------------
 
     def bitget_headers(self, query: str, account: str = "bitget-1", *, ts: int | None = None,
-                       secret: str | None = None) -> dict[str, str]:
+                       secret: str | None = None, path: str = BITGET_PATH,
+                       tax: bool = False) -> dict[str, str]:
+        """Headers signing a GET of ``path?query``; ``tax``: with the account's tax key."""
         acc = self.accounts[account]
+        prefix = "tax_" if tax else ""
         stamp = str(now_ms() if ts is None else ts)
-        target = BITGET_PATH + ("?" + query if query else "")
-        return {"ACCESS-KEY": acc["api_key"], "ACCESS-PASSPHRASE": acc["passphrase"],
+        target = path + ("?" + query if query else "")
+        return {"ACCESS-KEY": acc[prefix + "api_key"], "ACCESS-PASSPHRASE": acc[prefix + "passphrase"],
                 "ACCESS-TIMESTAMP": stamp,
-                "ACCESS-SIGN": sign(secret or acc["api_secret"], stamp + "GET" + target),
+                "ACCESS-SIGN": sign(secret or acc[prefix + "api_secret"], stamp + "GET" + target),
                 "Content-Type": "application/json", "locale": "en-US"}
 
-    def bitget(self, query: str, account: str = "bitget-1", **headers: Any) -> httpx.Response:
-        """GET financial-records with ``query`` sent exactly as given and signed as sent."""
-        h = self.bitget_headers(query, account)
+    def bitget(self, query: str, account: str = "bitget-1", *, path: str = BITGET_PATH,
+               tax: bool = False, **headers: Any) -> httpx.Response:
+        """GET a Bitget endpoint (default financial-records) with ``query`` sent exactly as
+        given and signed as sent (``tax``: with the tax key)."""
+        h = self.bitget_headers(query, account, path=path, tax=tax)
         h.update(headers)
-        return self.http.get(BITGET_PATH + ("?" + query if query else ""), headers=h)
+        return self.http.get(path + ("?" + query if query else ""), headers=h)
+
+    def funding(self, query: str, account: str = "bitget-1", *, tax: bool = False) -> httpx.Response:
+        """GET the funding wallet, signed with the normal key (``tax``: the tax key)."""
+        return self.bitget(query, account, path=FUNDING_PATH, tax=tax)
+
+    def tax(self, query: str, account: str = "bitget-1", *, tax: bool = True) -> httpx.Response:
+        """GET tax records, signed with the tax key (``tax=False``: the normal key)."""
+        return self.bitget(query, account, path=TAX_PATH, tax=tax)
 
     def coinw_headers(self, query: str, account: str = "coinw-1", *, ts: int | None = None,
                       secret: str | None = None) -> dict[str, str]:
@@ -78,12 +93,18 @@ class Sandbox:
 
     # -- ground truth ------------------------------------------------------------------------
 
-    def truth_raw(self, exchange: str, account: str) -> list[bytes]:
-        body = self.http.get("/_sandbox/truth", params={"exchange": exchange, "account": account}).content
-        return rows_of(body)
+    def truth_raw(self, exchange: str, account: str, stream: str | None = None,
+                  partition: str | None = None) -> list[bytes]:
+        params = {"exchange": exchange, "account": account}
+        if stream is not None:
+            params["stream"] = stream
+        if partition is not None:
+            params["partition"] = partition
+        return rows_of(self.http.get("/_sandbox/truth", params=params).content)
 
-    def truth(self, exchange: str, account: str) -> list[dict[str, Any]]:
-        return [_json.loads(r) for r in self.truth_raw(exchange, account)]
+    def truth(self, exchange: str, account: str, stream: str | None = None,
+              partition: str | None = None) -> list[dict[str, Any]]:
+        return [_json.loads(r) for r in self.truth_raw(exchange, account, stream, partition)]
 
     def post(self, path: str, payload: dict[str, Any]) -> Any:
         response = self.http.post(path, json=payload)
@@ -108,13 +129,19 @@ class _Bitget(msgspec.Struct):
     data: _BitgetData | None = None
 
 
+class _Tax(msgspec.Struct):
+    data: list[msgspec.Raw] | None = None
+
+
 class _Coinw(msgspec.Struct):
     data: _CoinwData | None = None
 
 
 def page_rows(response: httpx.Response) -> list[bytes]:
     """Raw bytes of each row of an exchange page, exactly as sent (``[]`` for null/empty)."""
-    if response.url.path == BITGET_PATH:
+    if response.url.path == TAX_PATH:
+        raws = msgspec.json.decode(response.content, type=_Tax).data
+    elif response.url.path in (BITGET_PATH, FUNDING_PATH):
         data = msgspec.json.decode(response.content, type=_Bitget).data
         raws = data.items if data else None
     else:

@@ -138,7 +138,7 @@ def test_settings_change_at_runtime(make_sandbox):
                                                  "churn": 0.25})
     assert answer == {"latency_ms": 10, "faults": 0.5, "rate_limit": False, "churn": 0.25,
                       "bitget_cursor_loop": None, "coinw_page_cycle": None, "coinw_page_clamp": None,
-                      "hold": False}
+                      "hold": False, "classic_accounts": []}
     assert sandbox.state.settings.faults == 0.5
 
 

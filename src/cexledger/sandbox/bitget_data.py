@@ -10,6 +10,11 @@ column is sorted by both and ``bisect`` finds windows and cursors.
 Balances are exact: per (category, coin), in (ts, id) ascending order,
 ``balance = previous balance + amount + fee``. Outflows that would overdraw become
 ``TRANSFER_IN`` rows instead.
+
+Tax records (``/api/v3/tax/records``) are the same rows seen through the tax API: a
+category's tax records are its financial records, reaching further back. In the standard
+dialect a tax row's id is its financial record's id; in the variant it is that id XOR
+``TAX_ID_KEY`` (``tax_id``), so a client can rely on neither.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Iterator
 
-from .fixed import Weighted, between, pick, text
+from .bitget_funding import FundingLedger
+from .fixed import Weighted, between, pad8 as _pad8, pick, text
 
-__all__ = ["CATEGORIES", "Ledger", "BitgetBook", "Special", "category_weights"]
+__all__ = ["CATEGORIES", "Ledger", "BitgetBook", "Special", "TAX_ID_KEY", "category_weights",
+           "tax_id"]
 
 CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
 _DEFAULT_WEIGHTS = {"SPOT": 25, "MARGIN": 8, "USDT-FUTURES": 40, "COIN-FUTURES": 10,
@@ -30,6 +37,7 @@ _DEFAULT_WEIGHTS = {"SPOT": 25, "MARGIN": 8, "USDT-FUTURES": 40, "COIN-FUTURES":
 _ROW_CATEGORY = {c: ("Margin" if c == "MARGIN" else c) for c in CATEGORIES}
 _FUTURES = frozenset({"USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"})
 
+TAX_ID_KEY = 0x0B3D_5A71_C2E9_4F68  # variant tax ids: the financial id XOR this
 _E10 = 10**10  # amounts are integers of 1E-18; 8-decimal values are multiples of this
 
 # How a type moves money.
@@ -147,10 +155,16 @@ def _money(rng: random.Random, kind: int, coin: str) -> tuple[int, int]:
     return -amount, _fee(rng, amount)  # _LIQ
 
 
+def tax_id(row_id: int, variant: bool) -> int:
+    """The tax-records id of financial record ``row_id`` (and back: XOR is its own inverse)."""
+    return row_id ^ TAX_ID_KEY if variant else row_id
+
+
 class Ledger:
     """One (account, category) column store, rows in (ts, id) ascending order."""
 
-    __slots__ = ("category", "ids", "ts", "coin", "symbol", "type", "nums", "raw_rows")
+    __slots__ = ("category", "ids", "ts", "coin", "symbol", "type", "nums", "raw_rows",
+                 "tax_raw_rows")
 
     def __init__(self, category: str) -> None:
         self.category = category
@@ -161,6 +175,7 @@ class Ledger:
         self.type = array("H")
         self.nums: list[bytes] = []
         self.raw_rows: dict[int, bytes] = {}  # row id -> exact bytes served instead
+        self.tax_raw_rows: dict[int, bytes] = {}  # row id -> exact tax-record bytes served instead
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -223,20 +238,31 @@ class Ledger:
                      f'"positionBalance":"{nums[5]}"')
         return (text + "}").encode()
 
-
-def _pad8(text: str) -> str:
-    """Variant dialect: at least 8 decimals, like ``"1.50000000"``."""
-    whole, _, frac = text.partition(".")
-    return f"{whole}.{frac.ljust(8, '0')}" if len(frac) < 8 else text
+    def render_tax(self, i: int, variant: bool) -> bytes:
+        """Row ``i`` as the tax records serve it: ``id`` (``tax_id``), ``coin``, ``type``,
+        ``amount``, ``fee``, ``balance``, ``ts``, numbers as the dialect writes them (an
+        injected tax row's bytes, as given, in both)."""
+        injected = self.tax_raw_rows.get(self.ids[i])
+        if injected is not None:
+            return injected
+        nums = self.nums[i].decode().split("|")[:3]
+        if variant:
+            nums = [_pad8(n) for n in nums]
+        return (f'{{"id":"{tax_id(self.ids[i], variant)}","coin":"{_VOCAB[self.coin[i]]}",'
+                f'"type":"{_VOCAB[self.type[i]]}","amount":"{nums[0]}","fee":"{nums[1]}",'
+                f'"balance":"{nums[2]}","ts":"{self.ts[i]}"}}').encode()
 
 
 class BitgetBook:
-    """All categories of one Bitget account plus the running balances of its chains."""
+    """All categories of one Bitget account plus the running balances of its chains, and
+    the account's funding wallet (``funding``, with ``funding_rng`` for rows added later)."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.ledgers = {c: Ledger(c) for c in CATEGORIES}
         self.balances: dict[tuple[str, str], int] = {}  # 1E-18 units
+        self.funding = FundingLedger()
+        self.funding_rng = random.Random(0)
 
     def add_row(self, row_id: int, ts: int, category: str, special: int = Special.NONE) -> None:
         """Generate one row's content, continue its balance chain, and store it."""

@@ -1,5 +1,9 @@
 """Control endpoints under ``/_sandbox`` (no auth): the HTTP face of ``SandboxState``.
 
+``stream`` (truth, versions, append, inject-row; optional) names one of an exchange's streams
+(``STREAMS``; default the first: ``financial-records`` / ``deals-history``); an unknown one
+answers 400.
+
 Unknown exchanges, accounts or rows answer 404, malformed input 400, both as
 ``{"error": "..."}``.
 """
@@ -67,18 +71,21 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
 
     async def truth(request: web.Request) -> web.Response:
         q = request.query
-        return _rows(b"rows", state.truth(q["exchange"], q["account"]))
+        return _rows(b"rows", state.truth(q["exchange"], q["account"], q.get("stream"),
+                                          q.get("partition")))
 
     async def versions(request: web.Request) -> web.Response:
         q = request.query
-        return _rows(b"versions", state.versions(q["exchange"], q["account"], int(q["id"])))
+        return _rows(b"versions", state.versions(q["exchange"], q["account"], int(q["id"]),
+                                                 q.get("stream")))
 
     async def append(request: web.Request) -> web.Response:
         body = await _body(request)
         instrument = body.get("instrument")
         if instrument is not None and not isinstance(instrument, str):
             raise ValueError("instrument must be a string")
-        ids = state.append(body["exchange"], body["account"], _count(body["count"]), instrument)
+        ids = state.append(body["exchange"], body["account"], _count(body["count"]), instrument,
+                           _text(body.get("stream"), "stream"))
         return _json({"ids": ids})
 
     async def inject_row(request: web.Request) -> web.Response:
@@ -86,7 +93,8 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         raw, partition = body["raw"], body.get("partition")
         if not isinstance(raw, str) or not (partition is None or isinstance(partition, str)):
             raise ValueError("raw (the row's exact text) and partition must be strings")
-        return _json({"id": state.inject(body["exchange"], body["account"], raw.encode(), partition)})
+        return _json({"id": state.inject(body["exchange"], body["account"], raw.encode(), partition,
+                                         _text(body.get("stream"), "stream"))})
 
     async def mutate(request: web.Request) -> web.Response:
         body = await _body(request)
@@ -101,7 +109,10 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
 
     async def keys(request: web.Request) -> web.Response:
         body = await _body(request)
-        return _json(state.new_key(body["exchange"], body["account"]).as_json())
+        tax = body.get("tax", False)
+        if not isinstance(tax, bool):
+            raise ValueError("tax must be true or false")
+        return _json(state.new_key(body["exchange"], body["account"], tax).as_json())
 
     async def settings(request: web.Request) -> web.Response:
         body = await _body(request)
@@ -122,18 +133,21 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         injection = Injection(body["kind"], None if retry_after is None else float(retry_after),
                               http_date)
         count = _count(body.get("count", 1))
-        state.injections.add(account.api_key, injection, count)
+        tax = body.get("tax", False)
+        if not isinstance(tax, bool) or (tax and account.tax_api_key is None):
+            raise ValueError("tax must be true or false (and only for a Bitget account)")
+        state.injections.add(account.tax_api_key if tax else account.api_key, injection, count)
         return _json({"queued": count})
 
     async def requests(request: web.Request) -> web.Response:
         q = request.query
-        key = None
+        keys = None
         if "account" in q:
             account = state.account(q["account"])
             if account.exchange != q.get("exchange", account.exchange):
                 raise UnknownError(f"unknown {q['exchange']} account {account.name!r}")
-            key = account.api_key
-        return _json({"requests": state.stats.log(key)})
+            keys = {account.api_key, account.tax_api_key} - {None}
+        return _json({"requests": state.stats.log(keys, q.get("path"))})
 
     return [
         web.get(f"{PREFIX}/accounts", _safe(accounts)),
@@ -149,6 +163,12 @@ def routes(state: SandboxState) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/requests", _safe(requests)),
         web.post(f"{PREFIX}/keys", _safe(keys)),
     ]
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Collection
 
 from aiohttp import web
 
@@ -193,10 +193,14 @@ class Stats:
         with self._lock:
             self._log.append(entry)
 
-    def log(self, key: str | None = None) -> list[dict[str, object]]:
-        """The logged requests (of ``key`` only, if given), in the order they were answered."""
+    def log(self, key: str | Collection[str] | None = None,
+            path: str | None = None) -> list[dict[str, object]]:
+        """The logged requests (of ``key`` only, or of any of several keys, and to ``path``
+        only, if given), in the order they were answered."""
+        keys = {key} if isinstance(key, str) else key
         with self._lock:
-            return [e for e in self._log if key is None or e["key"] == key]
+            return [e for e in self._log if (keys is None or e["key"] in keys)
+                    and (path is None or e["path"] == path)]
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:

@@ -11,7 +11,7 @@ from bisect import bisect
 from itertools import accumulate
 from typing import Generic, Sequence, TypeVar
 
-__all__ = ["text", "between", "pick", "Weighted"]
+__all__ = ["text", "pad8", "between", "pick", "Weighted"]
 
 T = TypeVar("T")
 
@@ -24,6 +24,12 @@ def text(units: int, places: int) -> str:
     digits = str(abs(units)).rjust(places + 1, "0")
     frac = digits[-places:].rstrip("0")
     return f"{sign}{digits[:-places]}.{frac}" if frac else f"{sign}{digits[:-places]}"
+
+
+def pad8(text: str) -> str:
+    """The variant dialect's numeric strings: at least 8 decimals, like ``"1.50000000"``."""
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(8, '0')}" if len(frac) < 8 else text
 
 
 def between(rng: random.Random, low: int, high: int) -> int:

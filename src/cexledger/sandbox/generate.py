@@ -7,8 +7,10 @@ allocator can hand out ids unique per exchange and increasing with (ts, insertio
 Bitget, per account of ``n`` rows (smaller accounts get the parts that fit):
 one row per category on every 30-day grid point; a same-``ts`` cluster in the busiest
 category (300 rows when ``n >= 2000``, else ``n // 8``); three smaller clusters of 20-60 rows;
-a tiny (``1E-18``), a huge (18-decimal) and a ``SOME_NEW_TYPE_2026`` row; 3 % rows older than
-retention; the rest uniform over the servable range, by category weight.
+a tiny (``1E-18``), a huge (18-decimal) and a ``SOME_NEW_TYPE_2026`` row; ``old_records``
+(default 3 %) rows older than retention, over the history (``Timeline.history``); the rest
+uniform over the servable range, by category weight. The funding wallet is generated apart,
+from its own RNG (``bitget_funding``), so it changes no financial record.
 
 CoinW, per account: 3 % old rows; a 30-row same-``createdDate`` cluster in the first
 instrument; the rest uniform. Rows of the last 7 days are open with probability 0.3 (the three
@@ -22,6 +24,7 @@ import random
 
 from .accounts import Account
 from .bitget_data import CATEGORIES, BitgetBook, Special, category_weights
+from .bitget_funding import generate_funding
 from .coinw_data import Deals
 from .config import DAY_MS, SECOND_MS, SandboxConfig
 from .timeline import IdAllocator, Timeline
@@ -37,7 +40,8 @@ def _uniform_times(rng: random.Random, tl: Timeline, k: int) -> list[int]:
     return [tl.first_servable + int(rng.random() * span) for _ in range(k)]
 
 
-def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float]) -> list[tuple[int, int, int]]:
+def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float],
+                 old: int | None = None) -> list[tuple[int, int, int]]:
     """(ts, category index, special) for one account, sorted."""
     cats = range(len(CATEGORIES))
     busiest = max(cats, key=weights.__getitem__)
@@ -58,7 +62,8 @@ def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float])
     if n >= 20:
         for special in (Special.TINY, Special.HUGE, Special.UNKNOWN_TYPE):
             events.append((tl.recent(rng), CATEGORIES.index(Special.CATEGORY[special]), special))
-    events += [(tl.old(rng), rng.choices(cats, weights)[0], Special.NONE) for _ in range(round(n * 0.03))]
+    old = round(n * 0.03) if old is None else old
+    events += [(tl.history(rng), rng.choices(cats, weights)[0], Special.NONE) for _ in range(old)]
     del events[n:]
     rest = n - len(events)
     events += zip(_uniform_times(rng, tl, rest), rng.choices(cats, weights, k=rest), [Special.NONE] * rest)
@@ -75,10 +80,15 @@ def generate_bitget(config: SandboxConfig, tl: Timeline, accounts: list[Account]
     for k, account in enumerate(accounts):
         plan_rng = random.Random(f"bitget-plan-{config.seed}-{account.name}")
         books[account.name] = BitgetBook(random.Random(f"bitget-rows-{config.seed}-{account.name}"))
-        plan = _plan_bitget(plan_rng, tl, config.records, weights)
+        plan = _plan_bitget(plan_rng, tl, config.records, weights, config.old_records)
         plans.append([(ts, k, cat, special) for ts, cat, special in plan])
     for ts, k, cat, special in heapq.merge(*plans):
         books[accounts[k].name].add_row(ids.next(ts), ts, CATEGORIES[cat], special)
+    funding = config.records // 20 if config.funding_records is None else config.funding_records
+    for account in accounts:
+        book = books[account.name]
+        book.funding_rng = random.Random(f"bitget-funding-{config.seed}-{account.name}")
+        book.funding = generate_funding(book.funding_rng, tl, funding)
     return books
 
 

@@ -4,27 +4,35 @@
 limiter, the fault RNG and the request statistics. Every public method is thread-safe (one
 re-entrant lock), so tests may call them from their own thread while the server runs.
 
-Truth: ``truth(exchange, account)`` is what a perfect archive holds *right now*: every row
-inside the 90-day retention (CoinW: each row's latest version), serialized byte-for-byte as
-the API serves it in the running dialect, sorted by id ascending.
+Truth: ``truth(exchange, account, stream)`` is what a perfect archive of that stream holds
+*right now*: every row the stream still serves -- inside the 90-day retention for
+``financial-records``, ``funding-records`` and CoinW's ``deals-history`` (each row's latest
+version), inside the 366-day reach for ``tax-records`` -- serialized byte-for-byte as the API
+serves it in the running dialect, sorted by id ascending (as integers).
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from bisect import bisect_left
 from dataclasses import replace
 
 from .._clock import now_ms
 from .accounts import Account, make_accounts
-from .bitget_data import CATEGORIES, BitgetBook, category_weights
+from .accounts import tax_credentials
+from .bitget_data import CATEGORIES, BitgetBook, category_weights, tax_id
 from .coinw_data import Deals
-from .config import RETENTION_MS, SandboxConfig, Settings
+from .config import RETENTION_MS, TAX_REACH_MS, SandboxConfig, Settings
 from .faults import FaultSchedule, Injections, RateLimiter, Stats
 from .generate import COINW_ID_OFFSET, generate_bitget, generate_coinw, instrument_weights
 from .timeline import IdAllocator, Timeline
 
-__all__ = ["SandboxState", "UnknownError"]
+__all__ = ["STREAMS", "SandboxState", "UnknownError"]
+
+#: The streams each exchange serves; the first is the default of every ``stream`` argument.
+STREAMS = {"bitget": ("financial-records", "funding-records", "tax-records"),
+           "coinw": ("deals-history",)}
 
 
 class UnknownError(LookupError):
@@ -50,8 +58,9 @@ class SandboxState:
         self._loop_cursors = 0
         self._accounts = make_accounts(config.seed, config.bitget_accounts, config.coinw_accounts)
         self._by_key = {(a.exchange, a.api_key): a for a in self._accounts}
+        self._by_tax_key = {a.tax_api_key: a for a in self._accounts if a.tax_api_key}
         self._rotations = 0
-        timeline = Timeline(self.t0)
+        timeline = Timeline(self.t0, config.history_days)
         self._bitget_ids = IdAllocator(random.Random(f"bitget-ids-{config.seed}"))
         self._coinw_ids = IdAllocator(random.Random(f"coinw-ids-{config.seed}"), COINW_ID_OFFSET)
         self.bitget = generate_bitget(config, timeline, self._by_exchange("bitget"), self._bitget_ids)
@@ -59,6 +68,7 @@ class SandboxState:
             config, timeline, self._by_exchange("coinw"), self._coinw_ids)
         self._category_weights = category_weights(config.dense_share)
         self._instrument_weights = instrument_weights(len(config.instruments), config.dense_share)
+        self._check_classic(config.classic_accounts)
 
     def now_ms(self) -> int:
         """The server's clock: this machine's plus ``clock_offset_ms``."""
@@ -83,15 +93,24 @@ class SandboxState:
     def by_api_key(self, exchange: str, api_key: str) -> Account | None:
         return self._by_key.get((exchange, api_key))
 
-    def new_key(self, exchange: str, account: str) -> Account:
+    def by_tax_key(self, api_key: str) -> Account | None:
+        """The Bitget account whose tax API key ``api_key`` is (its tax credentials current)."""
+        return self._by_tax_key.get(api_key)
+
+    def new_key(self, exchange: str, account: str, tax: bool = False) -> Account:
         """A further API key (with its own secret and passphrase) for the same exchange user:
-        a key rotation. The account's earlier keys stay valid; the data is the same."""
+        a key rotation. The account's earlier keys stay valid; the data is the same.
+        ``tax``: a further Bitget tax API key instead (answered as ``tax_api_key`` etc.)."""
         with self.lock:
             current = self.account(account)
-            if current.exchange != exchange:
+            if current.exchange != exchange or (tax and exchange != "bitget"):
                 raise UnknownError(f"unknown {exchange} account {account!r}")
             self._rotations += 1
             rng = random.Random(f"sandbox-keys-{self.config.seed}-{account}-{self._rotations}")
+            if tax:
+                rotated = replace(current, **tax_credentials(rng, self.config.seed, account))
+                self._by_tax_key[rotated.tax_api_key or ""] = rotated
+                return rotated
             prefix = "bg_" if exchange == "bitget" else ""
             rotated = replace(
                 current, api_key=f"{prefix}{rng.getrandbits(128):032x}",
@@ -114,28 +133,78 @@ class SandboxState:
         """The oldest servable timestamp right now (90-day retention)."""
         return self.now_ms() - RETENTION_MS
 
-    def truth(self, exchange: str, account: str) -> list[bytes]:
-        """What a perfect archive of ``account`` holds now: served bytes, id ascending."""
+    def tax_cutoff(self) -> int:
+        """The oldest timestamp the tax records serve right now (366-day reach)."""
+        return self.now_ms() - TAX_REACH_MS
+
+    def _stream(self, exchange: str, stream: str | None) -> str:
+        streams = STREAMS.get(exchange)
+        if streams is None:
+            raise UnknownError(f"unknown exchange {exchange!r}")
+        if stream is None:
+            return streams[0]
+        if stream not in streams:
+            raise ValueError(f"unknown {exchange} stream {stream!r} (one of: {', '.join(streams)})")
+        return stream
+
+    @staticmethod
+    def _category(partition: str | None, default: str | None = "SPOT") -> str | None:
+        category = partition or default
+        if category is not None and category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}")
+        return category
+
+    def truth(self, exchange: str, account: str, stream: str | None = None,
+              partition: str | None = None) -> list[bytes]:
+        """What a perfect archive of ``account``'s ``stream`` (default: the exchange's first,
+        ``financial-records`` / ``deals-history``) holds now: served bytes, id ascending.
+        ``partition``: only that Bitget category (financial and tax records)."""
         with self.lock:
+            stream = self._stream(exchange, stream)
             book = self._book(exchange, account)
             cutoff = self.cutoff()
             if isinstance(book, BitgetBook):
-                rows = sorted(book.rows_since(cutoff), key=lambda r: r[0])
+                category = self._category(partition, None)
+                if stream == "funding-records":
+                    funding = book.funding
+                    found = sorted(range(bisect_left(funding.ts, cutoff), len(funding)),
+                                   key=funding.ids.__getitem__)
+                    return [funding.render(i, self.variant) for i in found]
+                ledgers = [book.ledgers[category]] if category else list(book.ledgers.values())
+                if stream == "tax-records":
+                    reach = self.tax_cutoff()
+                    tax = sorted(((tax_id(ledger.ids[i], self.variant), ledger, i)
+                                  for ledger in ledgers
+                                  for i in range(bisect_left(ledger.ts, reach), len(ledger))),
+                                 key=lambda r: r[0])
+                    return [ledger.render_tax(i, self.variant) for _, ledger, i in tax]
+                rows = sorted(((ledger.ids[i], ledger, i) for ledger in ledgers
+                               for i in range(bisect_left(ledger.ts, cutoff), len(ledger))),
+                              key=lambda r: r[0])
                 return [ledger.render(i, self.variant) for _, ledger, i in rows]
             deals = sorted(((d.ids[i], d, i) for d in book.values()
                             for i in range(len(d)) if d.created[i] >= cutoff), key=lambda r: r[0])
             return [d.render(i, d.current(i), self.variant) for _, d, i in deals]
 
-    def versions(self, exchange: str, account: str, row_id: int) -> list[bytes]:
-        """Every version row ``row_id`` has had, oldest first (a Bitget row has one)."""
+    def versions(self, exchange: str, account: str, row_id: int,
+                 stream: str | None = None) -> list[bytes]:
+        """Every version row ``row_id`` of ``stream`` has had, oldest first (a Bitget row has
+        one; a tax record is found by its tax id)."""
         with self.lock:
+            stream = self._stream(exchange, stream)
             book = self._book(exchange, account)
             if isinstance(book, BitgetBook):
-                found = book.find(row_id)
+                if stream == "funding-records":
+                    position = book.funding.position(row_id)
+                    if position is None:
+                        raise UnknownError(f"unknown row {row_id}")
+                    return [book.funding.render(position, self.variant)]
+                tax = stream == "tax-records"
+                found = book.find(tax_id(row_id, self.variant) if tax else row_id)
                 if found is None:
                     raise UnknownError(f"unknown row {row_id}")
                 ledger, i = found
-                return [ledger.render(i, self.variant)]
+                return [ledger.render_tax(i, self.variant) if tax else ledger.render(i, self.variant)]
             for deals in book.values():
                 i = deals.position(row_id)
                 if i is not None:
@@ -148,25 +217,36 @@ class SandboxState:
         return max(self.now_ms(), allocator.last_ts)
 
     def append(self, exchange: str, account: str, count: int,
-               instrument: str | None = None) -> list[str] | list[int]:
-        """Add ``count`` rows to ``account`` now; returns their ids as the API writes them.
+               instrument: str | None = None, stream: str | None = None) -> list[str] | list[int]:
+        """Add ``count`` rows to ``account``'s ``stream`` now; returns their ids as that
+        stream's API writes them.
 
-        Bitget rows continue the balance chains, spread over categories by weight. CoinW rows
-        go to ``instrument`` (any name, case-insensitive) or spread over the account's
-        instruments; about 40 % start open.
+        Bitget financial records continue the balance chains, spread over categories by
+        weight (``instrument``, if given, names the category); as ``tax-records`` they are the
+        same new rows, answered by their tax ids. ``funding-records`` rows are new funding-
+        wallet movements. CoinW rows go to ``instrument`` (any name, case-insensitive) or
+        spread over the account's instruments; about 40 % start open.
         """
         if count < 0:
             raise ValueError("count must not be negative")
         with self.lock:
+            stream = self._stream(exchange, stream)
             book = self._book(exchange, account)
             if isinstance(book, BitgetBook):
+                if stream == "funding-records":
+                    funding = book.funding
+                    return [str(funding.add_movement(
+                        book.funding_rng, max(self.now_ms(), funding.ts[-1] if funding.ts else 0)))
+                        for _ in range(count)]
+                pinned = self._category(instrument, None)
                 new_ids = []
                 for _ in range(count):
                     ts = self._append_time(self._bitget_ids)
-                    category = book.rng.choices(CATEGORIES, self._category_weights)[0]
+                    category = pinned or book.rng.choices(CATEGORIES, self._category_weights)[0]
                     row_id = self._bitget_ids.next(ts)
                     book.add_row(row_id, ts, category)
-                    new_ids.append(str(row_id))
+                    shown = tax_id(row_id, self.variant) if stream == "tax-records" else row_id
+                    new_ids.append(str(shown))
                 return new_ids
             rng = self._coinw_rngs[account]
             names = [instrument.upper()] if instrument else list(self.config.instruments)
@@ -187,19 +267,31 @@ class SandboxState:
         stores[instrument].add(rng, row_id, ts, ts, state)
         return row_id
 
-    def inject(self, exchange: str, account: str, raw: bytes, partition: str | None = None) -> str:
-        """Add one row to ``account`` now that the API serves as exactly ``raw`` (however
-        broken); returns the id it is stored under. ``partition`` is the Bitget category
-        (default ``SPOT``) or the CoinW instrument (default the first configured)."""
+    def inject(self, exchange: str, account: str, raw: bytes, partition: str | None = None,
+               stream: str | None = None) -> str:
+        """Add one row to ``account``'s ``stream`` now that its API serves as exactly ``raw``
+        (however broken); returns the id it is stored under, as that stream writes it.
+        ``partition`` is the Bitget category (default ``SPOT``; none for ``funding-records``)
+        or the CoinW instrument (default the first configured). A ``tax-records`` row is a new
+        financial record whose financial-records bytes stay generated."""
         with self.lock:
+            stream = self._stream(exchange, stream)
             book = self._book(exchange, account)
             if isinstance(book, BitgetBook):
-                category = partition or "SPOT"
-                if category not in CATEGORIES:
-                    raise ValueError(f"unknown category {category!r}")
+                if stream == "funding-records":
+                    funding = book.funding
+                    ts = max(self.now_ms(), funding.ts[-1] if funding.ts else 0)
+                    row_id = funding.add_movement(book.funding_rng, ts)
+                    funding.raw_rows[row_id] = raw
+                    return str(row_id)
+                category = self._category(partition)
+                assert category is not None
                 ts = self._append_time(self._bitget_ids)
                 row_id = self._bitget_ids.next(ts)
                 book.add_row(row_id, ts, category)
+                if stream == "tax-records":
+                    book.ledgers[category].tax_raw_rows[row_id] = raw
+                    return str(tax_id(row_id, self.variant))
                 book.ledgers[category].raw_rows[row_id] = raw
                 return str(row_id)
             instrument = (partition or self.config.instruments[0]).upper()
@@ -247,10 +339,23 @@ class SandboxState:
     # -- runtime knobs ----------------------------------------------------------------------
 
     def update_settings(self, changes: dict[str, object]) -> dict[str, object]:
-        """Change ``faults``, ``latency_ms``, ``rate_limit``, ``churn`` and/or ``hold`` at runtime."""
+        """Change ``faults``, ``latency_ms``, ``rate_limit``, ``churn``, ``hold``,
+        ``classic_accounts`` and/or the paging faults at runtime."""
         with self.lock:
+            if isinstance(changes.get("classic_accounts"), (list, tuple)):
+                self._check_classic(changes["classic_accounts"])
             self.settings.update(changes)
             return self.settings.as_dict()
+
+    def _check_classic(self, names: object) -> None:
+        bitget = {a.name for a in self._by_exchange("bitget")}
+        for name in names:  # type: ignore[attr-defined]
+            if name not in bitget:
+                raise ValueError(f"classic_accounts: no Bitget account {name!r}")
+
+    def is_classic(self, account: str) -> bool:
+        """Whether Bitget account ``account`` is in Classic Account mode right now."""
+        return account in self.settings.classic_accounts
 
     def fresh_cursor(self) -> int:
         """A Bitget cursor never handed out before (the ``bitget_cursor_loop`` fault)."""

@@ -4,8 +4,9 @@ History is placed relative to the generator's start time ``t0`` (Unix ms):
 
 * the bulk of rows is uniform in ``[t0 - 90 d + 1 h, t0]``, so no row sits within an hour of
   the moving 90-day retention edge and tests do not flake as the clock runs;
-* a few deliberately old rows sit in ``[t0 - 100 d, t0 - 91 d]``: they exist but are never
-  served;
+* a few deliberately old rows sit in ``[t0 - 100 d, t0 - 91 d]`` (CoinW) or, for Bitget,
+  anywhere in ``[t0 - history, t0 - 91 d]`` but never within an hour of the moving 366-day
+  reach of the tax records: only the tax records serve them, up to 366 days back;
 * the 30-day grid: ``t0 - 30 d``, ``t0 - 60 d`` and every multiple of 30 days since the Unix
   epoch inside the servable range.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from .config import DAY_MS, HOUR_MS, RETENTION_MS, WINDOW_MS
+from .config import DAY_MS, HOUR_MS, RETENTION_MS, TAX_REACH_MS, WINDOW_MS
 
 __all__ = ["IdAllocator", "Timeline"]
 
@@ -53,10 +54,11 @@ class IdAllocator:
 class Timeline:
     """The time layout for one generator start time ``t0``."""
 
-    def __init__(self, t0: int) -> None:
+    def __init__(self, t0: int, history_days: int = 100) -> None:
         self.t0 = t0
         self.first_servable = t0 - RETENTION_MS + HOUR_MS
         self.old_range = (t0 - 100 * DAY_MS, t0 - 91 * DAY_MS)
+        self.history_range = (t0 - history_days * DAY_MS, t0 - 91 * DAY_MS)
 
     def grid(self) -> list[int]:
         """The 30-day boundaries inside the servable range, ascending: multiples of exactly
@@ -77,3 +79,10 @@ class Timeline:
     def old(self, rng: random.Random) -> int:
         """A random timestamp at least a day older than retention."""
         return rng.randint(*self.old_range)
+
+    def history(self, rng: random.Random) -> int:
+        """A random timestamp in the Bitget history older than retention, never within an
+        hour of the tax records' 366-day reach (moved two hours further back)."""
+        ts = rng.randint(*self.history_range)
+        edge = self.t0 - TAX_REACH_MS
+        return ts - 2 * HOUR_MS if abs(ts - edge) <= HOUR_MS else ts
