@@ -129,9 +129,11 @@ class Sandbox:
         self.close()
 
 
-def write_config(path: Path, sandbox: Sandbox, exchange: str, **settings: Any) -> Path:
-    """A cexledger config for the sandbox's accounts of ``exchange``, with extra settings."""
-    accounts = [{**a, **settings} for a in sandbox.accounts(exchange)]
+def write_config(path: Path, sandbox: Sandbox, exchange: str, *, tax: bool = False, **settings: Any) -> Path:
+    """A cexledger config for the sandbox's accounts of ``exchange``, with extra settings;
+    their tax API keys only with ``tax``."""
+    accounts = [{**{k: v for k, v in a.items() if tax or not k.startswith("tax_")}, **settings}
+                for a in sandbox.accounts(exchange)]
     write_sandbox_config(path, sandbox.url, accounts)
     return path
 
@@ -299,10 +301,14 @@ def _count_at(samples: list[tuple[float, int, int]], t: float) -> int:
     return count
 
 
-def archive_ids(db: Path) -> list[str]:
-    """Record ids in a SQLite archive (read-only, straight from the file)."""
+def archive_ids(db: Path, streams: tuple[str, ...] = ("financial-records", "deals-history")) -> list[str]:
+    """Record ids of ``streams`` in a SQLite archive (read-only, straight from the file): by
+    default the streams the sandbox's default truth holds (not the funding wallet's)."""
+    marks = ", ".join("?" * len(streams))
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return [row[0] for row in conn.execute("SELECT record_id FROM records")]
+        return [row[0] for row in conn.execute(
+            f"SELECT r.record_id FROM records r JOIN streams s ON s.id = r.stream_id WHERE s.stream IN ({marks})",
+            streams)]
 
 
 def archive_counts(db: Path) -> tuple[int, int]:

@@ -37,9 +37,11 @@ class Sandbox:
         accs = self.http.get("/_sandbox/accounts").json()["accounts"]
         return [a for a in accs if exchange is None or a["exchange"] == exchange]
 
-    def truth(self, exchange: str, account: str) -> dict[str, object]:
-        """id -> row decoded exactly (Decimal numbers, int ids)."""
-        body = self.http.get("/_sandbox/truth", params={"exchange": exchange, "account": account}).content
+    def truth(self, exchange: str, account: str, stream: str | None = None) -> dict[str, object]:
+        """id -> row decoded exactly (Decimal numbers, int ids), of ``stream`` (default: the
+        exchange's first stream, financial records or deals history)."""
+        params = {"exchange": exchange, "account": account, **({"stream": stream} if stream else {})}
+        body = self.http.get("/_sandbox/truth", params=params).content
         rows = msgspec.json.decode(body, type=dict[str, list[msgspec.Raw]])["rows"]
         result = {}
         for raw in rows:
@@ -149,27 +151,37 @@ class Cli:
 
 @pytest.fixture
 def cli_for(tmp_path: Path):
-    """cli_for(sandbox, accounts=None, **settings) -> Cli configured for the sandbox's accounts."""
+    """cli_for(sandbox, accounts=None, tax=False, **settings) -> Cli configured for the sandbox's
+    accounts; their tax API keys only with ``tax=True`` (a first sync with one reads a year of
+    tax records at 1 request/s, minutes: only the tests of that stream need it)."""
     counter = iter(range(1000))
 
-    def make(sandbox: Sandbox, accounts: list[dict] | None = None, **settings: object) -> Cli:
+    def make(sandbox: Sandbox, accounts: list[dict] | None = None, tax: bool = False,
+             **settings: object) -> Cli:
         """``settings`` (e.g. ``timeout=5``) are added to every account."""
         n = next(counter)
         d = tmp_path / f"cli{n}"
         d.mkdir()
         config = d / "config.toml"
-        accs = [dict(a, **settings) for a in (accounts if accounts is not None else sandbox.accounts())]
+        listed = accounts if accounts is not None else sandbox.accounts()
+        accs = [dict({k: v for k, v in a.items() if tax or not k.startswith("tax_")}, **settings)
+                for a in listed]
         write_sandbox_config(config, sandbox.url, accs)
         return Cli(tmp=d, config=config, db=d / "archive.db")
 
     return make
 
 
-def by_id(lines: list[dict], exchange: str, account: str) -> dict[str, object]:
-    """Export lines of one account as id -> raw, failing on duplicate ids."""
+DEFAULT_STREAM = {"bitget": "financial-records", "coinw": "deals-history"}
+
+
+def by_id(lines: list[dict], exchange: str, account: str, stream: str | None = None) -> dict[str, object]:
+    """Export lines of one account's ``stream`` (default: the one ``Sandbox.truth`` defaults
+    to) as id -> raw, failing on duplicate ids."""
+    stream = stream or DEFAULT_STREAM[exchange]
     result: dict[str, object] = {}
     for line in lines:
-        if line["exchange"] == exchange and line["account"] == account:
+        if line["exchange"] == exchange and line["account"] == account and line["stream"] == stream:
             assert line["id"] not in result, f"duplicate id {line['id']} in export"
             result[line["id"]] = line["raw"]
     return result
