@@ -515,6 +515,10 @@ def sandbox_serve(
     churn: float = typer.Option(0.0, min=0.0, max=1.0, help="CoinW: chance per request that a row arrives or a position closes."),
     clock_offset_ms: int = typer.Option(0, help="Set the server's clock this many ms off this machine's (negative: behind)."),
     trickle_s: float = typer.Option(2.0, min=0.001, help="Seconds between the bytes of a trickled answer (POST /_sandbox/inject)."),
+    history_days: int = typer.Option(400, min=91, help="Bitget: days of history generated (tax records serve 366)."),
+    old_records: Optional[int] = typer.Option(None, min=0, help="Bitget: rows older than 90 days (default 3 % of --records)."),
+    funding_records: Optional[int] = typer.Option(None, min=0, help="Bitget: funding-wallet rows (default --records / 20)."),
+    classic_accounts: str = typer.Option("", help="Bitget accounts (comma-separated) in classic, not UTA, mode."),
 ) -> None:
     """Run the sandbox exchange until interrupted. Its accounts and keys are at
     GET /_sandbox/accounts; ground truth at GET /_sandbox/truth?exchange=…&account=…"""
@@ -528,7 +532,9 @@ def sandbox_serve(
         rate_limit_scale=rate_limit_scale, dialect=dialect, dense_share=dense_share,
         instruments=tuple(i.strip().upper() for i in instruments.split(",") if i.strip()),
         append_every=append_every, append_count=append_count, churn=churn,
-        clock_offset_ms=clock_offset_ms, trickle_s=trickle_s,
+        clock_offset_ms=clock_offset_ms, trickle_s=trickle_s, history_days=history_days,
+        old_records=old_records, funding_records=funding_records,
+        classic_accounts=tuple(a.strip() for a in classic_accounts.split(",") if a.strip()),
     )
     try:
         asyncio.run(serve(config))
