@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import random
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Iterator
 
 from .bitget_funding import FundingLedger
 from .fixed import Weighted, between, pad8 as _pad8, pick, text
+from .timeline import ts_window
 
 __all__ = ["CATEGORIES", "Ledger", "BitgetBook", "Special", "TAX_ID_KEY", "category_weights",
            "tax_id"]
@@ -191,11 +192,8 @@ class Ledger:
         self.nums.append(nums)
 
     def window(self, start: int, end: int, inclusive: bool) -> tuple[int, int]:
-        """Index range ``[lo, hi)`` of rows with ``start <= ts <= end`` (``start < ts < end``
-        when not inclusive)."""
-        if inclusive:
-            return bisect_left(self.ts, start), bisect_right(self.ts, end)
-        return bisect_right(self.ts, start), bisect_left(self.ts, end)
+        """Index range ``[lo, hi)`` of rows inside the bounds (see ``ts_window``)."""
+        return ts_window(self.ts, start, end, inclusive)
 
     def position(self, row_id: int) -> int | None:
         """Index of the row with ``row_id``, or None."""

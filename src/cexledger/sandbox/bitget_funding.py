@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import random
 from array import array
-from bisect import bisect_left, bisect_right
 
 from .fixed import Weighted, between, pad8, pick, text
-from .timeline import Timeline
+from .timeline import Timeline, ts_window
 
 __all__ = ["FUNDING_ID_OFFSET", "FundingLedger", "generate_funding"]
 
@@ -82,11 +81,8 @@ class FundingLedger:
         return row_id
 
     def window(self, start: int, end: int, inclusive: bool) -> tuple[int, int]:
-        """Index range ``[lo, hi)`` of rows with ``start <= ts <= end`` (``start < ts < end``
-        when not inclusive)."""
-        if inclusive:
-            return bisect_left(self.ts, start), bisect_right(self.ts, end)
-        return bisect_right(self.ts, start), bisect_left(self.ts, end)
+        """Index range ``[lo, hi)`` of rows inside the bounds (see ``ts_window``)."""
+        return ts_window(self.ts, start, end, inclusive)
 
     def position(self, row_id: int) -> int | None:
         """Index of the row with ``row_id``, or None."""

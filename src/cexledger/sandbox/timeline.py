@@ -14,10 +14,20 @@ History is placed relative to the generator's start time ``t0`` (Unix ms):
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 
 from .config import DAY_MS, HOUR_MS, RETENTION_MS, TAX_REACH_MS, WINDOW_MS
 
-__all__ = ["IdAllocator", "Timeline"]
+__all__ = ["IdAllocator", "Timeline", "ts_window"]
+
+
+def ts_window(ts: Sequence[int], start: int, end: int, inclusive: bool) -> tuple[int, int]:
+    """Index range ``[lo, hi)`` of the sorted ``ts`` with ``start <= t <= end`` (``start < t
+    < end`` when not inclusive): how a store answers a request's time bounds."""
+    if inclusive:
+        return bisect_left(ts, start), bisect_right(ts, end)
+    return bisect_right(ts, start), bisect_left(ts, end)
 
 
 class IdAllocator:
