@@ -57,6 +57,7 @@ from .._fields import identify
 from .._paging import PageChain, PageNumbers
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
 from .client import DEALS_BUDGET, CoinwClient, closest_instrument
+from .normalize import STREAM as DEALS_STREAM
 from .normalize import TS_KEY as DEALS_TS
 from .normalize import VERSION as DEALS_VERSION
 from .normalize import coinw_parse
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
 __all__ = ["COINW", "CoinwConnector", "DEALS", "RECHECK_OPEN_MS", "PassState", "PassWork", "recheck_due"]
 
 DEALS = StreamSpec(
-    exchange="coinw", name="deals-history", title="futures transaction details",
+    exchange="coinw", name=DEALS_STREAM, title="futures transaction details",
     retention_ms=90 * DAY_MS,                     # "3 months"
     normalizer=Normalizer(DEALS_VERSION, coinw_parse), budget=DEALS_BUDGET,
 )
