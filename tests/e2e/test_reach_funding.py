@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from decimal import Decimal
 
 import pytest
@@ -153,5 +154,10 @@ def test_classic_account_gets_one_line_and_others_sync(sandbox_factory, cli_for)
     assert "bitget-1" in errors[0] and "classic" in errors[0] and "Unified Trading" in errors[0], errors[0]
     lines = cli.export_jsonl()
     assert not [line for line in lines if line["account"] == "bitget-1"], "a classic account wrote rows"
+    with sqlite3.connect(cli.db) as db:
+        for table in ("records", "coverage", "checkpoints"):
+            written = db.execute(f"SELECT count(*) FROM {table} JOIN streams ON streams.id = stream_id "
+                                 "WHERE account = 'bitget-1'").fetchone()[0]
+            assert written == 0, f"{written} {table} rows for a classic account"
     coinw = sb.accounts("coinw")[0]["name"]
     assert by_id(lines, "coinw", coinw) == sb.truth("coinw", coinw)
