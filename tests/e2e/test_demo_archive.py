@@ -11,7 +11,7 @@ from pathlib import Path
 from cexledger.archive import Archive
 from cexledger.model import Record, StreamKey
 
-from .conftest import CLI
+from .conftest import CLI, by_id
 from .test_cli_errors import one_line_error, plain_cli
 
 
@@ -35,6 +35,9 @@ def test_the_demo_ignores_cexledger_db(tmp_path: Path) -> None:
     assert hashlib.sha256(real.read_bytes()).hexdigest() == before
     with Archive.open(f"sqlite:///{real}", read_only=True) as archive:
         assert archive.account_names() == ["main"]
+    # the demo showed every stream
+    for stream in ("financial-records", "funding-records", "tax-records", "deals-history"):
+        assert f" · {'coinw' if stream == 'deals-history' else 'bitget'} {stream}" in proc.stdout, stream
 
 
 def test_the_demo_refuses_an_archive_holding_other_accounts(tmp_path: Path) -> None:
@@ -91,5 +94,6 @@ def test_sigterm_ends_a_sync_in_one_line_and_a_rerun_completes_it(sandbox_factor
     assert [line for line in stderr.splitlines() if line.strip()] == [
         "cexledger: terminated; everything archived so far is kept — run the command again to continue"]
     cli.run("sync", "--quiet", check=True)
-    archived = {line["id"] for line in cli.export_jsonl()}
-    assert archived == set(sb.truth("bitget", "bitget-1"))
+    archived = cli.export_jsonl()
+    for stream in ("financial-records", "funding-records"):
+        assert set(by_id(archived, "bitget", "bitget-1", stream)) == set(sb.truth("bitget", "bitget-1", stream)), stream

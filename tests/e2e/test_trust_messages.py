@@ -175,6 +175,13 @@ def test_demo_reads_at_80_columns_piped(tmp_path):
     assert "archive status" in lines and any(line.startswith("bitget-1 (bitget): ok in") for line in lines)
     assert any(line.startswith("coinw-1 · coinw deals-history") for line in lines)
     assert '  "raw": {' in lines
+    # every stream, the funding wallet and a year of tax records among them
+    for stream in ("financial-records", "funding-records", "tax-records"):
+        assert f"bitget-1 · bitget {stream}" in lines, stream
+        assert any(line.split()[:2] == [stream, "FUNDING" if stream == "funding-records" else "SPOT"]
+                   for line in lines), f"{stream} missing from the sync summary"
+    assert any(line.startswith("the sandbox runs at ") and line.endswith(
+        "× the exchanges' rate limits to keep the demo short") for line in lines)
 
 
 # -- 20: Ctrl-C while the modules are still being imported -------------------------------------

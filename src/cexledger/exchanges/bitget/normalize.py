@@ -62,8 +62,9 @@ FUNDING_STREAM = "funding-records"  # the funding wallet
 VERSION = 2
 """The version of the financial-records (and tax-records) normalizer; streams record which
 version built their entries."""
-FUNDING_VERSION = 1
-"""The version of the funding-wallet normalizer."""
+FUNDING_VERSION = 2
+"""The version of the funding-wallet normalizer. Version 2: an inflow under ``groupType``
+``withdraw`` with an empty ``type`` is a transfer, not a withdrawal."""
 _ZERO = Decimal(0)
 
 BITGET_KINDS: dict[str, Kind] = {
@@ -198,27 +199,43 @@ FUNDING_KINDS: dict[str, Kind] = {
 """Funding-wallet ``type`` (or, when ``type`` is empty or unknown, ``groupType``) values and
 their kinds; matching ignores case. Anything else is ``OTHER``."""
 
+_OUTWARD = {Kind.DEPOSIT: False, Kind.WITHDRAWAL: True}
+"""The direction a deposit or withdrawal moves money (True: out of the wallet)."""
 
-def funding_kind(exchange_type: str | None, group_type: str | None) -> Kind:
-    """The kind of a funding-wallet row: by its ``type``, else by its ``groupType``."""
-    for name in (exchange_type, group_type):
-        kind = FUNDING_KINDS.get((name or "").strip().lower())
-        if kind is not None:
-            return kind
-    return Kind.OTHER
+
+def funding_kind(exchange_type: str | None, group_type: str | None, amount: Decimal | None = None) -> Kind:
+    """The kind of a funding-wallet row: by its ``type``, else by its ``groupType``.
+
+    A row known only by its group (``type`` empty or unknown) whose amount moves the other
+    way than that group's movements (an inflow under ``withdraw``, an outflow under
+    ``deposit``) is not that movement: it is money moved between the user's own accounts, a
+    ``TRANSFER``. Live, a ``withdraw``/``""`` row brings into the funding wallet the amount
+    the next row withdraws (the balance chain shows it came from the trading account, not
+    back from a withdrawal), so counting it as a withdrawal would count one withdrawal twice.
+    """
+    kind = FUNDING_KINDS.get((exchange_type or "").strip().lower())
+    if kind is not None:
+        return kind
+    kind = FUNDING_KINDS.get((group_type or "").strip().lower(), Kind.OTHER)
+    outward = _OUTWARD.get(kind)
+    if outward is not None and amount is not None and amount != 0 and (amount < 0) != outward:
+        return Kind.TRANSFER
+    return kind
 
 
 def funding_parse(account: str, partition: str, raw: bytes) -> Derived:
     """A funding-wallet row (``id, coin, groupType, type, amount, balance, ts``): one entry,
-    no fee (the endpoint reports none), ``exchange_type`` the ``type`` or, when that is empty,
-    the ``groupType``; ``category`` is the partition (``FUNDING``)."""
+    no fee (the endpoint reports none), kind by :func:`funding_kind`, ``exchange_type`` the
+    ``type`` or, when that is empty, the ``groupType``; ``category`` is the partition
+    (``FUNDING``)."""
     def build(record_id: str, ts: int, row: dict[str, Any]) -> Record:
         try:
             exchange_type = text(row, "type") or text(row, "groupType")
+            value = amount(row, "amount")
             entry = LedgerEntry(
                 account=account, exchange="bitget", stream=FUNDING_STREAM, record_id=record_id, seq=0,
-                ts=ts, kind=funding_kind(text(row, "type"), text(row, "groupType")), coin=text(row, "coin"),
-                amount=amount(row, "amount"), fee=_ZERO, balance=optional_amount(row, "balance"),
+                ts=ts, kind=funding_kind(text(row, "type"), text(row, "groupType"), value),
+                coin=text(row, "coin"), amount=value, fee=_ZERO, balance=optional_amount(row, "balance"),
                 category=partition, symbol=None, exchange_type=exchange_type,
             )
         except ValueError as exc:
