@@ -24,7 +24,8 @@ refused: Bitget 40008)                  answer moved the server clock by at leas
 sent, in :mod:`._http`.) Codes are compared after normalisation: digit strings lose leading
 zeros and integers become text, so ``"00000"``, ``"0"`` and ``0`` are the same code. Error
 bodies may carry the text in ``msg`` or ``message``; an exchange's hint for a code is added
-to the message in parentheses.
+to the message in parentheses, and a code's own cause (``causes``) replaces the verdict's
+generic message (a classic Bitget account is not a refused key).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class ErrorCodes:
     success: frozenset[str]
     verdicts: Mapping[str, Verdict]
     hints: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    causes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "success", frozenset(normalize_code(c) for c in self.success))
@@ -88,6 +90,7 @@ class ErrorCodes:
             self, "verdicts", {normalize_code(c): v for c, v in self.verdicts.items()}
         )
         object.__setattr__(self, "hints", {normalize_code(c): h for c, h in self.hints.items()})
+        object.__setattr__(self, "causes", {normalize_code(c): h for c, h in self.causes.items()})
 
 
 class Envelope(msgspec.Struct):
@@ -183,7 +186,7 @@ def judge(
         else:
             if verdict is Verdict.CLOCK:  # the server's time is unknown: nothing to fix it
                 verdict = Verdict.ACCOUNT
-            message = _VERDICT_MESSAGES[verdict]
+            message = codes.causes.get(code) or _VERDICT_MESSAGES[verdict]
     else:
         verdict = by_status or Verdict.STREAM
         message = f"unknown exchange error code, HTTP {status}"

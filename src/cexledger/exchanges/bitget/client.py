@@ -82,6 +82,8 @@ BITGET_CODES = ErrorCodes(
         "40008": "request timestamp expired: check that this machine's clock is synchronised",
         "40014": "the API key lacks the read permission for UTA account records",
         "40018": "this IP address is not on the API key's allow list",
+    },
+    causes={
         "40084": "this is a classic Bitget account: cexledger reads the Unified Trading "
                  "Account (UTA) API, so upgrade the account to UTA or use a UTA sub-account",
     },
