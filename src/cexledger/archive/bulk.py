@@ -13,14 +13,14 @@ the archive is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..model import StreamKey
 from .prepared import Prepared
-from .queries import ENTRY_ORDER, RECORD_ORDER
+from .queries import ENTRY_ORDER, RECORD_ORDER, Shadow, ledger_excluded
 from .schema import entries, records, streams
 
 __all__ = ["ENTRY_COLUMNS", "batches", "entry_columns", "record_lines", "stream_keys"]
@@ -60,16 +60,22 @@ def record_lines(account: str | None, exchange: str | None) -> tuple[Prepared, l
         _r.stream_id, account, exchange)
 
 
-def entry_columns(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
+def entry_columns(account: str | None, exchange: str | None,
+                  shadows: Sequence[Shadow] = ()) -> tuple[Prepared, list[str]]:
     """:data:`ENTRY_COLUMNS` of every entry, in ``ENTRY_ORDER`` (that of
-    ``Archive.iter_entries``); amounts as canonical text."""
+    ``Archive.iter_entries``); amounts as canonical text. With ``shadows``, the ledger's
+    entries only (:func:`.queries.ledger_excluded`)."""
     text = sa.Text()
-    return _prepared(
-        lambda: (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
-                           sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
-                           _e.category, _e.symbol, _e.exchange_type)
-                 .order_by(*ENTRY_ORDER)),
-        _e.stream_id, account, exchange)
+
+    def select() -> sa.Select[Any]:
+        stmt = (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
+                          sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
+                          _e.category, _e.symbol, _e.exchange_type)
+                .order_by(*ENTRY_ORDER))
+        excluded = ledger_excluded(shadows, _e.stream_id, _e.ts)
+        return stmt if excluded is None else stmt.where(~excluded)
+
+    return _prepared(select, _e.stream_id, account, exchange)
 
 
 def stream_keys(conn: sa.Connection) -> dict[int, StreamKey]:

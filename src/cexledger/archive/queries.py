@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,8 @@ __all__ = [
     "count_records",
     "count_without_entries",
     "entries_statement",
+    "ledger_excluded",
+    "Shadow",
     "get_meta",
     "identity",
     "last_runs",
@@ -179,8 +182,75 @@ def record_rows(rows: Iterator[Any]) -> Iterator[ArchivedRecord]:
         yield ArchivedRecord(keys.of(row), row.record_id, row.ts, row.raw, row.version)
 
 
-def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None) -> sa.Select[Any]:
-    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order.
+#: ``(exchange, stream, shadowed_by)``: entries of ``stream`` describe the same movements as
+#: those of ``shadowed_by`` (same exchange, account and partition); see :func:`ledger_excluded`.
+Shadow = tuple[str, str, str]
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _name(value: str) -> Any:
+    """A stream or exchange name from the code's registry as an SQL literal: statements stay
+    compiled once, without bind parameters the bulk reads would have to order."""
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"not a stream name: {value!r}")
+    return sa.literal_column(f"'{value}'", sa.Text())
+
+
+def _covered_by(stream: str, stream_id: Any, ts: Any) -> Any:
+    """Whether ``ts`` lies in a covered range of stream ``stream`` of the same account,
+    exchange and partition as the stream ``stream_id`` (correlated: one probe of the
+    streams key and of the coverage primary key per row)."""
+    own, other, c = streams.alias("own"), streams.alias("other"), coverage.c
+    return (
+        sa.select(sa.literal_column("1"))
+        .select_from(own.join(other, sa.and_(other.c.account == own.c.account,
+                                             other.c.exchange == own.c.exchange,
+                                             other.c.stream == _name(stream),
+                                             other.c.partition == own.c.partition))
+                     .join(coverage, c.stream_id == other.c.id))
+        .where(own.c.id == stream_id, c.start_ms <= ts, c.end_ms > ts)
+        .exists()
+    )
+
+
+def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any) -> Any:
+    """The ledger rule: which entries a ledger (the CSV and Parquet exports) leaves out, so
+    that no movement is counted twice. True for an entry to leave out; ``None`` when no
+    stream is shadowed.
+
+    A stream S *shadowed by* F (``StreamSpec.shadowed_by``: Bitget's ``tax-records`` by
+    ``financial-records``) holds the same movements as F, per account and partition
+    (category), and reaches further back. Ids need not agree, so movements are not matched
+    row by row; each instant of one account and category has one authority instead:
+
+    * where F's coverage holds the instant, F: entries of S there are left out (even one no
+      row of F matches: F read that time completely);
+    * else, where S's coverage holds it, S: entries of F there are left out (rows of an F
+      window that stopped half-way: S read that time completely);
+    * where neither covers it (half-read windows of both), entries of both are kept:
+      nothing proves them the same movements, and dropping either could lose the only copy.
+
+    Entries of every other stream (the funding wallet is another wallet) are always kept.
+    Raw records (the JSONL export) keep everything; ``status`` counts what is archived.
+    Correlated ``EXISTS`` probes on the coverage key, evaluated only for the rows of S and F:
+    one SQL condition on SQLite and PostgreSQL, however many rows.
+    """
+    clauses = []
+    for exchange, stream, by in shadows:
+        def of(name: str) -> Any:
+            return stream_id.in_(sa.select(_s.id).where(_s.exchange == _name(exchange), _s.stream == _name(name))
+                                 .scalar_subquery())
+
+        clauses.append(sa.and_(of(stream), _covered_by(by, stream_id, ts)))
+        clauses.append(sa.and_(of(by), ~_covered_by(by, stream_id, ts), _covered_by(stream, stream_id, ts)))
+    return sa.or_(*clauses) if clauses else None
+
+
+def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None,
+                      shadows: Sequence[Shadow] = ()) -> sa.Select[Any]:
+    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order;
+    with ``shadows``, the ledger's (:func:`ledger_excluded`).
 
     Records with the same id in different streams are kept apart by the stream id, ordered
     after ``record_id`` and before ``seq``.
@@ -201,6 +271,9 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
         stmt = stmt.where(_e.ts >= since_ms)
     if until_ms is not None:
         stmt = stmt.where(_e.ts < until_ms)
+    excluded = ledger_excluded(shadows, _e.stream_id, _e.ts)
+    if excluded is not None:
+        stmt = stmt.where(~excluded)
     return stmt
 
 
