@@ -238,12 +238,14 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any) -> Any:
     """
     clauses = []
     for exchange, stream, by in shadows:
-        def of(name: str) -> Any:
-            return stream_id.in_(sa.select(_s.id).where(_s.exchange == _name(exchange), _s.stream == _name(name))
-                                 .scalar_subquery())
+        def ids(name: str) -> Any:
+            return sa.select(_s.id).where(_s.exchange == _name(exchange), _s.stream == _name(name))
 
-        clauses.append(sa.and_(of(stream), _covered_by(by, stream_id, ts)))
-        clauses.append(sa.and_(of(by), ~_covered_by(by, stream_id, ts), _covered_by(stream, stream_id, ts)))
+        # ``ids(stream).exists()`` is uncorrelated, evaluated once: without any stream S
+        # (no tax key), F's rows cost no probe
+        clauses.append(sa.and_(stream_id.in_(ids(stream).scalar_subquery()), _covered_by(by, stream_id, ts)))
+        clauses.append(sa.and_(ids(stream).exists(), stream_id.in_(ids(by).scalar_subquery()),
+                               ~_covered_by(by, stream_id, ts), _covered_by(stream, stream_id, ts)))
     return sa.or_(*clauses) if clauses else None
 
 
