@@ -433,7 +433,8 @@ def export(
     jsonl: one line per archived record, {"account", "exchange", "stream", "id", "raw"} with
     raw the record exactly as the exchange sent it (latest version). csv / parquet: the
     normalized ledger entries of all exchanges side by side (time, account, kind, coin,
-    amount, fee, …); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
+    amount, fee, …), each movement once (Bitget tax records only for time financial
+    records do not cover); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
     """
     from . import export
     from .export import _output as output
@@ -445,8 +446,13 @@ def export(
         exchange = check_filters(archive, account, exchange)
         # counted before anything is written: a read that fails stops the export before it
         # says "wrote …"
-        left_out = 0 if fmt == "jsonl" else archive.count_without_entries(
-            account=account, exchange=exchange)
+        left_out = shadowed = 0
+        if fmt != "jsonl":
+            from .exchanges import ledger_shadows
+
+            left_out = archive.count_without_entries(account=account, exchange=exchange)
+            shadowed = archive.count_ledger_excluded(account=account, exchange=exchange,
+                                                     shadows=ledger_shadows())
         if out_path == "-":
             if fmt == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")
@@ -466,8 +472,7 @@ def export(
             with output.written(target) as fh:
                 count = writer(archive, fh, account=account, exchange=exchange)
             err.print(f"wrote {count} rows to {target}", markup=False)
-        if left_out:
-            note = output.left_out_note(left_out)
+        for note in (output.left_out_note(left_out), output.shadowed_note(shadowed)):
             if note:
                 err.print(note, markup=False, soft_wrap=True)
 

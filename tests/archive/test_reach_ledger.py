@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -226,3 +229,23 @@ def test_filters_apply_the_rule_too(built):
     write_csv(archive, buf, account="main", exchange="bitget")
     rows = list(csv.DictReader(io.StringIO(buf.getvalue().decode())))
     assert len(rows) == sum(m.account == "main" for m in b.truth)
+
+
+def test_the_cli_exports_the_ledger_and_says_what_it_left_out(built, archive_url, tmp_path):
+    archive, b = built
+    archived = sum(1 for _ in archive.iter_entries())
+    assert archive.count_ledger_excluded(shadows=ledger_shadows()) == archived - len(b.truth)
+    assert archive.count_ledger_excluded(account="alt", shadows=ledger_shadows()) == 0
+    assert archive.count_ledger_excluded(shadows=()) == 0
+    cli = str(Path(sys.executable).parent / "cexledger")
+    out = tmp_path / "ledger.csv"
+    proc = subprocess.run([cli, "--db", archive_url, "export", "--format", "csv", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == len(b.truth) and f"wrote {len(b.truth)} rows" in proc.stderr
+    assert f"note: {archived - len(b.truth)} tax-record entries left out" in proc.stderr
+    raw = subprocess.run([cli, "--db", archive_url, "export", "--format", "jsonl"],
+                         capture_output=True, text=True, timeout=120)
+    assert raw.returncode == 0 and "left out" not in raw.stderr
+    assert len(raw.stdout.splitlines()) == archive.count_records()

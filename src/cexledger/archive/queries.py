@@ -21,6 +21,7 @@ __all__ = [
     "archived_raws",
     "checkpoint_list",
     "count_records",
+    "count_ledger_excluded",
     "count_without_entries",
     "entries_statement",
     "ledger_excluded",
@@ -247,6 +248,23 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any) -> Any:
         clauses.append(sa.and_(ids(stream).exists(), stream_id.in_(ids(by).scalar_subquery()),
                                ~_covered_by(by, stream_id, ts), _covered_by(stream, stream_id, ts)))
     return sa.or_(*clauses) if clauses else None
+
+
+def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: str | None,
+                          shadows: Sequence[Shadow]) -> int:
+    """How many entries of the chosen streams the ledger leaves out (:func:`ledger_excluded`);
+    one probe when no shadowed stream is archived."""
+    present = [sh for sh in shadows if conn.execute(
+        sa.select(_s.id).where(_s.exchange == sh[0], _s.stream == sh[1]).limit(1)).first() is not None]
+    excluded = ledger_excluded(present, _e.stream_id, _e.ts)
+    if excluded is None:
+        return 0
+    stmt = sa.select(sa.func.count()).select_from(entries).where(excluded)
+    if account is not None:
+        stmt = stmt.where(_e.account == account)
+    if exchange is not None:
+        stmt = stmt.where(_e.stream_id.in_(sa.select(_s.id).where(_s.exchange == exchange).scalar_subquery()))
+    return int(conn.execute(stmt).scalar_one())
 
 
 def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None,

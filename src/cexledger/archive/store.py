@@ -400,6 +400,13 @@ class Archive:
         with self._reading() as conn:
             return queries.count_without_entries(conn, account, exchange)
 
+    def count_ledger_excluded(self, *, account: str | None = None, exchange: str | None = None,
+                              shadows: Sequence[queries.Shadow] = ()) -> int:
+        """How many entries the ledger (``iter_entries(shadows=…)``, the CSV and Parquet
+        exports) leaves out: movements another stream already counts."""
+        with self._reading() as conn:
+            return queries.count_ledger_excluded(conn, account, exchange, shadows)
+
     def last_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest sync runs first: dicts with account, exchange, started_ms, finished_ms, stats."""
         with self._reading() as conn:
