@@ -25,6 +25,7 @@ __all__ = [
     "count_without_entries",
     "entries_statement",
     "ledger_excluded",
+    "ledger_kept",
     "Shadow",
     "get_meta",
     "identity",
@@ -198,27 +199,31 @@ def _name(value: str) -> Any:
     return sa.literal_column(f"'{value}'", sa.Text())
 
 
-def _covered_by(stream: str, stream_id: Any, ts: Any) -> Any:
-    """Whether ``ts`` lies in a covered range of stream ``stream`` of the same account,
-    exchange and partition as the stream ``stream_id`` (correlated: one probe of the
-    streams key and of the coverage primary key per row)."""
-    own, other, c = streams.alias("own"), streams.alias("other"), coverage.c
+def _covering(own_stream: str, other_stream: str, exchange: str, stream_id: Any, ts: Any) -> sa.Select[Any]:
+    """The covered ranges holding ``ts`` of stream ``other_stream`` of the same account,
+    exchange and partition as the entry's stream ``stream_id``, when that is ``own_stream``.
+    Uncorrelated but for the last three conditions, so PostgreSQL turns a top-level
+    ``NOT EXISTS`` of it into an anti join; SQLite probes the streams key and the coverage
+    primary key per row."""
+    own, other = streams.alias("own"), streams.alias("other")
+    c = coverage.alias("c")
     return (
         sa.select(sa.literal_column("1"))
         .select_from(own.join(other, sa.and_(other.c.account == own.c.account,
                                              other.c.exchange == own.c.exchange,
-                                             other.c.stream == _name(stream),
+                                             other.c.stream == _name(other_stream),
                                              other.c.partition == own.c.partition))
-                     .join(coverage, c.stream_id == other.c.id))
-        .where(own.c.id == stream_id, c.start_ms <= ts, c.end_ms > ts)
-        .exists()
+                     .join(c, c.c.stream_id == other.c.id))
+        .where(own.c.exchange == _name(exchange), own.c.stream == _name(own_stream),
+               own.c.id == stream_id, c.c.start_ms <= ts, c.c.end_ms > ts)
     )
 
 
-def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any) -> Any:
+def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guarded: bool = False) -> list[Any]:
     """The ledger rule: which entries a ledger (the CSV and Parquet exports) leaves out, so
-    that no movement is counted twice. True for an entry to leave out; ``None`` when no
-    stream is shadowed.
+    that no movement is counted twice. Conditions, each true for an entry to leave out (a
+    ledger keeps the entries for which none is: ``NOT EXISTS`` each); none when no stream
+    is shadowed.
 
     A stream S *shadowed by* F (``StreamSpec.shadowed_by``: Bitget's ``tax-records`` by
     ``financial-records``) holds the same movements as F, per account and partition
@@ -234,20 +239,38 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any) -> Any:
 
     Entries of every other stream (the funding wallet is another wallet) are always kept.
     Raw records (the JSONL export) keep everything; ``status`` counts what is archived.
-    Correlated ``EXISTS`` probes on the coverage key, evaluated only for the rows of S and F:
-    one SQL condition on SQLite and PostgreSQL, however many rows.
+    ``EXISTS`` against the coverage table, in SQL on SQLite and PostgreSQL, however many rows
+    (``guarded``: see :func:`ledger_kept`).
     """
-    clauses = []
+    conditions = []
     for exchange, stream, by in shadows:
-        def ids(name: str) -> Any:
+        def streams_of(name: str) -> sa.Select[Any]:
             return sa.select(_s.id).where(_s.exchange == _name(exchange), _s.stream == _name(name))
 
-        # ``ids(stream).exists()`` is uncorrelated, evaluated once: without any stream S
-        # (no tax key), F's rows cost no probe
-        clauses.append(sa.and_(stream_id.in_(ids(stream).scalar_subquery()), _covered_by(by, stream_id, ts)))
-        clauses.append(sa.and_(ids(stream).exists(), stream_id.in_(ids(by).scalar_subquery()),
-                               ~_covered_by(by, stream_id, ts), _covered_by(stream, stream_id, ts)))
-    return sa.or_(*clauses) if clauses else None
+        own = coverage.alias("own_coverage")
+        in_own = (sa.select(sa.literal_column("1"))
+                  .where(own.c.stream_id == stream_id, own.c.start_ms <= ts, own.c.end_ms > ts)
+                  .correlate_except(own).exists())       # the entry two levels up
+        shadowed = _covering(stream, by, exchange, stream_id, ts).exists()
+        half_read = _covering(by, stream, exchange, stream_id, ts).where(~in_own).exists()
+        if guarded:
+            # implied by the condition it guards (the entry's stream is the one it is about),
+            # uncorrelated, evaluated once: the other rows skip the correlated call
+            shadowed = sa.and_(stream_id.in_(streams_of(stream).scalar_subquery()), shadowed)
+            half_read = sa.and_(streams_of(stream).exists(), stream_id.in_(streams_of(by).scalar_subquery()),
+                                half_read)
+        conditions += [shadowed, half_read]
+    return conditions
+
+
+def ledger_kept(shadows: Sequence[Shadow], stream_id: Any, ts: Any, dialect: str = "postgresql") -> Any:
+    """The condition of the entries the ledger keeps (:func:`ledger_excluded`), ``None``
+    when it keeps every entry. On PostgreSQL, top-level ``NOT EXISTS`` (anti joins); on
+    SQLite, which runs a correlated ``EXISTS`` as a call per row, each guarded by the
+    uncorrelated test of the entry's stream it implies (an archive without tax records
+    pays one lookup per row)."""
+    conditions = ledger_excluded(shadows, stream_id, ts, guarded=dialect == "sqlite")
+    return sa.and_(*(~c for c in conditions)) if conditions else None
 
 
 def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: str | None,
@@ -257,9 +280,9 @@ def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: st
     present = [sh for sh in shadows if conn.execute(
         sa.select(_s.id).where(_s.exchange == sh[0], _s.stream == sh[1]).limit(1)).first() is not None]
     excluded = ledger_excluded(present, _e.stream_id, _e.ts)
-    if excluded is None:
+    if not excluded:
         return 0
-    stmt = sa.select(sa.func.count()).select_from(entries).where(excluded)
+    stmt = sa.select(sa.func.count()).select_from(entries).where(sa.or_(*excluded))
     if account is not None:
         stmt = stmt.where(_e.account == account)
     if exchange is not None:
@@ -291,10 +314,8 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
         stmt = stmt.where(_e.ts >= since_ms)
     if until_ms is not None:
         stmt = stmt.where(_e.ts < until_ms)
-    excluded = ledger_excluded(shadows, _e.stream_id, _e.ts)
-    if excluded is not None:
-        stmt = stmt.where(~excluded)
-    return stmt
+    kept = ledger_kept(shadows, _e.stream_id, _e.ts)
+    return stmt if kept is None else stmt.where(kept)
 
 
 def entry_rows(rows: Iterator[Any]) -> Iterator[LedgerEntry]:
