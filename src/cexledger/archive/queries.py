@@ -219,6 +219,24 @@ def _covering(own_stream: str, other_stream: str, exchange: str, stream_id: Any,
     )
 
 
+_EVER = 2**62     # before and after every timestamp
+
+
+def _coverage_gaps() -> Any:
+    """``(stream_id, start_ms, end_ms)``: every stream's uncovered ranges, half-open — before
+    its first covered range, between two, after its last; the whole line for a stream
+    without coverage. Coverage ranges are disjoint, so a point is uncovered iff a gap holds it."""
+    c = coverage.c
+    between = sa.select(c.stream_id, sa.func.coalesce(
+        sa.func.lag(c.end_ms).over(partition_by=c.stream_id, order_by=c.start_ms),
+        sa.literal_column(str(-_EVER))).label("start_ms"),
+        c.start_ms.label("end_ms"))
+    after = sa.select(c.stream_id, sa.func.max(c.end_ms), sa.literal_column(str(_EVER))).group_by(c.stream_id)
+    bare = sa.select(_s.id, sa.literal_column(str(-_EVER)), sa.literal_column(str(_EVER))).where(
+        ~sa.select(c.stream_id).where(c.stream_id == _s.id).exists())
+    return sa.union_all(between, after, bare).subquery("gap")
+
+
 def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guarded: bool = False) -> list[Any]:
     """The ledger rule: which entries a ledger (the CSV and Parquet exports) leaves out, so
     that no movement is counted twice. Conditions, each true for an entry to leave out (a
@@ -247,18 +265,24 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guard
         def streams_of(name: str) -> sa.Select[Any]:
             return sa.select(_s.id).where(_s.exchange == _name(exchange), _s.stream == _name(name))
 
-        own = coverage.alias("own_coverage")
-        in_own = (sa.select(sa.literal_column("1"))
-                  .where(own.c.stream_id == stream_id, own.c.start_ms <= ts, own.c.end_ms > ts)
-                  .correlate_except(own).exists())       # the entry two levels up
         shadowed = _covering(stream, by, exchange, stream_id, ts).exists()
-        half_read = _covering(by, stream, exchange, stream_id, ts).where(~in_own).exists()
-        if guarded:
-            # implied by the condition it guards (the entry's stream is the one it is about),
-            # uncorrelated, evaluated once: the other rows skip the correlated call
+        half_read = _covering(by, stream, exchange, stream_id, ts)
+        if not guarded:
+            # outside the stream's own coverage = inside one of its gaps: uncorrelated, so
+            # PostgreSQL keeps one anti join (a NOT EXISTS here would be a call per row)
+            gap = _coverage_gaps()
+            half_read = (half_read.select_from(gap)
+                         .where(gap.c.stream_id == stream_id, gap.c.start_ms <= ts, gap.c.end_ms > ts).exists())
+        else:
+            own = coverage.alias("own_coverage")
+            in_own = (sa.select(sa.literal_column("1"))
+                      .where(own.c.stream_id == stream_id, own.c.start_ms <= ts, own.c.end_ms > ts)
+                      .correlate_except(own).exists())       # the entry two levels up
+            # each guarded by what it implies (the entry's stream is the one it is about):
+            # uncorrelated, evaluated once, so the other rows skip the correlated call
             shadowed = sa.and_(stream_id.in_(streams_of(stream).scalar_subquery()), shadowed)
             half_read = sa.and_(streams_of(stream).exists(), stream_id.in_(streams_of(by).scalar_subquery()),
-                                half_read)
+                                half_read.where(~in_own).exists())
         conditions += [shadowed, half_read]
     return conditions
 
