@@ -45,8 +45,12 @@ def sql_floor(db: Path, fmt: str) -> dict[str, Any]:
     """Rows/s of the export's own query alone (``cexledger.archive.bulk``), fetched by bare
     sqlite3 into the same driver tuples and thrown away."""
     from cexledger.archive import bulk
+    from cexledger.exchanges import ledger_shadows
 
-    statement, params = (bulk.record_lines if fmt == "jsonl" else bulk.entry_columns)(None, None)
+    if fmt == "jsonl":
+        statement, params = bulk.record_lines(None, None)
+    else:                                   # the ledger's entries, as the export reads them
+        statement, params = bulk.entry_columns(None, None, ledger_shadows())
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         start = time.perf_counter()
         cursor = conn.execute(statement.sql("sqlite"), params)

@@ -25,7 +25,7 @@ from .exchanges import spec
 from .model import StreamKey
 from .sync import SyncReport
 
-__all__ = ["SyncProgress", "summary_table", "status_table", "other_types_block", "accounts_table", "sample_table", "fmt_ts"]
+__all__ = ["SyncProgress", "Unconfigured", "summary_table", "status_table", "reach_text", "other_types_block", "accounts_table", "sample_table", "fmt_ts"]
 
 WARN_DAYS = 30
 
@@ -167,16 +167,48 @@ def safe_days(summary: StreamSummary, now: int) -> float:
     return (gap + retention - now) / DAY_MS
 
 
-def status_table(summaries: list[StreamSummary], now: int) -> tuple[RenderableType, list[str]]:
-    """The archive's streams, under one heading per (account, exchange, stream): records,
-    oldest and newest, covered ranges and safe days; and the warnings to print."""
+def reach_text(members: list[StreamSummary], now: int) -> str:
+    """How far back one stream of one account reaches, in the archive (the oldest covered
+    point of any partition) and at the exchange (its spec's retention, and the date that
+    is now), in one line of at most 72 characters."""
+    retention = retention_ms(members[0].key)
+    starts = [s.coverage[0][0] for s in members if s.coverage]
+    archived = f"archived since {fmt_day(min(starts))}" if starts else "nothing covered yet"
+    return f"{archived} · exchange serves {retention // DAY_MS} days, since {fmt_day(now - retention)}"
+
+
+def fmt_day(ts: int) -> str:
+    return utc_text(ts, minutes=False)
+
+
+#: Per account: ``(exchange, stream, what to add)`` of each stream it cannot sync as
+#: configured (``Connector.unconfigured``).
+Unconfigured = dict[str, list[tuple[str, str, str]]]
+
+
+def _unconfigured_parts(account: str, missing: list[tuple[str, str, str]]) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for exchange, stream, hint in missing:
+        parts += [Text(""), Text.assemble((account, "bold"), f" · {exchange} {stream}"),
+                  Padding(Text(f"not configured: {hint}", style="yellow"), (0, 0, 0, 2), expand=False)]
+    return parts
+
+
+def status_table(summaries: list[StreamSummary], now: int,
+                 unconfigured: Unconfigured | None = None) -> tuple[RenderableType, list[str]]:
+    """The archive's streams, under one heading per (account, exchange, stream): how far
+    back the archive and the exchange reach, then per partition records, oldest and newest,
+    covered ranges and safe days; after an account's streams, those it has not configured
+    (``unconfigured``); and the warnings to print."""
     parts: list[RenderableType] = [_heading("archive status")]
     warnings = []
+    unconfigured = dict(unconfigured or {})
 
     def group(s: StreamSummary) -> tuple[str, str, str]:
         return s.key.account, s.key.exchange, s.key.stream
 
-    for (account, exchange, stream), members in groupby(summaries, key=group):
+    groups = [(head, list(members)) for head, members in groupby(summaries, key=group)]
+    for n, ((account, exchange, stream), members) in enumerate(groups):
         table = _table("partition", "records", "oldest", "newest", "covered", "safe for",
                        right=("records", "safe for"))
         for s in members:
@@ -195,7 +227,12 @@ def status_table(summaries: list[StreamSummary], now: int) -> tuple[RenderableTy
                 s.key.partition, str(s.records), span[0] if span else "-", span[-1] if span else "-",
                 _coverage_text(s.coverage), days_text,
             )
-        parts += [Text(""), Text.assemble((account, "bold"), f" · {exchange} {stream}"), table]
+        parts += [Text(""), Text.assemble((account, "bold"), f" · {exchange} {stream}"),
+                  Padding(Text(reach_text(members, now)), (0, 0, 0, 2), expand=False), table]
+        if n + 1 == len(groups) or groups[n + 1][0][0] != account:      # the account's last stream
+            parts += _unconfigured_parts(account, unconfigured.pop(account, []))
+    for account, missing in unconfigured.items():       # configured, nothing archived yet
+        parts += _unconfigured_parts(account, missing)
     return Group(*parts), warnings
 
 

@@ -295,9 +295,11 @@ def status(
     ctx: typer.Context,
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
 ) -> None:
-    """Show what the archive holds per account and stream: records, time span, covered
+    """Show what the archive holds per account and stream: how far back the archive and
+    the exchange reach (90 or 366 days), then per partition records, time span, covered
     ranges, and how many days until history the archive lacks leaves the exchange's
-    retention (red under 30; 0 for a stream no sync has completed); then every exchange
+    retention (red under 30; 0 for a stream no sync has completed); the streams a
+    configured account has not configured (no tax key: tax records); then every exchange
     type still mapped to kind other (not understood yet), with its count."""
     from ._render import status_table
     from .sync import now_ms
@@ -309,13 +311,14 @@ def status(
         runs = archive.last_runs(1)
         not_understood = archive.other_types(account)
         archived = set(archive.account_names())
-    unarchived = [] if account else _configured_but_unarchived(state, archived)
+    config = _optional_config(state)
+    unarchived = [] if account or config is None else _configured_but_unarchived(config, archived)
     for line in unarchived:
         err.print(f"WARNING: {line}", style="bold red", markup=False, soft_wrap=True)
     if not summaries:
         out.print("The archive is empty. Run `cexledger sync` (or `cexledger demo` to try it).")
         return
-    table, warnings = status_table(summaries, now_ms())
+    table, warnings = status_table(summaries, now_ms(), _unconfigured(config, account))
     out.print(table)
     if runs:
         from ._render import fmt_ts
@@ -326,14 +329,33 @@ def status(
         err.print(f"WARNING: {w}", style="bold red", markup=False)
 
 
-def _configured_but_unarchived(state: State, archived: set[str]) -> list[str]:
-    """A warning for each configured account with nothing in the archive (never synced, or
-    every sync of it failed): ``status`` must not look safe for it. Without a readable
-    config there is nothing to compare, and ``status`` still works."""
+def _optional_config(state: State) -> Config | None:
+    """The config, or ``None`` when it cannot be read: ``status`` works without one."""
     try:
-        config = load_config(state.config)
+        return load_config(state.config)
     except ConfigError:
-        return []
+        return None
+
+
+def _unconfigured(config: Config | None, only: str | None) -> dict[str, list[tuple[str, str, str]]]:
+    """Per configured account (``only``: that one), the streams it cannot sync as
+    configured and what to add (``Connector.unconfigured``)."""
+    from .exchanges import registry
+
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for name, acc in (config.accounts.items() if config is not None else ()):
+        connector = registry.get(acc.exchange)
+        if connector is None or (only is not None and name != only):
+            continue
+        missing = [(spec.exchange, spec.name, hint) for spec, hint in connector.unconfigured(acc)]
+        if missing:
+            found[name] = missing
+    return found
+
+
+def _configured_but_unarchived(config: Config, archived: set[str]) -> list[str]:
+    """A warning for each configured account with nothing in the archive (never synced, or
+    every sync of it failed): ``status`` must not look safe for it."""
     lines = []
     for name, acc in config.accounts.items():
         if name not in archived:
@@ -411,7 +433,8 @@ def export(
     jsonl: one line per archived record, {"account", "exchange", "stream", "id", "raw"} with
     raw the record exactly as the exchange sent it (latest version). csv / parquet: the
     normalized ledger entries of all exchanges side by side (time, account, kind, coin,
-    amount, fee, …); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
+    amount, fee, …), each movement once (Bitget tax records only for time financial
+    records do not cover); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
     """
     from . import export
     from .export import _output as output
@@ -423,8 +446,13 @@ def export(
         exchange = check_filters(archive, account, exchange)
         # counted before anything is written: a read that fails stops the export before it
         # says "wrote …"
-        left_out = 0 if fmt == "jsonl" else archive.count_without_entries(
-            account=account, exchange=exchange)
+        left_out = shadowed = 0
+        if fmt != "jsonl":
+            from .exchanges import ledger_shadows
+
+            left_out = archive.count_without_entries(account=account, exchange=exchange)
+            shadowed = archive.count_ledger_excluded(account=account, exchange=exchange,
+                                                     shadows=ledger_shadows())
         if out_path == "-":
             if fmt == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")
@@ -444,8 +472,7 @@ def export(
             with output.written(target) as fh:
                 count = writer(archive, fh, account=account, exchange=exchange)
             err.print(f"wrote {count} rows to {target}", markup=False)
-        if left_out:
-            note = output.left_out_note(left_out)
+        for note in (output.left_out_note(left_out), output.shadowed_note(shadowed)):
             if note:
                 err.print(note, markup=False, soft_wrap=True)
 

@@ -13,14 +13,14 @@ the archive is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..model import StreamKey
 from .prepared import Prepared
-from .queries import ENTRY_ORDER, RECORD_ORDER
+from .queries import ENTRY_ORDER, RECORD_ORDER, Shadow, ledger_kept
 from .schema import entries, records, streams
 
 __all__ = ["ENTRY_COLUMNS", "batches", "entry_columns", "record_lines", "stream_keys"]
@@ -37,11 +37,11 @@ ENTRY_COLUMNS = ("ts", "stream_id", "record_id", "seq", "kind", "coin", "amount"
 
 
 def _prepared(select: Any, stream_id: sa.Column[int], account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
-    """``select`` limited to the streams of ``account`` and ``exchange`` (when given)."""
+    """``select(dialect_name)`` limited to the streams of ``account`` and ``exchange`` (when given)."""
     wanted = [(name, value) for name, value in (("account", account), ("exchange", exchange)) if value is not None]
 
-    def build(_module: Any) -> sa.Select[Any]:
-        stmt = select()
+    def build(module: Any) -> sa.Select[Any]:
+        stmt = select(module.__name__.rpartition(".")[2])       # "sqlite" or "postgresql"
         if wanted:
             chosen = sa.select(_s.id).where(*(getattr(_s, name) == sa.bindparam(name) for name, _ in wanted))
             stmt = stmt.where(stream_id.in_(chosen.scalar_subquery()))
@@ -54,22 +54,28 @@ def record_lines(account: str | None, exchange: str | None) -> tuple[Prepared, l
     """(stream_id, record_id, raw) of latest versions, in ``RECORD_ORDER`` (by stream key,
     ts, record_id, as ``Archive.iter_records``)."""
     return _prepared(
-        lambda: (sa.select(_r.stream_id, _r.record_id, _r.raw)
+        lambda _dialect: (sa.select(_r.stream_id, _r.record_id, _r.raw)
                  .join(streams, _s.id == _r.stream_id)
                  .order_by(*RECORD_ORDER)),
         _r.stream_id, account, exchange)
 
 
-def entry_columns(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
+def entry_columns(account: str | None, exchange: str | None,
+                  shadows: Sequence[Shadow] = ()) -> tuple[Prepared, list[str]]:
     """:data:`ENTRY_COLUMNS` of every entry, in ``ENTRY_ORDER`` (that of
-    ``Archive.iter_entries``); amounts as canonical text."""
+    ``Archive.iter_entries``); amounts as canonical text. With ``shadows``, the ledger's
+    entries only (:func:`.queries.ledger_excluded`)."""
     text = sa.Text()
-    return _prepared(
-        lambda: (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
-                           sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
-                           _e.category, _e.symbol, _e.exchange_type)
-                 .order_by(*ENTRY_ORDER)),
-        _e.stream_id, account, exchange)
+
+    def select(dialect: str) -> sa.Select[Any]:
+        stmt = (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
+                          sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
+                          _e.category, _e.symbol, _e.exchange_type)
+                .order_by(*ENTRY_ORDER))
+        kept = ledger_kept(shadows, _e.stream_id, _e.ts, dialect)
+        return stmt if kept is None else stmt.where(kept)
+
+    return _prepared(select, _e.stream_id, account, exchange)
 
 
 def stream_keys(conn: sa.Connection) -> dict[int, StreamKey]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,8 +21,12 @@ __all__ = [
     "archived_raws",
     "checkpoint_list",
     "count_records",
+    "count_ledger_excluded",
     "count_without_entries",
     "entries_statement",
+    "ledger_excluded",
+    "ledger_kept",
+    "Shadow",
     "get_meta",
     "identity",
     "last_runs",
@@ -179,8 +184,140 @@ def record_rows(rows: Iterator[Any]) -> Iterator[ArchivedRecord]:
         yield ArchivedRecord(keys.of(row), row.record_id, row.ts, row.raw, row.version)
 
 
-def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None) -> sa.Select[Any]:
-    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order.
+#: ``(exchange, stream, shadowed_by)``: entries of ``stream`` describe the same movements as
+#: those of ``shadowed_by`` (same exchange, account and partition); see :func:`ledger_excluded`.
+Shadow = tuple[str, str, str]
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _name(value: str) -> Any:
+    """A stream or exchange name from the code's registry as an SQL literal: statements stay
+    compiled once, without bind parameters the bulk reads would have to order."""
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"not a stream name: {value!r}")
+    return sa.literal_column(f"'{value}'", sa.Text())
+
+
+def _covering(own_stream: str, other_stream: str, exchange: str, stream_id: Any, ts: Any) -> sa.Select[Any]:
+    """The covered ranges holding ``ts`` of stream ``other_stream`` of the same account,
+    exchange and partition as the entry's stream ``stream_id``, when that is ``own_stream``.
+    Uncorrelated but for the last three conditions, so PostgreSQL turns a top-level
+    ``NOT EXISTS`` of it into an anti join; SQLite probes the streams key and the coverage
+    primary key per row."""
+    own, other = streams.alias("own"), streams.alias("other")
+    c = coverage.alias("c")
+    return (
+        sa.select(sa.literal_column("1"))
+        .select_from(own.join(other, sa.and_(other.c.account == own.c.account,
+                                             other.c.exchange == own.c.exchange,
+                                             other.c.stream == _name(other_stream),
+                                             other.c.partition == own.c.partition))
+                     .join(c, c.c.stream_id == other.c.id))
+        .where(own.c.exchange == _name(exchange), own.c.stream == _name(own_stream),
+               own.c.id == stream_id, c.c.start_ms <= ts, c.c.end_ms > ts)
+    )
+
+
+_EVER = 2**62     # before and after every timestamp
+
+
+def _coverage_gaps() -> Any:
+    """``(stream_id, start_ms, end_ms)``: every stream's uncovered ranges, half-open — before
+    its first covered range, between two, after its last; the whole line for a stream
+    without coverage. Coverage ranges are disjoint, so a point is uncovered iff a gap holds it."""
+    c = coverage.c
+    between = sa.select(c.stream_id, sa.func.coalesce(
+        sa.func.lag(c.end_ms).over(partition_by=c.stream_id, order_by=c.start_ms),
+        sa.literal_column(str(-_EVER))).label("start_ms"),
+        c.start_ms.label("end_ms"))
+    after = sa.select(c.stream_id, sa.func.max(c.end_ms), sa.literal_column(str(_EVER))).group_by(c.stream_id)
+    bare = sa.select(_s.id, sa.literal_column(str(-_EVER)), sa.literal_column(str(_EVER))).where(
+        ~sa.select(c.stream_id).where(c.stream_id == _s.id).exists())
+    return sa.union_all(between, after, bare).subquery("gap")
+
+
+def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guarded: bool = False) -> list[Any]:
+    """The ledger rule: which entries a ledger (the CSV and Parquet exports) leaves out, so
+    that no movement is counted twice. Conditions, each true for an entry to leave out (a
+    ledger keeps the entries for which none is: ``NOT EXISTS`` each); none when no stream
+    is shadowed.
+
+    A stream S *shadowed by* F (``StreamSpec.shadowed_by``: Bitget's ``tax-records`` by
+    ``financial-records``) holds the same movements as F, per account and partition
+    (category), and reaches further back. Ids need not agree, so movements are not matched
+    row by row; each instant of one account and category has one authority instead:
+
+    * where F's coverage holds the instant, F: entries of S there are left out (even one no
+      row of F matches: F read that time completely);
+    * else, where S's coverage holds it, S: entries of F there are left out (rows of an F
+      window that stopped half-way: S read that time completely);
+    * where neither covers it (half-read windows of both), entries of both are kept:
+      nothing proves them the same movements, and dropping either could lose the only copy.
+
+    Entries of every other stream (the funding wallet is another wallet) are always kept.
+    Raw records (the JSONL export) keep everything; ``status`` counts what is archived.
+    ``EXISTS`` against the coverage table, in SQL on SQLite and PostgreSQL, however many rows
+    (``guarded``: see :func:`ledger_kept`).
+    """
+    conditions = []
+    for exchange, stream, by in shadows:
+        def streams_of(name: str) -> sa.Select[Any]:
+            return sa.select(_s.id).where(_s.exchange == _name(exchange), _s.stream == _name(name))
+
+        shadowed = _covering(stream, by, exchange, stream_id, ts).exists()
+        half_read = _covering(by, stream, exchange, stream_id, ts)
+        if not guarded:
+            # outside the stream's own coverage = inside one of its gaps: uncorrelated, so
+            # PostgreSQL keeps one anti join (a NOT EXISTS here would be a call per row)
+            gap = _coverage_gaps()
+            half_read = (half_read.select_from(gap)
+                         .where(gap.c.stream_id == stream_id, gap.c.start_ms <= ts, gap.c.end_ms > ts).exists())
+        else:
+            own = coverage.alias("own_coverage")
+            in_own = (sa.select(sa.literal_column("1"))
+                      .where(own.c.stream_id == stream_id, own.c.start_ms <= ts, own.c.end_ms > ts)
+                      .correlate_except(own).exists())       # the entry two levels up
+            # each guarded by what it implies (the entry's stream is the one it is about):
+            # uncorrelated, evaluated once, so the other rows skip the correlated call
+            shadowed = sa.and_(stream_id.in_(streams_of(stream).scalar_subquery()), shadowed)
+            half_read = sa.and_(streams_of(stream).exists(), stream_id.in_(streams_of(by).scalar_subquery()),
+                                half_read.where(~in_own).exists())
+        conditions += [shadowed, half_read]
+    return conditions
+
+
+def ledger_kept(shadows: Sequence[Shadow], stream_id: Any, ts: Any, dialect: str = "postgresql") -> Any:
+    """The condition of the entries the ledger keeps (:func:`ledger_excluded`), ``None``
+    when it keeps every entry. On PostgreSQL, top-level ``NOT EXISTS`` (anti joins); on
+    SQLite, which runs a correlated ``EXISTS`` as a call per row, each guarded by the
+    uncorrelated test of the entry's stream it implies (an archive without tax records
+    pays one lookup per row)."""
+    conditions = ledger_excluded(shadows, stream_id, ts, guarded=dialect == "sqlite")
+    return sa.and_(*(~c for c in conditions)) if conditions else None
+
+
+def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: str | None,
+                          shadows: Sequence[Shadow]) -> int:
+    """How many entries of the chosen streams the ledger leaves out (:func:`ledger_excluded`);
+    one probe when no shadowed stream is archived."""
+    present = [sh for sh in shadows if conn.execute(
+        sa.select(_s.id).where(_s.exchange == sh[0], _s.stream == sh[1]).limit(1)).first() is not None]
+    excluded = ledger_excluded(present, _e.stream_id, _e.ts)
+    if not excluded:
+        return 0
+    stmt = sa.select(sa.func.count()).select_from(entries).where(sa.or_(*excluded))
+    if account is not None:
+        stmt = stmt.where(_e.account == account)
+    if exchange is not None:
+        stmt = stmt.where(_e.stream_id.in_(sa.select(_s.id).where(_s.exchange == exchange).scalar_subquery()))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None,
+                      shadows: Sequence[Shadow] = ()) -> sa.Select[Any]:
+    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order;
+    with ``shadows``, the ledger's (:func:`ledger_excluded`).
 
     Records with the same id in different streams are kept apart by the stream id, ordered
     after ``record_id`` and before ``seq``.
@@ -201,7 +338,8 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
         stmt = stmt.where(_e.ts >= since_ms)
     if until_ms is not None:
         stmt = stmt.where(_e.ts < until_ms)
-    return stmt
+    kept = ledger_kept(shadows, _e.stream_id, _e.ts)
+    return stmt if kept is None else stmt.where(kept)
 
 
 def entry_rows(rows: Iterator[Any]) -> Iterator[LedgerEntry]:

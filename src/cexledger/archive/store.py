@@ -351,9 +351,12 @@ class Archive:
         exchange: str | None = None,
         since_ms: int | None = None,
         until_ms: int | None = None,
+        shadows: Sequence[queries.Shadow] = (),
     ) -> Iterator[LedgerEntry]:
-        """Entries with ``since_ms <= ts < until_ms``, ordered by (ts, account, record_id, seq); streamed."""
-        stmt = queries.entries_statement(account, exchange, since_ms, until_ms)
+        """Entries with ``since_ms <= ts < until_ms``, ordered by (ts, account, record_id, seq); streamed.
+        With ``shadows`` (``exchanges.ledger_shadows()``), the ledger's entries only: no
+        movement twice (:func:`.queries.ledger_excluded`); without, every archived entry."""
+        stmt = queries.entries_statement(account, exchange, since_ms, until_ms, shadows)
         with self._reading() as conn:
             yield from queries.entry_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
 
@@ -363,10 +366,12 @@ class Archive:
         stream the rows can name). For exports: nothing is built per row."""
         return self._batches(*bulk.record_lines(account, exchange))
 
-    def entry_batches(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
+    def entry_batches(self, *, account: str | None = None, exchange: str | None = None,
+                      shadows: Sequence[queries.Shadow] = ()) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
         """Entries as driver tuples of :data:`.bulk.ENTRY_COLUMNS` (amounts as canonical
-        text) in batches, in :meth:`iter_entries` order, each with the stream id -> key map."""
-        return self._batches(*bulk.entry_columns(account, exchange))
+        text) in batches, in :meth:`iter_entries` order, each with the stream id -> key map;
+        ``shadows`` as for :meth:`iter_entries`."""
+        return self._batches(*bulk.entry_columns(account, exchange, shadows))
 
     def _batches(self, statement: Any, params: list[Any]) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
         with self._reading() as conn:
@@ -394,6 +399,13 @@ class Archive:
         without an amount. CSV and Parquet exports, made of entries, have no row for them."""
         with self._reading() as conn:
             return queries.count_without_entries(conn, account, exchange)
+
+    def count_ledger_excluded(self, *, account: str | None = None, exchange: str | None = None,
+                              shadows: Sequence[queries.Shadow] = ()) -> int:
+        """How many entries the ledger (``iter_entries(shadows=…)``, the CSV and Parquet
+        exports) leaves out: movements another stream already counts."""
+        with self._reading() as conn:
+            return queries.count_ledger_excluded(conn, account, exchange, shadows)
 
     def last_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest sync runs first: dicts with account, exchange, started_ms, finished_ms, stats."""

@@ -23,4 +23,12 @@ def spec(key: StreamKey) -> StreamSpec | None:
     return connector.streams.get(key.stream) if connector is not None else None
 
 
-__all__ = ["Connector", "StreamSpec", "registry", "spec"]
+def ledger_shadows() -> tuple[tuple[str, str, str], ...]:
+    """``(exchange, stream, shadowed_by)`` of every stream declaring
+    :attr:`~cexledger.exchanges.base.StreamSpec.shadowed_by`: what the ledger rule
+    (:func:`cexledger.archive.queries.ledger_excluded`) is applied to."""
+    return tuple((s.exchange, s.name, s.shadowed_by) for c in registry.values()
+                 for s in c.streams.values() if s.shadowed_by is not None)
+
+
+__all__ = ["Connector", "StreamSpec", "ledger_shadows", "registry", "spec"]

@@ -84,6 +84,10 @@ class StreamSpec:
     ``budget``: the rate-limit budget its requests draw on. ``title``: its name for people.
     ``requires``: what an account needs configured for this stream (``None``: nothing more
     than the account's key), said by ``status`` when it is missing.
+    ``shadowed_by``: the stream of the same exchange that archives the same movements per
+    partition and is the authority where it is covered (Bitget's tax records: financial
+    records). The ledger (entry exports) counts each movement once by it: see
+    :func:`cexledger.archive.queries.ledger_excluded`. Raw records are never affected.
     """
 
     exchange: str
@@ -94,6 +98,7 @@ class StreamSpec:
     budget: Budget
     window_ms: int | None = None
     requires: str | None = None
+    shadowed_by: str | None = None
 
     @property
     def retention_days(self) -> int:

@@ -1,6 +1,8 @@
 """Archived entries as Arrow columns, a batch at a time: what the CSV and Parquet exports share.
 
-The rows come from :meth:`Archive.entry_batches` as plain driver tuples; each batch is
+The rows are the ledger's: no movement counted twice (the rule:
+:func:`cexledger.archive.queries.ledger_excluded`, applied in the query). They come from
+:meth:`Archive.entry_batches` as plain driver tuples; each batch is
 turned into columns in C (``zip``, ``pyarrow.array``), and the stream id becomes account,
 exchange and stream with one ``take`` per column. No Python object is built per value
 beyond the ones the driver returns, which is what lets a million rows export in seconds.
@@ -45,9 +47,12 @@ def entry_columns(archive: Archive, *, account: str | None = None,
                   exchange: str | None = None) -> Iterator[dict[str, pa.Array]]:
     """Batches of entries in export order as ``{column: pyarrow.Array}``: the columns of
     :data:`~cexledger.archive.bulk.ENTRY_COLUMNS` (amounts as exact text) plus ``account``,
-    ``exchange`` and ``stream``."""
+    ``exchange`` and ``stream``. The ledger's entries only: a movement two streams both
+    archived (Bitget's financial and tax records) is in once."""
+    from ..exchanges import ledger_shadows
+
     streams: _Streams | None = None
-    for keys, batch in archive.entry_batches(account=account, exchange=exchange):
+    for keys, batch in archive.entry_batches(account=account, exchange=exchange, shadows=ledger_shadows()):
         if streams is None:
             streams = _Streams(keys)
         columns = {

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from ..archive.engine import is_sqlite_file
 from ..errors import CexledgerError, ConfigError
 
-__all__ = ["COMPANIONS", "left_out_note", "refuse_database", "write_error", "written"]
+__all__ = ["COMPANIONS", "left_out_note", "shadowed_note", "refuse_database", "write_error", "written"]
 
 #: The files SQLite keeps next to a database ``NAME``: ``NAME-wal``, ``NAME-shm``, ``NAME-journal``.
 COMPANIONS = ("-wal", "-shm", "-journal")
@@ -126,4 +126,17 @@ def left_out_note(count: int) -> str | None:
         "(kept raw only because they could not be normalized yet, or without an amount, "
         "such as a cancelled order without a fee); `cexledger export --format jsonl` has "
         "every raw record"
+    )
+
+
+def shadowed_note(count: int) -> str | None:
+    """What a CSV or Parquet export says about the ``count`` entries the ledger rule left
+    out (``archive.queries.ledger_excluded``); ``None`` when there are none."""
+    if not count:
+        return None
+    entries = "entry" if count == 1 else "entries"
+    return (
+        f"note: {count} tax-record {entries} left out: financial records (or tax records, "
+        "where a financial window stopped half-way) cover that time, and the ledger counts "
+        "each movement once; `cexledger export --format jsonl` has every raw record"
     )

@@ -60,6 +60,7 @@ TAX = StreamSpec(
     exchange="bitget", name=TAX_STREAM, title="tax records",
     retention_ms=366 * DAY_MS, normalizer=Normalizer(FINANCIAL_VERSION, tax_parse),
     budget=TAX_BUDGET, window_ms=7 * DAY_MS, requires="a tax API key",
+    shadowed_by=FINANCIAL.name,   # the same movements, per category; financial records rule where covered
 )
 
 
