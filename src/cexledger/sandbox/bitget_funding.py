@@ -8,7 +8,7 @@ by id. The balance chain is exact, per coin, in (ts, insertion) order from an em
 ``balance = previous balance + amount`` (no fee column); an outflow that would overdraw
 becomes a deposit. ``groupType``/``type`` pairs: ``deposit``/``deposit``,
 ``withdraw``/``withdraw``, ``transfer``/``transfer_in``, ``transfer``/``transfer_out``, and
-``withdraw``/``""`` (a returned withdrawal, positive, as seen live).
+``withdraw``/``""`` (positive, as seen live: money brought in to fund a withdrawal).
 """
 
 from __future__ import annotations
