@@ -51,7 +51,7 @@ from .exchanges._http import RequestStats
 from .exchanges._limits import LimiterPool
 from .exchanges.base import Work
 from .identity import IdentityGate, open_gate
-from .model import Record, StreamKey
+from .model import LedgerEntry, Record, StreamKey
 from .reparse import describe, outdated, reparse, stamp
 
 __all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "Failure", "sync_accounts", "now_ms",
@@ -327,6 +327,19 @@ class SyncContext:
 
     async def streams(self, account: str) -> list[StreamSummary]:
         return await self._call(self.archive.streams, account)
+
+    async def entries(self, key: StreamKey, since_ms: int, until_ms: int) -> list[LedgerEntry]:
+        """The archived entries of stream ``key`` with ``since_ms <= ts < until_ms`` (none
+        while the account's coverage is not trusted)."""
+        if not self._trusted(key.account):
+            return []
+
+        def read() -> list[LedgerEntry]:
+            return [e for e in self.archive.iter_entries(account=key.account, exchange=key.exchange,
+                                                         since_ms=since_ms, until_ms=until_ms)
+                    if e.stream == key.stream and e.category == key.partition]
+
+        return await self._call(read)
 
     async def get_meta(self, key: StreamKey, name: str) -> str | None:
         return await self._call(self.archive.get_meta, key, name)
