@@ -267,7 +267,9 @@ class BitgetConnector:
         category covers or will cover: outside that stream's archived coverage and outside
         its own reach (the last 90 days, which it fetches itself). So a first sync with a
         tax key archives a year, and a hole financial records left that has since passed
-        their 90 days is healed from the tax records."""
+        their 90 days is healed from the tax records. Tax records never read the last 90
+        days, where rows may reach the exchange's index late, so their coverage is not
+        re-read (no overlap): a later sync asks the tax API nothing."""
         categories = account.categories or BITGET_CATEGORIES
         works = await plan_stream(ctx, account.name, FINANCIAL.name, clients.financial(), categories)
         works += await plan_stream(ctx, account.name, FUNDING.name, clients.funding(), [FUNDING_PARTITION])
@@ -284,7 +286,7 @@ class BitgetConnector:
                 return [*await ctx.coverage(held), wanted_range(ctx.now_ms, FINANCIAL.retention_ms)]
 
             works += await plan_stream(ctx, account.name, TAX.name, clients.tax_records(), categories,
-                                       elsewhere=financial_holds, halt=clients.tax_halt)
+                                       elsewhere=financial_holds, halt=clients.tax_halt, overlap_ms=0)
         return works
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
