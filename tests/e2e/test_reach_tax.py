@@ -96,6 +96,7 @@ def test_a_first_sync_with_a_tax_key_archives_the_year_and_a_second_asks_nothing
     if dialect == "variant":           # the tax API's own ids: none is a financial record's
         assert not ids_tax & set(sb.truth("bitget", acc["name"]))
     assert not ids_tax & ids_fin or dialect == "standard"
+    _secret_free(cli, acc["tax_api_secret"])
 
     sb.reset_stats()
     proc = cli.run("sync", "--quiet")

@@ -128,13 +128,14 @@ class TaxKeyCheck:
       written, one line says so (the account's other streams go on);
     - no financial records archived to compare with: accepted and recorded, with a note.
 
-    Run once per sync, by the first tax window to fetch (the others wait for it)."""
+    Run by the first tax window to fetch, before its own request; the others wait for it
+    (a proof that fails decides nothing: the next window tries again)."""
 
     account: str
     fingerprint: str
     categories: list[str]
     ctx: PlanContext
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    decided: bool = False
     refused: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -147,14 +148,18 @@ class TaxKeyCheck:
                 return False
         return True
 
-    async def verify(self, read: Callable[..., Awaitable[RawPage]], grid_ms: int) -> bool:
-        """True once the key is proven (or accepted); False if it reaches another user."""
+    async def verify(self, read: Callable[..., Awaitable[RawPage]], grid_ms: int, halt: StreamHalt) -> bool:
+        """True once the key is proven (or accepted); False if it reaches another user.
+
+        A proof that fails (the network, a refused key) decides nothing: that window fails,
+        and the next one tries again — unless the tax stream was halted meanwhile (a refused
+        key), then it stops quietly (``StreamHalted``)."""
         async with self._lock:
-            if not self.done.is_set():
-                try:
-                    self.refused = not await self._decide(read, grid_ms)
-                finally:
-                    self.done.set()
+            if halt.reason is not None:
+                raise StreamHalted
+            if not self.decided:
+                self.refused = not await self._decide(read, grid_ms)
+                self.decided = True
         return not self.refused
 
     async def _sample(self, grid_ms: int) -> tuple[str, int, int, set[tuple]] | None:
@@ -230,7 +235,7 @@ class BitgetClients:
 
         async def fetch(partition: str, **window: Any) -> RawPage:
             check = self.tax_check
-            if check is not None and not await check.verify(read, endpoint.grid_ms):
+            if check is not None and not await check.verify(read, endpoint.grid_ms, halt):
                 halt.reason = TAX_KEY_OTHER_USER       # said once, by the check: the rest stop quietly
                 raise StreamHalted
             return await read(partition, **window)
