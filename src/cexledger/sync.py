@@ -51,10 +51,10 @@ from .exchanges._http import RequestStats
 from .exchanges._limits import LimiterPool
 from .exchanges.base import Work
 from .identity import IdentityGate, open_gate
-from .model import Record, StreamKey
+from .model import LedgerEntry, Record, StreamKey
 from .reparse import describe, outdated, reparse, stamp
 
-__all__ = ["SyncContext", "StreamStats", "AccountReport", "SyncReport", "Failure", "sync_accounts", "now_ms",
+__all__ = ["SyncContext", "StreamStats", "WorkLeft", "seconds_left", "AccountReport", "SyncReport", "Failure", "sync_accounts", "now_ms",
            "DEFAULT_WAIT_S"]
 
 LOCK_POLL_S = 0.25
@@ -169,6 +169,25 @@ class SyncReport:
 ProgressFn = Callable[[StreamKey, WriteResult | None], None]
 
 
+@dataclass(frozen=True)
+class WorkLeft:
+    """One stream's outstanding work in a running sync: work items ``done`` of ``total``
+    (counted in ``unit``), and ``seconds`` left at its rate-limit budget's rate — a lower
+    bound: each item costs at least one request, and a window with more pages costs more."""
+
+    stream: str
+    title: str
+    done: int
+    total: int
+    unit: str
+    seconds: float
+
+
+def seconds_left(items: int, rate: float) -> float:
+    """The time ``items`` requests need at ``rate`` requests per second."""
+    return items / rate if rate > 0 else 0.0
+
+
 class SyncContext:
     """What work items see: the archive (serialised, off the event loop) and the counters.
 
@@ -189,6 +208,7 @@ class SyncContext:
         self._stamped: set[StreamKey] = set()
         self._gates: dict[str, IdentityGate] = {}
         self._unregistered: dict[str, list[StreamKey]] = {}
+        self._work: dict[tuple[str, str], list] = {}      # (account, stream) -> [done, total, unit, key]
         #: The rate limiters of this sync run: one per (exchange, key, budget), shared by
         #: every client of the run (two accounts with one key share its limits).
         self.limiters = LimiterPool()
@@ -267,6 +287,26 @@ class SyncContext:
         gate = self._gates.get(account)
         return gate is None or gate.trusted
 
+    def track(self, works: Sequence[Work], finished: Work | None = None) -> None:
+        """Count work items planned or handed on (``works``) and one that ``finished``."""
+        for work in works:
+            entry = self._work.setdefault((work.key.account, work.key.stream), [0, 0, work.unit, work.key])
+            entry[1] += 1
+        if finished is not None:
+            self._work[(finished.key.account, finished.key.stream)][0] += 1
+
+    def work_left(self, account: str) -> list[WorkLeft]:
+        """Each of the account's streams with work outstanding, the longest time left first."""
+        left = []
+        for (name, stream), (done, total, unit, key) in self._work.items():
+            if name != account or done >= total:
+                continue
+            stream_spec = spec(key)
+            rate = stream_spec.budget.rate if stream_spec is not None else 0.0
+            title = stream_spec.title if stream_spec is not None else stream
+            left.append(WorkLeft(stream, title, done, total, unit, seconds_left(total - done, rate)))
+        return sorted(left, key=lambda w: -w.seconds)
+
     def count_page(self, key: StreamKey) -> None:
         self._stats(key).pages += 1
         if self._progress:
@@ -328,6 +368,19 @@ class SyncContext:
     async def streams(self, account: str) -> list[StreamSummary]:
         return await self._call(self.archive.streams, account)
 
+    async def entries(self, key: StreamKey, since_ms: int, until_ms: int) -> list[LedgerEntry]:
+        """The archived entries of stream ``key`` with ``since_ms <= ts < until_ms`` (none
+        while the account's coverage is not trusted)."""
+        if not self._trusted(key.account):
+            return []
+
+        def read() -> list[LedgerEntry]:
+            return [e for e in self.archive.iter_entries(account=key.account, exchange=key.exchange,
+                                                         since_ms=since_ms, until_ms=until_ms)
+                    if e.stream == key.stream and e.category == key.partition]
+
+        return await self._call(read)
+
     async def get_meta(self, key: StreamKey, name: str) -> str | None:
         return await self._call(self.archive.get_meta, key, name)
 
@@ -363,6 +416,9 @@ async def sync_accounts(
     reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
     ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress,
                       recheck_open=recheck_open)
+    bind = getattr(progress, "bind", None)     # a progress display that shows the work left
+    if bind is not None:
+        bind(ctx)
     accept = set(accept_identity)
     await asyncio.gather(*(_locked_account(a, ctx, reports[a.name], wait, on_wait, a.name in accept,
                                            announce)
@@ -425,6 +481,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
         try:
             planned = await connector.plan(account, clients, ctx)
             await ctx.register(list(dict.fromkeys(work.key for work in planned)))
+            ctx.track(planned)
             for work in planned:
                 tasks[asyncio.create_task(work.run(ctx))] = work
             ctx.set_running(account.name, len(tasks))
@@ -446,11 +503,13 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                     try:
                         follow_up = task.result()
                     except FatalStreamError as exc:
+                        ctx.track([], finished=work)
                         if gate.decided:
                             report.fail(cause_of(exc), work.key, work.label, work.unit)
                         else:
                             held.append((exc, work))
                         continue
+                    ctx.track(follow_up, finished=work)
                     for nxt in follow_up:
                         tasks[asyncio.create_task(nxt.run(ctx))] = nxt
                 ctx.set_running(account.name, len(tasks))

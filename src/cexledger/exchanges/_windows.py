@@ -125,14 +125,15 @@ def subtract(ranges: Sequence[tuple[int, int]], holes: Sequence[tuple[int, int]]
 def plan_gaps(
     now_ms: int, coverage: Sequence[tuple[int, int]], in_progress: Sequence[tuple[int, int]], *,
     retention_ms: int, grid_ms: int, elsewhere: Sequence[tuple[int, int]] = (),
+    overlap_ms: int = OVERLAP_MS,
 ) -> list[tuple[int, int]]:
     """The windows still to fetch from scratch for one stream: its reach, minus its
-    coverage (less the overlap re-read), what is in progress and what ``elsewhere`` holds."""
+    coverage (less the ``overlap_ms`` re-read), what is in progress and what ``elsewhere`` holds."""
     start, end = wanted_range(now_ms, retention_ms)
     covered = list(coverage)
     if covered:
         last_start, last_end = covered[-1]
-        trimmed = min(last_end, end) - OVERLAP_MS
+        trimmed = min(last_end, end) - overlap_ms
         covered[-1] = (last_start, trimmed) if trimmed > last_start else (last_start, last_start)
     holes = [c for c in covered if c[1] > c[0]] + list(in_progress) + list(elsewhere)
     gaps = subtract([(start, end)], holes)
@@ -325,11 +326,12 @@ Elsewhere = Callable[[StreamKey], Awaitable[Sequence[tuple[int, int]]]]
 
 async def plan_stream(ctx: PlanContext, account: str, stream: str, source: WindowSource,
                       partitions: Sequence[str], *, elsewhere: Elsewhere | None = None,
-                      halt: StreamHalt | None = None) -> list[WindowWork]:
+                      halt: StreamHalt | None = None, overlap_ms: int = OVERLAP_MS) -> list[WindowWork]:
     """Every window to fetch for one stream of one account: resumed ones first, then the gaps.
 
     ``elsewhere(key)``: ranges of the partition another stream holds, not to be fetched
-    here. ``halt``: shared by every partition's windows (default: one per partition), so
+    here. ``overlap_ms``: how much of the newest coverage to re-read (0 for a stream that
+    never reads recent time, where no row can reach the index late). ``halt``: shared by every partition's windows (default: one per partition), so
     that one refusal stops them all. Checkpoints of partitions no longer configured, and of
     windows past the reach, are dropped (the range is planned afresh)."""
     works: list[WindowWork] = []
@@ -354,7 +356,8 @@ async def plan_stream(ctx: PlanContext, account: str, stream: str, source: Windo
         coverage = await ctx.coverage(key)
         skip = await elsewhere(key) if elsewhere is not None else ()
         for s, e in plan_gaps(ctx.now_ms, coverage, [(w.start, w.end) for w in resumed],
-                              retention_ms=source.retention_ms, grid_ms=source.grid_ms, elsewhere=skip):
+                              retention_ms=source.retention_ms, grid_ms=source.grid_ms, elsewhere=skip,
+                              overlap_ms=overlap_ms):
             works.append(WindowWork(key, source, s, e, halt=stop))
     for key, cps in checkpoints.items():      # partitions no longer configured
         for cp in cps:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._clock import DAY_MS
-from ..model import Record, StreamKey
+from ..model import LedgerEntry, Record, StreamKey
 
 if TYPE_CHECKING:
     from ..archive import Checkpoint, StreamSummary, WriteResult
@@ -136,6 +136,8 @@ class PlanContext(Protocol):
     async def streams(self, account: str) -> list[StreamSummary]: ...
 
     async def mutable_ids(self, key: StreamKey) -> dict[str, int]: ...
+
+    async def entries(self, key: StreamKey, since_ms: int, until_ms: int) -> list[LedgerEntry]: ...
 
     async def get_meta(self, key: StreamKey, name: str) -> str | None: ...
 

@@ -17,13 +17,14 @@ partitions).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import FatalAccountError, FatalStreamError
-from ...model import StreamKey
-from .._paging import StreamHalt
+from ...model import LedgerEntry, StreamKey
+from .._paging import StreamHalt, StreamHalted
 from .._windows import WindowWork, plan_stream, wanted_range
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
 from .client import (
@@ -41,7 +42,8 @@ from .normalize import bitget_parse
 if TYPE_CHECKING:
     from ...config import Account
 
-__all__ = ["BITGET", "BitgetConnector", "Endpoint", "FINANCIAL", "FUNDING", "FUNDING_PARTITION", "TAX"]
+__all__ = ["BITGET", "BitgetConnector", "Endpoint", "FINANCIAL", "FUNDING", "FUNDING_PARTITION", "TAX",
+           "TaxKeyCheck"]
 
 FINANCIAL = StreamSpec(
     exchange="bitget", name=STREAM, title="financial records",
@@ -98,6 +100,101 @@ class Endpoint:
                                 limit=self.page_limit)
 
 
+TAX_KEY_META = "tax_key_fingerprint"
+TAX_KEY_OTHER_USER = ("the tax API key belongs to another Bitget user than this account's key; "
+                      "tax records not synced")
+
+
+def _same_movement(entry: LedgerEntry) -> tuple:
+    """What a financial record and its tax record share, ids aside (the tax API may give a
+    movement another id [assumed]): time, coin, type, amount, fee, balance."""
+    return (entry.ts, entry.coin, entry.exchange_type, entry.amount, entry.fee, entry.balance)
+
+
+@dataclass
+class TaxKeyCheck:
+    """Whether the tax key reaches the same Bitget user as the account's key.
+
+    Bitget rows name no user, so the proof is the rows themselves. The first time a tax key
+    is used for an account (its fingerprint, :func:`~cexledger.identity.key_fingerprint`,
+    not in the meta ``tax_key_fingerprint`` of the account's tax-records streams), before
+    any tax record is written, one 7-day tax window is read inside the newest archived
+    financial-records coverage that holds rows (the first configured category that has
+    some) and its rows are compared with the archived financial records of that window by
+    time, coin, type, amount, fee and balance:
+
+    - one financial record among the tax rows: the same user; the fingerprint is recorded
+      and the tax records are synced;
+    - financial records there and none among the tax rows: another user; no tax record is
+      written, one line says so (the account's other streams go on);
+    - no financial records archived to compare with: accepted and recorded, with a note.
+
+    Run by the first tax window to fetch, before its own request; the others wait for it
+    (a proof that fails decides nothing: the next window tries again)."""
+
+    account: str
+    fingerprint: str
+    categories: list[str]
+    ctx: PlanContext
+    decided: bool = False
+    refused: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def _key(self, stream: str, category: str) -> StreamKey:
+        return StreamKey(self.account, "bitget", stream, category)
+
+    async def needed(self) -> bool:
+        for category in self.categories:
+            if await self.ctx.get_meta(self._key(TAX.name, category), TAX_KEY_META) == self.fingerprint:
+                return False
+        return True
+
+    async def verify(self, read: Callable[..., Awaitable[RawPage]], grid_ms: int, halt: StreamHalt) -> bool:
+        """True once the key is proven (or accepted); False if it reaches another user.
+
+        A proof that fails (the network, a refused key) decides nothing: that window fails,
+        and the next one tries again — unless the tax stream was halted meanwhile (a refused
+        key), then it stops quietly (``StreamHalted``)."""
+        async with self._lock:
+            if halt.reason is not None:
+                raise StreamHalted
+            if not self.decided:
+                self.refused = not await self._decide(read, grid_ms)
+                self.decided = True
+        return not self.refused
+
+    async def _sample(self, grid_ms: int) -> tuple[str, int, int, set[tuple]] | None:
+        """The newest window of at most ``grid_ms`` inside a category's financial coverage
+        holding financial records, and those records' movements."""
+        for category in self.categories:
+            held = self._key(FINANCIAL.name, category)
+            for start, end in reversed(await self.ctx.coverage(held)):
+                end = min(end, self.ctx.now_ms)
+                while end > start:
+                    s = max(start, end - grid_ms)
+                    found = await self.ctx.entries(held, s, end)
+                    if found:
+                        return category, s, end, {_same_movement(e) for e in found}
+                    end = s
+        return None
+
+    async def _decide(self, read: Callable[..., Awaitable[RawPage]], grid_ms: int) -> bool:
+        sample = await self._sample(grid_ms)
+        if sample is None:
+            self.ctx.note(self.account, "the tax API key was taken as this account's own: no financial "
+                                        "records are archived to compare its tax records with")
+        else:
+            category, start, end, movements = sample
+            page = await read(category, start_ms=start - 1, end_ms=end, cursor=None, limit=TAX_PAGE_LIMIT)
+            records = TAX.normalizer.page(self.account, category, page.rows)[0]
+            if not any(_same_movement(e) in movements for r in records for e in r.entries):
+                self.ctx.fail(self.account, TAX_KEY_OTHER_USER)
+                return False
+        for category in self.categories:
+            await self.ctx.set_meta(self._key(TAX.name, category), TAX_KEY_META, self.fingerprint)
+        return True
+
+
 @dataclass
 class BitgetClients:
     """The clients of one account's sync: its key's, and its tax key's when configured."""
@@ -106,6 +203,8 @@ class BitgetClients:
     tax: BitgetTaxClient | None = None
     #: Set when the tax key is refused: every tax-records window stops (one line, not 300).
     tax_halt: StreamHalt = field(default_factory=StreamHalt)
+    #: Whether the tax key reaches this account's user, when not yet known (see TaxKeyCheck).
+    tax_check: TaxKeyCheck | None = None
 
     def financial(self) -> Endpoint:
         return Endpoint(FINANCIAL, self.main, self.main.financial_records, 100)
@@ -124,7 +223,7 @@ class BitgetClients:
         assert tax is not None
         halt = self.tax_halt
 
-        async def fetch(partition: str, **window: Any) -> RawPage:
+        async def read(partition: str, **window: Any) -> RawPage:
             try:
                 return await tax.tax_records(partition, **window)
             except FatalAccountError as exc:
@@ -132,6 +231,15 @@ class BitgetClients:
                     raise
                 halt.reason = f"tax API key: {exc.reason}"
                 raise FatalStreamError(halt.reason, exchange="bitget", account=tax.account) from None
+
+        endpoint = Endpoint(TAX, tax, read, TAX_PAGE_LIMIT)
+
+        async def fetch(partition: str, **window: Any) -> RawPage:
+            check = self.tax_check
+            if check is not None and not await check.verify(read, endpoint.grid_ms, halt):
+                halt.reason = TAX_KEY_OTHER_USER       # said once, by the check: the rest stop quietly
+                raise StreamHalted
+            return await read(partition, **window)
 
         return Endpoint(TAX, tax, fetch, TAX_PAGE_LIMIT)
 
@@ -165,19 +273,26 @@ class BitgetConnector:
         category covers or will cover: outside that stream's archived coverage and outside
         its own reach (the last 90 days, which it fetches itself). So a first sync with a
         tax key archives a year, and a hole financial records left that has since passed
-        their 90 days is healed from the tax records."""
+        their 90 days is healed from the tax records. Tax records never read the last 90
+        days, where rows may reach the exchange's index late, so their coverage is not
+        re-read (no overlap): a later sync asks the tax API nothing."""
         categories = account.categories or BITGET_CATEGORIES
         works = await plan_stream(ctx, account.name, FINANCIAL.name, clients.financial(), categories)
         works += await plan_stream(ctx, account.name, FUNDING.name, clients.funding(), [FUNDING_PARTITION])
         if account.tax_problem:
             ctx.fail(account.name, f"tax records not synced: {account.tax_problem}")
         elif clients.tax is not None:
+            from ...identity import key_fingerprint     # identity imports the exchanges: here, not above
+            check = TaxKeyCheck(account.name, key_fingerprint("bitget", account.tax_api_key or ""),
+                                list(categories), ctx)
+            clients.tax_check = check if await check.needed() else None
+
             async def financial_holds(key: StreamKey) -> list[tuple[int, int]]:
                 held = StreamKey(key.account, key.exchange, FINANCIAL.name, key.partition)
                 return [*await ctx.coverage(held), wanted_range(ctx.now_ms, FINANCIAL.retention_ms)]
 
             works += await plan_stream(ctx, account.name, TAX.name, clients.tax_records(), categories,
-                                       elsewhere=financial_holds, halt=clients.tax_halt)
+                                       elsewhere=financial_holds, halt=clients.tax_halt, overlap_ms=0)
         return works
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
