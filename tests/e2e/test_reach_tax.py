@@ -241,3 +241,24 @@ def test_another_users_tax_key_writes_nothing(sandbox_factory, cli_for):
         recorded = archive.get_meta(StreamKey(first["name"], "bitget", TAX, CAT), "tax_key_fingerprint")
     assert recorded and recorded.startswith("sha256:") and first["tax_api_key"] not in recorded
     _secret_free(good, first["tax_api_secret"])
+
+
+def test_another_users_tax_key_on_a_first_sync_writes_nothing(sandbox_factory, cli_for):
+    """On a first sync nothing is archived to compare with yet: the check reads the account's
+    newest financial records from the exchange with its own key, and the other user's tax
+    rows match none of them — no tax record is written, the account's other streams sync."""
+    sb = _sandbox(sandbox_factory, "--bitget-accounts", "2")
+    first, second = sb.accounts("bitget")
+    wrong = dict(first, **{k: second[k] for k in ("tax_api_key", "tax_api_secret", "tax_passphrase")})
+    bad = _cli(cli_for, sb, [wrong])
+    proc = bad.run("sync", "--quiet")
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [f"cexledger: error: account {first['name']!r}: the tax API key belongs to another "
+                     f"Bitget user than this account's key; tax records not synced"], proc.stderr
+    assert _archived(bad, first["name"], TAX) == {}
+    assert _coverage(bad, first["name"], TAX) == []
+    assert _archived(bad, first["name"], "financial-records")     # the other streams synced
+    funding = by_id(bad.export_jsonl(), "bitget", first["name"], stream="funding-records")
+    assert funding.keys() == sb.truth("bitget", first["name"], stream="funding-records").keys()
+    _secret_free(bad, second["tax_api_secret"])

@@ -127,7 +127,11 @@ class TaxKeyCheck:
       and the tax records are synced;
     - financial records there and none among the tax rows: another user; no tax record is
       written, one line says so (the account's other streams go on);
-    - no financial records archived to compare with: accepted and recorded, with a note.
+    - no financial records archived to compare with (a first sync, or a main key on
+      probation): the newest financial records are read from the exchange instead, one
+      7-day window at a time back through their 90 days, and the tax rows of the time span
+      of the first page found are compared with them, the same way;
+    - no financial records at all in 90 days: accepted and recorded, with a note.
 
     Run by the first tax window to fetch, before its own request; the others wait for it
     (a proof that fails decides nothing: the next window tries again)."""
@@ -136,6 +140,7 @@ class TaxKeyCheck:
     fingerprint: str
     categories: list[str]
     ctx: PlanContext
+    financial: Endpoint | None = None      # the account's own key, to read financial records live
     decided: bool = False
     refused: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -176,13 +181,32 @@ class TaxKeyCheck:
                     if found:
                         return category, s, end, {_same_movement(e) for e in found}
                     end = s
+        return await self._live_sample(grid_ms)
+
+    async def _live_sample(self, grid_ms: int) -> tuple[str, int, int, set[tuple]] | None:
+        """The newest financial records of a category read from the exchange (one page), as
+        ``(category, start, end, movements)`` over the time span of that page."""
+        if self.financial is None:
+            return None
+        edge, _ = wanted_range(self.ctx.now_ms, FINANCIAL.retention_ms)
+        for category in self.categories:
+            end = self.ctx.now_ms
+            while end > edge:
+                start = max(edge, end - grid_ms)
+                page = await self.financial.page(category, start_ms=start - 1, end_ms=end, cursor=None)
+                records = FINANCIAL.normalizer.page(self.account, category, page.rows)[0]
+                entries = [e for r in records for e in r.entries]
+                if entries:
+                    times = [e.ts for e in entries]
+                    return category, min(times), max(times) + 1, {_same_movement(e) for e in entries}
+                end = start
         return None
 
     async def _decide(self, read: Callable[..., Awaitable[RawPage]], grid_ms: int) -> bool:
         sample = await self._sample(grid_ms)
         if sample is None:
             self.ctx.note(self.account, "the tax API key was taken as this account's own: no financial "
-                                        "records are archived to compare its tax records with")
+                                        "records in 90 days to compare its tax records with")
         else:
             category, start, end, movements = sample
             page = await read(category, start_ms=start - 1, end_ms=end, cursor=None, limit=TAX_PAGE_LIMIT)
@@ -284,7 +308,7 @@ class BitgetConnector:
         elif clients.tax is not None:
             from ...identity import key_fingerprint     # identity imports the exchanges: here, not above
             check = TaxKeyCheck(account.name, key_fingerprint("bitget", account.tax_api_key or ""),
-                                list(categories), ctx)
+                                list(categories), ctx, clients.financial())
             clients.tax_check = check if await check.needed() else None
 
             async def financial_holds(key: StreamKey) -> list[tuple[int, int]]:
