@@ -54,8 +54,8 @@ from .identity import IdentityGate, open_gate
 from .model import LedgerEntry, Record, StreamKey
 from .reparse import describe, outdated, reparse, stamp
 
-__all__ = ["SyncContext", "StreamStats", "WorkLeft", "seconds_left", "AccountReport", "SyncReport", "Failure", "sync_accounts", "now_ms",
-           "DEFAULT_WAIT_S"]
+__all__ = ["SyncContext", "StreamStats", "WorkLeft", "seconds_left", "AccountReport", "SyncReport", "Failure",
+           "sync_accounts", "now_ms", "DEFAULT_WAIT_S"]
 
 LOCK_POLL_S = 0.25
 """How often a waiting sync tries the account's lock again."""
