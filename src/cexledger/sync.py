@@ -36,6 +36,7 @@ normalizer version that builds its entries.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ from .reparse import describe, outdated, reparse, stamp
 
 __all__ = ["SyncContext", "StreamStats", "WorkLeft", "seconds_left", "AccountReport", "SyncReport", "Failure",
            "sync_accounts", "now_ms", "DEFAULT_WAIT_S"]
+
+_REQUEST = re.compile(r" \([A-Z]+ /[^()]*\)$")
+"""The request an exchange error names at the end of its cause (``ExchangeError.reason``)."""
 
 LOCK_POLL_S = 0.25
 """How often a waiting sync tries the account's lock again."""
@@ -117,13 +121,17 @@ class AccountReport:
     def error_lines(self) -> list[str]:
         """One line per cause: how many work items in how many streams it stopped.
 
+        A cause met on several endpoints (a host that cannot be reached) is one cause: the
+        request it names is left out of the line when the failures name different ones.
         Errors appended to ``errors`` without :meth:`fail` are kept as they are."""
         groups: dict[str, list[Failure]] = {}
         for failure in self.failures:
-            groups.setdefault(failure.cause, []).append(failure)
+            groups.setdefault(_REQUEST.sub("", failure.cause), []).append(failure)
         lines = []
         who = f"account {self.account!r}"
-        for cause, group in groups.items():
+        for general, group in groups.items():
+            causes = {f.cause for f in group}
+            cause = causes.pop() if len(causes) == 1 else general
             items = [f for f in group if f.key is not None]
             streams = list(dict.fromkeys(f.key for f in items))
             if len(items) < len(group):          # the account itself

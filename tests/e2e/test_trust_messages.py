@@ -103,7 +103,7 @@ def test_streams_that_failed_on_their_first_page_are_listed(sandbox_factory, cli
         cells = row_of(lines, partition)
         assert cells[1] == "0" and cells[-2:] == ["0", "days"], cells
     warned = [line for line in proc.stderr.splitlines() if line.startswith("WARNING:")]
-    assert len(warned) == 2 + 6, proc.stderr           # two instruments, six categories
+    assert len(warned) == 2 + 6 + 1, proc.stderr       # two instruments, six categories, the funding wallet
 
 
 # -- 18: one cause, one line --------------------------------------------------------------------
@@ -114,11 +114,13 @@ def test_an_unreachable_host_is_one_line_per_account(tmp_path):
     proc = cli.run("sync", timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     line = one_line_error(proc)
-    assert line.startswith("cexledger: error: account 'main': 24 windows in 6 streams failed: "), line
+    # 24 financial-records windows (6 categories) and 4 of the funding wallet: one cause
+    assert line.startswith("cexledger: error: account 'main': 28 windows in 7 streams failed: "), line
     assert "cannot connect (ConnectError" in line and not RAW_MS.search(line), line
+    assert "GET /" not in line, "the line names no one endpoint of the several that failed"
     with Archive.open(cli.db_url, create=False) as archive:
         logged = archive.last_runs(1)[0]["stats"]["errors"]
-    assert len(logged) == 24, "the run log keeps every failed window"
+    assert len(logged) == 28, "the run log keeps every failed window"
     for entry in logged:
         assert not RAW_MS.search(entry), entry
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d → \d{4}-\d\d-\d\d \d\d:\d\d", entry), entry
@@ -136,7 +138,7 @@ def test_sync_status_and_accounts_read_at_80_columns_piped(sandbox_factory, cli_
     with Archive.open(cli.db_url, create=False) as archive:
         summaries = archive.streams()
         last = {run["account"]: run["stats"] for run in archive.last_runs(2)}
-    assert len(summaries) == 6 + 6
+    assert len(summaries) == 6 + 1 + 6     # six categories and the funding wallet, six of CoinW
     status_lines = [line for line in lines if line.startswith(f"{long_name} (bitget): ok in ")]
     assert len(status_lines) == 1, sync.stdout              # its own line, not in a table row
     assert f"{last[long_name]['new']} new" in status_lines[0]
@@ -144,7 +146,8 @@ def test_sync_status_and_accounts_read_at_80_columns_piped(sandbox_factory, cli_
         cells = next(line.split() for line in lines if line.split()[:2] == [s.key.stream, s.key.partition])
         assert len(cells) == 5 and all(c.isdigit() for c in cells[2:]), cells
     assert sum(int(line.split()[3]) for line in lines
-               if line.split()[:1] in (["financial-records"], ["deals-history"])) == sum(s.records for s in summaries)
+               if line.split()[:1] in (["financial-records"], ["funding-records"], ["deals-history"])
+               ) == sum(s.records for s in summaries)
 
     status = narrow(cli, "status", check=True)
     lines = assert_reads_at_80(status.stdout)
