@@ -109,10 +109,14 @@ class Sandbox:
         return self.http.get("/_sandbox/stats").json()
 
     def path_stats(self, path: str) -> dict[str, int]:
-        """Requests to one endpoint ``path`` since the last reset, and how many of them were
-        answered with a rate-limit refusal (HTTP 429), from the sandbox's request log."""
+        """Requests to one endpoint ``path`` since the last reset, how many of them were
+        answered with a rate-limit refusal (HTTP 429), and when the first arrived and the last
+        was answered (the server's monotonic clock, seconds; None without requests), from the
+        sandbox's request log."""
         log = self.http.get("/_sandbox/requests", params={"path": path}).json()["requests"]
-        return {"requests": len(log), "rate_limited": sum(1 for e in log if e["status"] == "429")}
+        return {"requests": len(log), "rate_limited": sum(1 for e in log if e["status"] == "429"),
+                "first_arrived": min((float(e["arrived"]) for e in log), default=None),
+                "last_answered": max((float(e["answered"]) for e in log), default=None)}
 
     def reset_stats(self) -> None:
         self.http.post("/_sandbox/stats/reset").raise_for_status()

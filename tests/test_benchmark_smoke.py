@@ -30,7 +30,7 @@ FIGURES = {
     "bitget_incr_requests", "bitget_incr_streams", "coinw_incr_requests", "coinw_incr_streams",
     "export_jsonl_rows_per_s", "export_csv_rows_per_s", "export_parquet_rows_per_s",
     "tax_ratio", "tax_rows_per_s", "tax_requests", "tax_page_fill", "tax_429_share",
-    "all_streams_ratio",
+    "all_streams_ratio", "all_streams_rule_ratio",
 }
 
 
