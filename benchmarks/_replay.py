@@ -41,6 +41,7 @@ from cexledger.exchanges import registry
 from cexledger.exchanges.bitget.streams import FINANCIAL, BitgetConnector
 from cexledger.exchanges.bitget.client import BitgetClient, BitgetCredentials
 from cexledger.model import StreamKey
+from cexledger.sandbox.bitget import PATH as FINANCIAL_PATH
 from cexledger.sync import sync_accounts
 
 Page = tuple[bytes, bytes]  # (query string as sent, response body)
@@ -49,6 +50,8 @@ PROFILE_PAGES = 300
 
 
 class _Recorder(httpx.AsyncBaseTransport):
+    """Keeps the financial-records pages of a sync (the other streams it runs are not replayed)."""
+
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
         self.pages: list[Page] = []
@@ -56,7 +59,7 @@ class _Recorder(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         body = await response.aread()
-        if response.status_code == 200:
+        if response.status_code == 200 and request.url.path == FINANCIAL_PATH:
             self.pages.append((request.url.query, body))
         return httpx.Response(response.status_code, headers=response.headers, content=body,
                               request=request)

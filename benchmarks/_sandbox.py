@@ -90,16 +90,33 @@ class Sandbox:
         accounts = self.http.get("/_sandbox/accounts").json()["accounts"]
         return [a for a in accounts if a["exchange"] == exchange]
 
-    def truth(self, exchange: str, account: str) -> list[_Row]:
-        """The rows a perfect archive holds now (id, and Bitget's category)."""
-        body = self.http.get("/_sandbox/truth", params={"exchange": exchange, "account": account}).content
+    def truth(self, exchange: str, account: str, stream: str | None = None,
+              partition: str | None = None) -> list[_Row]:
+        """The rows a perfect archive of ``stream`` (default: the exchange's first) holds now
+        (id, ts, and Bitget's category), of one ``partition`` (Bitget category) if given."""
+        params = {"exchange": exchange, "account": account}
+        if stream is not None:
+            params["stream"] = stream
+        if partition is not None:
+            params["partition"] = partition
+        body = self.http.get("/_sandbox/truth", params=params).content
         return msgspec.json.decode(body, type=_Truth).rows
 
-    def truth_ids(self, exchange: str, account: str) -> set[str]:
-        return {str(r.id) for r in self.truth(exchange, account)}
+    def truth_ids(self, exchange: str, account: str, stream: str | None = None) -> set[str]:
+        return {str(r.id) for r in self.truth(exchange, account, stream)}
 
     def stats(self) -> dict[str, Any]:
         return self.http.get("/_sandbox/stats").json()
+
+    def path_stats(self, path: str) -> dict[str, int]:
+        """Requests to one endpoint ``path`` since the last reset, how many of them were
+        answered with a rate-limit refusal (HTTP 429), and when the first arrived and the last
+        was answered (the server's monotonic clock, seconds; None without requests), from the
+        sandbox's request log."""
+        log = self.http.get("/_sandbox/requests", params={"path": path}).json()["requests"]
+        return {"requests": len(log), "rate_limited": sum(1 for e in log if e["status"] == "429"),
+                "first_arrived": min((float(e["arrived"]) for e in log), default=None),
+                "last_answered": max((float(e["answered"]) for e in log), default=None)}
 
     def reset_stats(self) -> None:
         self.http.post("/_sandbox/stats/reset").raise_for_status()
@@ -232,10 +249,12 @@ def sync(config: Path, db: Path, workdir: Path, *, timeout: float = 1800.0,
 
 @dataclass
 class StatsPoller:
-    """Samples the sandbox's request counters every ``interval`` seconds in a thread."""
+    """Samples the sandbox's request counters every ``interval`` seconds in a thread: all
+    requests, or only those to the endpoint ``path`` (then ``rate_limited`` counts all)."""
 
     sandbox: Sandbox
     interval: float = 0.1
+    path: str | None = None
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (t, requests, rate_limited)
 
     def __post_init__(self) -> None:
@@ -257,7 +276,8 @@ class StatsPoller:
         while not self._stop.is_set():
             try:
                 s = self._client.get("/_sandbox/stats").json()
-                self.samples.append((time.perf_counter() - self.t0, s["requests"], s["rate_limited"]))
+                n = s["requests"] if self.path is None else s["by_path"].get(self.path, 0)
+                self.samples.append((time.perf_counter() - self.t0, n, s["rate_limited"]))
             except httpx.HTTPError:
                 pass
             self._stop.wait(self.interval)
@@ -317,3 +337,11 @@ def archive_counts(db: Path) -> tuple[int, int]:
         records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         streams = conn.execute("SELECT count(DISTINCT stream_id) FROM records").fetchone()[0]
     return records, streams
+
+
+def archive_streams(db: Path) -> dict[str, int]:
+    """Per stream name, how many of its partitions hold records."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return dict(conn.execute(
+            "SELECT s.stream, count(DISTINCT s.id) FROM streams s JOIN records r ON r.stream_id = s.id"
+            " GROUP BY s.stream").fetchall())

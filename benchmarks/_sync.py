@@ -6,6 +6,9 @@
 * ``memory``: the sync process's peak RSS (``ru_maxrss`` via ``os.wait4``).
 
 Rows are the sandbox's ground truth; every run checks that the archive holds exactly those ids.
+A Bitget sync also reads the funding wallet (its own endpoint and 10/s budget, alongside):
+the ceiling counts rows, requests and 429s of the financial records only (their endpoint's
+own counters), and reports the funding wallet's beside them.
 """
 
 from __future__ import annotations
@@ -16,12 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from _sandbox import Sandbox, StatsPoller, archive_counts, archive_ids, sync, write_config
+from _sandbox import Sandbox, StatsPoller, archive_counts, archive_ids, archive_streams, sync, write_config
 
 from cexledger.exchanges import _windows
-from cexledger.exchanges.bitget.streams import FINANCIAL
+from cexledger.exchanges.bitget.streams import FINANCIAL, FUNDING
 from cexledger.exchanges.coinw.streams import DEALS
+from cexledger.sandbox.bitget import FUNDING_PATH, PATH as BITGET_PATH
+from cexledger.sandbox.coinw import PATH as COINW_PATH
 from cexledger.sync import now_ms
+
+#: The endpoint each exchange's ceiling measures (CoinW has one: all requests count).
+CEILING_PATH = {"bitget": BITGET_PATH, "coinw": None}
+#: (stream, endpoint) of each exchange's streams a sync without a tax key reads.
+STREAM_PATHS = {"bitget": ((FINANCIAL.name, BITGET_PATH), (FUNDING.name, FUNDING_PATH)),
+                "coinw": ((DEALS.name, COINW_PATH),)}
 
 #: The documented budgets: requests/s per key × rows per page.
 BITGET_RATE, COINW_RATE, PAGE = 20, 5, 100
@@ -71,13 +82,15 @@ def ceiling(sandbox: Sandbox, exchange: str, workdir: Path, **settings: Any) -> 
     truth_ids = {str(r.id) for r in truth}
     config = write_config(workdir / f"{exchange}.toml", sandbox, exchange, **settings)
     db = workdir / f"{exchange}.db"
+    path = CEILING_PATH[exchange]
     sandbox.reset_stats()
-    poller = StatsPoller(sandbox).start()
+    poller = StatsPoller(sandbox, path=path).start()
     try:
         run = sync(config, db, workdir).check()
     finally:
         poller.stop()
     stats = sandbox.stats()
+    measured = stats if path is None else sandbox.path_stats(path)
     archived = archive_ids(db)
     rows = len(truth_ids)
     rate = BITGET_RATE if exchange == "bitget" else COINW_RATE
@@ -85,7 +98,7 @@ def ceiling(sandbox: Sandbox, exchange: str, workdir: Path, **settings: Any) -> 
         min_requests = bitget_min_requests(truth, now_ms())
     else:
         min_requests = coinw_min_requests(Counter(str(r.instrument).upper() for r in truth))
-    requests = stats["requests"]
+    requests = measured["requests"]
     timeline = poller.timeline(run.wall_s)
     pace = client_pace(exchange, settings.get("rate_limit"))
     rows_per_s = rows / run.wall_s
@@ -98,9 +111,10 @@ def ceiling(sandbox: Sandbox, exchange: str, workdir: Path, **settings: Any) -> 
         "complete": set(archived) == truth_ids and len(archived) == rows,
         "requests": requests,
         "requests_min": min_requests,
-        "rate_limited": stats["rate_limited"],
-        "rate_limited_share": round(stats["rate_limited"] / max(1, requests), 5),
+        "rate_limited": measured["rate_limited"],
+        "rate_limited_share": round(measured["rate_limited"] / max(1, requests), 5),
         "by_status": stats["by_status"],
+        "by_path": stats["by_path"],
         "timeline": timeline,
         "client_pace_req_per_s": pace,
         # where the ratio goes: the product of these factors is the ratio (up to the 0.1 s
@@ -117,11 +131,21 @@ def ceiling(sandbox: Sandbox, exchange: str, workdir: Path, **settings: Any) -> 
         "maxrss_mb": round(run.maxrss_mb, 1),
         "db": str(db),
         "config": str(config),
+        **(_funding_beside(sandbox, account, db) if exchange == "bitget" else {}),
     }
 
 
+def _funding_beside(sandbox: Sandbox, account: str, db: Path) -> dict[str, Any]:
+    """The funding wallet the same Bitget sync read alongside: its rows, requests, 429s."""
+    truth = sandbox.truth_ids("bitget", account, FUNDING.name)
+    archived = archive_ids(db, (FUNDING.name,))
+    return {"funding": {"rows": len(truth), "complete": set(archived) == truth and len(archived) == len(truth),
+                        **sandbox.path_stats(FUNDING_PATH)}}
+
+
 def incremental(sandbox: Sandbox, config: Path, db: Path, workdir: Path) -> dict[str, Any]:
-    """Re-sync an up-to-date archive: requests made, beside the streams that hold data."""
+    """Re-sync an up-to-date archive: requests made (in all and per endpoint), beside the
+    streams that hold data (one per partition: a Bitget category, its funding wallet)."""
     records_before, streams = archive_counts(db)
     sandbox.reset_stats()
     run = sync(config, db, workdir).check()
@@ -131,6 +155,8 @@ def incremental(sandbox: Sandbox, config: Path, db: Path, workdir: Path) -> dict
         "requests": stats["requests"],
         "streams": streams,
         "requests_per_stream": round(stats["requests"] / max(1, streams), 3),
+        "by_path": stats["by_path"],
+        "streams_by_name": archive_streams(db),
         "rate_limited": stats["rate_limited"],
         "new_records": records_after - records_before,
         "wall_s": round(run.wall_s, 2),
@@ -161,17 +187,21 @@ def coinw_incremental_floor(sandbox: Sandbox) -> dict[str, int]:
 
 
 def memory(sandbox: Sandbox, workdir: Path, name: str) -> dict[str, Any]:
-    """Peak RSS of one backfill sync with the limits out of the way (latency 0, no 429)."""
+    """Peak RSS of one backfill sync with the limits out of the way (latency 0, no 429).
+    ``rows`` counts every record the sync archived (financial records and funding wallet)."""
     account = sandbox.accounts("bitget")[0]["name"]
-    rows = len(sandbox.truth_ids("bitget", account))
+    financial = len(sandbox.truth_ids("bitget", account))
     # 1000 requests/s is above Bitget's documented limit: the launcher raises that limit
     config = write_config(workdir / f"{name}.toml", sandbox, "bitget", rate_limit=UNPACED_RATE)
     db = workdir / f"{name}.db"
     sandbox.reset_stats()
     run = sync(config, db, workdir, rate_scale=UNPACED_RATE / FINANCIAL.budget.rate).check()
     records, _ = archive_counts(db)
+    rows = records
     return {
         "rows": rows,
+        "financial_rows": financial,
+        "funding_rows": len(archive_ids(db, (FUNDING.name,))),
         "archived": records,
         "maxrss_mb": round(run.maxrss_mb, 1),
         "wall_s": round(run.wall_s, 2),

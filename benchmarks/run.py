@@ -17,6 +17,14 @@ detail behind them to ``benchmarks/results/latest.json`` and to ``--json PATH``.
 5. Peak RSS of the sync process for 100 000 and 1 000 000 rows (no latency, no limit).
 6. Requests of a re-sync with nothing new, per stream.
 7. Export rows/s of 1 000 000 archived rows to JSONL, CSV and Parquet.
+8. Tax records, a first sync with a tax key: rows/s ÷ 500 (1 req/s × 500 rows), 300 ms, a year
+   of data (80 % in one category), every limit scaled by S (``_reach.py``); the minimum
+   requests for the data and the best ratio it allows beside it.
+9. A first sync of an account with every Bitget stream (financial records 20/s, funding
+   wallet 10/s, tax records 1/s): wall time ÷ the slowest stream's ideal time at its limit.
+
+Every Bitget sync also reads the funding wallet (its own endpoint and budget): figures 1, 4
+and 6 count the financial records' endpoint (6: every stream, per endpoint in the detail).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _ccxt  # noqa: E402
 import _export  # noqa: E402
+import _reach  # noqa: E402
 import _replay  # noqa: E402
 import _sync  # noqa: E402
 import _sandbox  # noqa: E402
@@ -65,10 +74,28 @@ class Sizes:
     large_rows: int = 1_000_000     # served rows of the memory/export sandbox
     ccxt_raised_pages: int = 100_000
     ccxt_raised_bound_s: float = 20.0
+    # 8: a year at figure 1's density (~1 080 rows/day): 300 000 rows older than 90 days, a
+    # few recent ones (the financial records of the same sync stay small)
+    tax_old: int = 300_000
+    tax_recent: int = 2_000
+    tax_funding: int = 1_000
+    tax_dense: float = 0.8
+    tax_scale: float = 24.0
+    # 9: one category, sized so the three streams' ideal times are equal (~40 s at S = 1):
+    # one after another they would take 3 × the slowest
+    all_records: int = 101_000
+    all_old: int = 17_000
+    all_funding: int = 40_000
+    all_dense: float = 0.95
+    all_scale: float = 1.25
+    all_categories: tuple[str, ...] = ("USDT-FUTURES",)
 
 
 SMOKE = Sizes(bitget_records=2_000, coinw_records=400, latency_ms=20, large_rows=20_000,
-              ccxt_raised_pages=1_000, ccxt_raised_bound_s=1.0)
+              ccxt_raised_pages=1_000, ccxt_raised_bound_s=1.0, tax_old=3_000, tax_recent=400,
+              tax_funding=100, tax_scale=100.0, all_records=4_000, all_old=800, all_funding=1_000,
+              all_scale=20.0)
+HISTORY_DAYS = 366   # the tax records' reach
 
 
 def records_for(rows: int) -> int:
@@ -159,7 +186,10 @@ class Bench:
     def _bitget_ceiling(self, sandbox: Sandbox) -> None:
         r = _sync.ceiling(sandbox, "bitget", self.workdir)
         self.details["bitget_ceiling"] = r
-        note = f"{r['rows']} rows in {r['wall_s']} s, complete={r['complete']}"
+        f = r["funding"]
+        note = (f"{r['rows']} rows in {r['wall_s']} s, complete={r['complete']}; funding wallet alongside "
+                f"(own 10/s budget, not counted): {f['rows']} rows, {f['requests']} requests, "
+                f"complete={f['complete']}")
         self.fig("bitget_ratio", "1. Bitget ceiling ratio (rows/s ÷ 2000)", r["ratio"], "", ">= 0.90", note)
         self.fig("bitget_rows_per_s", "1. Bitget rows/s", r["rows_per_s"], "rows/s")
         self.fig("bitget_429_share", "1. Bitget requests answered 429", 100 * r["rate_limited_share"], "%",
@@ -174,9 +204,12 @@ class Bench:
             r["open_position_floor_pages"] = _sync.coinw_incremental_floor(sandbox)
         self.details[f"{exchange}_incremental"] = r
         n = "6." + (" Bitget" if exchange == "bitget" else " CoinW")
+        per_stream = "; ".join(f"{name}: {r['by_path'].get(path, 0)} for {r['streams_by_name'].get(name, 0)}"
+                               for name, path in _sync.STREAM_PATHS[exchange])
         self.fig(f"{exchange}_incr_requests", f"{n} re-sync requests (nothing new)", r["requests"], "",
-                 f"<= {r['streams']}", f"{r['new_records']} new records, {r['wall_s']} s")
-        self.fig(f"{exchange}_incr_streams", f"{n} streams with data", r["streams"], "")
+                 f"<= {r['streams']}", f"{per_stream}; {r['new_records']} new records, {r['wall_s']} s")
+        self.fig(f"{exchange}_incr_streams", f"{n} streams with data", r["streams"], "",
+                 note="one per partition: " + ", ".join(f"{k} {v}" for k, v in r["streams_by_name"].items()))
 
     def _ccxt(self, sandbox: Sandbox) -> None:
         keys = {"ccxt_rows_per_s": "3. ccxt rows/s (default page cap)", "ccxt_ratio": "3. cexledger ÷ ccxt rows/s",
@@ -239,6 +272,7 @@ class Bench:
         r = _sync.memory(sandbox, self.workdir, f"memory-{name}")
         self.details[f"memory_{name}"] = r
         self.fig(f"rss_{name}_mb", f"5. peak RSS of sync, {r['rows']:,} rows", r["maxrss_mb"], "MB", "<= 200",
+                 f"{r['financial_rows']:,} financial records + {r['funding_rows']:,} funding wallet; "
                  f"{r['wall_s']} s, {r['rows_per_s']:,.0f} rows/s, {r['requests']} requests")
 
     # -- 2, 6: the CoinW sandbox -----------------------------------------------------------
@@ -324,6 +358,54 @@ class Bench:
 
         self.step("exports", exports, [f"export_{f}_rows_per_s" for f in _export.FORMATS])
 
+    # -- 8, 9: the reach streams (tax records, every Bitget stream at once) -----------------
+
+    def tax(self) -> None:
+        s = self.sizes
+        with Sandbox("--records", str(s.tax_old + s.tax_recent), "--old-records", str(s.tax_old),
+                     "--history-days", str(HISTORY_DAYS), "--funding-records", str(s.tax_funding),
+                     "--dense-share", str(s.tax_dense), "--latency-ms", str(s.latency_ms),
+                     "--rate-limit-scale", str(s.tax_scale), "--coinw-accounts", "0") as sandbox:
+            self.details["tax_sandbox_startup_s"] = round(sandbox.startup_s, 1)
+            r = _reach.tax_ceiling(sandbox, self.workdir, s.tax_scale)
+        self.details["tax"] = r
+        t = r["streams"]["tax-records"]
+        scale = f"S = {s.tax_scale:g}: every limit × {s.tax_scale:g}, ceiling {r['ceiling_rows_per_s']:,.0f} rows/s"
+        self.fig("tax_ratio", "8. Bitget tax records (rows/s ÷ 500 × S)", r["ratio"], "", ">= 0.90",
+                 f"{r['rows']:,} rows in {r['wall_s']} s, complete={t['complete']}; {scale}; a year: "
+                 f"{s.tax_old:,} rows older than 90 d, {s.tax_dense:.0%} in USDT-FUTURES")
+        self.fig("tax_rows_per_s", "8. Bitget tax rows/s (at S)", r["rows_per_s"], "rows/s")
+        self.fig("tax_requests", "8. Bitget tax requests (minimum for the data)", t["requests"], "",
+                 note=f"minimum {t['requests_min']} ({t['partitions']} categories × {t['windows']} windows, "
+                      f"empty or not); cexledger's stop rule, unsplit: {t['rule_requests']}")
+        self.fig("tax_page_fill", "8. … best ratio this data allows (page fill)", t["page_fill"], "",
+                 note=f"rows ÷ (minimum requests × 500); measured ÷ this = {r['client_ratio_of_ideal']} "
+                      f"(pace {r['pace_share']} of the limit)")
+        self.fig("tax_429_share", "8. Bitget tax requests answered 429", 100 * t["rate_limited"] / max(1, t["requests"]),
+                 "%", "< 0.5", f"{t['rate_limited']} of {t['requests']}")
+
+    def all_streams(self) -> None:
+        s = self.sizes
+        with Sandbox("--records", str(s.all_records), "--old-records", str(s.all_old),
+                     "--history-days", str(HISTORY_DAYS), "--funding-records", str(s.all_funding),
+                     "--dense-share", str(s.all_dense), "--latency-ms", str(s.latency_ms),
+                     "--rate-limit-scale", str(s.all_scale), "--coinw-accounts", "0") as sandbox:
+            self.details["all_streams_sandbox_startup_s"] = round(sandbox.startup_s, 1)
+            r = _reach.all_streams(sandbox, self.workdir, s.all_scale, s.all_categories)
+        self.details["all_streams"] = r
+        parts = []
+        for name, st in r["streams"].items():
+            parts.append(f"{name} {st['ideal_s']} s ({st['requests_min']} req ÷ {st['limit_req_per_s']:g}/s; "
+                         f"stop rule {st['rule_requests']} req = {st['rule_s']} s; made {st['requests']}, "
+                         f"{st['rate_limited']} 429, done at {st['done_s']} s, complete={st['complete']})")
+        self.fig("all_streams_ratio", "9. first sync, every Bitget stream (wall ÷ slowest ideal)", r["ratio"], "×",
+                 "<= 1.15", f"S = {s.all_scale:g}, {', '.join(s.all_categories)}; wall {r['wall_s']} s; ideal: "
+                            + "; ".join(parts) + f"; one after another: {r['sequential_ratio']}×")
+        rule = r["streams"][r["rule_slowest"]]
+        self.fig("all_streams_rule_ratio", "9. … wall ÷ slowest stream's time under its stop rule", r["rule_ratio"],
+                 "×", note=f"{r['rule_slowest']}: {rule['rule_requests']} requests at {rule['limit_req_per_s']:g}/s "
+                           f"= {rule['rule_s']} s (the time it needs alone, as cexledger pages it)")
+
     # -- the whole run ---------------------------------------------------------------------
 
     def rss_ratio(self) -> None:
@@ -344,8 +426,13 @@ class Bench:
             self.step("cpu replay", self.cpu, ["cpu_rows_per_s", "cpu_parse_rows_per_s", "cpu_write_rows_per_s",
                                                "cpu_sqlite_floor_rows_per_s", "ccxt_parse_rows_per_s"])
 
+        def reach_chain() -> None:
+            self.step("tax records", self.tax,
+                      ["tax_ratio", "tax_rows_per_s", "tax_requests", "tax_page_fill", "tax_429_share"])
+            self.step("every bitget stream", self.all_streams, ["all_streams_ratio", "all_streams_rule_ratio"])
+
         chains = [bitget_chain, lambda: self.step("coinw sandbox", self.coinw, []),
-                  lambda: self.step("large sandbox", self.large, ["rss_large_mb"])]
+                  lambda: self.step("large sandbox", self.large, ["rss_large_mb"]), reach_chain]
         if self.smoke:
             # targets are not judged: the three independent sandboxes may share the machine
             with ThreadPoolExecutor(len(chains)) as pool:
