@@ -5,14 +5,17 @@ CoinW pass over page numbers. Each chain gets its own :class:`PageChain` (small,
 use, explicit stop rules) and feeds it every cursor it sends and every page it receives.
 
 End of a chain (:meth:`PageChain.is_last`): a page with no rows is the last; so is a page
-shorter than the longest page seen before it in the same chain. The first page of a chain
-is never the last for being short alone: a server that silently caps ``limit`` (or
-``pageSize``) below what was asked sends short full pages, and one page cannot tell that
-cap from the end of the list. Once a page as long as the longest one has come back, the
-server's page size is known for this chain, and a shorter page can only be the end. The
-price is one request more for a chain that has less than one page, or whose last page
-happens to be exactly full. A server's own end signal (Bitget: no cursor) still ends a
-chain at once.
+shorter than the longest page the endpoint has sent before it in this sync — in the same
+chain, or in any chain sharing its :class:`PageSize` (the connectors share one per account
+and endpoint: every window and category of a Bitget endpoint, every instrument of CoinW's).
+A server that silently caps ``limit`` (or ``pageSize``) below what was asked sends short
+full pages, and a page alone cannot tell that cap from the end of the list; but a server
+that has sent a page of ``n`` rows caps at ``n`` or more, so a page shorter than that can
+only be the end. So the first page of the first chain is never the last for being short
+alone, and neither is any page at least as long as every page before it. The price is one
+request more for each page that is the longest yet and not full (a handful per endpoint
+and sync: the running maxima of the pages' lengths), and for a last page that happens to
+be exactly full. A server's own end signal (Bitget: no cursor) still ends a chain at once.
 
 No progress (:meth:`PageChain.received`, :meth:`PageChain.sending`): a chain that sends
 the same cursor twice is in a loop; a chain whose pages bring no new rows is going
@@ -51,7 +54,7 @@ from ..errors import FatalStreamError
 
 __all__ = [
     "NO_PROGRESS_PAGES", "RECENT_PAGES", "CursorPaginator", "NoProgress", "PageChain", "PageNumbers",
-    "StreamHalt", "StreamHalted",
+    "PageSize", "StreamHalt", "StreamHalted",
 ]
 
 NO_PROGRESS_PAGES = 3     # pages in a row without new rows a chain tolerates before it stops
@@ -74,6 +77,14 @@ class StreamHalt:
 
 
 @dataclass
+class PageSize:
+    """The longest page (in rows) one endpoint has sent in a sync, shared by the chains that
+    read it: a lower bound on the server's page size."""
+
+    longest: int = 0
+
+
+@dataclass
 class PageChain:
     """The stop rules of one chain of pages (see the module docstring).
 
@@ -86,6 +97,7 @@ class PageChain:
     account: str
     uncovered: str = "range"
     halt: StreamHalt = field(default_factory=StreamHalt)
+    size: PageSize = field(default_factory=PageSize)   # shared by the endpoint's chains
     tolerance: int = NO_PROGRESS_PAGES
     longest: int = 0               # rows of the longest page seen so far in this chain
     stale: int = 0                 # pages in a row that brought no new rows
@@ -130,9 +142,10 @@ class PageChain:
 
     def is_last(self, rows: int) -> bool:
         """Whether a page of ``rows`` rows ends the chain: empty, or shorter than the longest
-        page seen before it in this chain (then it is counted as seen)."""
-        last = rows == 0 or rows < self.longest
+        page the endpoint sent before it (then it is counted as sent)."""
+        last = rows == 0 or rows < max(self.longest, self.size.longest)
         self.longest = max(self.longest, rows)
+        self.size.longest = max(self.size.longest, rows)
         return last
 
     def _stop(self, why: str) -> None:

@@ -46,7 +46,7 @@ from typing import Protocol
 from .._clock import utc_text
 from ..errors import FatalStreamError
 from ..model import StreamKey
-from ._paging import CursorPaginator, PageChain, StreamHalt, StreamHalted
+from ._paging import CursorPaginator, PageChain, PageSize, StreamHalt, StreamHalted
 from .base import PlanContext, RawPage
 
 __all__ = [
@@ -151,6 +151,7 @@ class WindowWork:
     end: int
     cursor: str | None = None
     halt: StreamHalt = field(default_factory=StreamHalt)   # shared by the stream's windows
+    size: PageSize = field(default_factory=PageSize)       # shared by the endpoint's windows
 
     #: What a failure count of this work is counted in.
     unit = "windows"
@@ -179,7 +180,7 @@ class WindowWork:
 
     def _pager(self, cursor: str | None) -> CursorPaginator:
         return CursorPaginator(PageChain(self.source.exchange, self.key.account, uncovered="window",
-                                         halt=self.halt), cursor)
+                                         halt=self.halt, size=self.size), cursor)
 
     async def _run(self, ctx: PlanContext) -> list[WindowWork]:
         pager = self._pager(self.cursor)
@@ -208,7 +209,8 @@ class WindowWork:
                          if parts > 1 else None)
                 if split is not None:
                     covered, pieces = split
-                    works = [WindowWork(self.key, self.source, s, e, halt=self.halt) for s, e in pieces]
+                    works = [WindowWork(self.key, self.source, s, e, halt=self.halt, size=self.size)
+                             for s, e in pieces]
                     share = remaining_pages(trail, self.start, self.end, limit) / len(works)
                     for work in works:          # visible to other chains' decisions at once
                         ctx.estimate(self.key.account, id(work), share)
@@ -331,15 +333,18 @@ async def plan_stream(ctx: PlanContext, account: str, stream: str, source: Windo
 
     ``elsewhere(key)``: ranges of the partition another stream holds, not to be fetched
     here. ``overlap_ms``: how much of the newest coverage to re-read (0 for a stream that
-    never reads recent time, where no row can reach the index late). ``halt``: shared by every partition's windows (default: one per partition), so
-    that one refusal stops them all. Checkpoints of partitions no longer configured, and of
-    windows past the reach, are dropped (the range is planned afresh)."""
+    never reads recent time, where no row can reach the index late). ``halt``: shared by
+    every partition's windows (default: one per partition), so that one refusal stops them
+    all. Every window of the stream shares one :class:`PageSize` (the endpoint's page size
+    learnt together). Checkpoints of partitions no longer configured, and of windows past
+    the reach, are dropped (the range is planned afresh)."""
     works: list[WindowWork] = []
     retention_start, _ = wanted_range(ctx.now_ms, source.retention_ms)
     checkpoints: dict[StreamKey, list] = {}
     for cp in await ctx.checkpoints(account):
         if cp.key.exchange == source.exchange and cp.key.stream == stream:
             checkpoints.setdefault(cp.key, []).append(cp)
+    size = PageSize()      # one endpoint: every partition's windows learn its page size together
     for partition in partitions:
         key = StreamKey(account, source.exchange, stream, partition)
         stop = halt if halt is not None else StreamHalt()
@@ -351,14 +356,14 @@ async def plan_stream(ctx: PlanContext, account: str, stream: str, source: Windo
                 await ctx.write(key, [], slot=cp.slot, done=True)
                 continue
             resumed.append(WindowWork(key, source, s, e, cursor=cursor if isinstance(cursor, str) else None,
-                                      halt=stop))
+                                      halt=stop, size=size))
         works.extend(resumed)
         coverage = await ctx.coverage(key)
         skip = await elsewhere(key) if elsewhere is not None else ()
         for s, e in plan_gaps(ctx.now_ms, coverage, [(w.start, w.end) for w in resumed],
                               retention_ms=source.retention_ms, grid_ms=source.grid_ms, elsewhere=skip,
                               overlap_ms=overlap_ms):
-            works.append(WindowWork(key, source, s, e, halt=stop))
+            works.append(WindowWork(key, source, s, e, halt=stop, size=size))
     for key, cps in checkpoints.items():      # partitions no longer configured
         for cp in cps:
             await ctx.write(key, [], slot=cp.slot, done=True)

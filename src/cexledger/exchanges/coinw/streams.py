@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -54,7 +54,7 @@ from ..._clock import now_ms
 from ...errors import FatalStreamError
 from ...model import StreamKey
 from .._fields import identify
-from .._paging import PageChain, PageNumbers
+from .._paging import PageChain, PageNumbers, PageSize
 from ..base import DAY_MS, Normalizer, PlanContext, RawPage, StreamSpec
 from .client import DEALS_BUDGET, CoinwClient, closest_instrument
 from .normalize import STREAM as DEALS_STREAM
@@ -141,6 +141,7 @@ class PassWork:
     client: CoinwClient
     state: PassState
     resumed: bool = False
+    size: PageSize = field(default_factory=PageSize)   # shared by the account's instruments
 
     #: What a failure count of this work is counted in.
     unit = "passes"
@@ -155,7 +156,8 @@ class PassWork:
 
     def _recovery(self) -> PassWork:
         """A full sequential pass from page 1: sequential reading never misses a shifted row."""
-        return PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=True, sequential=True))
+        return PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=True, sequential=True),
+                        size=self.size)
 
     async def run(self, ctx: PlanContext) -> list[PassWork]:
         st = self.state
@@ -171,7 +173,7 @@ class PassWork:
         page_no = st.page
         next_issue = page_no
         first_ids = st.first_ids
-        pager = PageNumbers(PageChain("coinw", self.key.account, uncovered="range"), page_no)
+        pager = PageNumbers(PageChain("coinw", self.key.account, uncovered="range", size=self.size), page_no)
         oldest: int | None = None
         newest_first = st.newest_first
         pipelined = st.pipelined
@@ -262,7 +264,8 @@ class PassWork:
             # stamp, so the worst case is one recheck more than needed on the next sync.
             await ctx.set_meta(self.key, RECHECK_META, str(self.state.pass_started))
         if self.resumed:      # rows may have arrived while this pass was interrupted
-            return [PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=False))]
+            return [PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=False),
+                             size=self.size)]
         return []
 
     def _depth_needed(self, ctx: PlanContext) -> int:
@@ -337,17 +340,18 @@ async def plan_account(account: Account, client: CoinwClient, ctx: PlanContext) 
         if cp.key.exchange == "coinw" and cp.key.stream == DEALS.name and cp.slot == SLOT
     }
     works = []
+    size = PageSize()      # one endpoint: every instrument's passes learn its page size together
     for instrument in dict.fromkeys(instruments):
         key = StreamKey(account.name, "coinw", DEALS.name, instrument)
         cp = checkpoints.pop(key, None)
         if cp is not None:
             state = PassState.load(cp.state, ctx.now_ms)
             if state is not None:
-                works.append(PassWork(key, client, state, resumed=True))
+                works.append(PassWork(key, client, state, resumed=True, size=size))
                 continue
             await ctx.write(key, [], slot=SLOT, done=True)
         backfill = not await ctx.coverage(key)
-        works.append(PassWork(key, client, PassState(pass_started=ctx.now_ms, backfill=backfill)))
+        works.append(PassWork(key, client, PassState(pass_started=ctx.now_ms, backfill=backfill), size=size))
     for key in checkpoints:
         await ctx.write(key, [], slot=SLOT, done=True)
     return works
