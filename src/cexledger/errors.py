@@ -10,7 +10,9 @@
         ├── FatalAccountError       stop this account now: auth / permission / IP errors
         │   └── IdentityError       the keys do not (provably) reach the archived user
         └── FatalStreamError        stop this stream: parameter errors, a cursor loop,
-                                    retries exhausted
+            │                       retries exhausted
+            └── KeyRefusedError     one of the account's keys was refused (Bitget's tax
+                                    key): stop the streams on that key, not the account
 
 Errors carry the request context (exchange, account, method, path, the exchange's code and
 text) and never a secret: messages are built only from those fields.
@@ -28,6 +30,7 @@ __all__ = [
     "FatalAccountError",
     "FatalStreamError",
     "IdentityError",
+    "KeyRefusedError",
 ]
 
 
@@ -78,14 +81,20 @@ class ExchangeError(CexledgerError):
         self.retry_after = retry_after
 
     @property
-    def reason(self) -> str:
-        """What went wrong, without the account: the message, what the exchange said, and
-        the request (errors of several streams of one account with one cause read alike)."""
-        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+    def cause(self) -> str:
+        """What went wrong, without the account or the request: the message and what the
+        exchange said (one cause met on several endpoints reads alike)."""
         detail = ""
         if self.code is not None or self.text:
             detail = f": exchange said {self.code or '-'} {self.text or ''}".rstrip()
-        return f"{super().__str__()}{detail}{where}"
+        return f"{super().__str__()}{detail}"
+
+    @property
+    def reason(self) -> str:
+        """What went wrong, without the account: :attr:`cause` and the request (errors of
+        several streams of one account with one cause read alike)."""
+        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        return f"{self.cause}{where}"
 
     def __str__(self) -> str:
         parts = []
@@ -107,6 +116,11 @@ class FatalAccountError(ExchangeError):
 
 class FatalStreamError(ExchangeError):
     """This stream cannot go on (bad parameter, cursor loop, retries exhausted)."""
+
+
+class KeyRefusedError(FatalStreamError):
+    """One key of an account (Bitget's tax key) was refused: the streams that use it stop,
+    with one line naming the key; the account's other streams go on."""
 
 
 class IdentityError(FatalAccountError):

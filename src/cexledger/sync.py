@@ -36,7 +36,6 @@ normalizer version that builds its entries.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,9 +56,6 @@ from .reparse import describe, outdated, reparse, stamp
 
 __all__ = ["SyncContext", "StreamStats", "WorkLeft", "seconds_left", "AccountReport", "SyncReport", "Failure",
            "sync_accounts", "now_ms", "DEFAULT_WAIT_S"]
-
-_REQUEST = re.compile(r" \([A-Z]+ /[^()]*\)$")
-"""The request an exchange error names at the end of its cause (``ExchangeError.reason``)."""
 
 LOCK_POLL_S = 0.25
 """How often a waiting sync tries the account's lock again."""
@@ -88,11 +84,17 @@ class Failure:
     key: StreamKey | None = None
     where: str | None = None
     unit: str = "work items"
+    general: str | None = None    # the cause without the request it names (None: the same)
 
 
 def cause_of(exc: BaseException) -> str:
     """An error's text without the account it happened to (the line names the account)."""
     return exc.reason if isinstance(exc, ExchangeError) else str(exc) or type(exc).__name__
+
+
+def general_of(exc: BaseException) -> str | None:
+    """An error's cause without the request it names, when it names one."""
+    return exc.cause if isinstance(exc, ExchangeError) else None
 
 
 @dataclass
@@ -112,10 +114,10 @@ class AccountReport:
     failures: list[Failure] = field(default_factory=list)
 
     def fail(self, cause: str, key: StreamKey | None = None, where: str | None = None,
-             unit: str = "work items") -> None:
+             unit: str = "work items", general: str | None = None) -> None:
         """Record a failure: of the work item labelled ``where`` in stream ``key``, or of
-        the account as a whole."""
-        self.failures.append(Failure(cause, key, where, unit))
+        the account as a whole. ``general``: the cause without the request it names."""
+        self.failures.append(Failure(cause, key, where, unit, general))
         self.errors.append(f"{where}: {cause}" if where else f"account {self.account!r}: {cause}")
 
     def error_lines(self) -> list[str]:
@@ -126,7 +128,7 @@ class AccountReport:
         Errors appended to ``errors`` without :meth:`fail` are kept as they are."""
         groups: dict[str, list[Failure]] = {}
         for failure in self.failures:
-            groups.setdefault(_REQUEST.sub("", failure.cause), []).append(failure)
+            groups.setdefault(failure.general or failure.cause, []).append(failure)
         lines = []
         who = f"account {self.account!r}"
         for general, group in groups.items():
@@ -216,7 +218,7 @@ class SyncContext:
         self._stamped: set[StreamKey] = set()
         self._gates: dict[str, IdentityGate] = {}
         self._unregistered: dict[str, list[StreamKey]] = {}
-        self._work: dict[tuple[str, str], list] = {}      # (account, stream) -> [done, total, unit, key]
+        self._work: dict[tuple[str, str], list] = {}   # (account, stream) -> [done, total, unit, key, rate]
         #: The rate limiters of this sync run: one per (exchange, key, budget), shared by
         #: every client of the run (two accounts with one key share its limits).
         self.limiters = LimiterPool()
@@ -298,7 +300,7 @@ class SyncContext:
     def track(self, works: Sequence[Work], finished: Work | None = None) -> None:
         """Count work items planned or handed on (``works``) and one that ``finished``."""
         for work in works:
-            entry = self._work.setdefault((work.key.account, work.key.stream), [0, 0, work.unit, work.key])
+            entry = self._work.setdefault((work.key.account, work.key.stream), [0, 0, work.unit, work.key, work.rate])
             entry[1] += 1
         if finished is not None:
             self._work[(finished.key.account, finished.key.stream)][0] += 1
@@ -306,11 +308,10 @@ class SyncContext:
     def work_left(self, account: str) -> list[WorkLeft]:
         """Each of the account's streams with work outstanding, the longest time left first."""
         left = []
-        for (name, stream), (done, total, unit, key) in self._work.items():
+        for (name, stream), (done, total, unit, key, rate) in self._work.items():
             if name != account or done >= total:
                 continue
             stream_spec = spec(key)
-            rate = stream_spec.budget.rate if stream_spec is not None else 0.0
             title = stream_spec.title if stream_spec is not None else stream
             left.append(WorkLeft(stream, title, done, total, unit, seconds_left(total - done, rate)))
         return sorted(left, key=lambda w: -w.seconds)
@@ -513,7 +514,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                     except FatalStreamError as exc:
                         ctx.track([], finished=work)
                         if gate.decided:
-                            report.fail(cause_of(exc), work.key, work.label, work.unit)
+                            report.fail(cause_of(exc), work.key, work.label, work.unit, general_of(exc))
                         else:
                             held.append((exc, work))
                         continue
@@ -528,7 +529,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                             f"nothing was written, run again")
             else:
                 for exc, work in held:
-                    report.fail(cause_of(exc), work.key, work.label, work.unit)
+                    report.fail(cause_of(exc), work.key, work.label, work.unit, general_of(exc))
                 await ctx.settle(account.name)
         except FatalAccountError as exc:
             report.fatal = True

@@ -21,6 +21,16 @@ def covered(cli, partition: str) -> int:
     return n
 
 
+def covered_days(cli, partition: str) -> float:
+    """How many days of one stream partition the archive's coverage holds."""
+    with sqlite3.connect(cli.db) as conn:
+        (ms,) = conn.execute(
+            "select coalesce(sum(c.end_ms - c.start_ms), 0) from coverage c join streams s "
+            "on s.id = c.stream_id where s.partition = ? and s.stream = 'financial-records'",
+            (partition,)).fetchone()
+    return ms / 86_400_000
+
+
 def archived(cli, exchange: str, account: str) -> dict[str, object]:
     return by_id(cli.export_jsonl(), exchange, account)
 
@@ -43,7 +53,9 @@ def test_bitget_new_cursors_without_new_rows_stop_one_stream(sandbox_factory, cl
     # and the stream's other windows stopped with it (without the guard it never ends)
     requests = sb.stats()["requests"]
     assert requests < 120, requests
-    assert covered(cli, "USDT-FUTURES") == 0
+    # the stuck window is not covered (a window whose one page was shorter than the endpoint's
+    # page size holds all its rows, loop or not, and may be)
+    assert covered_days(cli, "USDT-FUTURES") < 85
     # every other stream completed: all their rows, each range covered
     truth = sb.truth("bitget", "bitget-1")
     got = archived(cli, "bitget", "bitget-1")

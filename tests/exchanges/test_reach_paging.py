@@ -3,7 +3,13 @@ a Bitget endpoint, every instrument of CoinW's) — and never from another endpo
 
 from __future__ import annotations
 
+import pytest
+
+from cexledger.errors import KeyRefusedError
 from cexledger.exchanges._paging import PageChain, PageSize
+from cexledger.exchanges._windows import WindowWork
+from cexledger.model import StreamKey
+from cexledger.sync import AccountReport, SyncContext
 
 
 def chain(size: PageSize | None = None) -> PageChain:
@@ -44,3 +50,27 @@ def test_each_longest_page_yet_is_verified_once():
             asked += 1                          # the next page: empty, the end
             assert pages.is_last(0)
     assert asked == 7 + 4                       # 30, 45, 45 and 60 were not shorter than any before
+
+
+class _RefusingSource:
+    """A tax endpoint whose key is refused on every request."""
+
+    exchange, page_limit, grid_ms, retention_ms = "bitget", 500, 7 * 86_400_000 - 1, 366 * 86_400_000
+    rate, round_trip = 1.0, 0.1
+    asked = 0
+
+    async def page(self, partition, *, start_ms, end_ms, cursor):
+        self.asked += 1
+        raise KeyRefusedError("tax API key: refused", exchange="bitget", account="main")
+
+
+async def test_a_refused_key_in_a_resumed_window_is_reported_not_taken_for_a_stale_cursor():
+    # a window resumed from a checkpoint re-reads from its start when the server no longer
+    # takes the saved cursor; a refused key is not that, and must reach the sync as an error
+    source = _RefusingSource()
+    key = StreamKey("main", "bitget", "tax-records", "SPOT")
+    ctx = SyncContext(None, 0, {"main": AccountReport("main", "bitget")})  # type: ignore[arg-type]
+    work = WindowWork(key, source, 0, 1000, cursor="saved")
+    with pytest.raises(KeyRefusedError):
+        await work.run(ctx)
+    assert source.asked == 1

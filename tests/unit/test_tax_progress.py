@@ -22,6 +22,10 @@ class _Work:
     key: StreamKey
     unit: str = "windows"
 
+    @property
+    def rate(self) -> float:        # the pace its limiter allows: the budget's, here exactly
+        return {"tax-records": 1.0, "financial-records": 20.0}[self.key.stream]
+
 
 def _ctx() -> SyncContext:
     return SyncContext(None, 0, {"bitget-1": AccountReport("bitget-1", "bitget")})  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ from itertools import pairwise
 from typing import Protocol
 
 from .._clock import utc_text
-from ..errors import FatalStreamError
+from ..errors import FatalStreamError, KeyRefusedError
 from ..model import StreamKey
 from ._paging import CursorPaginator, PageChain, PageSize, StreamHalt, StreamHalted
 from .base import PlanContext, RawPage
@@ -164,6 +164,10 @@ class WindowWork:
     def label(self) -> str:
         return f"{self.key} {utc_text(self.start)} → {utc_text(self.end)}"
 
+    @property
+    def rate(self) -> float:
+        return self.source.rate
+
     def state(self, cursor: str | None) -> dict:
         """The checkpoint of a window read up to ``cursor``."""
         return {"start": self.start, "end": self.end, "cursor": cursor}
@@ -190,8 +194,8 @@ class WindowWork:
             try:
                 page = await self.source.page(self.key.partition, start_ms=self.start - 1,
                                               end_ms=self.end, cursor=pager.cursor)
-            except FatalStreamError:
-                if pager.cursor is None or pager.cursor != self.cursor:
+            except FatalStreamError as exc:
+                if pager.cursor is None or pager.cursor != self.cursor or isinstance(exc, KeyRefusedError):
                     raise
                 # a cursor saved by an interrupted run that the server no longer accepts:
                 # read the window again from its start (duplicates are absorbed by id)

@@ -167,6 +167,11 @@ class Work(Protocol):
     @property
     def label(self) -> str: ...
 
+    @property
+    def rate(self) -> float:
+        """Requests per second its budget allows (the pace of its work left)."""
+        ...
+
     async def run(self, ctx: PlanContext) -> Sequence[Work]: ...
 
 

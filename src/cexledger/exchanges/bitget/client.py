@@ -61,9 +61,11 @@ __all__ = [
 
 BITGET_CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
 
+CLASSIC_ACCOUNT = "40084"     # a classic (non-UTA) account: every UTA endpoint refuses it
+
 _ACCOUNT_CODES = (
     "40001", "40002", "40003", "40005", "40006",
-    "40009", "40011", "40012", "40014", "40018", "40084",
+    "40009", "40011", "40012", "40014", "40018", CLASSIC_ACCOUNT,
 )  # fmt: skip
 
 BITGET_CODES = ErrorCodes(
@@ -84,7 +86,7 @@ BITGET_CODES = ErrorCodes(
         "40018": "this IP address is not on the API key's allow list",
     },
     causes={
-        "40084": "this is a classic Bitget account: cexledger reads the Unified Trading "
+        CLASSIC_ACCOUNT: "this is a classic Bitget account: cexledger reads the Unified Trading "
                  "Account (UTA) API, so upgrade the account to UTA or use a UTA sub-account",
     },
 )

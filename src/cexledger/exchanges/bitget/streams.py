@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...errors import FatalAccountError, FatalStreamError
+from ...errors import FatalAccountError, FatalStreamError, KeyRefusedError
 from ...model import LedgerEntry, StreamKey
 from .._paging import StreamHalt, StreamHalted
 from .._windows import WindowWork, plan_stream, wanted_range
@@ -32,6 +32,7 @@ from .client import (
     FINANCIAL_BUDGET,
     FUNDING_BUDGET,
     TAX_BUDGET,
+    CLASSIC_ACCOUNT,
     BitgetClient,
     BitgetTaxClient,
 )
@@ -57,7 +58,6 @@ FUNDING = StreamSpec(
 )
 FUNDING_PARTITION = "FUNDING"     # the funding wallet has no category: one stream per account
 TAX_PAGE_LIMIT = 500
-CLASSIC_ACCOUNT = "40084"         # a classic (non-UTA) account: every UTA endpoint refuses it
 TAX = StreamSpec(
     exchange="bitget", name=TAX_STREAM, title="tax records",
     retention_ms=366 * DAY_MS, normalizer=Normalizer(FINANCIAL_VERSION, tax_parse),
@@ -171,10 +171,11 @@ class TaxKeyCheck:
     async def _sample(self, grid_ms: int) -> tuple[str, int, int, set[tuple]] | None:
         """The newest window of at most ``grid_ms`` inside a category's financial coverage
         holding financial records, and those records' movements."""
+        reach, _ = wanted_range(self.ctx.now_ms, TAX.retention_ms)     # the tax API serves no older
         for category in self.categories:
             held = self._key(FINANCIAL.name, category)
             for start, end in reversed(await self.ctx.coverage(held)):
-                end = min(end, self.ctx.now_ms)
+                start, end = max(start, reach), min(end, self.ctx.now_ms)
                 while end > start:
                     s = max(start, end - grid_ms)
                     found = await self.ctx.entries(held, s, end)
@@ -194,8 +195,7 @@ class TaxKeyCheck:
             while end > edge:
                 start = max(edge, end - grid_ms)
                 page = await self.financial.page(category, start_ms=start - 1, end_ms=end, cursor=None)
-                records = FINANCIAL.normalizer.page(self.account, category, page.rows)[0]
-                entries = [e for r in records for e in r.entries]
+                entries = _entries(FINANCIAL, self.account, category, page.rows)
                 if entries:
                     times = [e.ts for e in entries]
                     return category, min(times), max(times) + 1, {_same_movement(e) for e in entries}
@@ -210,13 +210,22 @@ class TaxKeyCheck:
         else:
             category, start, end, movements = sample
             page = await read(category, start_ms=start - 1, end_ms=end, cursor=None, limit=TAX_PAGE_LIMIT)
-            records = TAX.normalizer.page(self.account, category, page.rows)[0]
-            if not any(_same_movement(e) in movements for r in records for e in r.entries):
+            if not any(_same_movement(e) in movements for e in _entries(TAX, self.account, category, page.rows)):
                 self.ctx.fail(self.account, TAX_KEY_OTHER_USER)
                 return False
         for category in self.categories:
             await self.ctx.set_meta(self._key(TAX.name, category), TAX_KEY_META, self.fingerprint)
         return True
+
+
+def _entries(stream: StreamSpec, account: str, category: str, rows: list[bytes]) -> list:
+    """The entries of a page read for the key check (not archived); a row that cannot be
+    held stops the tax records like any page's (``FatalStreamError``), never the sync."""
+    try:
+        records = stream.normalizer.page(account, category, rows)[0]
+    except ValueError as exc:
+        raise FatalStreamError(str(exc), exchange="bitget", account=account) from None
+    return [e for r in records for e in r.entries]
 
 
 @dataclass
@@ -225,8 +234,10 @@ class BitgetClients:
 
     main: BitgetClient
     tax: BitgetTaxClient | None = None
-    #: Set when the tax key is refused: every tax-records window stops (one line, not 300).
-    tax_halt: StreamHalt = field(default_factory=StreamHalt)
+    #: Set when the tax key is refused (by the exchange, or as another user's): every
+    #: tax-records window stops (one line, not 300); a category's own no-progress halt is
+    #: its own, as for every stream.
+    tax_refused: StreamHalt = field(default_factory=StreamHalt)
     #: Whether the tax key reaches this account's user, when not yet known (see TaxKeyCheck).
     tax_check: TaxKeyCheck | None = None
 
@@ -245,7 +256,7 @@ class BitgetClients:
         other streams go on. A classic account (40084) stays an account error."""
         tax = self.tax
         assert tax is not None
-        halt = self.tax_halt
+        refused = self.tax_refused
 
         async def read(partition: str, **window: Any) -> RawPage:
             try:
@@ -253,15 +264,17 @@ class BitgetClients:
             except FatalAccountError as exc:
                 if exc.code == CLASSIC_ACCOUNT:
                     raise
-                halt.reason = f"tax API key: {exc.reason}"
-                raise FatalStreamError(halt.reason, exchange="bitget", account=tax.account) from None
+                refused.reason = f"tax API key: {exc.reason}"
+                raise KeyRefusedError(refused.reason, exchange="bitget", account=tax.account) from None
 
         endpoint = Endpoint(TAX, tax, read, TAX_PAGE_LIMIT)
 
         async def fetch(partition: str, **window: Any) -> RawPage:
+            if refused.reason is not None:        # said once already: the rest stop quietly
+                raise StreamHalted(refused.reason)
             check = self.tax_check
-            if check is not None and not await check.verify(read, endpoint.grid_ms, halt):
-                halt.reason = TAX_KEY_OTHER_USER       # said once, by the check: the rest stop quietly
+            if check is not None and not await check.verify(read, endpoint.grid_ms, refused):
+                refused.reason = TAX_KEY_OTHER_USER       # said once, by the check
                 raise StreamHalted
             return await read(partition, **window)
 
@@ -316,7 +329,7 @@ class BitgetConnector:
                 return [*await ctx.coverage(held), wanted_range(ctx.now_ms, FINANCIAL.retention_ms)]
 
             works += await plan_stream(ctx, account.name, TAX.name, clients.tax_records(), categories,
-                                       elsewhere=financial_holds, halt=clients.tax_halt, overlap_ms=0)
+                                       elsewhere=financial_holds, overlap_ms=0)
         return works
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:

@@ -154,6 +154,10 @@ class PassWork:
     def label(self) -> str:
         return f"{self.key} page {self.state.page}"
 
+    @property
+    def rate(self) -> float:
+        return self.client.rate
+
     def _recovery(self) -> PassWork:
         """A full sequential pass from page 1: sequential reading never misses a shifted row."""
         return PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=True, sequential=True),
