@@ -198,7 +198,7 @@ def retention_ms(key: StreamKey) -> int:
     return found.retention_ms if found is not None else 90 * DAY_MS
 
 
-def safe_days(summary: StreamSummary, now: int) -> float:
+def safe_days(summary: StreamSummary, now: int, also: list[tuple[int, int]] = ()) -> float:
     """Days until history the archive lacks starts leaving the exchange's retention.
 
     Measured from the first uncovered point inside retention (a hole a failed sync left,
@@ -206,10 +206,12 @@ def safe_days(summary: StreamSummary, now: int) -> float:
     Only coverage counts, never the records a stream holds: a stream without coverage (an
     interrupted first sync, a first page that failed) has 0 safe days, whatever it holds.
     The same rule for every stream, from its spec's ``retention_ms``. The first hour of
-    retention is ignored (syncs stay a few minutes inside the edge).
+    retention is ignored (syncs stay a few minutes inside the edge). ``also``: coverage of
+    the stream that shadows this one (tax records count financial records' coverage of the
+    same category: they are never fetched where those hold the time).
     """
     retention = retention_ms(summary.key)
-    gap = first_uncovered(summary.coverage, now - retention + 3_600_000, now)
+    gap = first_uncovered(sorted([*summary.coverage, *also]), now - retention + 3_600_000, now)
     return (gap + retention - now) / DAY_MS
 
 
@@ -254,11 +256,19 @@ def status_table(summaries: list[StreamSummary], now: int,
         return s.key.account, s.key.exchange, s.key.stream
 
     groups = [(head, list(members)) for head, members in groupby(summaries, key=group)]
+    by_key = {s.key: s for s in summaries}
+
+    def shadowing(key: StreamKey) -> list[tuple[int, int]]:
+        found = spec(key)
+        other = (by_key.get(StreamKey(key.account, key.exchange, found.shadowed_by, key.partition))
+                 if found is not None and found.shadowed_by else None)
+        return other.coverage if other is not None else []
+
     for n, ((account, exchange, stream), members) in enumerate(groups):
         table = _table("partition", "records", "oldest", "newest", "covered", "safe for",
                        right=("records", "safe for"))
         for s in members:
-            days = safe_days(s, now)
+            days = safe_days(s, now, shadowing(s.key))
             if days < WARN_DAYS:
                 days_text = Text(f"{max(days, 0):.0f} days", style="bold red")
                 warnings.append(

@@ -46,3 +46,25 @@ def test_reach_and_unconfigured_lines_read_at_80_columns():
     told = [i for i, line in enumerate(lines) if line == "  not configured: add a tax API key to archive 366 days"]
     assert [lines[i - 1] for i in told] == ["old · bitget tax-records", "never-synced · bitget tax-records"]
     assert lines.index("old · bitget financial-records") < told[0] < lines.index("empty · coinw deals-history")
+
+
+def test_tax_records_are_safe_while_financial_records_cover_what_they_skip():
+    """Tax records end for good where financial records' coverage begins (they are never
+    fetched there): status measures them over both, so no warning sync could never clear."""
+    from cexledger._render import status_table
+
+    day = 86_400_000
+    now = 400 * day
+    first_sync = now - 250 * day                 # the tax backfill, 250 days ago
+    fin = StreamSummary(key=StreamKey("a", "bitget", "financial-records", "SPOT"), records=1,
+                        oldest_ts=None, newest_ts=None, coverage=[(first_sync - 90 * day, now)],
+                        last_write_ms=now)
+    tax = StreamSummary(key=StreamKey("a", "bitget", "tax-records", "SPOT"), records=1,
+                        oldest_ts=None, newest_ts=None, coverage=[(first_sync - 366 * day, first_sync - 90 * day)],
+                        last_write_ms=now)
+    _, warnings = status_table([fin, tax], now)
+    assert warnings == []
+    lone = StreamSummary(key=tax.key, records=1, oldest_ts=None, newest_ts=None,
+                         coverage=[(first_sync - 366 * day, first_sync - 90 * day)], last_write_ms=now)
+    _, warnings = status_table([lone], now)       # without financial records, the gap is real
+    assert len(warnings) == 1 and "tax-records" in warnings[0]
