@@ -252,8 +252,9 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guard
       row of F matches: F read that time completely);
     * else, where S's coverage holds it, S: entries of F there are left out (rows of an F
       window that stopped half-way: S read that time completely);
-    * where neither covers it (half-read windows of both), entries of both are kept:
-      nothing proves them the same movements, and dropping either could lose the only copy.
+    * where neither covers it (half-read windows of both), F: entries of S there are left
+      out until S's window is read to its end, so a movement is never counted twice (F is
+      the stream whose window the next sync finishes within its reach).
 
     Entries of every other stream (the funding wallet is another wallet) are always kept.
     Raw records (the JSONL export) keep everything; ``status`` counts what is archived.
@@ -273,6 +274,11 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guard
             gap = _coverage_gaps()
             half_read = (half_read.select_from(gap)
                          .where(gap.c.stream_id == stream_id, gap.c.start_ms <= ts, gap.c.end_ms > ts).exists())
+            own_gap = _coverage_gaps()
+            unread = (sa.select(own_gap.c.stream_id)
+                      .where(own_gap.c.stream_id == stream_id, own_gap.c.start_ms <= ts, own_gap.c.end_ms > ts,
+                             own_gap.c.stream_id.in_(streams_of(stream).scalar_subquery()))
+                      .exists())
         else:
             own = coverage.alias("own_coverage")
             in_own = (sa.select(sa.literal_column("1"))
@@ -283,7 +289,8 @@ def ledger_excluded(shadows: Sequence[Shadow], stream_id: Any, ts: Any, *, guard
             shadowed = sa.and_(stream_id.in_(streams_of(stream).scalar_subquery()), shadowed)
             half_read = sa.and_(streams_of(stream).exists(), stream_id.in_(streams_of(by).scalar_subquery()),
                                 half_read.where(~in_own).exists())
-        conditions += [shadowed, half_read]
+            unread = sa.and_(stream_id.in_(streams_of(stream).scalar_subquery()), ~in_own)
+        conditions += [shadowed, half_read, unread]
     return conditions
 
 
