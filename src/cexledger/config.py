@@ -65,7 +65,6 @@ def _connectors() -> dict[str, Any]:
     return registry
 
 
-_SECRET_FIELDS = ("api_key", "api_secret", "passphrase")
 #: The key ids: shown masked, never counted as an inline secret; every other secret is hidden.
 _KEY_FIELDS = ("api_key", "tax_api_key")
 _COMMON_FIELDS = {"exchange", "base_url", "rate_limit", "timeout"}

@@ -1,13 +1,13 @@
 """Re-derive archived entries from archived raw bytes when cexledger's mappings change.
 
-Each exchange's normalizer has a version (``NORMALIZER_VERSION`` of its ``streams`` module)
-and every stream records in ``stream_meta`` (:data:`VERSION_META`) which version built its
+Each stream's normalizer has a version (``StreamSpec.normalizer.version``) and every
+archived stream records in ``stream_meta`` (:data:`VERSION_META`) which version built its
 entries; a stream with none recorded was built by version 1. A stream whose version is older
 than its normalizer's is *out of date*: ``sync`` re-derives those first (before fetching),
 ``cexledger reparse`` re-derives any stream on request.
 
 Re-deriving reads each record's latest raw bytes and passes them through exactly the path a
-sync takes (``parse_row``, the exchange's ``*_parse``), so sync and reparse cannot disagree.
+sync takes (``StreamSpec.normalizer.parse``), so sync and reparse cannot disagree.
 It works in batches, one transaction each; a stream's version is recorded only after all its
 records are re-derived, so a run that is killed leaves a consistent archive and the next one
 finishes it. Raw bytes and record versions are never changed; rows kept raw only are turned

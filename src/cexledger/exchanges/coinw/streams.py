@@ -1,10 +1,11 @@
 """CoinW deals-history streams: one per (account, instrument), paged by page number.
 
 The endpoint has no time parameters: a *pass* reads pages 1, 2, … of the newest-first
-list until a page comes back empty or shorter than the longest page seen before it in the
-pass (the rule every pager shares, in ``exchanges._paging``: a server that silently caps
-``pageSize`` below what we ask is still read to the end; the cost is one extra request for
-an instrument with less than one page). ``total`` is never trusted to stop; it only bounds
+list until a page comes back empty or shorter than the longest page the endpoint has sent
+before it in this sync, in this pass or another instrument's (the rule every pager shares,
+in ``exchanges._paging``: a server that silently caps ``pageSize`` below what we ask is
+still read to the end; the cost is one extra request for each instrument whose page is the
+longest yet without being full). ``total`` is never trusted to stop; it only bounds
 how far ahead pages are fetched concurrently. A page that repeats the previous page row
 for row (a server clamping page numbers to its last page) also ends the list, with a note
 in the sync summary and the run log. Pages that bring no new rows (a server cycling pages
