@@ -7,9 +7,8 @@ history) into a temporary SQLite archive (or ``--db``), then prints the sync sum
 archive status and the first exported lines.
 
 The demo is a simulation: its sandbox runs at :data:`DEMO_RATE_SCALE` times the exchanges'
-rate limits, and for the demo's sync only every connector's rate-limit ``Budget`` is scaled
-by the same factor (restored after), so a year of tax records at a real 1 request/s takes
-seconds, not minutes. The demo says so in its output.
+rate limits, and so does the demo's sync (its limiter pool's ``scale``), so a year of tax
+records at a real 1 request/s takes seconds, not minutes. The demo says so in its output.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -33,11 +30,10 @@ from ._render import sample_table, status_table, summary_table
 from .archive import Archive
 from .config import load_config
 from .errors import ConfigError
-from .exchanges import registry
 from .export import write_csv, write_jsonl
 from .sync import now_ms, sync_accounts
 
-__all__ = ["DEMO_RATE_SCALE", "run_demo", "scaled_budgets", "write_sandbox_config"]
+__all__ = ["DEMO_RATE_SCALE", "run_demo", "write_sandbox_config"]
 
 DEMO_RATE_SCALE = 100.0
 """How many times the exchanges' rate limits the demo's sandbox and sync run at."""
@@ -69,21 +65,6 @@ def write_sandbox_config(path: Path, base_url: str, sandbox_accounts: list[dict]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
-
-
-@contextmanager
-def scaled_budgets(scale: float) -> Iterator[None]:
-    """Every connector's rate-limit budgets multiplied by ``scale`` inside the block (the one
-    definition each client, limiter and config check reads), restored after, whatever happens."""
-    budgets = {id(s.budget): s.budget for c in registry.values() for s in c.streams.values()}
-    rates = {key: budget.rate for key, budget in budgets.items()}
-    try:
-        for budget in budgets.values():
-            budget.rate *= scale
-        yield
-    finally:
-        for key, budget in budgets.items():
-            budget.rate = rates[key]
 
 
 _CSV_SAMPLE = ("time", "account", "kind", "coin", "amount")
@@ -124,9 +105,8 @@ def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | N
                     )
                 # each demo's sandbox listens on a new port: the same sandbox users, so their
                 # new base URL is accepted as theirs
-                with scaled_budgets(scale):
-                    report = asyncio.run(sync_accounts(accounts, archive,
-                                                       accept_identity=[a.name for a in accounts]))
+                report = asyncio.run(sync_accounts(accounts, archive, rate_scale=scale,
+                                                   accept_identity=[a.name for a in accounts]))
                 out.print(summary_table(report))
                 out.print()
                 table, _ = status_table(archive.streams(), now_ms())

@@ -206,7 +206,8 @@ class SyncContext:
     """
 
     def __init__(self, archive: Archive, now: int, reports: dict[str, AccountReport],
-                 progress: ProgressFn | None = None, *, recheck_open: bool = False) -> None:
+                 progress: ProgressFn | None = None, *, recheck_open: bool = False,
+                 rate_scale: float = 1.0) -> None:
         self.archive = archive
         self.now_ms = now
         self.recheck_open = recheck_open
@@ -221,7 +222,7 @@ class SyncContext:
         self._work: dict[tuple[str, str], list] = {}   # (account, stream) -> [done, total, unit, key, rate]
         #: The rate limiters of this sync run: one per (exchange, key, budget), shared by
         #: every client of the run (two accounts with one key share its limits).
-        self.limiters = LimiterPool()
+        self.limiters = LimiterPool(scale=rate_scale)
 
     def _stats(self, key: StreamKey) -> StreamStats:
         return self._reports[key.account].streams.setdefault(key, StreamStats())
@@ -411,6 +412,7 @@ async def sync_accounts(
     wait: float = DEFAULT_WAIT_S,
     on_wait: Callable[[str], None] | None = None,
     accept_identity: Sequence[str] = (),
+    rate_scale: float = 1.0,
 ) -> SyncReport:
     """Sync every account concurrently; returns what happened, never raises for exchange errors.
 
@@ -420,11 +422,12 @@ async def sync_accounts(
     syncing is waited for up to ``wait`` seconds (``on_wait(name)`` is called once when the
     wait starts), then skipped with an error. ``accept_identity`` names accounts whose configured
     keys are to be recorded as their identity (the user's word: the same exchange user).
+    ``rate_scale`` multiplies every rate limit of the run (a simulation only: the demo).
     """
     started = time.monotonic()
     reports = {a.name: AccountReport(a.name, a.exchange) for a in accounts}
     ctx = SyncContext(archive, now if now is not None else now_ms(), reports, progress,
-                      recheck_open=recheck_open)
+                      recheck_open=recheck_open, rate_scale=rate_scale)
     bind = getattr(progress, "bind", None)     # a progress display that shows the work left
     if bind is not None:
         bind(ctx)

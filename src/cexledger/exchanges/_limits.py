@@ -125,7 +125,9 @@ class LimiterPool:
     at a lower rate, it slows that limiter down to it; at a higher one, it leaves it (the
     lower rate wins, in whichever order callers come). Pools share nothing: a limiter of one
     pool never paces requests of another. ``clock``/``sleep`` are handed to every limiter
-    created (tests pass a fake pair). The pool never shows the keys it holds.
+    created (tests pass a fake pair). ``scale`` multiplies every rate (1 but in a simulation:
+    the demo, whose sandbox runs at that many times the exchanges' limits). The pool never
+    shows the keys it holds.
     """
 
     def __init__(
@@ -133,9 +135,11 @@ class LimiterPool:
         *,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        scale: float = 1.0,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._scale = checked_rate(scale)
         self._limiters: dict[tuple[str, str, str], RateLimiter] = {}
 
     def __repr__(self) -> str:
@@ -145,8 +149,9 @@ class LimiterPool:
         return len(self._limiters)
 
     def get(self, exchange: str, api_key: str, budget: str, rate: float) -> RateLimiter:
-        """The limiter of ``api_key``'s ``budget`` on ``exchange``, at most ``rate``/s."""
-        rate = checked_rate(rate)
+        """The limiter of ``api_key``'s ``budget`` on ``exchange``, at most ``rate``/s
+        (times the pool's ``scale``)."""
+        rate = checked_rate(rate * self._scale)
         key = (exchange, api_key, budget)
         limiter = self._limiters.get(key)
         if limiter is None:
