@@ -229,7 +229,7 @@ def fmt_day(ts: int) -> str:
     return utc_text(ts, minutes=False)
 
 
-#: Per account: ``(exchange, stream, what to add)`` of each stream it cannot sync as
+#: Per account: ``(exchange, stream, why and what to do)`` of each stream it cannot sync as
 #: configured (``Connector.unconfigured``).
 Unconfigured = dict[str, list[tuple[str, str, str]]]
 
@@ -238,7 +238,7 @@ def _unconfigured_parts(account: str, missing: list[tuple[str, str, str]]) -> li
     parts: list[RenderableType] = []
     for exchange, stream, hint in missing:
         parts += [Text(""), Text.assemble((account, "bold"), f" · {exchange} {stream}"),
-                  Padding(Text(f"not configured: {hint}", style="yellow"), (0, 0, 0, 2), expand=False)]
+                  Padding(Text(hint, style="yellow"), (0, 0, 0, 2), expand=False)]
     return parts
 
 
@@ -323,6 +323,10 @@ def accounts_table(accounts: list[Account]) -> RenderableType:
                 ("secret", _secret_text(a, "api_secret"))]
         if "passphrase" in a.secret_sources:
             rows.append(("passphrase", _secret_text(a, "passphrase")))
+        if a.has_tax_key:
+            rows += [("tax api key", mask(a.tax_api_key) if a.tax_api_key else _secret_text(a, "tax_api_key")),
+                     ("tax secret", _secret_text(a, "tax_api_secret")),
+                     ("tax passphrase", _secret_text(a, "tax_passphrase"))]
         rows.append(("scope", scope))
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True)
@@ -331,6 +335,8 @@ def accounts_table(accounts: list[Account]) -> RenderableType:
             grid.add_row(label, Text(value))
         if a.problem:
             grid.add_row(Text("INCOMPLETE", style="bold red"), Text(a.problem))
+        if a.tax_problem:
+            grid.add_row(Text("NO TAX RECORDS", style="bold red"), Text(a.tax_problem))
         title = Text.assemble((a.name, "bold"), f" ({a.exchange}{', demo' if a.demo else ''})")
         parts += [Text(""), title, Padding(grid, (0, 0, 0, 2), expand=False)]
     return Group(*parts)

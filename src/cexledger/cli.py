@@ -235,8 +235,9 @@ def sync(
     """Fetch everything new from the exchanges into the archive.
 
     The first run backfills all the history the exchange still holds (Bitget: 90 days of
-    financial records; CoinW: 3 months of futures transaction details); later runs fetch
-    only what is new. CoinW positions archived while open are re-read by the first sync an
+    financial records and of the funding wallet, and with a tax API key 366 days of tax
+    records, at 1 request/s: about 4 minutes for six categories; CoinW: 3 months of futures
+    transaction details); later runs fetch only what is new. CoinW positions archived while open are re-read by the first sync an
     hour or more after their last re-check (or now, with --recheck-open), so their closing
     is archived too. Streams an older cexledger wrote are first re-derived from their raw
     records (see `cexledger reparse`). Safe to interrupt and re-run at any time. Exit code
@@ -308,7 +309,7 @@ def status(
     with Archive.open(db_url(state.db), read_only=True) as archive:
         check_filters(archive, account)
         summaries = archive.streams(account)
-        runs = archive.last_runs(1)
+        runs = [r for r in archive.last_runs(50) if account is None or r.get("account") == account][:1]
         not_understood = archive.other_types(account)
         archived = set(archive.account_names())
     config = _optional_config(state)
@@ -491,6 +492,9 @@ def accounts(ctx: typer.Context) -> None:
         api_secret_env = "BITGET_SECRET"  # or inline: api_secret = "..."
         passphrase_env = "BITGET_PASSPHRASE"
         # base_url, demo = true, categories = [...]         (bitget)
+        # tax_api_key = "bg_..."        (bitget: the separate tax API key,
+        # tax_api_secret_env = "..."     for 366 days of tax records; all
+        # tax_passphrase_env = "..."     three or none, inline or _env)
         # instruments = ["BTC", "ETH"]  (coinw; default: the public list)
 
     With inline secrets, make the file private: chmod 600 config.toml.

@@ -45,7 +45,7 @@ from ._clock import now_ms
 from .archive import Archive, Checkpoint, StreamSummary, WriteResult
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Account
-from .errors import ExchangeError, FatalAccountError, FatalStreamError, IdentityError
+from .errors import ExchangeError, FatalAccountError, FatalStreamError, IdentityError, KeyRefusedError
 from .exchanges import registry, spec
 from .exchanges._http import RequestStats
 from .exchanges._limits import LimiterPool
@@ -516,7 +516,9 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                         follow_up = task.result()
                     except FatalStreamError as exc:
                         ctx.track([], finished=work)
-                        if gate.decided:
+                        if isinstance(exc, KeyRefusedError):      # every stream on that key stops
+                            report.fail(f"{work.key.stream} not synced: {cause_of(exc)}")
+                        elif gate.decided:
                             report.fail(cause_of(exc), work.key, work.label, work.unit, general_of(exc))
                         else:
                             held.append((exc, work))

@@ -33,8 +33,8 @@ def test_reach_and_unconfigured_lines_read_at_80_columns():
                       [(NOW - 400 * DAY_MS, NOW)], NOW),
         StreamSummary(StreamKey("empty", "coinw", "deals-history", "BTC"), 0, None, None, [], NOW),
     ]
-    unconfigured = {"old": [("bitget", "tax-records", "add a tax API key to archive 366 days")],
-                    "never-synced": [("bitget", "tax-records", "add a tax API key to archive 366 days")]}
+    unconfigured = {"old": [("bitget", "tax-records", "not configured: add a tax API key to archive 366 days")],
+                    "never-synced": [("bitget", "tax-records", "not configured: add a tax API key to archive 366 days")]}
     text = _text(summaries, unconfigured)
     lines = text.splitlines()
     assert all(len(line) <= 80 for line in lines) and "…" not in text, text

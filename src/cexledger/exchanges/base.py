@@ -184,7 +184,7 @@ class Connector(Protocol):
     limiters)`` returns the account's clients (an object with ``aclose()``), handed to
     ``plan``, which returns the work items of one sync of the account.
     ``unconfigured(account)``: the streams the account cannot sync as configured, each with
-    what to add (for ``status``).
+    one line saying why and what to do (for ``status``).
     """
 
     name: str

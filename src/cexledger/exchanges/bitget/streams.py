@@ -334,7 +334,9 @@ class BitgetConnector:
 
     def unconfigured(self, account: Account) -> list[tuple[StreamSpec, str]]:
         if not account.has_tax_key:
-            return [(TAX, f"add a tax API key to archive {TAX.retention_days} days")]
+            return [(TAX, f"not configured: add a tax API key to archive {TAX.retention_days} days")]
+        if account.tax_problem:
+            return [(TAX, f"cannot sync: {account.tax_problem}")]
         return []
 
 
