@@ -98,6 +98,11 @@ class SyncProgress:
         """The running sync, whose outstanding work the lines show."""
         self._ctx = ctx
 
+    def finished(self, account: str) -> None:
+        """The account's sync ended: its line stops (spinner and clock), its work-left line goes."""
+        self._progress.update(self._tasks[account], total=1, completed=1)
+        self._progress.update(self._left[account], stats="", visible=False)
+
     def __enter__(self) -> SyncProgress:
         self._progress.start()
         return self

@@ -432,9 +432,16 @@ async def sync_accounts(
     if bind is not None:
         bind(ctx)
     accept = set(accept_identity)
-    await asyncio.gather(*(_locked_account(a, ctx, reports[a.name], wait, on_wait, a.name in accept,
-                                           announce)
-                           for a in accounts))
+    finished = getattr(progress, "finished", None)     # a display that stops an account's line
+
+    async def one(a: Account) -> None:
+        try:
+            await _locked_account(a, ctx, reports[a.name], wait, on_wait, a.name in accept, announce)
+        finally:
+            if finished is not None:
+                finished(a.name)
+
+    await asyncio.gather(*(one(a) for a in accounts))
     return SyncReport(list(reports.values()), time.monotonic() - started)
 
 

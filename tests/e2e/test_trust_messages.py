@@ -36,11 +36,11 @@ def narrow(cli: Cli, *args: str, check: bool = False, env: dict[str, str] | None
 
 def assert_reads_at_80(text: str) -> list[str]:
     """No line wider than 80, no cell cut with an ellipsis (an API key's mask, ``bg_1…9f``,
-    is the only one allowed: it is not a cut, it hides the key)."""
+    the tax key's too, is the only one allowed: it is not a cut, it hides the key)."""
     lines = text.splitlines()
     for line in lines:
         assert len(line) <= WIDTH, f"{len(line)} characters: {line!r}"
-        if line.split()[:2] != ["api", "key"]:
+        if line.split()[:2] != ["api", "key"] and line.split()[:3] != ["tax", "api", "key"]:
             assert "…" not in line, text
     return lines
 
