@@ -212,12 +212,7 @@ def _page(request: web.Request, state: SandboxState, ledger: Ledger | FundingLed
         position = None if variant else ledger.position(cursor ^ CURSOR_KEY)
         if position is None:    # a row id works as a cursor too (ccxt pages that way, live)
             position = ledger.position(cursor)
-        if position is None:
-            raise _Refusal("40017", "parameter verification failed")
-        if variant:
-            lo = max(lo, position + 1)
-        else:
-            hi = min(hi, position)
+        lo, hi = _after(lo, hi, position, variant)
     found, more = ledger.scan(lo, hi, newest_first=not variant, limit=limit,
                               coin=coin.upper() if coin else None, type_=type_ or None)
     if not found:
@@ -230,6 +225,15 @@ def _page(request: web.Request, state: SandboxState, ledger: Ledger | FundingLed
             return b'{"list":[%s],"cursor":"%d"}' % (rows, ledger.ids[found[-1]])
         return b'{"list":[%s]}' % rows
     return b'{"list":[%s],"cursor":"%d"}' % (rows, ledger.ids[found[-1]] ^ CURSOR_KEY)
+
+
+def _after(lo: int, hi: int, position: int | None, variant: bool) -> tuple[int, int]:
+    """The index range ``[lo, hi)`` left after the cursor's row at ``position``: the rows after it
+    in the served order (older when newest first, the standard dialect; newer in the variant).
+    A cursor that names no row is a parameter error."""
+    if position is None:
+        raise _Refusal("40017", "parameter verification failed")
+    return (max(lo, position + 1), hi) if variant else (lo, min(hi, position))
 
 
 def _tax_page(request: web.Request, state: SandboxState, account: str, now: int) -> bytes:
@@ -253,13 +257,7 @@ def _tax_page(request: web.Request, state: SandboxState, account: str, now: int)
     lo, hi = ledger.window(start, end, inclusive=not variant)
     lo = max(lo, ledger.window(now - TAX_REACH_MS, now, inclusive=True)[0])  # the reach
     if cursor is not None:
-        position = ledger.position(tax_id(cursor, variant))
-        if position is None:
-            raise _Refusal("40017", "parameter verification failed")
-        if variant:
-            lo = max(lo, position + 1)
-        else:
-            hi = min(hi, position)
+        lo, hi = _after(lo, hi, ledger.position(tax_id(cursor, variant)), variant)
     coin = request.query.get("coin")
     found, _ = ledger.scan(lo, hi, newest_first=not variant, limit=limit,
                            coin=coin.upper() if coin else None, type_=None)
