@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,6 +177,8 @@ class SyncReport:
 
 
 ProgressFn = Callable[[StreamKey, WriteResult | None], None]
+Lane = tuple[str, str]
+"""``(account, budget)``: the work items of one account on one rate-limit budget."""
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,8 @@ class SyncContext:
         self._reports = reports
         self._lock = asyncio.Lock()
         self._progress = progress
-        self._running: dict[str, int] = {}
-        self._estimates: dict[str, dict[int, float]] = {}
+        self._running: dict[Lane, int] = {}
+        self._estimates: dict[Lane, dict[int, float]] = {}
         self._stamped: set[StreamKey] = set()
         self._gates: dict[str, IdentityGate] = {}
         self._unregistered: dict[str, list[StreamKey]] = {}
@@ -322,30 +324,39 @@ class SyncContext:
         if self._progress:
             self._progress(key, None)
 
-    def running(self, account: str) -> int:
-        """How many work items of this account are running (or about to start)."""
-        return self._running.get(account, 0)
+    # Concurrency is sized per *lane*, ``(account, budget)``: the work items of one account
+    # that draw on one rate-limit budget (financial records and the funding wallet pace
+    # apart, so one's remaining work says nothing of the other's).
 
-    def reserve(self, account: str, extra: int) -> None:
+    def running(self, lane: Lane) -> int:
+        """How many work items of this lane are running (or about to start)."""
+        return self._running.get(lane, 0)
+
+    def reserve(self, lane: Lane, extra: int) -> None:
         """Count follow-up work a running item is about to return, so that concurrent
         decisions see it before the engine schedules it."""
-        self._running[account] = self.running(account) + extra
+        self._running[lane] = self.running(lane) + extra
 
-    def set_running(self, account: str, count: int) -> None:
-        self._running[account] = count
+    def set_running(self, account: str, works: Iterable[Work]) -> None:
+        """The account's running work items, counted per lane."""
+        for lane in [lane for lane in self._running if lane[0] == account]:
+            self._running[lane] = 0
+        for work in works:
+            lane = (account, work.budget)
+            self._running[lane] = self._running.get(lane, 0) + 1
 
-    def estimate(self, account: str, token: int, pages: float | None) -> None:
+    def estimate(self, lane: Lane, token: int, pages: float | None) -> None:
         """Publish (or with ``None`` withdraw) a work item's estimate of its remaining pages."""
-        mine = self._estimates.setdefault(account, {})
+        mine = self._estimates.setdefault(lane, {})
         if pages is None:
             mine.pop(token, None)
         else:
             mine[token] = pages
 
-    def remaining(self, account: str) -> float:
-        """The account's remaining pages: published estimates, one page for every other item."""
-        mine = self._estimates.get(account, {})
-        return sum(mine.values()) + max(0, self.running(account) - len(mine))
+    def remaining(self, lane: Lane) -> float:
+        """The lane's remaining pages: published estimates, one page for every other item."""
+        mine = self._estimates.get(lane, {})
+        return sum(mine.values()) + max(0, self.running(lane) - len(mine))
 
     def note(self, account: str, text: str) -> None:
         self._reports[account].notes.append(text)
@@ -503,7 +514,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
             ctx.track(planned)
             for work in planned:
                 tasks[asyncio.create_task(work.run(ctx))] = work
-            ctx.set_running(account.name, len(tasks))
+            ctx.set_running(account.name, tasks.values())
             held: list[tuple[FatalStreamError, Work]] = []   # failed while the gate was undecided
             while tasks:
                 stall = None if gate.decided else asyncio.create_task(gate.stalled(len(tasks)))
@@ -533,7 +544,7 @@ async def _run_account(account: Account, ctx: SyncContext, report: AccountReport
                     ctx.track(follow_up, finished=work)
                     for nxt in follow_up:
                         tasks[asyncio.create_task(nxt.run(ctx))] = nxt
-                ctx.set_running(account.name, len(tasks))
+                ctx.set_running(account.name, tasks.values())
             if held and not gate.decided:
                 causes = ", ".join(dict.fromkeys(cause_of(exc) for exc, _ in held))
                 report.fatal = report.skipped = True

@@ -55,7 +55,8 @@ def test_each_longest_page_yet_is_verified_once():
 class _RefusingSource:
     """A tax endpoint whose key is refused on every request."""
 
-    exchange, page_limit, grid_ms, retention_ms = "bitget", 500, 7 * 86_400_000 - 1, 366 * 86_400_000
+    exchange, budget, page_limit = "bitget", "tax-records", 500
+    grid_ms, retention_ms = 7 * 86_400_000 - 1, 366 * 86_400_000
     rate, round_trip = 1.0, 0.1
     asked = 0
 

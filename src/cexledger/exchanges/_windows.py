@@ -58,7 +58,7 @@ EDGE_MARGIN_MS = 10 * 60_000     # stay inside the reach's edge: absorbs clock s
 OVERLAP_MS = 10 * 60_000         # re-read the newest 10 minutes of coverage each sync
 MIN_PAGES_PER_PART = 3           # a split part is worth at least this many pages
 MAX_PARTS = 8                    # at most this many parts per split
-MAX_CHAINS = 64                  # never more chains than this per account
+MAX_CHAINS = 64                  # never more chains than this per account and budget
 SPLIT_HEADROOM = 2.0             # see WindowWork._parts_wanted
 MIN_SPLIT_MS = 60_000            # never split a remainder shorter than a minute
 
@@ -68,11 +68,13 @@ class WindowSource(Protocol):
 
     ``page(partition, start_ms=, end_ms=, cursor=)`` fetches one page of at most
     ``page_limit`` rows; ``grid_ms`` is the window grid (the longest span less 1 ms);
-    ``retention_ms`` its reach; ``rate`` the requests per second its budget allows this key;
+    ``retention_ms`` its reach; ``budget`` the name of its rate-limit budget; ``rate`` the
+    requests per second its budget allows this key;
     ``round_trip`` the seconds one request takes (0 before the first).
     """
 
     exchange: str
+    budget: str
     page_limit: int
     grid_ms: int
     retention_ms: int
@@ -168,6 +170,14 @@ class WindowWork:
     def rate(self) -> float:
         return self.source.rate
 
+    @property
+    def budget(self) -> str:
+        return self.source.budget
+
+    @property
+    def lane(self) -> tuple[str, str]:
+        return self.key.account, self.source.budget
+
     def state(self, cursor: str | None) -> dict:
         """The checkpoint of a window read up to ``cursor``."""
         return {"start": self.start, "end": self.end, "cursor": cursor}
@@ -180,7 +190,7 @@ class WindowWork:
             # too, uncovered (its checkpoint, if any, stays for the next sync)
             return []
         finally:
-            ctx.estimate(self.key.account, id(self), None)
+            ctx.estimate(self.lane, id(self), None)
 
     def _pager(self, cursor: str | None) -> CursorPaginator:
         return CursorPaginator(PageChain(self.source.exchange, self.key.account, uncovered="window",
@@ -217,8 +227,8 @@ class WindowWork:
                              for s, e in pieces]
                     share = remaining_pages(trail, self.start, self.end, limit) / len(works)
                     for work in works:          # visible to other chains' decisions at once
-                        ctx.estimate(self.key.account, id(work), share)
-                    ctx.reserve(self.key.account, len(works) - 1)
+                        ctx.estimate(self.lane, id(work), share)
+                    ctx.reserve(self.lane, len(works) - 1)
                     await ctx.write(self.key, records, slot=self.slot, done=True, cover=covered)
                     return works
             await ctx.write(
@@ -236,20 +246,20 @@ class WindowWork:
         """Into how many parts to split what this chain has left (1: go on by cursor).
 
         A chain reads one page per round trip; the key's limiter allows ``rate`` pages a
-        second across all chains. A chain whose remaining pages would take longer alone than
-        the account's remaining work needs at the full rate is on the critical path: it is
-        split so that each part fits (with a factor 2 of headroom for uneven density).
+        second across all chains of its budget. A chain whose remaining pages would take
+        longer alone than its lane's remaining work (the account's on this budget) needs at
+        the full rate is on the critical path: it is split so that each part fits (with a
+        factor 2 of headroom for uneven density).
         Splitting costs a partial last page per part, so nothing else is split.
         """
         mine = remaining_pages(trail, self.start, self.end, self.source.page_limit)
-        account = self.key.account
-        ctx.estimate(account, id(self), mine)
+        ctx.estimate(self.lane, id(self), mine)
         rate, round_trip = self.source.rate, self.source.round_trip or 0.5
-        ideal = ctx.remaining(account) / rate
+        ideal = ctx.remaining(self.lane) / rate
         alone = mine * round_trip
         if alone * SPLIT_HEADROOM <= ideal:
             return 1
-        room = MAX_CHAINS - ctx.running(account) + 1
+        room = MAX_CHAINS - ctx.running(self.lane) + 1
         return max(1, min(room, math.ceil(alone * SPLIT_HEADROOM / max(ideal, round_trip))))
 
 

@@ -79,6 +79,10 @@ class Endpoint:
     exchange = "bitget"
 
     @property
+    def budget(self) -> str:
+        return self.spec.budget.name
+
+    @property
     def grid_ms(self) -> int:
         assert self.spec.window_ms is not None
         return self.spec.window_ms - 1

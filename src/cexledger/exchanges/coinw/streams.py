@@ -159,6 +159,10 @@ class PassWork:
     def rate(self) -> float:
         return self.client.rate
 
+    @property
+    def budget(self) -> str:
+        return self.client.BUDGET.name
+
     def _recovery(self) -> PassWork:
         """A full sequential pass from page 1: sequential reading never misses a shifted row."""
         return PassWork(self.key, self.client, PassState(pass_started=now_ms(), backfill=True, sequential=True),
@@ -278,7 +282,8 @@ class PassWork:
         key's limiter busy: rate × round trip, with headroom, shared by the running streams.
         While enough instruments run side by side each reads sequentially (no re-check)."""
         round_trip = self.client.stats.round_trip or 0.5
-        wanted = self.client.rate * round_trip * 2 / max(1, ctx.running(self.key.account))
+        lane = (self.key.account, self.budget)
+        wanted = self.client.rate * round_trip * 2 / max(1, ctx.running(lane))
         return max(1, min(MAX_DEPTH, math.ceil(wanted)))
 
     async def _list_moved(self, first_ids: list[str] | None) -> bool:
