@@ -7,13 +7,14 @@ normalization. Nothing here ever goes through ``float``.
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 __all__ = [
-    "loads", "dumps", "Raw", "DECIMAL_DIGITS", "canonical_decimal", "check_digits", "to_decimal",
+    "loads", "dumps", "Raw", "DECIMAL_DIGITS", "EXACT", "canonical_decimal", "check_digits", "to_decimal",
     "to_id",
 ]
 
@@ -32,6 +33,12 @@ def dumps(obj: Any) -> bytes:
     """Encode JSON compactly, ``Decimal`` as a JSON number, key order kept."""
     return encoder.encode(obj)
 
+
+EXACT = decimal.Context(
+    prec=1000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+)
+"""The context every sum of exchange amounts uses: wide enough for any realistic amount, and
+one that raises rather than round (``decimal.Inexact`` is a trap)."""
 
 DECIMAL_DIGITS = (131_072, 16_383)
 """The most digits an archived amount may have before and after the decimal point: what

@@ -423,25 +423,57 @@ def export(
     ctx: typer.Context,
     format: ExportFormat = typer.Option(
         ExportFormat.jsonl, "--format", "-f", case_sensitive=False,
-        help="jsonl (raw records, exact), csv or parquet (normalized entries).",
+        help="jsonl (raw records, exact); csv or parquet (ledger entries); koinly, "
+             "cointracking or beancount (files for those tax tools).",
     ),
     account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
     exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="WHEN",
+        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
+    ),
+    until: Optional[str] = typer.Option(
+        None, "--until", metavar="WHEN",
+        help="Only before this UTC date or time (not included): a tax year is "
+             "--since 2026-01-01 --until 2027-01-01.",
+    ),
+    merge_daily: bool = typer.Option(
+        False, "--merge-daily",
+        help="koinly: one row per day, account, coin and label for realized PnL, fees and "
+             "funding (Koinly's free plan stops at 10 000 rows).",
+    ),
     out_path: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
 ) -> None:
-    """Write the archive out.
+    """Write the archive out, for a tax tool, a spreadsheet or a program.
 
     jsonl: one line per archived record, {"account", "exchange", "stream", "id", "raw"} with
     raw the record exactly as the exchange sent it (latest version). csv / parquet: the
-    normalized ledger entries of all exchanges side by side (time, account, kind, coin,
-    amount, fee, …), each movement once (Bitget tax records only for time financial
-    records do not cover); Parquet amounts are exact decimal(38, 18). Parquet needs --out FILE.
+    ledger's entries of all exchanges side by side, one signed amount each (a fee is its own
+    row of kind fee), each movement once (Bitget tax records only for time financial records
+    do not cover); Parquet amounts are exact decimal(38, 18). koinly, cointracking: those
+    tools' CSV import files (spot trades paired from their legs; PnL, fees, funding, deposits,
+    withdrawals and transfers labelled as each tool expects). beancount: a ledger that
+    bean-check accepts, with balance assertions. Parquet needs --out FILE.
+
+    \b
+    A tax year for Koinly, one file per account:
+        cexledger export -f koinly -a main --since 2026-01-01 --until 2027-01-01 -o koinly.csv
     """
     from . import export
     from .export import _output as output
+    from .ledger import Filters, require_current
 
     fmt = format.value
+    if merge_daily and fmt != "koinly":
+        raise typer.BadParameter("--merge-daily is for --format koinly", param_hint="--merge-daily")
+    filters = Filters.of(since=since, until=until)
     writer = export.writer(fmt)
+    options: dict[str, Any] = {"since_ms": filters.since_ms, "until_ms": filters.until_ms}
+    notes: list[str] = []
+    if fmt in export.TAX_FORMATS:
+        options["notes"] = notes
+    if fmt == "koinly":
+        options["merge_daily"] = merge_daily
     state = _state(ctx)
     with Archive.open(db_url(state.db), read_only=True) as archive:
         exchange = check_filters(archive, account, exchange)
@@ -451,6 +483,7 @@ def export(
         if fmt != "jsonl":
             from .exchanges import ledger_shadows
 
+            require_current(archive, account, exchange)
             left_out = archive.count_without_entries(account=account, exchange=exchange)
             shadowed = archive.count_ledger_excluded(account=account, exchange=exchange,
                                                      shadows=ledger_shadows())
@@ -458,7 +491,7 @@ def export(
             if fmt == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")
             try:
-                writer(archive, sys.stdout.buffer, account=account, exchange=exchange)
+                writer(archive, sys.stdout.buffer, account=account, exchange=exchange, **options)
                 sys.stdout.buffer.flush()
             except OSError as exc:
                 if isinstance(exc, BrokenPipeError):
@@ -471,9 +504,9 @@ def export(
                 raise ConfigError(f"--out {target} is a directory")
             output.refuse_database(target, archive.sqlite_path)
             with output.written(target) as fh:
-                count = writer(archive, fh, account=account, exchange=exchange)
+                count = writer(archive, fh, account=account, exchange=exchange, **options)
             err.print(f"wrote {count} rows to {target}", markup=False)
-        for note in (output.left_out_note(left_out), output.shadowed_note(shadowed)):
+        for note in (*notes, output.left_out_note(left_out), output.shadowed_note(shadowed)):
             if note:
                 err.print(note, markup=False, soft_wrap=True)
 

@@ -1,13 +1,25 @@
 """Unified record types shared by connectors, the archive, exports and reports.
 
-A *record* is one row exactly as an exchange sent it (``raw`` bytes) plus the
-normalized *entries* derived from it. One record yields one or more entries: a Bitget
-financial record is one entry; a CoinW transaction detail yields a realized-PnL, a fee
-and a funding entry where those amounts are non-zero.
+A *record* is one row exactly as an exchange sent it (``raw`` bytes) plus the normalized
+*entries* derived from it.
 
-Amounts are signed from the account's point of view: money in is positive, money out
-(fees paid, losses, transfers out) negative. ``fee`` on an entry is the signed fee as the
-exchange reports it (Bitget fees are negative when paid).
+The ledger convention (one for every exchange; the mapping of every known exchange type
+and field is in ``docs/ledger.md``):
+
+- An entry is **one signed amount of one kind in one coin**, from the account's point of
+  view: money into the account is positive, money out (a fee paid, a loss, a transfer out,
+  a withdrawal) negative.
+- A record that moves an amount and a fee gives two entries, the fee its own (kind
+  ``FEE``): a Bitget row ``amount -2.5, fee -0.15`` of type ``CLOSE_LONG`` is a realized PnL
+  entry of -2.5 and a fee entry of -0.15. A zero fee gives no entry, nor does a zero
+  amount beside a fee (``OPEN_LONG`` ``amount 0, fee -0.3`` is one fee entry); a row that
+  moved nothing at all keeps its one zero entry of its kind.
+- The entries of a record sum exactly to what the record moved: Bitget ``amount + fee``,
+  CoinW ``netProfit``. Summing ``amount`` over any set of entries is the money they moved;
+  summing over ``kind = fee`` is every fee, on every exchange.
+- ``balance`` is the exchange's balance after the whole record, on the record's last entry
+  (``None`` on the others, and where the exchange gives none).
+- Entries of one record are numbered ``seq`` 0, 1, … in a fixed order per exchange.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ class Kind(str, enum.Enum):
 
     TRADE = "trade"                  # spot/margin fill: coin bought or sold
     REALIZED_PNL = "realized_pnl"    # futures position closed: profit or loss
-    FEE = "fee"                      # trading fee on its own
+    FEE = "fee"                      # any fee: a row's fee, a fee-only row
     FUNDING = "funding"              # futures funding settlement
     TRANSFER = "transfer"            # between own accounts / sub-accounts
     DEPOSIT = "deposit"
@@ -76,9 +88,8 @@ class LedgerEntry(msgspec.Struct, frozen=True, gc=False):
     ts: int
     kind: Kind
     coin: str | None
-    amount: Decimal
-    fee: Decimal = Decimal(0)
-    balance: Decimal | None = None   # balance after this entry, when the exchange says
+    amount: Decimal                  # signed: money into the account positive
+    balance: Decimal | None = None   # the exchange's balance after the record (its last entry)
     category: str | None = None      # Bitget category / CoinW "USDT-FUTURES"-like product
     symbol: str | None = None
     exchange_type: str | None = None  # the exchange's own type/label, verbatim

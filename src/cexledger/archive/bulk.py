@@ -32,12 +32,15 @@ _r = records.c
 _e = entries.c
 
 #: What :func:`entry_columns` selects, in order.
-ENTRY_COLUMNS = ("ts", "stream_id", "record_id", "seq", "kind", "coin", "amount", "fee", "balance",
+ENTRY_COLUMNS = ("ts", "stream_id", "record_id", "seq", "kind", "coin", "amount", "balance",
                  "category", "symbol", "exchange_type")
 
 
-def _prepared(select: Any, stream_id: sa.Column[int], account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
-    """``select(dialect_name)`` limited to the streams of ``account`` and ``exchange`` (when given)."""
+def _prepared(select: Any, stream_id: sa.Column[int], account: str | None, exchange: str | None,
+              first: Sequence[tuple[str, Any]] = ()) -> tuple[Prepared, list[Any]]:
+    """``select(dialect_name)`` limited to the streams of ``account`` and ``exchange`` (when
+    given); ``first`` names the (name, value) of the bind parameters ``select`` itself
+    binds, which come before those in the statement."""
     wanted = [(name, value) for name, value in (("account", account), ("exchange", exchange)) if value is not None]
 
     def build(module: Any) -> sa.Select[Any]:
@@ -47,35 +50,53 @@ def _prepared(select: Any, stream_id: sa.Column[int], account: str | None, excha
             stmt = stmt.where(stream_id.in_(chosen.scalar_subquery()))
         return stmt
 
-    return Prepared(build, [name for name, _ in wanted]), [value for _, value in wanted]
+    binds = [*first, *wanted]
+    return Prepared(build, [name for name, _ in binds]), [value for _, value in binds]
 
 
-def record_lines(account: str | None, exchange: str | None) -> tuple[Prepared, list[str]]:
-    """(stream_id, record_id, raw) of latest versions, in ``RECORD_ORDER`` (by stream key,
-    ts, record_id, as ``Archive.iter_records``)."""
+def _time_bounds(since_ms: int | None, until_ms: int | None) -> list[tuple[str, int]]:
+    return [(name, value) for name, value in (("since_ms", since_ms), ("until_ms", until_ms))
+            if value is not None]
+
+
+def _within(stmt: sa.Select[Any], ts: sa.Column[int], bounds: list[tuple[str, int]]) -> sa.Select[Any]:
+    """``stmt`` limited to ``since_ms <= ts < until_ms`` (the bounds given)."""
+    for name, _ in bounds:
+        stmt = stmt.where(ts >= sa.bindparam(name) if name == "since_ms" else ts < sa.bindparam(name))
+    return stmt
+
+
+def record_lines(account: str | None, exchange: str | None, since_ms: int | None = None,
+                 until_ms: int | None = None) -> tuple[Prepared, list[Any]]:
+    """(stream_id, record_id, raw) of latest versions with ``since_ms <= ts < until_ms``, in
+    ``RECORD_ORDER`` (by stream key, ts, record_id, as ``Archive.iter_records``)."""
+    bounds = _time_bounds(since_ms, until_ms)
     return _prepared(
-        lambda _dialect: (sa.select(_r.stream_id, _r.record_id, _r.raw)
-                 .join(streams, _s.id == _r.stream_id)
-                 .order_by(*RECORD_ORDER)),
-        _r.stream_id, account, exchange)
+        lambda _dialect: _within(sa.select(_r.stream_id, _r.record_id, _r.raw)
+                                 .join(streams, _s.id == _r.stream_id)
+                                 .order_by(*RECORD_ORDER), _r.ts, bounds),
+        _r.stream_id, account, exchange, bounds)
 
 
 def entry_columns(account: str | None, exchange: str | None,
-                  shadows: Sequence[Shadow] = ()) -> tuple[Prepared, list[str]]:
-    """:data:`ENTRY_COLUMNS` of every entry, in ``ENTRY_ORDER`` (that of
-    ``Archive.iter_entries``); amounts as canonical text. With ``shadows``, the ledger's
-    entries only (:func:`.queries.ledger_excluded`)."""
+                  shadows: Sequence[Shadow] = (), since_ms: int | None = None,
+                  until_ms: int | None = None) -> tuple[Prepared, list[Any]]:
+    """:data:`ENTRY_COLUMNS` of every entry with ``since_ms <= ts < until_ms``, in
+    ``ENTRY_ORDER`` (that of ``Archive.iter_entries``); amounts as canonical text. With
+    ``shadows``, the ledger's entries only (:func:`.queries.ledger_excluded`)."""
     text = sa.Text()
+    bounds = _time_bounds(since_ms, until_ms)
 
     def select(dialect: str) -> sa.Select[Any]:
         stmt = (sa.select(_e.ts, _e.stream_id, _e.record_id, _e.seq, _e.kind, _e.coin,
-                          sa.cast(_e.amount, text), sa.cast(_e.fee, text), sa.cast(_e.balance, text),
+                          sa.cast(_e.amount, text), sa.cast(_e.balance, text),
                           _e.category, _e.symbol, _e.exchange_type)
                 .order_by(*ENTRY_ORDER))
+        stmt = _within(stmt, _e.ts, bounds)
         kept = ledger_kept(shadows, _e.stream_id, _e.ts, dialect)
         return stmt if kept is None else stmt.where(kept)
 
-    return _prepared(select, _e.stream_id, account, exchange)
+    return _prepared(select, _e.stream_id, account, exchange, bounds)
 
 
 def stream_keys(conn: sa.Connection) -> dict[int, StreamKey]:

@@ -30,14 +30,17 @@ __all__ = [
     "owned_revision",
 ]
 
-HEAD = "0002"
+HEAD = "0003"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
 
 #: Older revisions a read-only open (``status``, ``export``) reads as they are, without the
 #: upgrade it may not write: every migration after them only adds what no read path uses
-#: (0002: the account identities, read by ``sync`` alone). A migration that changes what
-#: reads see must drop the revisions before it from this set.
-READABLE_REVISIONS = frozenset({"0001"})
+#: (0002: the account identities, read by ``sync`` alone) or removes what none reads any
+#: more (0003: the entries' ``fee`` column; the entries such an archive holds are then out of
+#: date, and the reads of entries refuse them by the normalizer versions, see
+#: ``cexledger.ledger.require_current``). A migration that changes what reads see must drop
+#: the revisions before it from this set.
+READABLE_REVISIONS = frozenset({"0001", "0002"})
 
 VERSION_TABLE = "cexledger_alembic_version"
 """Alembic's version table, named for this tool so a shared PostgreSQL database stays tidy."""

@@ -322,9 +322,9 @@ def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: st
 
 
 def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None,
-                      shadows: Sequence[Shadow] = ()) -> sa.Select[Any]:
-    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order;
-    with ``shadows``, the ledger's (:func:`ledger_excluded`).
+                      shadows: Sequence[Shadow] = (), kind: str | None = None) -> sa.Select[Any]:
+    """Entries with ``since_ms <= ts < until_ms`` (of ``kind`` when given), in (ts, account,
+    record_id, seq) order; with ``shadows``, the ledger's (:func:`ledger_excluded`).
 
     Records with the same id in different streams are kept apart by the stream id, ordered
     after ``record_id`` and before ``seq``.
@@ -332,7 +332,7 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
     stmt = (
         sa.select(
             _e.account, _s.exchange, _s.stream, _e.record_id, _e.seq, _e.ts, _e.kind, _e.coin,
-            _e.amount, _e.fee, _e.balance, _e.category, _e.symbol, _e.exchange_type,
+            _e.amount, _e.balance, _e.category, _e.symbol, _e.exchange_type,
         )
         .join(streams, _s.id == _e.stream_id)
         .order_by(*ENTRY_ORDER)
@@ -345,6 +345,8 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
         stmt = stmt.where(_e.ts >= since_ms)
     if until_ms is not None:
         stmt = stmt.where(_e.ts < until_ms)
+    if kind is not None:
+        stmt = stmt.where(_e.kind == kind)
     kept = ledger_kept(shadows, _e.stream_id, _e.ts)
     return stmt if kept is None else stmt.where(kept)
 
@@ -357,10 +359,10 @@ def entry_rows(rows: Iterator[Any]) -> Iterator[LedgerEntry]:
     """
     kinds = _KINDS
     other = Kind.OTHER
-    for (account, exchange, stream, record_id, seq, ts, kind, coin, amount, fee, balance,
+    for (account, exchange, stream, record_id, seq, ts, kind, coin, amount, balance,
          category, symbol, exchange_type) in rows:
         yield LedgerEntry(account, exchange, stream, record_id, seq, ts, kinds.get(kind, other),
-                          coin, amount, fee, balance, category, symbol, exchange_type)
+                          coin, amount, balance, category, symbol, exchange_type)
 
 
 def versions(conn: sa.Connection, sid: int, record_id: str) -> list[bytes]:

@@ -150,7 +150,6 @@ entries = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("coin", sa.Text, nullable=True),
     sa.Column("amount", ExactDecimal(), nullable=False),
-    sa.Column("fee", ExactDecimal(), nullable=False),
     sa.Column("balance", ExactDecimal(), nullable=True),
     sa.Column("category", sa.Text, nullable=True),
     sa.Column("symbol", sa.Text, nullable=True),

@@ -352,26 +352,32 @@ class Archive:
         since_ms: int | None = None,
         until_ms: int | None = None,
         shadows: Sequence[queries.Shadow] = (),
+        kind: str | None = None,
     ) -> Iterator[LedgerEntry]:
-        """Entries with ``since_ms <= ts < until_ms``, ordered by (ts, account, record_id, seq); streamed.
+        """Entries with ``since_ms <= ts < until_ms`` (and of ``kind``, when given), ordered
+        by (ts, account, record_id, seq); streamed.
         With ``shadows`` (``exchanges.ledger_shadows()``), the ledger's entries only: no
         movement twice (:func:`.queries.ledger_excluded`); without, every archived entry."""
-        stmt = queries.entries_statement(account, exchange, since_ms, until_ms, shadows)
+        stmt = queries.entries_statement(account, exchange, since_ms, until_ms, shadows, kind)
         with self._reading() as conn:
             yield from queries.entry_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
 
-    def record_batches(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[int, str, bytes]]]]:
-        """Latest versions as ``(stream_id, record_id, raw)`` driver tuples in batches, in
-        :meth:`iter_records` order; each batch comes with the stream id -> key map (every
-        stream the rows can name). For exports: nothing is built per row."""
-        return self._batches(*bulk.record_lines(account, exchange))
+    def record_batches(self, *, account: str | None = None, exchange: str | None = None,
+                       since_ms: int | None = None, until_ms: int | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[int, str, bytes]]]]:
+        """Latest versions with ``since_ms <= ts < until_ms`` as ``(stream_id, record_id,
+        raw)`` driver tuples in batches, in :meth:`iter_records` order; each batch comes with
+        the stream id -> key map (every stream the rows can name). For exports: nothing is
+        built per row."""
+        return self._batches(*bulk.record_lines(account, exchange, since_ms, until_ms))
 
     def entry_batches(self, *, account: str | None = None, exchange: str | None = None,
-                      shadows: Sequence[queries.Shadow] = ()) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
-        """Entries as driver tuples of :data:`.bulk.ENTRY_COLUMNS` (amounts as canonical
-        text) in batches, in :meth:`iter_entries` order, each with the stream id -> key map;
-        ``shadows`` as for :meth:`iter_entries`."""
-        return self._batches(*bulk.entry_columns(account, exchange, shadows))
+                      shadows: Sequence[queries.Shadow] = (), since_ms: int | None = None,
+                      until_ms: int | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
+        """Entries with ``since_ms <= ts < until_ms`` as driver tuples of
+        :data:`.bulk.ENTRY_COLUMNS` (amounts as canonical text) in batches, in
+        :meth:`iter_entries` order, each with the stream id -> key map; ``shadows`` as for
+        :meth:`iter_entries`."""
+        return self._batches(*bulk.entry_columns(account, exchange, shadows, since_ms, until_ms))
 
     def _batches(self, statement: Any, params: list[Any]) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
         with self._reading() as conn:

@@ -123,7 +123,7 @@ def _entry_rows(sid: int, key: StreamKey, record: Record, exact: Callable[[Any],
                 f"record {record.record_id!r} of stream {key} ({key.exchange})"
             )
         rows.append(
-            (sid, e.record_id, e.seq, e.account, e.ts, str(e.kind), e.coin, exact(e.amount), exact(e.fee),
+            (sid, e.record_id, e.seq, e.account, e.ts, str(e.kind), e.coin, exact(e.amount),
              None if e.balance is None else exact(e.balance), e.category, e.symbol, e.exchange_type)
         )
     return rows
@@ -252,7 +252,7 @@ def rederive_batch(conn: sa.Connection, sid: int, key: StreamKey, after: str | N
     exact = exact_decimal(conn.dialect.name)
     for row in conn.execute(sa.select(*columns).where(*span).order_by(e.record_id, e.seq)):
         values = list(row)
-        for i in (7, 8, 9):  # amount, fee, balance: as the write path binds them
+        for i in (7, 8):  # amount, balance: as the write path binds them
             if values[i] is not None:
                 values[i] = exact(values[i])
         old.setdefault(row.record_id, []).append(tuple(values))

@@ -25,22 +25,17 @@ amount that raises instead of rounding (the default context would round past 28 
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from .._json import check_digits, loads, to_decimal, to_id
+from .._json import EXACT, check_digits, loads, to_decimal, to_id
 from ..model import Record
 
 __all__ = [
     "EXACT", "TS_RANGE", "Derived", "check_storable", "derive", "identify", "row_id", "millis",
     "amount", "optional_amount", "text",
 ]
-
-EXACT = decimal.Context(
-    prec=1000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
-)
 
 TS_RANGE = (0, 253_402_300_800_000)
 """Event times a row may carry, Unix ms, half-open: the Unix epoch up to the end of year
@@ -105,7 +100,7 @@ def check_storable(record: Record) -> None:
     within :data:`cexledger._json.DECIMAL_DIGITS` (both backends hold them as written),
     texts without NUL characters (PostgreSQL text cannot hold them)."""
     for entry in record.entries:
-        for value in (entry.amount, entry.fee, entry.balance):
+        for value in (entry.amount, entry.balance):
             if value is not None:
                 check_digits(value)
         for name in (entry.coin, entry.category, entry.symbol, entry.exchange_type):

@@ -1,7 +1,11 @@
 """Exports: one module per output format. ``writer(name)`` gives a format's writer,
-``writer(archive, out, *, account=None, exchange=None) -> rows written``; ``out`` is a
-binary file. A format's module (and pyarrow, for CSV and Parquet) is imported only when
-that format is used, so a JSONL export does not pay for Arrow's start-up.
+``writer(archive, out, *, account=None, exchange=None, since_ms=None, until_ms=None,
+**options) -> rows written``; ``out`` is a binary file, the time range half-open
+(``since_ms <= ts < until_ms``). The tax formats (:data:`TAX_FORMATS`) also take
+``notes``, a list their writer appends one-line remarks to (legs without a partner, …),
+which the caller shows; ``koinly`` takes ``merge_daily``. A format's module (and pyarrow,
+for CSV and Parquet) is imported only when that format is used, so a JSONL export does not
+pay for Arrow's start-up.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-FORMATS = ("jsonl", "csv", "parquet")
+TAX_FORMATS = ("koinly", "cointracking", "beancount")
+FORMATS = ("jsonl", "csv", "parquet", *TAX_FORMATS)
 
-__all__ = ["FORMATS", "writer", "write_jsonl", "write_csv", "write_parquet"]
+__all__ = ["FORMATS", "TAX_FORMATS", "writer", "write_jsonl", "write_csv", "write_parquet",
+           "write_koinly", "write_cointracking", "write_beancount"]
 
 
 def writer(name: str) -> Callable[..., int]:

@@ -43,8 +43,8 @@ class _Streams:
         return {name: values.take(where) for name, values in self.columns.items()}
 
 
-def entry_columns(archive: Archive, *, account: str | None = None,
-                  exchange: str | None = None) -> Iterator[dict[str, pa.Array]]:
+def entry_columns(archive: Archive, *, account: str | None = None, exchange: str | None = None,
+                  since_ms: int | None = None, until_ms: int | None = None) -> Iterator[dict[str, pa.Array]]:
     """Batches of entries in export order as ``{column: pyarrow.Array}``: the columns of
     :data:`~cexledger.archive.bulk.ENTRY_COLUMNS` (amounts as exact text) plus ``account``,
     ``exchange`` and ``stream``. The ledger's entries only: a movement two streams both
@@ -52,7 +52,8 @@ def entry_columns(archive: Archive, *, account: str | None = None,
     from ..exchanges import ledger_shadows
 
     streams: _Streams | None = None
-    for keys, batch in archive.entry_batches(account=account, exchange=exchange, shadows=ledger_shadows()):
+    for keys, batch in archive.entry_batches(account=account, exchange=exchange, shadows=ledger_shadows(),
+                                                 since_ms=since_ms, until_ms=until_ms):
         if streams is None:
             streams = _Streams(keys)
         columns = {

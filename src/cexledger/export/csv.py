@@ -1,9 +1,10 @@
 """CSV of the normalized ledger entries of every exchange, side by side.
 
 Columns: ``time`` (ISO 8601 UTC, millisecond precision), ``ts_ms``, ``account``,
-``exchange``, ``stream``, ``category``, ``symbol``, ``coin``, ``kind``, ``amount``, ``fee``,
-``balance``, ``exchange_type``, ``record_id``, ``seq``. Amounts are exact decimal text
-(no exponent); empty cells mean "not given by the exchange". RFC 4180 with ``\\r\\n``
+``exchange``, ``stream``, ``category``, ``symbol``, ``coin``, ``kind``, ``amount``,
+``balance``, ``exchange_type``, ``record_id``, ``seq``: one row per ledger entry, one signed
+amount each (the convention: ``cexledger.model``; a fee is a row of kind ``fee``). Amounts
+are exact decimal text (no exponent); empty cells mean "not given by the exchange". RFC 4180 with ``\\r\\n``
 line ends; a cell is quoted only when it holds a comma, a quote or a line break.
 
 Each batch is written by Arrow's CSV writer; the rare batch with a cell that needs quotes
@@ -28,7 +29,7 @@ __all__ = ["write_csv", "CSV_COLUMNS", "iso_ms"]
 
 CSV_COLUMNS = (
     "time", "ts_ms", "account", "exchange", "stream", "category", "symbol", "coin", "kind",
-    "amount", "fee", "balance", "exchange_type", "record_id", "seq",
+    "amount", "balance", "exchange_type", "record_id", "seq",
 )
 _EOL = "\r\n"
 _UNQUOTED = pacsv.WriteOptions(include_header=False, quoting_style="none", eol=_EOL)
@@ -58,12 +59,13 @@ def _text(table: pa.Table) -> bytes:
 
 
 def write_csv(archive: Archive, out: BinaryIO, *, account: str | None = None,
-              exchange: str | None = None) -> int:
+              exchange: str | None = None, since_ms: int | None = None, until_ms: int | None = None) -> int:
     out = WholeWrites(out)
     out.write((",".join(CSV_COLUMNS) + _EOL).encode())
     count = 0
     with Pipeline() as pipe:
-        for columns in entry_columns(archive, account=account, exchange=exchange):
+        for columns in entry_columns(archive, account=account, exchange=exchange,
+                                     since_ms=since_ms, until_ms=until_ms):
             pipe.submit(lambda c: out.write(_text(_table(c))), columns)
             count += len(columns["ts"])
     return count

@@ -41,13 +41,14 @@ def _one_line(raw: bytes) -> bytes:
 
 
 def write_jsonl(archive: Archive, out: BinaryIO, *, account: str | None = None,
-                exchange: str | None = None) -> int:
+                exchange: str | None = None, since_ms: int | None = None, until_ms: int | None = None) -> int:
     out = WholeWrites(out)
     count = 0
     prefixes: dict[int, bytes] = {}
     encode = _json.encoder.encode
     with Pipeline() as pipe:
-        for keys, batch in archive.record_batches(account=account, exchange=exchange):
+        for keys, batch in archive.record_batches(account=account, exchange=exchange,
+                                                         since_ms=since_ms, until_ms=until_ms):
             if not prefixes:
                 prefixes = {sid: _prefix(key) for sid, key in keys.items()}
             sids, record_ids, raws = zip(*batch)      # columns, then whole lines, all in C

@@ -35,7 +35,6 @@ PARQUET_SCHEMA = pa.schema([
     ("coin", pa.string()),
     ("kind", pa.string()),
     ("amount", _AMOUNT),
-    ("fee", _AMOUNT),
     ("balance", _AMOUNT),
     ("exchange_type", pa.string()),
     ("record_id", pa.string()),
@@ -46,7 +45,7 @@ PARQUET_SCHEMA = pa.schema([
 def _table(columns: dict[str, pa.Array]) -> pa.Table:
     cells = dict(columns, time=columns["ts"].cast(_TIME))
     try:
-        for name in ("amount", "fee", "balance"):
+        for name in ("amount", "balance"):
             cells[name] = cells[name].cast(_AMOUNT)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise CexledgerError(
@@ -56,12 +55,13 @@ def _table(columns: dict[str, pa.Array]) -> pa.Table:
 
 
 def write_parquet(archive: Archive, out: BinaryIO, *, account: str | None = None,
-                  exchange: str | None = None) -> int:
+                  exchange: str | None = None, since_ms: int | None = None, until_ms: int | None = None) -> int:
     out = WholeWrites(out)
     count = 0
     pending: list[pa.Table] = []
     with pq.ParquetWriter(out, PARQUET_SCHEMA, compression="zstd") as writer, Pipeline() as pipe:
-        for columns in entry_columns(archive, account=account, exchange=exchange):
+        for columns in entry_columns(archive, account=account, exchange=exchange,
+                                     since_ms=since_ms, until_ms=until_ms):
             pending.append(_table(columns))
             count += pending[-1].num_rows
             if sum(t.num_rows for t in pending) >= ROW_GROUP:

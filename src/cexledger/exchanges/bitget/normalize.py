@@ -1,9 +1,14 @@
 """Bitget UTA financial records -> unified ``Record``/``LedgerEntry``.
 
-One row gives one entry (stream ``financial-records``): ``amount`` and ``fee`` signed as
-Bitget sends them, ``balance`` the balance after the entry, ``category`` the category the
-row was requested under (rows carry their own ``category`` text, e.g. ``"Margin"``, which
-stays in the raw record), ``exchange_type`` the row's ``type`` verbatim.
+A row gives its entries by the ledger convention (:mod:`cexledger.model`), in stream
+``financial-records`` (or ``tax-records``): ``seq`` 0 of the type's kind with ``amount`` as
+Bitget signs it, then ``seq`` 1 of kind ``FEE`` with ``fee`` (negative when paid) when the fee
+is not zero. A zero ``amount`` beside a fee gives the fee entry alone (an opening trade's
+``amount 0, fee -0.3``); a row that moved nothing keeps its one zero entry. The entries sum to
+``amount + fee`` exactly. ``balance`` (after the row) is on the row's last entry;
+``category`` is the category the row was requested under (rows carry their own ``category``
+text, e.g. ``"Margin"``, which stays in the raw record); ``exchange_type`` is the row's
+``type`` verbatim on every entry of the row, and ``coin``/``symbol`` are the row's.
 
 Kinds of the documented types and of those seen in real responses (the table is
 :data:`BITGET_KINDS`, the prefixes :data:`_PREFIX_KINDS`):
@@ -32,7 +37,8 @@ anything else                                      OTHER (kept, never rejected)
 
 A change to this table (or to how a row becomes its entry) bumps :data:`VERSION`: archived
 records are then re-derived from their raw bytes (``cexledger reparse``, automatic at the
-next ``sync``). Version 2 added the RWA/FIXED funding, refund transfer and LIQ_FEE/ADL types.
+next ``sync``). Version 2 added the RWA/FIXED funding, refund transfer and LIQ_FEE/ADL types;
+version 3 made the fee an entry of its own (it was a ``fee`` field beside the amount).
 
 Exact names win over prefixes (``INTEREST_REPAYMENT`` is REPAY, not INTEREST); matching
 ignores case. Tolerance: ``id`` may be a string or an integer, ``ts`` a string or a number,
@@ -59,13 +65,12 @@ __all__ = [
 STREAM = "financial-records"
 TAX_STREAM = "tax-records"          # the same rows as financial records, reaching 366 days
 FUNDING_STREAM = "funding-records"  # the funding wallet
-VERSION = 2
+VERSION = 3
 """The version of the financial-records (and tax-records) normalizer; streams record which
 version built their entries."""
 FUNDING_VERSION = 2
 """The version of the funding-wallet normalizer. Version 2: an inflow under ``groupType``
 ``withdraw`` with an empty ``type`` is a transfer, not a withdrawal."""
-_ZERO = Decimal(0)
 
 BITGET_KINDS: dict[str, Kind] = {
     "ORDER_DEALT_IN": Kind.TRADE,
@@ -165,25 +170,22 @@ def bitget_record(account: str, category: str, raw: bytes, row: dict[str, Any],
         ts = millis(row, "ts") if identified is None else identified[1]
         exchange_type = text(row, "type")
         fee = optional_amount(row, "fee")
-        entry = LedgerEntry(
-            account=account,
-            exchange="bitget",
-            stream=stream,
-            record_id=record_id,
-            seq=0,
-            ts=ts,
-            kind=bitget_kind(exchange_type),
-            coin=text(row, "coin"),
-            amount=amount(row, "amount"),
-            fee=_ZERO if fee is None else fee,
-            balance=optional_amount(row, "balance"),
-            category=category,
-            symbol=text(row, "symbol"),
-            exchange_type=exchange_type,
-        )
+        value = amount(row, "amount")
+        coin, symbol, balance = text(row, "coin"), text(row, "symbol"), optional_amount(row, "balance")
     except ValueError as exc:
         raise ValueError(f"row {record_id}: {exc}") from None
-    return Record(record_id=record_id, ts=ts, raw=raw, entries=[entry])
+    moved: list[tuple[Kind, Decimal]] = []
+    if value or not fee:
+        moved.append((bitget_kind(exchange_type), value))
+    if fee:
+        moved.append((Kind.FEE, fee))
+    last = len(moved) - 1
+    entries = [
+        LedgerEntry(account, "bitget", stream, record_id, seq, ts, kind, coin, signed,
+                    balance if seq == last else None, category, symbol, exchange_type)
+        for seq, (kind, signed) in enumerate(moved)
+    ]
+    return Record(record_id=record_id, ts=ts, raw=raw, entries=entries)
 
 
 FUNDING_KINDS: dict[str, Kind] = {
@@ -224,8 +226,8 @@ def funding_kind(exchange_type: str | None, group_type: str | None, amount: Deci
 
 
 def funding_parse(account: str, partition: str, raw: bytes) -> Derived:
-    """A funding-wallet row (``id, coin, groupType, type, amount, balance, ts``): one entry,
-    no fee (the endpoint reports none), kind by :func:`funding_kind`, ``exchange_type`` the
+    """A funding-wallet row (``id, coin, groupType, type, amount, balance, ts``): one entry
+    (the endpoint reports no fee), kind by :func:`funding_kind`, ``exchange_type`` the
     ``type`` or, when that is empty, the ``groupType``; ``category`` is the partition
     (``FUNDING``)."""
     def build(record_id: str, ts: int, row: dict[str, Any]) -> Record:
@@ -235,7 +237,7 @@ def funding_parse(account: str, partition: str, raw: bytes) -> Derived:
             entry = LedgerEntry(
                 account=account, exchange="bitget", stream=FUNDING_STREAM, record_id=record_id, seq=0,
                 ts=ts, kind=funding_kind(text(row, "type"), text(row, "groupType"), value),
-                coin=text(row, "coin"), amount=value, fee=_ZERO, balance=optional_amount(row, "balance"),
+                coin=text(row, "coin"), amount=value, balance=optional_amount(row, "balance"),
                 category=partition, symbol=None, exchange_type=exchange_type,
             )
         except ValueError as exc:

@@ -110,9 +110,10 @@ TAX_KEY_OTHER_USER = ("the tax API key belongs to another Bitget user than this 
 
 
 def _same_movement(entry: LedgerEntry) -> tuple:
-    """What a financial record and its tax record share, ids aside (the tax API may give a
-    movement another id [assumed]): time, coin, type, amount, fee, balance."""
-    return (entry.ts, entry.coin, entry.exchange_type, entry.amount, entry.fee, entry.balance)
+    """What an entry of a financial record and the same entry of its tax record share, ids
+    aside (the tax API may give a movement another id [assumed]): time, coin, type, kind,
+    amount, balance (the row's amount and its fee are entries of their own)."""
+    return (entry.ts, entry.coin, entry.exchange_type, entry.kind, entry.amount, entry.balance)
 
 
 @dataclass
@@ -125,7 +126,7 @@ class TaxKeyCheck:
     any tax record is written, one 7-day tax window is read inside the newest archived
     financial-records coverage that holds rows (the first configured category that has
     some) and its rows are compared with the archived financial records of that window by
-    time, coin, type, amount, fee and balance:
+    time, coin, type, kind, amount and balance:
 
     - one financial record among the tax rows: the same user; the fingerprint is recorded
       and the tax records are synced;

@@ -4,7 +4,7 @@ Every entry: stream ``deals-history``, coin ``USDT``, category ``USDT-FUTURES`` 
 perpetuals are USDT-margined; the name matches Bitget's category so reports group both),
 symbol ``<INSTRUMENT>USDT`` (e.g. ``BTCUSDT``), ``exchange_type``
 ``"<direction>/<status>/<liquidateBy>"`` verbatim (a missing part is empty, e.g.
-``long/close/manual``), ``fee`` 0 (the fee is an entry of its own), ``balance`` ``None``.
+``long/close/manual``), ``balance`` ``None`` (CoinW gives none).
 ``record_id`` is ``id`` and ``ts`` is ``createdDate``.
 
 Amounts (money into the account positive). With ``fee`` as sent (positive = paid) and

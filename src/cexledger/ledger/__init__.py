@@ -1,0 +1,12 @@
+"""One ledger convention over the archive (``cexledger.model``): selections of entries
+(:mod:`.filters`), trades paired from their legs (:mod:`.pairing`), and the guard against
+entries an older cexledger derived (:mod:`.current`)."""
+
+from __future__ import annotations
+
+from .current import OutdatedEntriesError, require_current
+from .filters import Filters, kind_of, to_ms
+from .pairing import LEG_KINDS, Pairing, Trade
+
+__all__ = ["Filters", "LEG_KINDS", "OutdatedEntriesError", "Pairing", "Trade", "kind_of",
+           "require_current", "to_ms"]
