@@ -1,12 +1,14 @@
 """One ledger convention over the archive (``cexledger.model``): selections of entries
-(:mod:`.filters`), trades paired from their legs (:mod:`.pairing`), and the guard against
-entries an older cexledger derived (:mod:`.current`)."""
+(:mod:`.filters`), the fast reader of the ledger's entries (:mod:`.entries`), trades paired
+from their legs (:mod:`.pairing`), and the guard against entries an older cexledger derived
+(:mod:`.current`)."""
 
 from __future__ import annotations
 
 from .current import OutdatedEntriesError, require_current
+from .entries import read_entries
 from .filters import Filters, kind_of, to_ms
 from .pairing import LEG_KINDS, Pairing, Trade
 
 __all__ = ["Filters", "LEG_KINDS", "OutdatedEntriesError", "Pairing", "Trade", "kind_of",
-           "require_current", "to_ms"]
+           "read_entries", "require_current", "to_ms"]

@@ -68,6 +68,11 @@ class Trade:
         return tuple(dict.fromkeys(e.record_id for e in self.entries))
 
 
+def _record(entry: LedgerEntry) -> tuple[str, str, str, str]:
+    """Which record an entry belongs to."""
+    return (entry.account, entry.exchange, entry.stream, entry.record_id)
+
+
 def _is_leg(entry: LedgerEntry) -> bool:
     return entry.kind in LEG_KINDS and bool(entry.amount)
 
@@ -97,10 +102,12 @@ class Pairing:
 
     def _settle(self, held: list[LedgerEntry]) -> Iterator[Trade | LedgerEntry]:
         """The events of one ``ts``'s entries."""
-        if len(held) == 1 or not any(_is_leg(e) for e in held):
+        legs = sum(map(_is_leg, held))
+        if legs < 2:
+            self.unpaired += legs
             yield from held
             return
-        legs_of = {(e.exchange, e.stream, e.record_id) for e in held if _is_leg(e)}
+        legs_of = {_record(e) for e in held if _is_leg(e)}
         groups: dict[tuple, list[LedgerEntry]] = {}
         kinds: dict[tuple, Kind] = {}
         record_group: dict[tuple, tuple] = {}
@@ -109,16 +116,16 @@ class Pairing:
                 key = (e.account, e.exchange, e.category, e.symbol, e.kind)
                 groups.setdefault(key, []).append(e)
                 kinds[key] = e.kind
-                record_group[(e.exchange, e.stream, e.record_id)] = key
+                record_group[_record(e)] = key
         for e in held:
-            record = (e.exchange, e.stream, e.record_id)
+            record = _record(e)
             if e.kind is _FEE and record in legs_of:
                 groups[record_group[record]].append(e)
         trades: dict[tuple, Trade | None] = {key: self._trade(kinds[key], members)
                                               for key, members in groups.items()}
         emitted: set[tuple] = set()
         for e in held:
-            record = (e.exchange, e.stream, e.record_id)
+            record = _record(e)
             key = record_group.get(record) if (_is_leg(e) or (e.kind is _FEE and record in legs_of)) else None
             trade = trades.get(key) if key is not None else None
             if trade is None:
