@@ -312,6 +312,7 @@ def status(
         runs = [r for r in archive.last_runs(50) if account is None or r.get("account") == account][:1]
         not_understood = archive.other_types(account)
         archived = set(archive.account_names())
+        stale = _outdated_warning(archive, account)
     config = _optional_config(state)
     unarchived = [] if account or config is None else _configured_but_unarchived(config, archived)
     for line in unarchived:
@@ -326,8 +327,20 @@ def status(
 
         out.print(f"last sync: {fmt_ts(runs[0].get('finished_ms'))} UTC ({runs[0].get('account')})", markup=False)
     _print_other_types(not_understood)
-    for w in warnings:
-        err.print(f"WARNING: {w}", style="bold red", markup=False)
+    for w in [*warnings, *([stale] if stale else [])]:
+        err.print(f"WARNING: {w}", style="bold red", markup=False, soft_wrap=True)
+
+
+def _outdated_warning(archive: Archive, account: str | None) -> str | None:
+    """What ``status`` says when entries an older cexledger derived would be refused by
+    exports (``ledger.require_current``); ``None`` when there are none."""
+    from .ledger import OutdatedEntriesError, require_current
+
+    try:
+        require_current(archive, account)
+    except OutdatedEntriesError as exc:
+        return str(exc)
+    return None
 
 
 def _optional_config(state: State) -> Config | None:
