@@ -132,3 +132,26 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     yield postgres_server.url(name)
     with psycopg.connect(postgres_server.admin_conninfo, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+DEMO_RECORDS = 1500
+"""Rows per sandbox account in :func:`demo_archive`."""
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of every stream of both exchanges (Bitget financial records, funding wallet
+    and a year of tax records; CoinW deals), built once per session by the real CLI: `cexledger
+    demo --db FILE` syncs the real sandbox over HTTP on 127.0.0.1 at its demo rate. Treat it
+    as read-only; copy it to change it."""
+    import sys
+
+    path = tmp_path_factory.mktemp("demo-archive") / "archive.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEXLEDGER_")}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cexledger"), "--db", str(path), "demo",
+         "--records", str(DEMO_RECORDS), "--seed", "3"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return path
