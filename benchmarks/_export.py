@@ -1,8 +1,11 @@
 """Exports of a large archive: ``cexledger export --format X --out FILE`` as a subprocess.
 
-Rows/s counts the rows the command reports writing (JSONL: records; CSV and Parquet:
-normalized entries, one per Bitget record) over the command's wall time, process start
-included. Each run's peak RSS is kept as well.
+Rows/s counts the rows the command reports writing (JSONL: records; CSV and Parquet: ledger
+entries, one or two per Bitget record) over the command's wall time, process start included.
+The tax formats (Koinly, CoinTracking, Beancount) write fewer rows than they read (a trade
+is one row of several entries, Beancount a transaction of postings): their rows/s counts the
+ledger entries they read (``entries_read``; the rows written are kept as ``rows_written``).
+Each run's peak RSS is kept as well.
 
 ``sql_floor`` is the scale beside it: the export's own query (the same compiled SQL),
 fetched with bare ``sqlite3`` and thrown away -- what reading the rows in export order costs
@@ -20,19 +23,28 @@ from typing import Any
 from _sandbox import run_cli
 
 FORMATS = ("jsonl", "csv", "parquet")
+TAX_FORMATS = ("koinly", "cointracking", "beancount")
 
 
-def export(db: Path, workdir: Path, fmt: str) -> dict[str, Any]:
+def ledger_entries(db: Path) -> int:
+    """How many entries the ledger holds (what a tax export reads)."""
+    return sql_floor(db, "csv")["rows"]
+
+
+def export(db: Path, workdir: Path, fmt: str, entries: int | None = None) -> dict[str, Any]:
+    """One export; ``entries`` (the ledger's size) makes rows/s count entries read."""
     out = workdir / f"export.{fmt}"
     run = run_cli(["--db", f"sqlite:///{db}", "export", "--format", fmt, "--out", str(out)], workdir).check()
     match = re.search(r"wrote (\d+) rows", run.stderr)
     if match is None:
         raise RuntimeError(f"export {fmt}: no row count in {run.stderr!r}")
-    rows = int(match.group(1))
+    written = int(match.group(1))
+    rows = written if entries is None else entries
     size = out.stat().st_size
     out.unlink()
     return {
         "rows": rows,
+        "rows_written": written,
         "wall_s": round(run.wall_s, 2),
         "rows_per_s": round(rows / run.wall_s, 1),
         "bytes": size,

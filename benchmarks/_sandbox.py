@@ -215,6 +215,11 @@ def run_cli(args: list[str], workdir: Path, *, timeout: float = 1800.0,
         argv[0] = str(Path(argv[0]).resolve())
     if argv[0].endswith("cexledger"):  # a console script: exec its interpreter explicitly
         argv = [sys.executable, *argv]
+    return run_argv(argv, workdir, timeout=timeout, what=" ".join(args))
+
+
+def run_argv(argv: list[str], workdir: Path, *, timeout: float = 1800.0, what: str = "") -> ProcResult:
+    """Run ``argv``; wall time and the process's own rusage (``os.wait4``)."""
     tag = f"cli-{next(_RUNS)}"
     out_path, err_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
     env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
@@ -227,7 +232,7 @@ def run_cli(args: list[str], workdir: Path, *, timeout: float = 1800.0,
     except subprocess.TimeoutExpired:
         os.killpg(spawner.pid, signal.SIGKILL)  # the spawner's own session: it and its child
         spawner.communicate()
-        raise RuntimeError(f"{' '.join(args)} did not finish in {timeout} s") from None
+        raise RuntimeError(f"{what or ' '.join(argv)} did not finish in {timeout} s") from None
     report = json.loads(stdout)
     return ProcResult(
         argv=argv,
