@@ -45,7 +45,7 @@ from ..model import Kind, LedgerEntry
 
 __all__ = [
     "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note", "amount_text",
-    "description", "entry_id", "events", "exchange_name", "is_futures", "label_of", "merged_what",
+    "description", "entry_id", "events", "exchange_name", "is_futures", "label_of", "merged_what", "selected",
     "trade_id", "trade_what", "unpaired_note", "utc_day", "utc_text",
 ]
 
@@ -117,17 +117,23 @@ def label_of(kind: Kind, amount: Decimal, futures: bool) -> Label:
     return LABELS.get((kind, direction, None)) or LABELS[(kind, direction, futures)]
 
 
-def events(archive: Archive, filters: Filters, notes: list[str] | None) -> Iterator[Trade | LedgerEntry]:
-    """The selected ledger as trades (paired legs) and entries, in ledger order, without
-    entries that moved nothing (a tax file has no zero rows); at the end, the unpaired-legs
-    note is appended to ``notes``."""
-    pairing = Pairing(read_entries(archive, filters))
+def events(entries: Iterable[LedgerEntry], notes: list[str] | None) -> Iterator[Trade | LedgerEntry]:
+    """``entries`` (ledger order) as trades (paired legs) and entries, without entries that
+    moved nothing (a tax file has no zero rows); at the end, the unpaired-legs note is
+    appended to ``notes``."""
+    pairing = Pairing(entries)
     for item in pairing:
         if isinstance(item, Trade) or item.amount:
             yield item
     note = unpaired_note(pairing.unpaired)
     if note and notes is not None:
         notes.append(note)
+
+
+def selected(archive: Archive, account: str | None, exchange: str | None, since_ms: int | None,
+             until_ms: int | None) -> Iterator[LedgerEntry]:
+    """The ledger's entries a writer's arguments select (``since_ms <= ts < until_ms``)."""
+    return read_entries(archive, Filters(account, exchange, None, since_ms, until_ms))
 
 
 def amount_text(value: Decimal) -> str:

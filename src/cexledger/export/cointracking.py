@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import BinaryIO
 
 from .._json import EXACT
 from ..archive import Archive
-from ..ledger import Filters, Trade
+from ..ledger import Trade
 from ..model import Kind, LedgerEntry
 from . import _tax
 from ._pipeline import WholeWrites
 
-__all__ = ["HEADER", "write_cointracking"]
+__all__ = ["HEADER", "cointracking_rows", "write_cointracking"]
 
 HEADER = ("Type", "Buy Amount", "Buy Currency", "Sell Amount", "Sell Currency", "Fee",
           "Fee Currency", "Exchange", "Trade-Group", "Comment", "Date", "Tx-ID")
@@ -97,12 +98,18 @@ def write_cointracking(archive: Archive, out: BinaryIO, *, account: str | None =
                        exchange: str | None = None, since_ms: int | None = None,
                        until_ms: int | None = None, notes: list[str] | None = None) -> int:
     """Write the selected ledger as CoinTracking's CSV import; returns the rows written."""
+    return cointracking_rows(_tax.selected(archive, account, exchange, since_ms, until_ms), out, notes=notes)
+
+
+def cointracking_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *,
+                      notes: list[str] | None = None) -> int:
+    """Write ``entries`` (in ledger order) as CoinTracking's CSV import; returns the rows written."""
     out = WholeWrites(out)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator=_EOL, quoting=csv.QUOTE_ALL)
     writer.writerow(HEADER)
     written = 0
-    for item in _tax.events(archive, Filters(account, exchange, None, since_ms, until_ms), notes):
+    for item in _tax.events(entries, notes):
         rows = _trade_rows(item) if isinstance(item, Trade) else [_entry_row(item)]
         writer.writerows(rows)
         written += len(rows)

@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import BinaryIO
 
 from .._json import EXACT
 from ..archive import Archive
-from ..ledger import Filters, Trade
+from ..ledger import Trade
 from ..model import Kind, LedgerEntry
 from . import _tax
 from ._pipeline import WholeWrites
 
-__all__ = ["HEADER", "write_koinly"]
+__all__ = ["HEADER", "koinly_rows", "write_koinly"]
 
 HEADER = ("Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency",
           "Fee Amount", "Fee Currency", "Net Worth Amount", "Net Worth Currency", "Label",
@@ -107,6 +108,13 @@ def write_koinly(archive: Archive, out: BinaryIO, *, account: str | None = None,
                  exchange: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
                  notes: list[str] | None = None, merge_daily: bool = False) -> int:
     """Write the selected ledger as Koinly's universal CSV; returns the rows written."""
+    return koinly_rows(_tax.selected(archive, account, exchange, since_ms, until_ms), out,
+                       notes=notes, merge_daily=merge_daily)
+
+
+def koinly_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *, notes: list[str] | None = None,
+                merge_daily: bool = False) -> int:
+    """Write ``entries`` (in ledger order) as Koinly's universal CSV; returns the rows written."""
     out = WholeWrites(out)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator=_EOL)
@@ -120,7 +128,7 @@ def write_koinly(archive: Archive, out: BinaryIO, *, account: str | None = None,
         writer.writerows(rows)
         written += len(rows)
 
-    for item in _tax.events(archive, Filters(account, exchange, None, since_ms, until_ms), notes):
+    for item in _tax.events(entries, notes):
         accounts[item.account] = None
         if merged is not None:
             day = item.ts // 86_400_000
