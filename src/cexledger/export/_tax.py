@@ -33,11 +33,13 @@ filters, and a re-import deduplicates.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from ..archive import Archive
 from ..ledger import Filters, Pairing, Trade, read_entries
@@ -45,7 +47,7 @@ from ..model import Kind, LedgerEntry
 
 __all__ = [
     "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note", "amount_text",
-    "description", "entry_id", "events", "exchange_name", "is_futures", "label_of", "merged_what", "selected",
+    "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures", "label_of", "merged_what", "selected",
     "trade_id", "trade_what", "unpaired_note", "utc_day", "utc_text",
 ]
 
@@ -160,11 +162,16 @@ def utc_day(ts_ms: int) -> str:
 
 def utc_text(ts_ms: int) -> str:
     """Unix milliseconds as UTC ``YYYY-MM-DD HH:MM:SS`` (the milliseconds dropped)."""
-    day, ms = divmod(ts_ms, 86_400_000)
-    seconds = ms // 1000
+    return _second_text(ts_ms // 1000)
+
+
+@lru_cache(maxsize=256)
+def _second_text(second: int) -> str:
+    day, seconds = divmod(second, 86_400)
     return f"{_day_text(day)} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+@lru_cache(maxsize=64)
 def exchange_name(exchange: str) -> str:
     """The exchange as people write it: ``Bitget``, ``CoinW``."""
     return _EXCHANGE_NAMES.get(exchange, exchange.capitalize())
@@ -179,6 +186,26 @@ def entry_id(entry: LedgerEntry) -> str:
     return f"{entry.exchange}-{_tagged(entry)}-{entry.seq}"
 
 
+@lru_cache(maxsize=4096)
+def _entry_parts(kind: Kind, incoming: bool, exchange: str, account: str, category: str | None,
+                 symbol: str | None, exchange_type: str | None, stream: str) -> tuple[Label, str, str]:
+    label = label_of(kind, Decimal(1 if incoming else -1), is_futures(exchange, category))
+    what = f"{label.what} ({exchange_type})" if exchange_type else label.what
+    symbol_text = f" {symbol}" if symbol else ""
+    return (label, f"{what}; {_where(exchange, account, category)}{symbol_text}; record ",
+            f"{exchange}-{_STREAM_TAGS.get(stream, '')}")
+
+
+def entry_text(entry: LedgerEntry) -> tuple[Label, str, str]:
+    """An entry's (non-zero amount) label, description and row id (:func:`entry_id`): the
+    description is ``<what> (<exchange type>); <Exchange> <account> <category> <symbol>;
+    record <id>``. What entries share is built once."""
+    label, described, id_prefix = _entry_parts(
+        entry.kind, entry.amount > 0, entry.exchange, entry.account, entry.category, entry.symbol,
+        entry.exchange_type, entry.stream)
+    return label, described + entry.record_id, f"{id_prefix}{entry.record_id}-{entry.seq}"
+
+
 def trade_id(trade: Trade) -> str:
     """The unique id of a trade's row: ``bitget-<record id>+<record id>…``, its records in
     ledger order (an entry's id always ends in ``-<seq>``, a trade's never does)."""
@@ -187,13 +214,6 @@ def trade_id(trade: Trade) -> str:
 
 def _where(exchange: str, account: str, category: str | None) -> str:
     return f"{exchange_name(exchange)} {account}" + (f" {category}" if category else "")
-
-
-def description(entry: LedgerEntry, label: Label) -> str:
-    """``<what> (<exchange type>); <Exchange> <account> <category>; record <id>``."""
-    what = f"{label.what} ({entry.exchange_type})" if entry.exchange_type else label.what
-    symbol = f" {entry.symbol}" if entry.symbol else ""
-    return f"{what}; {_where(entry.exchange, entry.account, entry.category)}{symbol}; record {entry.record_id}"
 
 
 def trade_what(trade: Trade) -> str:
@@ -227,3 +247,14 @@ def accounts_note(accounts: Iterable[str]) -> str | None:
         return None
     return (f"this file holds {len(names)} accounts ({', '.join(names)}); Koinly imports a file "
             "into one wallet: export each with --account")
+
+
+def flush(writer: Any, text: io.StringIO, rows: list[list[str]], out: Any) -> int:
+    """Write ``rows`` (and the header still in ``text``) out; returns how many, ``rows`` emptied."""
+    writer.writerows(rows)
+    out.write(text.getvalue().encode())
+    text.seek(0)
+    text.truncate()
+    count = len(rows)
+    rows.clear()
+    return count

@@ -30,6 +30,7 @@ import csv
 import io
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 from typing import BinaryIO
 
 from .._json import EXACT
@@ -44,11 +45,12 @@ __all__ = ["HEADER", "cointracking_rows", "write_cointracking"]
 HEADER = ("Type", "Buy Amount", "Buy Currency", "Sell Amount", "Sell Currency", "Fee",
           "Fee Currency", "Exchange", "Trade-Group", "Comment", "Date", "Tx-ID")
 _EOL = "\r\n"
-_FLUSH_CHARS = 1 << 20
+_BATCH = 4096
 _ZERO = Decimal(0)
 _amount = _tax.amount_text
 
 
+@lru_cache(maxsize=256)
 def _exchange(exchange: str, account: str) -> str:
     return f"{_tax.exchange_name(exchange)} ({account})"
 
@@ -62,9 +64,9 @@ def _row(type_: str, amount: Decimal, coin: str, exchange: str, account: str, ca
 
 
 def _entry_row(entry: LedgerEntry) -> list[str]:
-    label = _tax.label_of(entry.kind, entry.amount, _tax.is_futures(entry.exchange, entry.category))
+    label, what, txid = _tax.entry_text(entry)
     return _row(label.cointracking, entry.amount, entry.coin or "", entry.exchange, entry.account,
-                entry.category, _tax.description(entry, label), entry.ts, _tax.entry_id(entry))
+                entry.category, what, entry.ts, txid)
 
 
 def _trade_rows(trade: Trade) -> list[list[str]]:
@@ -109,13 +111,12 @@ def cointracking_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *,
     writer = csv.writer(text, lineterminator=_EOL, quoting=csv.QUOTE_ALL)
     writer.writerow(HEADER)
     written = 0
+    rows: list[list[str]] = []
     for item in _tax.events(entries, notes):
-        rows = _trade_rows(item) if isinstance(item, Trade) else [_entry_row(item)]
-        writer.writerows(rows)
-        written += len(rows)
-        if text.tell() > _FLUSH_CHARS:
-            out.write(text.getvalue().encode())
-            text.seek(0)
-            text.truncate()
-    out.write(text.getvalue().encode())
-    return written
+        if isinstance(item, Trade):
+            rows += _trade_rows(item)
+        else:
+            rows.append(_entry_row(item))
+        if len(rows) >= _BATCH:
+            written += _tax.flush(writer, text, rows, out)
+    return written + _tax.flush(writer, text, rows, out)

@@ -45,15 +45,14 @@ HEADER = ("Date", "Sent Amount", "Sent Currency", "Received Amount", "Received C
           "Fee Amount", "Fee Currency", "Net Worth Amount", "Net Worth Currency", "Label",
           "Description", "TxHash")
 _EOL = "\r\n"
-_FLUSH_CHARS = 1 << 20
+_BATCH = 4096
 _amount = _tax.amount_text
 
 
 def _row(ts: int, amount: Decimal, coin: str, label: str, what: str, txid: str) -> list[str]:
-    moved, currency = _amount(amount), coin
     if amount > 0:
-        return [_tax.utc_text(ts), "", "", moved, currency, "", "", "", "", label, what, txid]
-    return [_tax.utc_text(ts), moved, currency, "", "", "", "", "", "", label, what, txid]
+        return [_tax.utc_text(ts), "", "", _amount(amount), coin, "", "", "", "", label, what, txid]
+    return [_tax.utc_text(ts), _amount(amount), coin, "", "", "", "", "", "", label, what, txid]
 
 
 def _trade_rows(trade: Trade) -> list[list[str]]:
@@ -122,36 +121,30 @@ def koinly_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *, notes: list[st
     written = 0
     accounts: dict[str, None] = {}
     merged = _Day() if merge_daily else None
-
-    def put(rows: list[list[str]]) -> None:
-        nonlocal written
-        writer.writerows(rows)
-        written += len(rows)
-
+    rows: list[list[str]] = []
+    entry_text = _tax.entry_text
     for item in _tax.events(entries, notes):
         accounts[item.account] = None
         if merged is not None:
             day = item.ts // 86_400_000
             if day != merged.day:
-                put(merged.rows())
+                rows += merged.rows()
                 merged.day = day
         if isinstance(item, Trade):
-            put(_trade_rows(item))
+            rows += _trade_rows(item)
         else:
-            label = _tax.label_of(item.kind, item.amount, _tax.is_futures(item.exchange, item.category))
+            label, what, txid = entry_text(item)
             if merged is not None and label.merge:
                 merged.add(item, label.koinly)
             else:
-                put([_row(item.ts, item.amount, item.coin or "", label.koinly,
-                          _tax.description(item, label), _tax.entry_id(item))])
-        if text.tell() > _FLUSH_CHARS:
-            out.write(text.getvalue().encode())
-            text.seek(0)
-            text.truncate()
+                rows.append(_row(item.ts, item.amount, item.coin or "", label.koinly, what, txid))
+        if len(rows) >= _BATCH:
+            written += _tax.flush(writer, text, rows, out)
     if merged is not None:
-        put(merged.rows())
-    out.write(text.getvalue().encode())
+        rows += merged.rows()
+    written += _tax.flush(writer, text, rows, out)
     note = _tax.accounts_note(accounts)
     if note and notes is not None:
         notes.append(note)
     return written
+
