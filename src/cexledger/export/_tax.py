@@ -41,14 +41,16 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from .._clock import DAY_MS
 from ..archive import Archive
 from ..ledger import Filters, Pairing, Trade, read_entries
 from ..model import Kind, LedgerEntry
 
 __all__ = [
-    "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note", "amount_text",
-    "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures", "label_of", "merged_what", "selected",
-    "trade_id", "trade_what", "unpaired_note", "utc_day", "utc_text",
+    "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note",
+    "amount_text", "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures",
+    "label_of", "merged_what", "selected", "trade_id", "trade_what", "unpaired_note", "utc_day",
+    "utc_text",
 ]
 
 IN, OUT = "in", "out"
@@ -157,7 +159,7 @@ def _day_text(day: int) -> str:
 
 def utc_day(ts_ms: int) -> str:
     """The UTC date of Unix milliseconds ``ts_ms``: ``2026-01-02``."""
-    return _day_text(ts_ms // 86_400_000)
+    return _day_text(ts_ms // DAY_MS)
 
 
 def utc_text(ts_ms: int) -> str:
@@ -167,7 +169,7 @@ def utc_text(ts_ms: int) -> str:
 
 @lru_cache(maxsize=256)
 def _second_text(second: int) -> str:
-    day, seconds = divmod(second, 86_400)
+    day, seconds = divmod(second, DAY_MS // 1000)
     return f"{_day_text(day)} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 

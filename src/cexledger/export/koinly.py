@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import BinaryIO
 
+from .._clock import DAY_MS
 from .._json import EXACT
 from ..archive import Archive
 from ..ledger import Trade
@@ -126,7 +127,7 @@ def koinly_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *, notes: list[st
     for item in _tax.events(entries, notes):
         accounts[item.account] = None
         if merged is not None:
-            day = item.ts // 86_400_000
+            day = item.ts // DAY_MS
             if day != merged.day:
                 rows += merged.rows()
                 merged.day = day
