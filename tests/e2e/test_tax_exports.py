@@ -180,3 +180,24 @@ def test_the_notes_count_only_the_time_range(demo_archive):
     else:
         assert "have no ledger entries" not in stderr
     assert whole > len(records)
+
+
+def test_two_bitget_accounts_synced_by_the_cli(sandbox_factory, cli_for):
+    """A sync of two Bitget accounts and a CoinW one (``cexledger sync``, no tax key): per
+    account and all together, each file keeps the rules (ids unique across accounts) and the
+    ledger's totals, and has one row per trade the pairing makes."""
+    sb = sandbox_factory("--records", "2000", "--bitget-accounts", "2", "--coinw-accounts", "1",
+                         "--history-days", "91")
+    cli = cli_for(sb)
+    cli.run("sync", check=True)
+    db = Path(cli.db)
+    for selection in ((), ("--account", "bitget-2")):
+        options = dict(zip((a.lstrip("-") for a in selection[::2]), selection[1::2]))
+        with Archive.open(f"sqlite:///{db}", read_only=True) as archive:
+            pairing = Pairing(read_entries(archive, Filters.of(**options)))
+            trades = [item for item in pairing if isinstance(item, Trade)]
+        for fmt in ("koinly", "cointracking"):
+            file_totals, rows = CHECK[fmt](export(db, fmt, *selection)[0])
+            assert file_totals == totals(db, **options)
+            ids = {r[ID[fmt]] for r in rows}
+            assert {_tax.trade_id(t) for t in trades} <= ids

@@ -270,3 +270,13 @@ def test_dates_are_utc_seconds():
     assert _tax.utc_text(T0 + DAY - 1) == "2026-01-01 23:59:59"
     assert _tax.utc_text(T0 + 3_723_456) == "2026-01-01 01:02:03"
     assert _tax.utc_text(0) == "1970-01-01 00:00:00"
+
+
+def test_a_fee_larger_than_the_coin_received_is_written_apart():
+    legs = _legs(fee="-0.6")           # 0.5 BTC received, 0.6 BTC fee: no positive net Buy
+    ct_totals, ct_rows, _ = cointracking(legs)
+    assert [(r["Type"], r["Buy Amount"], r["Sell Amount"], r["Fee"]) for r in ct_rows] == [
+        ("Trade", "0.5", "30000", ""), ("Other Fee", "", "0.6", "")]
+    assert ct_totals == sums(legs)
+    totals, [row], _, _ = koinly(legs)
+    assert (row["Received Amount"], row["Fee Amount"]) == ("0.5", "0.6") and totals == sums(legs)
