@@ -497,9 +497,10 @@ def export(
             from .exchanges import ledger_shadows
 
             require_current(archive, account, exchange)
-            left_out = archive.count_without_entries(account=account, exchange=exchange)
+            span = {"since_ms": filters.since_ms, "until_ms": filters.until_ms}
+            left_out = archive.count_without_entries(account=account, exchange=exchange, **span)
             shadowed = archive.count_ledger_excluded(account=account, exchange=exchange,
-                                                     shadows=ledger_shadows())
+                                                     shadows=ledger_shadows(), **span)
         if out_path == "-":
             if fmt == "parquet":
                 raise ConfigError("parquet is a binary format: give --out FILE")

@@ -61,19 +61,22 @@ class _Keys(dict[int, StreamKey]):
         return key
 
 
-def count_without_entries(conn: sa.Connection, account: str | None, exchange: str | None) -> int:
-    """Records (latest versions) of the chosen streams that have no entries, in one query.
+def count_without_entries(conn: sa.Connection, account: str | None, exchange: str | None,
+                          since_ms: int | None = None, until_ms: int | None = None) -> int:
+    """Records (latest versions) of the chosen streams, with ``since_ms <= ts < until_ms``,
+    that have no entries, in one query.
 
     Every record's entries are numbered from ``seq`` 0 and ``(stream_id, record_id, seq)``
     is unique, so the records with entries are exactly the entries with ``seq`` 0: the
-    count is records minus those. Two index-only counts (about 50 ms per million rows on
-    SQLite), where a per-record ``NOT EXISTS`` probe costs eight times as much.
+    count is records minus those (a record's entries carry its ``ts``, so a time range
+    selects both alike). Two index-only counts without a time range (about 50 ms per
+    million rows on SQLite), where a per-record ``NOT EXISTS`` probe costs eight times as much.
     """
     wanted = [column == value for column, value in ((_s.account, account), (_s.exchange, exchange)) if value is not None]
     chosen = sa.select(_s.id).where(*wanted).scalar_subquery() if wanted else None
 
     def count(table: sa.Table, *where: Any) -> Any:
-        stmt = sa.select(sa.func.count()).select_from(table).where(*where)
+        stmt = sa.select(sa.func.count()).select_from(table).where(*where, *_in_range(table.c.ts, since_ms, until_ms))
         if chosen is not None:
             stmt = stmt.where(table.c.stream_id.in_(chosen))
         return stmt.scalar_subquery()
@@ -304,16 +307,22 @@ def ledger_kept(shadows: Sequence[Shadow], stream_id: Any, ts: Any, dialect: str
     return sa.and_(*(~c for c in conditions)) if conditions else None
 
 
+def _in_range(ts: Any, since_ms: int | None, until_ms: int | None) -> list[Any]:
+    """The conditions of ``since_ms <= ts < until_ms`` (none for an open end)."""
+    return ([] if since_ms is None else [ts >= since_ms]) + ([] if until_ms is None else [ts < until_ms])
+
+
 def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: str | None,
-                          shadows: Sequence[Shadow]) -> int:
-    """How many entries of the chosen streams the ledger leaves out (:func:`ledger_excluded`);
-    one probe when no shadowed stream is archived."""
+                          shadows: Sequence[Shadow], since_ms: int | None = None,
+                          until_ms: int | None = None) -> int:
+    """How many entries of the chosen streams, with ``since_ms <= ts < until_ms``, the ledger
+    leaves out (:func:`ledger_excluded`); one probe when no shadowed stream is archived."""
     present = [sh for sh in shadows if conn.execute(
         sa.select(_s.id).where(_s.exchange == sh[0], _s.stream == sh[1]).limit(1)).first() is not None]
     excluded = ledger_excluded(present, _e.stream_id, _e.ts)
     if not excluded:
         return 0
-    stmt = sa.select(sa.func.count()).select_from(entries).where(sa.or_(*excluded))
+    stmt = sa.select(sa.func.count()).select_from(entries).where(sa.or_(*excluded), *_in_range(_e.ts, since_ms, until_ms))
     if account is not None:
         stmt = stmt.where(_e.account == account)
     if exchange is not None:

@@ -400,18 +400,21 @@ class Archive:
         with self._reading() as conn:
             return queries.count_records(conn, account)
 
-    def count_without_entries(self, *, account: str | None = None, exchange: str | None = None) -> int:
-        """How many records (latest versions) have no ledger entries: kept raw only, or
-        without an amount. CSV and Parquet exports, made of entries, have no row for them."""
+    def count_without_entries(self, *, account: str | None = None, exchange: str | None = None,
+                              since_ms: int | None = None, until_ms: int | None = None) -> int:
+        """How many records (latest versions, ``since_ms <= ts < until_ms``) have no ledger
+        entries: kept raw only, or without an amount. Exports made of entries have no row
+        for them."""
         with self._reading() as conn:
-            return queries.count_without_entries(conn, account, exchange)
+            return queries.count_without_entries(conn, account, exchange, since_ms, until_ms)
 
     def count_ledger_excluded(self, *, account: str | None = None, exchange: str | None = None,
-                              shadows: Sequence[queries.Shadow] = ()) -> int:
-        """How many entries the ledger (``iter_entries(shadows=…)``, the CSV and Parquet
-        exports) leaves out: movements another stream already counts."""
+                              shadows: Sequence[queries.Shadow] = (), since_ms: int | None = None,
+                              until_ms: int | None = None) -> int:
+        """How many entries (``since_ms <= ts < until_ms``) the ledger (``iter_entries(shadows=…)``,
+        the exports made of entries) leaves out: movements another stream already counts."""
         with self._reading() as conn:
-            return queries.count_ledger_excluded(conn, account, exchange, shadows)
+            return queries.count_ledger_excluded(conn, account, exchange, shadows, since_ms, until_ms)
 
     def last_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest sync runs first: dicts with account, exchange, started_ms, finished_ms, stats."""

@@ -1,0 +1,262 @@
+"""What the tax exports (Koinly, CoinTracking; Beancount may use it too) share: which
+label or type each entry gets, and the text of dates, amounts and record ids.
+
+The mapping is one table, :data:`LABELS`, read by every format: an entry's kind, its
+direction (``in`` when its amount is positive, money into the account) and whether it is
+a futures entry (:func:`is_futures`: a Bitget futures category, or any CoinW entry) give a
+:class:`Label`: Koinly's label (empty = a plain deposit or withdrawal), CoinTracking's
+type, the words a row's description starts with, and whether ``--merge-daily`` merges it.
+Trades paired from their legs (:class:`cexledger.ledger.Trade`) are rows of their own in
+each format; a leg without a partner is written as a plain movement of its coin
+(``trade leg without a partner``), never dropped, and counted in a note (:func:`unpaired_note`).
+
+Choices where the vendors' documents are silent:
+
+- Funding is part of a perpetual's profit and loss and neither tool has a funding tag:
+  it is realized PnL (Koinly ``realized gain``; CoinTracking futures profit or loss), with
+  a description that says funding.
+- A fee with a positive amount (a rebate) is Koinly's ``fee refund`` and CoinTracking's
+  ``Other Income``.
+- Transfers between the user's own accounts, borrowing, repaying and entries cexledger
+  does not understand (kind ``other``) are untagged deposits or withdrawals whose
+  description says what they are: they are neither income nor a loss.
+
+Text: dates are UTC ``YYYY-MM-DD HH:MM:SS`` (:func:`utc_text`); amounts positive, without
+exponent or trailing zeros (:func:`amount_text`); a row's id (Koinly ``TxHash``,
+CoinTracking ``Tx-ID``) is ``<exchange>-<record id>-<seq>`` for an entry and
+``<exchange>-<record id>+<record id>…`` for a trade (:func:`entry_id`, :func:`trade_id`),
+the funding wallet's ids prefixed ``funding-`` (its ids are not documented to be apart from
+financial records'); ids of financial and tax records share one space, as one movement has
+one id in both. The same entry therefore has the same id in every export, whatever the
+filters, and a re-import deduplicates.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from .._clock import DAY_MS
+from ..archive import Archive
+from ..ledger import Filters, Pairing, Trade, read_entries
+from ..model import Kind, LedgerEntry
+
+__all__ = [
+    "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note",
+    "amount_text", "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures",
+    "label_of", "merged_what", "selected", "trade_id", "trade_what", "unpaired_note", "utc_day",
+    "utc_text",
+]
+
+IN, OUT = "in", "out"
+FUTURES_CATEGORIES = frozenset({"USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"})
+"""Bitget's futures categories; every CoinW entry is a futures entry too."""
+_FUTURES_EXCHANGES = frozenset({"coinw"})
+_EXCHANGE_NAMES = {"bitget": "Bitget", "coinw": "CoinW"}
+_STREAM_TAGS = {"funding-records": "funding-"}
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """How an entry is written: ``koinly`` label (``""``: untagged), ``cointracking`` type,
+    ``what`` (a description's first words), ``merge`` (merged by Koinly's ``--merge-daily``)."""
+
+    koinly: str
+    cointracking: str
+    what: str
+    merge: bool = False
+
+
+_PROFIT = "Derivatives / Futures Profit"
+_LOSS = "Derivatives / Futures Loss"
+_GAIN = "realized gain"
+
+LABELS: dict[tuple[Kind, str, bool | None], Label] = {
+    # (kind, direction, futures — None: either) -> label
+    (Kind.REALIZED_PNL, IN, None): Label(_GAIN, _PROFIT, "futures profit", merge=True),
+    (Kind.REALIZED_PNL, OUT, None): Label(_GAIN, _LOSS, "futures loss", merge=True),
+    (Kind.LIQUIDATION, IN, None): Label(_GAIN, _PROFIT, "liquidation", merge=True),
+    (Kind.LIQUIDATION, OUT, None): Label(_GAIN, _LOSS, "liquidation", merge=True),
+    (Kind.FUNDING, IN, None): Label(_GAIN, _PROFIT, "funding received", merge=True),
+    (Kind.FUNDING, OUT, None): Label(_GAIN, _LOSS, "funding paid", merge=True),
+    (Kind.FEE, OUT, True): Label("margin fee", "Margin Fee", "futures fee", merge=True),
+    (Kind.FEE, OUT, False): Label("cost", "Other Fee", "fee", merge=True),
+    (Kind.FEE, IN, None): Label("fee refund", "Other Income", "fee refund", merge=True),
+    (Kind.INTEREST, OUT, None): Label("loan fee", "Borrowing Fee", "interest paid"),
+    (Kind.INTEREST, IN, None): Label("lending interest", "Other Income", "interest received"),
+    (Kind.DEPOSIT, IN, None): Label("", "Deposit", "deposit"),
+    (Kind.DEPOSIT, OUT, None): Label("", "Withdrawal", "deposit reversed"),
+    (Kind.WITHDRAWAL, OUT, None): Label("", "Withdrawal", "withdrawal"),
+    (Kind.WITHDRAWAL, IN, None): Label("", "Deposit", "withdrawal returned"),
+    (Kind.TRANSFER, IN, None): Label("", "Deposit", "transfer between own accounts"),
+    (Kind.TRANSFER, OUT, None): Label("", "Withdrawal", "transfer between own accounts"),
+    (Kind.BORROW, IN, None): Label("", "Deposit", "loan borrowed, not income"),
+    (Kind.BORROW, OUT, None): Label("", "Withdrawal", "loan borrowed, reversed"),
+    (Kind.REPAY, OUT, None): Label("", "Withdrawal", "loan repaid, not a loss"),
+    (Kind.REPAY, IN, None): Label("", "Deposit", "loan repayment returned"),
+    (Kind.OTHER, IN, None): Label("", "Deposit", "not understood by cexledger (other)"),
+    (Kind.OTHER, OUT, None): Label("", "Withdrawal", "not understood by cexledger (other)"),
+    # legs that Pairing could not pair (a paired trade is a row of its own)
+    (Kind.TRADE, IN, None): Label("", "Deposit", "trade leg without a partner"),
+    (Kind.TRADE, OUT, None): Label("", "Withdrawal", "trade leg without a partner"),
+    (Kind.CONVERT, IN, None): Label("", "Deposit", "conversion leg without a partner"),
+    (Kind.CONVERT, OUT, None): Label("", "Withdrawal", "conversion leg without a partner"),
+}
+TRADE_TYPE = "Trade"    # CoinTracking's type of a paired trade (Koinly: no label)
+
+
+def is_futures(exchange: str, category: str | None) -> bool:
+    """Whether an entry of ``exchange`` booked under ``category`` is a futures entry."""
+    return exchange in _FUTURES_EXCHANGES or category in FUTURES_CATEGORIES
+
+
+def label_of(kind: Kind, amount: Decimal, futures: bool) -> Label:
+    """The :data:`LABELS` row of an entry (``amount`` non-zero)."""
+    direction = IN if amount > 0 else OUT
+    return LABELS.get((kind, direction, None)) or LABELS[(kind, direction, futures)]
+
+
+def events(entries: Iterable[LedgerEntry], notes: list[str] | None) -> Iterator[Trade | LedgerEntry]:
+    """``entries`` (ledger order) as trades (paired legs) and entries, without entries that
+    moved nothing (a tax file has no zero rows); at the end, the unpaired-legs note is
+    appended to ``notes``."""
+    pairing = Pairing(entries)
+    for item in pairing:
+        if isinstance(item, Trade) or item.amount:
+            yield item
+    note = unpaired_note(pairing.unpaired)
+    if note and notes is not None:
+        notes.append(note)
+
+
+def selected(archive: Archive, account: str | None, exchange: str | None, since_ms: int | None,
+             until_ms: int | None) -> Iterator[LedgerEntry]:
+    """The ledger's entries a writer's arguments select (``since_ms <= ts < until_ms``)."""
+    return read_entries(archive, Filters(account, exchange, None, since_ms, until_ms))
+
+
+def amount_text(value: Decimal) -> str:
+    """``|value|`` as plain decimal text: no exponent, no trailing zeros (``1E-18`` ->
+    ``0.000000000000000001``, ``1.50`` -> ``1.5``, ``1E+3`` -> ``1000``)."""
+    text = format(value.copy_abs(), "f")    # abs() would round to the context's 28 digits
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+@lru_cache(maxsize=64)
+def _day_text(day: int) -> str:
+    return (_EPOCH + timedelta(days=day)).isoformat()
+
+
+def utc_day(ts_ms: int) -> str:
+    """The UTC date of Unix milliseconds ``ts_ms``: ``2026-01-02``."""
+    return _day_text(ts_ms // DAY_MS)
+
+
+def utc_text(ts_ms: int) -> str:
+    """Unix milliseconds as UTC ``YYYY-MM-DD HH:MM:SS`` (the milliseconds dropped)."""
+    return _second_text(ts_ms // 1000)
+
+
+@lru_cache(maxsize=256)
+def _second_text(second: int) -> str:
+    day, seconds = divmod(second, DAY_MS // 1000)
+    return f"{_day_text(day)} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@lru_cache(maxsize=64)
+def exchange_name(exchange: str) -> str:
+    """The exchange as people write it: ``Bitget``, ``CoinW``."""
+    return _EXCHANGE_NAMES.get(exchange, exchange.capitalize())
+
+
+def _tagged(entry: LedgerEntry) -> str:
+    return _STREAM_TAGS.get(entry.stream, "") + entry.record_id
+
+
+def entry_id(entry: LedgerEntry) -> str:
+    """The unique id of an entry's row: ``bitget-<record id>-<seq>``."""
+    return f"{entry.exchange}-{_tagged(entry)}-{entry.seq}"
+
+
+@lru_cache(maxsize=4096)
+def _entry_parts(kind: Kind, incoming: bool, exchange: str, account: str, category: str | None,
+                 symbol: str | None, exchange_type: str | None, stream: str) -> tuple[Label, str, str]:
+    label = label_of(kind, Decimal(1 if incoming else -1), is_futures(exchange, category))
+    what = f"{label.what} ({exchange_type})" if exchange_type else label.what
+    symbol_text = f" {symbol}" if symbol else ""
+    return (label, f"{what}; {_where(exchange, account, category)}{symbol_text}; record ",
+            f"{exchange}-{_STREAM_TAGS.get(stream, '')}")
+
+
+def entry_text(entry: LedgerEntry) -> tuple[Label, str, str]:
+    """An entry's (non-zero amount) label, description and row id (:func:`entry_id`): the
+    description is ``<what> (<exchange type>); <Exchange> <account> <category> <symbol>;
+    record <id>``. What entries share is built once."""
+    label, described, id_prefix = _entry_parts(
+        entry.kind, entry.amount > 0, entry.exchange, entry.account, entry.category, entry.symbol,
+        entry.exchange_type, entry.stream)
+    return label, described + entry.record_id, f"{id_prefix}{entry.record_id}-{entry.seq}"
+
+
+def trade_id(trade: Trade) -> str:
+    """The unique id of a trade's row: ``bitget-<record id>+<record id>…``, its records in
+    ledger order (an entry's id always ends in ``-<seq>``, a trade's never does)."""
+    return f"{trade.exchange}-" + "+".join(dict.fromkeys(map(_tagged, trade.entries)))
+
+
+def _where(exchange: str, account: str, category: str | None) -> str:
+    return f"{exchange_name(exchange)} {account}" + (f" {category}" if category else "")
+
+
+def trade_what(trade: Trade) -> str:
+    """The description of a trade's row: what, where, which exchange types and records."""
+    what = "trade" if trade.kind is Kind.TRADE else "conversion"
+    types = ", ".join(dict.fromkeys(e.exchange_type for e in trade.entries if e.exchange_type))
+    symbol = f" {trade.symbol}" if trade.symbol else ""
+    return (f"{what}{symbol}" + (f" ({types})" if types else "")
+            + f"; {_where(trade.exchange, trade.account, trade.category)}; records {'+'.join(trade.record_ids)}")
+
+
+def merged_what(count: int, kinds: Iterable[str], exchange: str, account: str, day: str) -> str:
+    """The description of a row that merges ``count`` entries of one day."""
+    return (f"{count} entries merged ({', '.join(sorted(set(kinds)))}) of {day} UTC; "
+            f"{exchange_name(exchange)} {account}")
+
+
+def unpaired_note(count: int) -> str | None:
+    """The note on trade legs that had no partner, ``None`` when there were none."""
+    if not count:
+        return None
+    legs = "1 trade leg has" if count == 1 else f"{count} trade legs have"
+    return (f"{legs} no partner (no opposite leg of the same account, symbol and time): "
+            "written as plain movements, described 'leg without a partner'")
+
+
+def accounts_note(accounts: Iterable[str]) -> str | None:
+    """The note on a Koinly file holding several accounts, ``None`` for one or none."""
+    names = sorted(set(accounts))
+    if len(names) < 2:
+        return None
+    return (f"this file holds {len(names)} accounts ({', '.join(names)}); Koinly imports a file "
+            "into one wallet: export each with --account")
+
+
+def flush(writer: Any, text: io.StringIO, rows: list[list[str]], out: Any) -> int:
+    """Write ``rows`` (and the header still in ``text``) out; returns how many, ``rows`` emptied."""
+    writer.writerows(rows)
+    out.write(text.getvalue().encode())
+    text.seek(0)
+    text.truncate()
+    count = len(rows)
+    rows.clear()
+    return count

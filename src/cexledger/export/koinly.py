@@ -1,0 +1,151 @@
+"""Koinly's universal CSV template: one row per movement, a trade one row of both coins.
+
+Header, exactly Koinly's: :data:`HEADER`. Dates UTC ``YYYY-MM-DD HH:MM:SS``; amounts
+positive, plain decimal text; no row moves nothing. Each entry is a ``Received`` (money in)
+or a ``Sent`` row (money out) with the label of :data:`cexledger.export._tax.LABELS`
+(realized PnL, liquidations and funding ``realized gain``; futures fees ``margin fee``, other
+fees ``cost``; interest ``loan fee`` / ``lending interest``; deposits, withdrawals, transfers
+between own accounts, borrowing, repaying and not-understood entries untagged, the
+description saying which). A paired trade is one row: ``Sent`` the coin paid, ``Received``
+the coin got (both as the legs booked them, before fees), ``Fee`` its fee; a fee in a second
+coin is a row of its own (``cost``), as is a refunded fee (``fee refund``: Koinly's deposits
+take no fee). ``Description`` names exchange, account, category, exchange type and record
+id(s); ``TxHash`` is the row's unique id, the same in every export, so a re-import
+deduplicates. Over a file: received - sent - fee, per coin, is the ledger's sum.
+
+``merge_daily``: entries whose label merges (realized PnL, liquidations, funding, fees) are
+summed per UTC day, account, coin and label into one row (none when the sum is zero), dated
+at the day's last merged entry and written after that day's other rows; its ``TxHash`` is
+``cexledger-<account>-<day>-<coin>-<label>``. Trades, deposits, withdrawals, transfers and
+interest stay one row each. Entries come in time order, so a day's sums are written when the
+next day starts: memory holds one day's sums, not the ledger.
+
+Koinly imports a file into one wallet: a file of several accounts gets a note (export each
+with ``--account``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import BinaryIO
+
+from .._clock import DAY_MS
+from .._json import EXACT
+from ..archive import Archive
+from ..ledger import Trade
+from ..model import Kind, LedgerEntry
+from . import _tax
+from ._pipeline import WholeWrites
+
+__all__ = ["HEADER", "koinly_rows", "write_koinly"]
+
+HEADER = ("Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency",
+          "Fee Amount", "Fee Currency", "Net Worth Amount", "Net Worth Currency", "Label",
+          "Description", "TxHash")
+_EOL = "\r\n"
+_BATCH = 4096
+_amount = _tax.amount_text
+
+
+def _row(ts: int, amount: Decimal, coin: str, label: str, what: str, txid: str) -> list[str]:
+    if amount > 0:
+        return [_tax.utc_text(ts), "", "", _amount(amount), coin, "", "", "", "", label, what, txid]
+    return [_tax.utc_text(ts), _amount(amount), coin, "", "", "", "", "", "", label, what, txid]
+
+
+def _trade_rows(trade: Trade) -> list[list[str]]:
+    """The trade's row, then one row per fee that cannot be its ``Fee``."""
+    (got, received), (paid, sent) = trade.received, trade.sent
+    fees = [(coin, fee) for coin, fee in trade.fees if fee < 0]
+    extra = fees[1:] + [(coin, fee) for coin, fee in trade.fees if fee > 0]
+    fee_amount, fee_coin = (_amount(fees[0][1]), fees[0][0]) if fees else ("", "")
+    txid = _tax.trade_id(trade)
+    rows = [[_tax.utc_text(trade.ts), _amount(sent), paid, _amount(received), got, fee_amount, fee_coin,
+             "", "", "", _tax.trade_what(trade), txid]]
+    futures = _tax.is_futures(trade.exchange, trade.category)
+    for coin, fee in extra:
+        label = _tax.label_of(Kind.FEE, fee, futures)
+        rows.append(_row(trade.ts, fee, coin, label.koinly, f"{label.what} of {_tax.trade_what(trade)}",
+                         f"{txid}-fee-{coin}"))
+    return rows
+
+
+class _Day:
+    """The merged sums of one UTC day: (account, coin, label) -> [sum, count, kinds, last ts, exchange]."""
+
+    def __init__(self) -> None:
+        self.day: int | None = None
+        self.sums: dict[tuple[str, str, str], list] = {}
+
+    def add(self, entry: LedgerEntry, label: str) -> None:
+        key = (entry.account, entry.coin or "", label)
+        held = self.sums.get(key)
+        if held is None:
+            self.sums[key] = [entry.amount, 1, {entry.kind.value}, entry.ts, entry.exchange]
+        else:
+            held[0] = EXACT.add(held[0], entry.amount)
+            held[1] += 1
+            held[2].add(entry.kind.value)
+            held[3] = entry.ts
+
+    def rows(self) -> list[list[str]]:
+        """The day's merged rows (in the order first met), and the day emptied."""
+        rows = []
+        for (account, coin, label), (total, count, kinds, ts, exchange) in self.sums.items():
+            if total:
+                day = _tax.utc_day(ts)
+                what = _tax.merged_what(count, kinds, exchange, account, day)
+                txid = f"cexledger-{account}-{day}-{coin}-{label.replace(' ', '-')}"
+                rows.append(_row(ts, total, coin, label, what, txid))
+        self.sums.clear()
+        return rows
+
+
+def write_koinly(archive: Archive, out: BinaryIO, *, account: str | None = None,
+                 exchange: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
+                 notes: list[str] | None = None, merge_daily: bool = False) -> int:
+    """Write the selected ledger as Koinly's universal CSV; returns the rows written."""
+    return koinly_rows(_tax.selected(archive, account, exchange, since_ms, until_ms), out,
+                       notes=notes, merge_daily=merge_daily)
+
+
+def koinly_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *, notes: list[str] | None = None,
+                merge_daily: bool = False) -> int:
+    """Write ``entries`` (in ledger order) as Koinly's universal CSV; returns the rows written."""
+    out = WholeWrites(out)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator=_EOL)
+    writer.writerow(HEADER)
+    written = 0
+    accounts: dict[str, None] = {}
+    merged = _Day() if merge_daily else None
+    rows: list[list[str]] = []
+    entry_text = _tax.entry_text
+    for item in _tax.events(entries, notes):
+        accounts[item.account] = None
+        if merged is not None:
+            day = item.ts // DAY_MS
+            if day != merged.day:
+                rows += merged.rows()
+                merged.day = day
+        if isinstance(item, Trade):
+            rows += _trade_rows(item)
+        else:
+            label, what, txid = entry_text(item)
+            if merged is not None and label.merge:
+                merged.add(item, label.koinly)
+            else:
+                rows.append(_row(item.ts, item.amount, item.coin or "", label.koinly, what, txid))
+        if len(rows) >= _BATCH:
+            written += _tax.flush(writer, text, rows, out)
+    if merged is not None:
+        rows += merged.rows()
+    written += _tax.flush(writer, text, rows, out)
+    note = _tax.accounts_note(accounts)
+    if note and notes is not None:
+        notes.append(note)
+    return written
+
