@@ -1,0 +1,493 @@
+"""Beancount 3: the ledger as a file ``bean-check`` accepts, with balance assertions.
+
+**Transactions.** One per ledger record (its entries, in ``seq`` order: a Bitget row's
+amount and its fee are two postings pairs of one transaction), one per paired spot trade
+(:class:`~cexledger.ledger.Trade`: the coin received ``@@`` the total sent, so it balances
+exactly; fees as their own postings). Each entry is a posting to the asset account and its
+opposite to the counter account of its kind. Metadata: ``record-id`` (a trade:
+``record-ids``, space separated), ``stream``, ``exchange-type``, ``time`` (UTC, ms); on each
+asset posting ``seq`` and ``kind``. Amounts are the archive's exact decimals, never rounded,
+never in exponent form.
+
+**Accounts.** ``Assets:<Exchange>:<Account>:<Category>`` (``Assets:Bitget:Main:UsdtFutures``,
+Bitget's funding wallet ``...:Funding``). Counter accounts, per kind:
+
+============================  ==========================================================
+realized_pnl, liquidation     ``Income:<Exchange>:<Account>:Pnl`` (both signs)
+fee                           ``Expenses:<Exchange>:<Account>:Fees``
+funding                       ``Income:<Exchange>:<Account>:Funding`` (both signs: paid
+                              funding is negative income, as a loss is negative PnL)
+interest                      ``Expenses:<Exchange>:<Account>:Interest``
+transfer                      ``Equity:<Exchange>:<Account>:Transfers`` (between the
+                              user's own accounts: neither income nor loss)
+deposit / withdrawal          ``Equity:<Exchange>:<Account>:Deposits`` / ``...:Withdrawals``
+borrow, repay                 ``Liabilities:<Exchange>:<Account>:Loans``
+trade, convert (no partner)   ``Equity:<Exchange>:<Account>:Unpaired`` (counted in a note)
+other                         ``Equity:<Exchange>:<Account>:Other``
+============================  ==========================================================
+
+plus ``Equity:...:Opening-Balances`` and ``Equity:...:Unexplained`` (below).
+
+**Names.** An account name component must match ``[\\p{Lu}\\p{Nd}][\\p{L}\\p{Nd}-]*``:
+exchange, account and category names are split into runs of letters and digits, each run
+capitalised and the rest lower-cased, and joined (``my_sub-1`` -> ``MySub1``,
+``USDT-FUTURES`` -> ``UsdtFutures``, ``main`` -> ``Main``); a result that does not start
+with an upper-case letter or digit gets an ``X`` in front (``主账户`` -> ``X主账户``).
+A commodity must match ``[A-Z]([A-Z0-9'._-]{0,22}[A-Z0-9])?``: a coin that does is kept as
+it is; otherwise it is upper-cased, characters outside ``A-Z0-9'._-`` dropped, a leading
+non-letter gets an ``X`` (``1000PEPE`` -> ``X1000PEPE``, ``usdt`` -> ``USDT``), trailing
+punctuation dropped, a name longer than 24 is cut to 19 plus ``-`` and 4 hex digits of its
+SHA-1. Every mapping is written down in the file, so it is reversible: each ``commodity``
+directive carries ``name: "<the exchange's symbol>"``, each ``open`` directive
+``cexledger-exchange``, ``cexledger-account``, ``cexledger-category`` (the originals). Two
+names that map to one (``usdt`` and ``USDT``; ``my_sub`` and ``My-Sub``) are disambiguated,
+not refused: the one met second in ledger order gets ``-`` and 4 hex digits of its SHA-1
+appended, and a note says so.
+
+**Balance assertions** (Bitget: every record's ``balance``, on its last entry). A *chain* is
+one (exchange, account, category, coin). Its opening balance is the first reported balance
+less the entries exported before and with it: a transaction from ``Opening-Balances`` on the
+chain's first day. Entries of one ``ts`` are taken together (the archive's order of equal
+times is not the exchange's): the chain continues when the previous balance plus their sum
+is one of the balances they report. After each UTC day with entries, the chain's balance is
+asserted with ``~ 0`` (exact) dated the day **after** (beancount applies an assertion at the
+start of its date). Where the chain does not continue (records missing from the archive)
+the difference is booked to ``Equity:<Exchange>:<Account>:Unexplained`` by a transaction
+with both record ids as metadata (``after-record-id``, ``record-id``), and a note tells the
+user; an archive without holes has none. Beancount sums with Python's default 28
+significant digits: a chain whose balance needs more (digits above the smallest decimal
+seen in the chain) gets no further assertions, with a note. CoinW reports no balance: its
+chains have no assertion and no opening balance.
+
+**Layout.** A header comment (what, which archive and filters, by whom), then directives in
+ledger order: ``commodity`` and ``open`` directives where first needed, all dated on the
+export's first day (so on or before every use); beancount sorts by date itself. One pass,
+memory flat: per chain only its running state is held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import BinaryIO
+
+from .. import __version__
+from .._json import EXACT
+from ..archive import Archive
+from ..ledger import Filters, Pairing, Trade, read_entries
+from ..model import Kind, LedgerEntry
+from ._pipeline import WholeWrites
+
+__all__ = ["account_component", "commodity_name", "write_beancount"]
+
+BEANCOUNT_DIGITS = 28
+"""Significant digits of beancount's sums (Python's default decimal context)."""
+
+MAX_NOTES = 20
+"""Gap notes written one by one; past this many, one line counts the rest."""
+
+COUNTER = {
+    Kind.REALIZED_PNL: ("Income", "Pnl"), Kind.LIQUIDATION: ("Income", "Pnl"),
+    Kind.FEE: ("Expenses", "Fees"), Kind.FUNDING: ("Income", "Funding"),
+    Kind.INTEREST: ("Expenses", "Interest"), Kind.TRANSFER: ("Equity", "Transfers"),
+    Kind.DEPOSIT: ("Equity", "Deposits"), Kind.WITHDRAWAL: ("Equity", "Withdrawals"),
+    Kind.BORROW: ("Liabilities", "Loans"), Kind.REPAY: ("Liabilities", "Loans"),
+    Kind.TRADE: ("Equity", "Unpaired"), Kind.CONVERT: ("Equity", "Unpaired"),
+    Kind.OTHER: ("Equity", "Other"),
+}
+"""The counter account (root, last component) of each kind's entries."""
+
+OPENING = ("Equity", "Opening-Balances")
+UNEXPLAINED = ("Equity", "Unexplained")
+
+_DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
+_ZERO = Decimal(0)
+_COMMODITY = re.compile(r"[A-Z](?:[A-Z0-9'._-]{0,22}[A-Z0-9])?\Z")
+_FLUSH = 1 << 16
+
+
+def _hash4(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:4].upper()
+
+
+def _is_letter_or_digit(c: str) -> bool:
+    cat = unicodedata.category(c)
+    return cat[0] == "L" or cat == "Nd"
+
+
+def account_component(name: str) -> str:
+    """A valid account name component for ``name`` (see the module docstring)."""
+    runs, run = [], []
+    for c in name:
+        if _is_letter_or_digit(c):
+            run.append(c)
+        elif run:
+            runs.append("".join(run))
+            run = []
+    if run:
+        runs.append("".join(run))
+    text = "".join(r[:1].upper() + r[1:].lower() for r in runs)
+    text = "".join(c for c in text if _is_letter_or_digit(c))   # upper() may add marks
+    if not text or unicodedata.category(text[0]) not in ("Lu", "Nd"):
+        text = "X" + text
+    return text
+
+
+def commodity_name(coin: str) -> str:
+    """A valid commodity for the exchange's ``coin`` (see the module docstring)."""
+    if _COMMODITY.match(coin):
+        return coin
+    text = "".join(c for c in coin.upper() if c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'._-")
+    if not text[:1].isalpha():
+        text = "X" + text
+    text = text.rstrip("'._-")
+    if len(text) > 24:
+        text = f"{text[:19]}-{_hash4(coin)}"
+    return text
+
+
+def _dec(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _q(text: object) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Names:
+    """Names as they are first met, each mapping kept one to one (collisions suffixed)."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+        self._maps: dict[str, dict[str, str]] = {"component": {}, "commodity": {}}
+        self._taken: dict[str, dict[str, str]] = {"component": {}, "commodity": {}}
+
+    def _name(self, space: str, original: str, mapped: str) -> str:
+        known = self._maps[space].get(original)
+        if known is not None:
+            return known
+        taken = self._taken[space]
+        if mapped in taken:
+            other = taken[mapped]
+            suffix = "-" + _hash4(original)
+            mapped = (mapped[:24 - len(suffix)] if space == "commodity" else mapped) + suffix
+            self.notes.append(f"beancount: {original!r} and {other!r} both map to one name; "
+                              f"{original!r} is written as {mapped}")
+        taken[mapped] = original
+        self._maps[space][original] = mapped
+        return mapped
+
+    def component(self, original: str) -> str:
+        return self._name("component", original, account_component(original))
+
+    def commodity(self, coin: str) -> str:
+        return self._name("commodity", coin, commodity_name(coin))
+
+
+class _Chain:
+    """One (exchange, account, category, coin)'s balance: running state only."""
+
+    __slots__ = ("asset", "commodity", "label", "first_day", "known", "pending", "min_exp",
+                 "asserting", "group_ts", "group_sum", "group", "last_id", "touched")
+
+    def __init__(self, asset: str, commodity: str, label: str, day: int) -> None:
+        self.asset, self.commodity, self.label, self.first_day = asset, commodity, label, day
+        self.known: Decimal | None = None     # the balance, once a record reported one
+        self.pending = _ZERO                  # sum of entries before the first report
+        self.min_exp = 0
+        self.asserting = True
+        self.group_ts: int | None = None
+        self.group_sum = _ZERO
+        self.group: dict[str, list] = {}      # record id -> [sum, balance] at group_ts
+        self.last_id: str | None = None       # the record whose balance ``known`` was
+        self.touched = False
+
+
+class _Writer:
+    def __init__(self, out: BinaryIO, notes: list[str]) -> None:
+        self.out = WholeWrites(out)
+        self.notes = notes
+        self.names = _Names(notes)
+        self.buf: list[str] = []
+        self.size = 0
+        self.opened: set[str] = set()
+        self.commodities: set[str] = set()
+        self.chains: dict[tuple, _Chain] = {}
+        self.day: int | None = None
+        self.open_day: int | None = None
+        self.days: dict[int, str] = {}
+        self.gaps = 0
+        self.assertions = 0
+
+    # output ---------------------------------------------------------------------------
+    def emit(self, text: str) -> None:
+        self.buf.append(text)
+        self.size += len(text)
+        if self.size >= _FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buf:
+            self.out.write("".join(self.buf).encode())
+            self.buf, self.size = [], 0
+
+    def date(self, day: int) -> str:
+        text = self.days.get(day)
+        if text is None:
+            text = self.days[day] = (_EPOCH + timedelta(days=day)).isoformat()
+        return text
+
+    # names ----------------------------------------------------------------------------
+    def account(self, root: str, exchange: str, account: str, last: str, *,
+                category: str | None = None) -> str:
+        name = ":".join((root, self.names.component(exchange), self.names.component(account), last))
+        if name not in self.opened:
+            self.opened.add(name)
+            meta = [f"  cexledger-exchange: {_q(exchange)}\n", f"  cexledger-account: {_q(account)}\n"]
+            if category is not None:
+                meta.append(f"  cexledger-category: {_q(category)}\n")
+            self.emit(f"{self.date(self.open_day)} open {name}\n{''.join(meta)}")
+        return name
+
+    def asset(self, e: LedgerEntry | Trade) -> str:
+        category = e.category if e.category is not None else "UNKNOWN"
+        return self.account("Assets", e.exchange, e.account, self.names.component(category),
+                            category=category)
+
+    def commodity(self, coin: str | None) -> str:
+        coin = coin or "UNKNOWN"
+        name = self.names.commodity(coin)
+        if name not in self.commodities:
+            self.commodities.add(name)
+            self.emit(f"{self.date(self.open_day)} commodity {name}\n  name: {_q(coin)}\n")
+        return name
+
+    # the ledger -----------------------------------------------------------------------
+    def start_day(self, ts: int) -> None:
+        day = ts // _DAY_MS
+        if self.open_day is None:
+            self.open_day = day
+        if day != self.day:
+            if self.day is not None:
+                self.end_day()
+            self.day = day
+
+    def record(self, entries: list[LedgerEntry]) -> None:
+        first = entries[0]
+        self.start_day(first.ts)
+        asset = self.asset(first)
+        lines = [f"{self.date(self.day)} * {_q(_narration(first.kind, first))}\n",
+                 f"  record-id: {_q(first.record_id)}\n", f"  stream: {_q(first.stream)}\n"]
+        if first.exchange_type:
+            lines.append(f"  exchange-type: {_q(first.exchange_type)}\n")
+        lines.append(f"  time: {_q(_time(first.ts))}\n")
+        for e in entries:
+            cur = self.commodity(e.coin)
+            root, last = COUNTER[e.kind]
+            counter = self.account(root, e.exchange, e.account, last)
+            amount = _dec(e.amount)
+            lines.append(f"  {asset}  {amount} {cur}\n    seq: {e.seq}\n    kind: {_q(e.kind.value)}\n")
+            lines.append(f"  {counter}  {_dec(-e.amount)} {cur}\n")
+            self.chain_add(e, asset, cur)
+        self.emit("".join(lines))
+
+    def trade(self, t: Trade) -> None:
+        self.start_day(t.ts)
+        asset = self.asset(t)
+        (coin_in, got), (coin_out, paid) = t.received, t.sent
+        cur_in, cur_out = self.commodity(coin_in), self.commodity(coin_out)
+        types = " ".join(dict.fromkeys(e.exchange_type or "" for e in t.entries)).strip()
+        lines = [f"{self.date(self.day)} * {_q(_narration(t.kind, t))}\n",
+                 f"  record-ids: {_q(' '.join(t.record_ids))}\n",
+                 f"  stream: {_q(' '.join(dict.fromkeys(e.stream for e in t.entries)))}\n"]
+        if types:
+            lines.append(f"  exchange-type: {_q(types)}\n")
+        lines += [f"  time: {_q(_time(t.ts))}\n",
+                  f"  {asset}  {_dec(got)} {cur_in} @@ {_dec(-paid)} {cur_out}\n",
+                  f"  {asset}  {_dec(paid)} {cur_out}\n"]
+        if t.fees:
+            fees = self.account("Expenses", t.exchange, t.account, "Fees")
+            for coin, fee in t.fees:
+                cur = self.commodity(coin)
+                lines.append(f"  {asset}  {_dec(fee)} {cur}\n")
+                lines.append(f"  {fees}  {_dec(-fee)} {cur}\n")
+        self.emit("".join(lines))
+        for e in t.entries:
+            self.chain_add(e, asset, self.commodity(e.coin))
+
+    # balance chains ---------------------------------------------------------------------
+    def chain_add(self, e: LedgerEntry, asset: str, cur: str) -> None:
+        key = (e.exchange, e.account, e.category, e.coin)
+        chain = self.chains.get(key)
+        if chain is None:
+            label = f"{e.exchange} {e.account} {e.category} {e.coin}"
+            chain = self.chains[key] = _Chain(asset, cur, label, self.day)
+        if e.ts != chain.group_ts:
+            self.close_group(chain, key)
+            chain.group_ts = e.ts
+        chain.touched = True
+        chain.min_exp = min(chain.min_exp, e.amount.as_tuple().exponent)
+        chain.group_sum = EXACT.add(chain.group_sum, e.amount)
+        slot = chain.group.setdefault(e.record_id, [_ZERO, None])
+        slot[0] = EXACT.add(slot[0], e.amount)
+        if e.balance is not None:
+            slot[1] = e.balance
+            chain.min_exp = min(chain.min_exp, e.balance.as_tuple().exponent)
+
+    def close_group(self, chain: _Chain, key: tuple) -> None:
+        group, total = chain.group, chain.group_sum
+        reported = [(rid, b) for rid, (_, b) in group.items() if b is not None]
+        if not reported:
+            if chain.known is None:
+                chain.pending = EXACT.add(chain.pending, total)
+            else:
+                chain.known = EXACT.add(chain.known, total)
+        elif chain.known is None:
+            before = EXACT.add(chain.pending, total)
+            firsts = {EXACT.subtract(EXACT.subtract(b, group[rid][0]), chain.pending)
+                      for rid, b in reported}
+            lasts = [(rid, EXACT.subtract(b, before)) for rid, b in reported]
+            rid, opening = next(((r, o) for r, o in lasts if o in firsts), _last(lasts))
+            chain.known = EXACT.add(opening, before)
+            chain.last_id = rid
+            self.opening(chain, key, opening)
+        else:
+            expected = EXACT.add(chain.known, total)
+            match = next((rid for rid, b in reported if b == expected), None)
+            if match is None:
+                rid, balance = _last(reported)
+                self.unexplained(chain, key, rid, EXACT.subtract(balance, expected))
+                expected, match = balance, rid
+            chain.known, chain.last_id = expected, match
+        chain.group, chain.group_sum = {}, _ZERO
+
+    def opening(self, chain: _Chain, key: tuple, amount: Decimal) -> None:
+        exchange, account = key[0], key[1]
+        equity = self.account(*OPENING[:1], exchange, account, OPENING[1])
+        self.emit(f"{self.date(chain.first_day)} * {_q('opening balance: ' + chain.label)}\n"
+                  f"  {chain.asset}  {_dec(amount)} {chain.commodity}\n"
+                  f"  {equity}  {_dec(-amount)} {chain.commodity}\n")
+
+    def unexplained(self, chain: _Chain, key: tuple, rid: str, amount: Decimal) -> None:
+        exchange, account = key[0], key[1]
+        equity = self.account(UNEXPLAINED[0], exchange, account, UNEXPLAINED[1])
+        after = chain.last_id or ""
+        self.emit(f"{self.date(self.day)} * {_q('balance chain breaks: ' + chain.label)}\n"
+                  f"  after-record-id: {_q(after)}\n  record-id: {_q(rid)}\n"
+                  f"  {chain.asset}  {_dec(amount)} {chain.commodity}\n"
+                  f"  {equity}  {_dec(-amount)} {chain.commodity}\n")
+        self.gaps += 1
+        if self.gaps <= MAX_NOTES:
+            self.notes.append(
+                f"beancount: {chain.label}: the balance after record {after} plus the "
+                f"entries up to record {rid} is off by {_dec(amount)} (records missing from "
+                f"the archive?); booked to {equity} on {self.date(self.day)}")
+
+    def end_day(self) -> None:
+        assert self.day is not None
+        date = self.date(self.day + 1)
+        for key, chain in self.chains.items():
+            if not chain.touched:
+                continue
+            chain.touched = False
+            self.close_group(chain, key)
+            chain.group_ts = None
+            if chain.known is None or not chain.asserting:
+                continue
+            digits = chain.known.adjusted() - chain.min_exp + 1
+            if digits > BEANCOUNT_DIGITS:
+                chain.asserting = False
+                self.notes.append(f"beancount: {chain.label}: balances need {digits} significant "
+                                  f"digits, beancount sums with {BEANCOUNT_DIGITS}: no assertions "
+                                  f"from {date} on")
+                continue
+            self.emit(f"{date} balance {chain.asset}  {_dec(chain.known)} ~ 0 {chain.commodity}\n")
+            self.assertions += 1
+
+    def finish(self, pairing: Pairing) -> None:
+        if self.day is not None:
+            self.end_day()
+        self.flush()
+        if pairing.unpaired:
+            self.notes.append(f"beancount: {pairing.unpaired} trade legs had no partner: written "
+                              "as movements against Equity:<Exchange>:<Account>:Unpaired")
+        if self.gaps > MAX_NOTES:
+            self.notes.append(f"beancount: {self.gaps - MAX_NOTES} more balance chain breaks "
+                              "(see the Unexplained transactions)")
+
+
+def _last(pairs: list[tuple[str, Decimal]]) -> tuple[str, Decimal]:
+    """The pair of the record last in the exchange's order: by numeric id where every id is
+    a number (Bitget's ids grow with time), else the last met."""
+    if all(rid.isdigit() for rid, _ in pairs):
+        return max(pairs, key=lambda p: int(p[0]))
+    return pairs[-1]
+
+
+def _narration(kind: Kind, e: LedgerEntry | Trade) -> str:
+    return " ".join(x for x in (e.exchange, kind.value, e.category, e.symbol) if x)
+
+
+def _time(ts: int) -> str:
+    seconds, ms = divmod(ts, 1000)
+    day, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return f"{(_EPOCH + timedelta(days=day)).isoformat()}T{h:02}:{m:02}:{s:02}.{ms:03}Z"
+
+
+def _header(archive: Archive, filters: dict[str, object]) -> str:
+    chosen = ", ".join(f"{k} {v}" for k, v in filters.items() if v is not None) or "none"
+    return (f"; Beancount ledger written by cexledger {__version__} (cexledger export -f beancount)\n"
+            f"; archive: {archive.display_url}\n"
+            f"; filters: {chosen}\n"
+            "; One transaction per ledger record or paired spot trade, record ids as metadata;\n"
+            "; original exchange, account, category and coin names are the metadata of the\n"
+            "; open and commodity directives. Balance assertions are exact (~ 0).\n\n")
+
+
+def write_beancount(archive: Archive, out: BinaryIO, *, account: str | None = None,
+                    exchange: str | None = None, since_ms: int | None = None,
+                    until_ms: int | None = None, notes: list[str] | None = None) -> int:
+    """Write the ledger as Beancount; returns the number of transactions written for
+    records and trades (opening balances and adjustments not counted)."""
+    notes = notes if notes is not None else []
+    filters = Filters(account=account, exchange=exchange, since_ms=since_ms, until_ms=until_ms)
+    w = _Writer(out, notes)
+    w.emit(_header(archive, {"account": account, "exchange": exchange,
+                             "since": None if since_ms is None else _time(since_ms),
+                             "until": None if until_ms is None else _time(until_ms)}))
+    pairing = Pairing(read_entries(archive, filters))
+    count = 0
+    for group in _records(pairing):
+        if isinstance(group, Trade):
+            w.trade(group)
+        else:
+            w.record(group)
+        count += 1
+    w.finish(pairing)
+    return count
+
+
+def _records(items: Iterable[Trade | LedgerEntry]) -> Iterable[Trade | list[LedgerEntry]]:
+    """Trades as they are; consecutive entries of one record as one list."""
+    held: list[LedgerEntry] = []
+    for item in items:
+        if isinstance(item, Trade):
+            if held:
+                yield held
+                held = []
+            yield item
+            continue
+        if held and (item.exchange, item.stream, item.record_id, item.account) != (
+                held[0].exchange, held[0].stream, held[0].record_id, held[0].account):
+            yield held
+            held = []
+        held.append(item)
+    if held:
+        yield held
