@@ -78,7 +78,7 @@ from typing import BinaryIO
 from .. import __version__
 from .._json import EXACT
 from ..archive import Archive
-from ..ledger import Filters, Pairing, Trade, read_entries
+from ..ledger import LEG_KINDS, Filters, Pairing, Trade, read_entries
 from ..model import Kind, LedgerEntry
 from ._pipeline import WholeWrites
 
@@ -152,7 +152,16 @@ def commodity_name(coin: str) -> str:
 
 
 def _dec(value: Decimal) -> str:
-    return format(value, "f")
+    """An amount's exact text: every digit it has, no exponent (zero as ``0``, never ``-0``)."""
+    return format(value, "f") if value else "0"
+
+
+def _plain(value: Decimal) -> str:
+    """A computed sum's text: no exponent, no trailing zeros."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def _q(text: object) -> str:
@@ -222,7 +231,7 @@ class _Writer:
         self.open_day: int | None = None
         self.days: dict[int, str] = {}
         self.gaps = 0
-        self.assertions = 0
+        self.unpaired = 0
 
     # output ---------------------------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -290,6 +299,8 @@ class _Writer:
             cur = self.commodity(e.coin)
             root, last = COUNTER[e.kind]
             counter = self.account(root, e.exchange, e.account, last)
+            if e.kind in LEG_KINDS and e.amount:
+                self.unpaired += 1            # a leg the pairing passed on: no partner
             amount = _dec(e.amount)
             lines.append(f"  {asset}  {amount} {cur}\n    seq: {e.seq}\n    kind: {_q(e.kind.value)}\n")
             lines.append(f"  {counter}  {_dec(-e.amount)} {cur}\n")
@@ -370,8 +381,8 @@ class _Writer:
         exchange, account = key[0], key[1]
         equity = self.account(*OPENING[:1], exchange, account, OPENING[1])
         self.emit(f"{self.date(chain.first_day)} * {_q('opening balance: ' + chain.label)}\n"
-                  f"  {chain.asset}  {_dec(amount)} {chain.commodity}\n"
-                  f"  {equity}  {_dec(-amount)} {chain.commodity}\n")
+                  f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
+                  f"  {equity}  {_plain(-amount)} {chain.commodity}\n")
 
     def unexplained(self, chain: _Chain, key: tuple, rid: str, amount: Decimal) -> None:
         exchange, account = key[0], key[1]
@@ -379,13 +390,13 @@ class _Writer:
         after = chain.last_id or ""
         self.emit(f"{self.date(self.day)} * {_q('balance chain breaks: ' + chain.label)}\n"
                   f"  after-record-id: {_q(after)}\n  record-id: {_q(rid)}\n"
-                  f"  {chain.asset}  {_dec(amount)} {chain.commodity}\n"
-                  f"  {equity}  {_dec(-amount)} {chain.commodity}\n")
+                  f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
+                  f"  {equity}  {_plain(-amount)} {chain.commodity}\n")
         self.gaps += 1
         if self.gaps <= MAX_NOTES:
             self.notes.append(
                 f"beancount: {chain.label}: the balance after record {after} plus the "
-                f"entries up to record {rid} is off by {_dec(amount)} (records missing from "
+                f"entries up to record {rid} is off by {_plain(amount)} (records missing from "
                 f"the archive?); booked to {equity} on {self.date(self.day)}")
 
     def end_day(self) -> None:
@@ -406,15 +417,14 @@ class _Writer:
                                   f"digits, beancount sums with {BEANCOUNT_DIGITS}: no assertions "
                                   f"from {date} on")
                 continue
-            self.emit(f"{date} balance {chain.asset}  {_dec(chain.known)} ~ 0 {chain.commodity}\n")
-            self.assertions += 1
+            self.emit(f"{date} balance {chain.asset}  {_plain(chain.known)} ~ 0 {chain.commodity}\n")
 
-    def finish(self, pairing: Pairing) -> None:
+    def finish(self) -> None:
         if self.day is not None:
             self.end_day()
         self.flush()
-        if pairing.unpaired:
-            self.notes.append(f"beancount: {pairing.unpaired} trade legs had no partner: written "
+        if self.unpaired:
+            self.notes.append(f"beancount: {self.unpaired} trade legs had no partner: written "
                               "as movements against Equity:<Exchange>:<Account>:Unpaired")
         if self.gaps > MAX_NOTES:
             self.notes.append(f"beancount: {self.gaps - MAX_NOTES} more balance chain breaks "
@@ -462,15 +472,14 @@ def write_beancount(archive: Archive, out: BinaryIO, *, account: str | None = No
     w.emit(_header(archive, {"account": account, "exchange": exchange,
                              "since": None if since_ms is None else _time(since_ms),
                              "until": None if until_ms is None else _time(until_ms)}))
-    pairing = Pairing(read_entries(archive, filters))
     count = 0
-    for group in _records(pairing):
+    for group in _records(Pairing(read_entries(archive, filters))):
         if isinstance(group, Trade):
             w.trade(group)
         else:
             w.record(group)
         count += 1
-    w.finish(pairing)
+    w.finish()
     return count
 
 
