@@ -311,3 +311,12 @@ def test_a_balance_beyond_beancounts_precision_stops_assertions_with_a_note(tmp_
     assert_bean_check_passes(path)
     assert _balances(load(path)) == []
     assert len(notes) == 1 and "29 significant digits" in notes[0], notes
+
+
+def test_amounts_beyond_28_digits_are_written_exactly_on_both_postings(tmp_path):
+    big = "98765432123.123456789012345678"                      # 29 significant digits
+    rows = [row(1, T0, "transfer", "USDT", big, None), row(2, T0 + 1, "fee", "USDT", "-" + big, None)]
+    path, _, _ = export(tmp_path, rows)
+    assert_bean_check_passes(path)
+    text = path.read_text()
+    assert text.count(f"  {big} USDT") == 2 and text.count(f"  -{big} USDT") == 2, text

@@ -165,7 +165,11 @@ def _plain(value: Decimal) -> str:
 
 
 def _q(text: object) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A beancount string."""
+    text = str(text)
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 class _Names:
@@ -192,23 +196,24 @@ class _Names:
         return mapped
 
     def component(self, original: str) -> str:
-        return self._name("component", original, account_component(original))
+        known = self._maps["component"].get(original)
+        return known if known is not None else self._name("component", original, account_component(original))
 
     def commodity(self, coin: str) -> str:
-        return self._name("commodity", coin, commodity_name(coin))
+        known = self._maps["commodity"].get(coin)
+        return known if known is not None else self._name("commodity", coin, commodity_name(coin))
 
 
 class _Chain:
     """One (exchange, account, category, coin)'s balance: running state only."""
 
-    __slots__ = ("asset", "commodity", "label", "first_day", "known", "pending", "min_exp",
+    __slots__ = ("asset", "commodity", "label", "first_day", "known", "pending",
                  "asserting", "group_ts", "group_sum", "group", "last_id", "touched")
 
     def __init__(self, asset: str, commodity: str, label: str, day: int) -> None:
         self.asset, self.commodity, self.label, self.first_day = asset, commodity, label, day
         self.known: Decimal | None = None     # the balance, once a record reported one
         self.pending = _ZERO                  # sum of entries before the first report
-        self.min_exp = 0
         self.asserting = True
         self.group_ts: int | None = None
         self.group_sum = _ZERO
@@ -224,12 +229,16 @@ class _Writer:
         self.names = _Names(notes)
         self.buf: list[str] = []
         self.size = 0
-        self.opened: set[str] = set()
-        self.commodities: set[str] = set()
+        self.accounts: dict[tuple, str] = {}       # (root, exchange, account, last) -> name
+        self.assets: dict[tuple, str] = {}         # (exchange, account, category) -> name
+        self.counters: dict[tuple, str] = {}       # (exchange, account, kind) -> name
+        self.commodities: dict[str | None, str] = {}
         self.chains: dict[tuple, _Chain] = {}
         self.day: int | None = None
         self.open_day: int | None = None
         self.days: dict[int, str] = {}
+        self.heads: dict[tuple, str] = {}
+        self.postings: dict[tuple, tuple[str, str, str, str, str]] = {}
         self.gaps = 0
         self.unpaired = 0
 
@@ -254,9 +263,11 @@ class _Writer:
     # names ----------------------------------------------------------------------------
     def account(self, root: str, exchange: str, account: str, last: str, *,
                 category: str | None = None) -> str:
-        name = ":".join((root, self.names.component(exchange), self.names.component(account), last))
-        if name not in self.opened:
-            self.opened.add(name)
+        key = (root, exchange, account, last)
+        name = self.accounts.get(key)
+        if name is None:
+            name = self.accounts[key] = ":".join(
+                (root, self.names.component(exchange), self.names.component(account), last))
             meta = [f"  cexledger-exchange: {_q(exchange)}\n", f"  cexledger-account: {_q(account)}\n"]
             if category is not None:
                 meta.append(f"  cexledger-category: {_q(category)}\n")
@@ -264,17 +275,48 @@ class _Writer:
         return name
 
     def asset(self, e: LedgerEntry | Trade) -> str:
-        category = e.category if e.category is not None else "UNKNOWN"
-        return self.account("Assets", e.exchange, e.account, self.names.component(category),
-                            category=category)
+        key = (e.exchange, e.account, e.category)
+        name = self.assets.get(key)
+        if name is None:
+            category = e.category if e.category is not None else "UNKNOWN"
+            name = self.assets[key] = self.account(
+                "Assets", e.exchange, e.account, self.names.component(category), category=category)
+        return name
+
+    def counter(self, e: LedgerEntry) -> str:
+        key = (e.exchange, e.account, e.kind)
+        name = self.counters.get(key)
+        if name is None:
+            root, last = COUNTER[e.kind]
+            name = self.counters[key] = self.account(root, e.exchange, e.account, last)
+        return name
 
     def commodity(self, coin: str | None) -> str:
-        coin = coin or "UNKNOWN"
-        name = self.names.commodity(coin)
-        if name not in self.commodities:
-            self.commodities.add(name)
-            self.emit(f"{self.date(self.open_day)} commodity {name}\n  name: {_q(coin)}\n")
+        name = self.commodities.get(coin)
+        if name is None:
+            original = coin or "UNKNOWN"
+            name = self.commodities[coin] = self.names.commodity(original)
+            self.emit(f"{self.date(self.open_day)} commodity {name}\n  name: {_q(original)}\n")
         return name
+
+    def head(self, e: LedgerEntry) -> str:
+        """A record transaction's text from its flag to its ``record-id:`` key (the
+        narration, stream and exchange type are few: cached)."""
+        key = (e.exchange, e.kind, e.category, e.symbol, e.stream, e.exchange_type)
+        text = self.heads.get(key)
+        if text is None:
+            kind = _q(e.exchange_type)
+            text = self.heads[key] = (
+                f" * {_q(_narration(e.kind, e))}\n  stream: {_q(e.stream)}\n"
+                + (f"  exchange-type: {kind}\n" if e.exchange_type else "") + "  record-id: ")
+        return text
+
+    def time(self, ts: int) -> str:
+        """The ``time:`` line of ``ts`` (in the current day), newline first."""
+        seconds, ms = divmod(ts - self.day * _DAY_MS, 1000)
+        h, rest = divmod(seconds, 3600)
+        m, s = divmod(rest, 60)
+        return f'\n  time: "{self.date(self.day)}T{h:02}:{m:02}:{s:02}.{ms:03}Z"\n'
 
     # the ledger -----------------------------------------------------------------------
     def start_day(self, ts: int) -> None:
@@ -290,22 +332,30 @@ class _Writer:
         first = entries[0]
         self.start_day(first.ts)
         asset = self.asset(first)
-        lines = [f"{self.date(self.day)} * {_q(_narration(first.kind, first))}\n",
-                 f"  record-id: {_q(first.record_id)}\n", f"  stream: {_q(first.stream)}\n"]
-        if first.exchange_type:
-            lines.append(f"  exchange-type: {_q(first.exchange_type)}\n")
-        lines.append(f"  time: {_q(_time(first.ts))}\n")
+        lines = [self.date(self.day), self.head(first), _q(first.record_id),
+                 self.time(first.ts)]
+        postings, append = self.postings, lines.append
         for e in entries:
-            cur = self.commodity(e.coin)
-            root, last = COUNTER[e.kind]
-            counter = self.account(root, e.exchange, e.account, last)
-            if e.kind in LEG_KINDS and e.amount:
-                self.unpaired += 1            # a leg the pairing passed on: no partner
-            amount = _dec(e.amount)
-            lines.append(f"  {asset}  {amount} {cur}\n    seq: {e.seq}\n    kind: {_q(e.kind.value)}\n")
-            lines.append(f"  {counter}  {_dec(-e.amount)} {cur}\n")
-            self.chain_add(e, asset, cur)
+            amount = e.amount
+            key = (asset, e.exchange, e.account, e.kind, e.coin)
+            parts = postings.get(key)
+            if parts is None:
+                parts = postings[key] = self.posting_parts(asset, e)
+            if amount:
+                if e.kind in LEG_KINDS:
+                    self.unpaired += 1        # a leg the pairing passed on: no partner
+                append(f"{parts[0]}{amount:f}{parts[1]}{e.seq}{parts[2]}{amount.copy_negate():f}{parts[3]}")
+            else:
+                append(f"{parts[0]}0{parts[1]}{e.seq}{parts[2]}0{parts[3]}")
+            self.chain_add(e, parts[4])
         self.emit("".join(lines))
+
+    def posting_parts(self, asset: str, e: LedgerEntry) -> tuple[str, str, str, str, str]:
+        """The constant texts around an entry's amount, seq and negated amount, and its
+        commodity."""
+        cur, counter = self.commodity(e.coin), self.counter(e)
+        return (f"  {asset}  ", f" {cur}\n    seq: ", f"\n    kind: \"{e.kind.value}\"\n  {counter}  ",
+                f" {cur}\n", cur)
 
     def trade(self, t: Trade) -> None:
         self.start_day(t.ts)
@@ -319,36 +369,34 @@ class _Writer:
         if types:
             lines.append(f"  exchange-type: {_q(types)}\n")
         lines += [f"  time: {_q(_time(t.ts))}\n",
-                  f"  {asset}  {_dec(got)} {cur_in} @@ {_dec(-paid)} {cur_out}\n",
+                  f"  {asset}  {_dec(got)} {cur_in} @@ {_dec(paid.copy_negate())} {cur_out}\n",
                   f"  {asset}  {_dec(paid)} {cur_out}\n"]
         if t.fees:
             fees = self.account("Expenses", t.exchange, t.account, "Fees")
             for coin, fee in t.fees:
                 cur = self.commodity(coin)
                 lines.append(f"  {asset}  {_dec(fee)} {cur}\n")
-                lines.append(f"  {fees}  {_dec(-fee)} {cur}\n")
+                lines.append(f"  {fees}  {_dec(fee.copy_negate())} {cur}\n")
         self.emit("".join(lines))
         for e in t.entries:
-            self.chain_add(e, asset, self.commodity(e.coin))
+            self.chain_add(e, self.commodity(e.coin))
 
     # balance chains ---------------------------------------------------------------------
-    def chain_add(self, e: LedgerEntry, asset: str, cur: str) -> None:
+    def chain_add(self, e: LedgerEntry, cur: str) -> None:
         key = (e.exchange, e.account, e.category, e.coin)
         chain = self.chains.get(key)
         if chain is None:
             label = f"{e.exchange} {e.account} {e.category} {e.coin}"
-            chain = self.chains[key] = _Chain(asset, cur, label, self.day)
+            chain = self.chains[key] = _Chain(self.asset(e), cur, label, self.day)
         if e.ts != chain.group_ts:
             self.close_group(chain, key)
             chain.group_ts = e.ts
         chain.touched = True
-        chain.min_exp = min(chain.min_exp, e.amount.as_tuple().exponent)
         chain.group_sum = EXACT.add(chain.group_sum, e.amount)
         slot = chain.group.setdefault(e.record_id, [_ZERO, None])
         slot[0] = EXACT.add(slot[0], e.amount)
         if e.balance is not None:
             slot[1] = e.balance
-            chain.min_exp = min(chain.min_exp, e.balance.as_tuple().exponent)
 
     def close_group(self, chain: _Chain, key: tuple) -> None:
         group, total = chain.group, chain.group_sum
@@ -382,7 +430,7 @@ class _Writer:
         equity = self.account(*OPENING[:1], exchange, account, OPENING[1])
         self.emit(f"{self.date(chain.first_day)} * {_q('opening balance: ' + chain.label)}\n"
                   f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
-                  f"  {equity}  {_plain(-amount)} {chain.commodity}\n")
+                  f"  {equity}  {_plain(amount.copy_negate())} {chain.commodity}\n")
 
     def unexplained(self, chain: _Chain, key: tuple, rid: str, amount: Decimal) -> None:
         exchange, account = key[0], key[1]
@@ -391,7 +439,7 @@ class _Writer:
         self.emit(f"{self.date(self.day)} * {_q('balance chain breaks: ' + chain.label)}\n"
                   f"  after-record-id: {_q(after)}\n  record-id: {_q(rid)}\n"
                   f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
-                  f"  {equity}  {_plain(-amount)} {chain.commodity}\n")
+                  f"  {equity}  {_plain(amount.copy_negate())} {chain.commodity}\n")
         self.gaps += 1
         if self.gaps <= MAX_NOTES:
             self.notes.append(
@@ -410,7 +458,9 @@ class _Writer:
             chain.group_ts = None
             if chain.known is None or not chain.asserting:
                 continue
-            digits = chain.known.adjusted() - chain.min_exp + 1
+            # an exact sum keeps its addends' smallest exponent: its digits are the digits
+            # beancount's sum of the same postings needs
+            digits = len(chain.known.as_tuple().digits)
             if digits > BEANCOUNT_DIGITS:
                 chain.asserting = False
                 self.notes.append(f"beancount: {chain.label}: balances need {digits} significant "
