@@ -320,3 +320,19 @@ def test_amounts_beyond_28_digits_are_written_exactly_on_both_postings(tmp_path)
     assert_bean_check_passes(path)
     text = path.read_text()
     assert text.count(f"  {big} USDT") == 2 and text.count(f"  -{big} USDT") == 2, text
+
+
+def test_colliding_account_names_are_disambiguated_and_told(tmp_path):
+    rows = [row(1, T0, "deposit", "USDT", "1", "1", account="my_sub", category="FUNDING"),
+            row(2, T0 + 1, "deposit", "USDT", "2", "2", account="My-Sub", category="FUNDING"),
+            # an account named like a category is no collision: another part of the name
+            row(3, T0 + 2, "deposit", "USDT", "3", "3", account="funding", category="FUNDING")]
+    path, notes, _ = export(tmp_path, rows)
+    assert_bean_check_passes(path)
+    opens = {e.meta["cexledger-account"]: e.account for e in load(path)
+             if isinstance(e, data.Open) and e.account.startswith("Assets:")}
+    assert opens["my_sub"] == "Assets:Bitget:MySub:Funding"
+    assert opens["My-Sub"].startswith("Assets:Bitget:MySub-") and opens["My-Sub"].endswith(":Funding")
+    assert opens["funding"] == "Assets:Bitget:Funding:Funding"
+    assert len(opens) == 3 and len(set(opens.values())) == 3
+    assert len(notes) == 1 and "'My-Sub'" in notes[0] and "'my_sub'" in notes[0], notes

@@ -1,7 +1,7 @@
 """Beancount 3: the ledger as a file ``bean-check`` accepts, with balance assertions.
 
 **Transactions.** One per ledger record (its entries, in ``seq`` order: a Bitget row's
-amount and its fee are two postings pairs of one transaction), one per paired spot trade
+amount and its fee are two posting pairs of one transaction), one per paired spot trade
 (:class:`~cexledger.ledger.Trade`: the coin received ``@@`` the total sent, so it balances
 exactly; fees as their own postings). Each entry is a posting to the asset account and its
 opposite to the counter account of its kind. Metadata: ``record-id`` (a trade:
@@ -40,7 +40,8 @@ punctuation dropped, a name longer than 24 is cut to 19 plus ``-`` and 4 hex dig
 SHA-1. Every mapping is written down in the file, so it is reversible: each ``commodity``
 directive carries ``name: "<the exchange's symbol>"``, each ``open`` directive
 ``cexledger-exchange``, ``cexledger-account``, ``cexledger-category`` (the originals). Two
-names that map to one (``usdt`` and ``USDT``; ``my_sub`` and ``My-Sub``) are disambiguated,
+names of one kind (coins; exchanges; accounts; categories) that map to one (``usdt`` and
+``USDT``; accounts ``my_sub`` and ``My-Sub``) are disambiguated,
 not refused: the one met second in ledger order gets ``-`` and 4 hex digits of its SHA-1
 appended, and a note says so.
 
@@ -55,8 +56,8 @@ start of its date). Where the chain does not continue (records missing from the 
 the difference is booked to ``Equity:<Exchange>:<Account>:Unexplained`` by a transaction
 with both record ids as metadata (``after-record-id``, ``record-id``), and a note tells the
 user; an archive without holes has none. Beancount sums with Python's default 28
-significant digits: a chain whose balance needs more (digits above the smallest decimal
-seen in the chain) gets no further assertions, with a note. CoinW reports no balance: its
+significant digits: a chain whose exact balance has more digits than that gets no further
+assertions, with a note. CoinW reports no balance: its
 chains have no assertion and no opening balance.
 
 **Layout.** A header comment (what, which archive and filters, by whom), then directives in
@@ -177,8 +178,9 @@ class _Names:
 
     def __init__(self, notes: list[str]) -> None:
         self.notes = notes
-        self._maps: dict[str, dict[str, str]] = {"component": {}, "commodity": {}}
-        self._taken: dict[str, dict[str, str]] = {"component": {}, "commodity": {}}
+        spaces = ("exchange", "account", "category", "commodity")
+        self._maps: dict[str, dict[str, str]] = {space: {} for space in spaces}
+        self._taken: dict[str, dict[str, str]] = {space: {} for space in spaces}
 
     def _name(self, space: str, original: str, mapped: str) -> str:
         known = self._maps[space].get(original)
@@ -195,9 +197,10 @@ class _Names:
         self._maps[space][original] = mapped
         return mapped
 
-    def component(self, original: str) -> str:
-        known = self._maps["component"].get(original)
-        return known if known is not None else self._name("component", original, account_component(original))
+    def component(self, space: str, original: str) -> str:
+        """The account name component of ``original``, an exchange, account or category."""
+        known = self._maps[space].get(original)
+        return known if known is not None else self._name(space, original, account_component(original))
 
     def commodity(self, coin: str) -> str:
         known = self._maps["commodity"].get(coin)
@@ -267,7 +270,7 @@ class _Writer:
         name = self.accounts.get(key)
         if name is None:
             name = self.accounts[key] = ":".join(
-                (root, self.names.component(exchange), self.names.component(account), last))
+                (root, self.names.component("exchange", exchange), self.names.component("account", account), last))
             meta = [f"  cexledger-exchange: {_q(exchange)}\n", f"  cexledger-account: {_q(account)}\n"]
             if category is not None:
                 meta.append(f"  cexledger-category: {_q(category)}\n")
@@ -280,7 +283,7 @@ class _Writer:
         if name is None:
             category = e.category if e.category is not None else "UNKNOWN"
             name = self.assets[key] = self.account(
-                "Assets", e.exchange, e.account, self.names.component(category), category=category)
+                "Assets", e.exchange, e.account, self.names.component("category", category), category=category)
         return name
 
     def counter(self, e: LedgerEntry) -> str:
@@ -427,7 +430,7 @@ class _Writer:
 
     def opening(self, chain: _Chain, key: tuple, amount: Decimal) -> None:
         exchange, account = key[0], key[1]
-        equity = self.account(*OPENING[:1], exchange, account, OPENING[1])
+        equity = self.account(OPENING[0], exchange, account, OPENING[1])
         self.emit(f"{self.date(chain.first_day)} * {_q('opening balance: ' + chain.label)}\n"
                   f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
                   f"  {equity}  {_plain(amount.copy_negate())} {chain.commodity}\n")
