@@ -79,7 +79,7 @@ from typing import BinaryIO
 from .. import __version__
 from .._json import EXACT
 from ..archive import Archive
-from ..ledger import LEG_KINDS, Filters, Pairing, Trade, read_entries
+from ..ledger import Filters, Pairing, Trade, read_entries
 from ..model import Kind, LedgerEntry
 from ._pipeline import WholeWrites
 
@@ -243,7 +243,6 @@ class _Writer:
         self.heads: dict[tuple, str] = {}
         self.postings: dict[tuple, tuple[str, str, str, str, str]] = {}
         self.gaps = 0
-        self.unpaired = 0
 
     # output ---------------------------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -345,8 +344,6 @@ class _Writer:
             if parts is None:
                 parts = postings[key] = self.posting_parts(asset, e)
             if amount:
-                if e.kind in LEG_KINDS:
-                    self.unpaired += 1        # a leg the pairing passed on: no partner
                 append(f"{parts[0]}{amount:f}{parts[1]}{e.seq}{parts[2]}{amount.copy_negate():f}{parts[3]}")
             else:
                 append(f"{parts[0]}0{parts[1]}{e.seq}{parts[2]}0{parts[3]}")
@@ -472,12 +469,12 @@ class _Writer:
                 continue
             self.emit(f"{date} balance {chain.asset}  {_plain(chain.known)} ~ 0 {chain.commodity}\n")
 
-    def finish(self) -> None:
+    def finish(self, unpaired: int) -> None:
         if self.day is not None:
             self.end_day()
         self.flush()
-        if self.unpaired:
-            self.notes.append(f"beancount: {self.unpaired} trade legs had no partner: written "
+        if unpaired:
+            self.notes.append(f"beancount: {unpaired} trade legs had no partner: written "
                               "as movements against Equity:<Exchange>:<Account>:Unpaired")
         if self.gaps > MAX_NOTES:
             self.notes.append(f"beancount: {self.gaps - MAX_NOTES} more balance chain breaks "
@@ -526,13 +523,14 @@ def write_beancount(archive: Archive, out: BinaryIO, *, account: str | None = No
                              "since": None if since_ms is None else _time(since_ms),
                              "until": None if until_ms is None else _time(until_ms)}))
     count = 0
-    for group in _records(Pairing(read_entries(archive, filters))):
+    pairing = Pairing(read_entries(archive, filters))
+    for group in _records(pairing):
         if isinstance(group, Trade):
             w.trade(group)
         else:
             w.record(group)
         count += 1
-    w.finish()
+    w.finish(pairing.unpaired)
     return count
 
 
