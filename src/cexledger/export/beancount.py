@@ -41,18 +41,19 @@ SHA-1. Every mapping is written down in the file, so it is reversible: each ``co
 directive carries ``name: "<the exchange's symbol>"``, each ``open`` directive
 ``cexledger-exchange``, ``cexledger-account``, ``cexledger-category`` (the originals). Two
 names of one kind (coins; exchanges; accounts; categories) that map to one (``usdt`` and
-``USDT``; accounts ``my_sub`` and ``My-Sub``) are disambiguated,
-not refused: the one met second in ledger order gets ``-`` and 4 hex digits of its SHA-1
-appended, and a note says so.
+``USDT``; accounts ``my_sub`` and ``My-Sub``) are disambiguated, not refused: the one met
+second in ledger order gets ``-`` and 4 hex digits of its SHA-1 appended, and a note says so.
 
 **Balance assertions** (Bitget: every record's ``balance``, on its last entry). A *chain* is
 one (exchange, account, category, coin). Its opening balance is the first reported balance
 less the entries exported before and with it: a transaction from ``Opening-Balances`` on the
 chain's first day. Entries of one ``ts`` are taken together (the archive's order of equal
 times is not the exchange's): the chain continues when the previous balance plus their sum
-is one of the balances they report. After each UTC day with entries, the chain's balance is
-asserted with ``~ 0`` (exact) dated the day **after** (beancount applies an assertion at the
-start of its date). Where the chain does not continue (records missing from the archive)
+is one of the balances they report (at the chain's start: the opening is the value that one
+of them gives as the first and one as the last; at a break, the balance of the last record
+by numeric id, where the ids are numbers, else in ledger order, is taken). After each UTC
+day with entries, the chain's balance is asserted with ``~ 0`` (exact) dated the day
+**after** (beancount applies an assertion at the start of its date). Where the chain does not continue (records missing from the archive)
 the difference is booked to ``Equity:<Exchange>:<Account>:Unexplained`` by a transaction
 with both record ids as metadata (``after-record-id``, ``record-id``), and a note tells the
 user; an archive without holes has none. Beancount sums with Python's default 28
@@ -268,8 +269,9 @@ class _Writer:
         key = (root, exchange, account, last)
         name = self.accounts.get(key)
         if name is None:
-            name = self.accounts[key] = ":".join(
-                (root, self.names.component("exchange", exchange), self.names.component("account", account), last))
+            names = self.names
+            name = self.accounts[key] = ":".join((root, names.component("exchange", exchange),
+                                                  names.component("account", account), last))
             meta = [f"  cexledger-exchange: {_q(exchange)}\n", f"  cexledger-account: {_q(account)}\n"]
             if category is not None:
                 meta.append(f"  cexledger-category: {_q(category)}\n")
@@ -281,8 +283,9 @@ class _Writer:
         name = self.assets.get(key)
         if name is None:
             category = e.category if e.category is not None else "UNKNOWN"
-            name = self.assets[key] = self.account(
-                "Assets", e.exchange, e.account, self.names.component("category", category), category=category)
+            last = self.names.component("category", category)
+            name = self.assets[key] = self.account("Assets", e.exchange, e.account, last,
+                                                   category=category)
         return name
 
     def counter(self, e: LedgerEntry) -> str:
