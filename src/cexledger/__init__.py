@@ -1,5 +1,15 @@
 """cexledger: archive Bitget and CoinW account history exactly, before the exchange forgets it.
 
+As a library::
+
+    import cexledger
+
+    cexledger.sync(config="cexledger.toml", db="archive.db")     # what `cexledger sync` does
+    with cexledger.open("archive.db") as led:                    # read-only, never creates
+        df = led.to_pandas(since="2026-01-01", until="2027-01-01")
+
+(:mod:`cexledger.ledger.reader`, :mod:`cexledger.api`.)
+
 Importing the package runs no other module: the command's entry point (``_entry``) must be
 in control, handling Ctrl-C, before anything slow is imported. The public names below are
 imported on first use.
@@ -13,6 +23,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "open",
+    "sync",
+    "sync_async",
+    "reparse",
+    "AccountResult",
+    "Filters",
+    "Ledger",
+    "MissingExtraError",
+    "NoArchiveError",
+    "OutdatedEntriesError",
+    "RawRecord",
+    "StreamStatus",
     "ArchiveError",
     "ArchiveLockedError",
     "CexledgerError",
@@ -28,8 +50,20 @@ __all__ = [
     "StreamKey",
 ]
 
-#: Where each public name is defined.
+#: Where each public name is defined: ``module`` or ``module:name there``.
 _HOME = {
+    "open": "ledger.reader:open_ledger",
+    "sync": "api",
+    "sync_async": "api",
+    "reparse": "api",
+    "AccountResult": "api",
+    "Filters": "ledger.filters",
+    "Ledger": "ledger.reader",
+    "MissingExtraError": "ledger.reader",
+    "NoArchiveError": "errors",
+    "OutdatedEntriesError": "ledger.current",
+    "RawRecord": "ledger.reader",
+    "StreamStatus": "ledger.reader",
     "ArchiveError": "errors",
     "ArchiveLockedError": "errors",
     "CexledgerError": "errors",
@@ -46,6 +80,12 @@ _HOME = {
 }
 
 if TYPE_CHECKING:
+    from .api import AccountResult, reparse, sync, sync_async
+    from .errors import NoArchiveError
+    from .ledger.current import OutdatedEntriesError
+    from .ledger.filters import Filters
+    from .ledger.reader import Ledger, MissingExtraError, RawRecord, StreamStatus
+    from .ledger.reader import open_ledger as open
     from .errors import (
         ArchiveError,
         ArchiveLockedError,
@@ -66,7 +106,8 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'cexledger' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{home}", __name__), name)
+    module, _, attr = home.partition(":")
+    value = getattr(import_module(f".{module}", __name__), attr or name)
     globals()[name] = value
     return value
 

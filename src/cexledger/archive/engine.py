@@ -40,6 +40,7 @@ __all__ = [
     "Target",
     "create_engine",
     "default_url",
+    "url_of",
     "enable_wal",
     "is_sqlite_file",
     "mask_passwords",
@@ -77,6 +78,15 @@ def default_url() -> str:
     the directory when it creates the database."""
     directory = Path(platformdirs.user_data_dir("cexledger"))
     return f"sqlite:///{directory / 'archive.db'}"
+
+
+def url_of(where: str | os.PathLike[str]) -> str:
+    """The archive URL of ``where``: a URL (it has ``://``) as it is, anything else a SQLite
+    file path (``~`` expanded, made absolute)."""
+    text = os.fspath(where)
+    if isinstance(where, str) and "://" in text:
+        return text
+    return "sqlite:///" + str(Path(text).expanduser().resolve())
 
 
 def _one_line(text: str) -> str:
