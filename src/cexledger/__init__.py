@@ -10,6 +10,11 @@ As a library::
 
 (:mod:`cexledger.ledger.reader`, :mod:`cexledger.api`.)
 
+``sync`` and ``reparse`` also name modules of the package (``cexledger.sync``, the sync
+engine; ``cexledger.reparse``): as attributes of the package they are always the functions
+(importing those modules does not rebind them), and the modules are reached as ``from
+cexledger.sync import …`` (never ``import cexledger.sync as …``, which gives the function).
+
 Importing the package runs no other module: the command's entry point (``_entry``) must be
 in control, handling Ctrl-C, before anything slow is imported. The public names below are
 imported on first use.
@@ -98,6 +103,23 @@ if TYPE_CHECKING:
         RetriableError,
     )
     from .model import Kind, LedgerEntry, Record, StreamKey
+
+
+import sys as _sys
+
+_MODULE = type(_sys)
+#: Public functions named like one of the package's modules (see the module docstring).
+_FUNCTIONS = frozenset({"sync", "reparse"})
+
+
+class _Package(_MODULE):
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _FUNCTIONS and isinstance(value, _MODULE):
+            return      # the import system binding the submodule: the function keeps the name
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> object:
