@@ -182,7 +182,7 @@ class Target:
             action,
             f"{detail} — the file is damaged or not a SQLite database. Restore it from a backup, "
             f"or save what is readable into a new file: sqlite3 {name} .recover | sqlite3 "
-            "recovered.db, then use --db recovered.db",
+            "recovered.db, and use recovered.db as the archive",
         )
 
 
@@ -241,8 +241,9 @@ def writable_place(target: Target) -> None:
     for place in (path, path.parent):
         if place.exists() and not os.access(place, os.W_OK):
             raise target.error(
-                "write to", f"{place} is read-only; `cexledger status` and `cexledger export` "
-                "can read it, a sync needs a writable copy (copy the file and use --db COPY)"
+                "write to", f"{place} is read-only; reads (`cexledger status`, `cexledger export`, "
+                "cexledger.open()) work on it, a sync needs a writable copy: copy the file and "
+                "sync into the copy"
             )
 
 
