@@ -33,7 +33,6 @@ __all__ = [
     "sync_async",
     "reparse",
     "AccountResult",
-    "Filters",
     "Ledger",
     "MissingExtraError",
     "NoArchiveError",
@@ -62,7 +61,6 @@ _HOME = {
     "sync_async": "api",
     "reparse": "api",
     "AccountResult": "api",
-    "Filters": "ledger.filters",
     "Ledger": "ledger.reader",
     "MissingExtraError": "ledger.reader",
     "NoArchiveError": "errors",
@@ -88,7 +86,6 @@ if TYPE_CHECKING:
     from .api import AccountResult, reparse, sync, sync_async
     from .errors import NoArchiveError
     from .ledger.current import OutdatedEntriesError
-    from .ledger.filters import Filters
     from .ledger.reader import Ledger, MissingExtraError, RawRecord, StreamStatus
     from .ledger.reader import open_ledger as open
     from .errors import (
