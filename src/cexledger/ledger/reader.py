@@ -124,7 +124,8 @@ class StreamStatus:
 
 def open_ledger(db: str | os.PathLike[str] | None = None) -> Ledger:
     """The archive at ``db`` (a file path, or a URL: ``sqlite:///…``,
-    ``postgresql://user@host/db``; default: the CLI's default archive), opened read-only."""
+    ``postgresql://user@host/db``; default: the archive ``cexledger`` uses without ``--db``,
+    in the user data directory), opened read-only."""
     if isinstance(db, str) and not db.strip():
         raise ConfigError("db is empty: give the archive's file path or database URL")
     url = default_url() if db is None else url_of(db)
