@@ -73,7 +73,8 @@ class Archive:
         ``busy_timeout`` is how many seconds a SQLite writer waits for another process's lock
         before :class:`~cexledger.errors.ArchiveLockedError`. ``create=False`` opens only an
         archive that exists: a missing SQLite file (its directories included) is not created,
-        and a missing file or an empty database raises :class:`~cexledger.errors.NoArchiveError`. Any failure is a
+        and a missing file or an empty database raises
+        :class:`~cexledger.errors.NoArchiveError` ("no archive at …"). Any failure is a
         one-line :class:`~cexledger.errors.ArchiveError`; nothing this call created is left
         behind, and a database it refuses is not changed. A database with tables but no
         cexledger version table is refused ("is not a cexledger archive") before anything in
