@@ -7,6 +7,10 @@ is one row of several entries, Beancount a transaction of postings): their rows/
 ledger entries they read (``entries_read``; the rows written are kept as ``rows_written``).
 Each run's peak RSS is kept as well.
 
+:func:`to_arrow` times the library's ``cexledger.open(db).to_arrow()`` of every entry in a
+fresh interpreter (the read alone: import and open are left out, as a notebook pays them
+once).
+
 ``sql_floor`` is the scale beside it: the export's own query (the same compiled SQL),
 fetched with bare ``sqlite3`` and thrown away -- what reading the rows in export order costs
 before the export does anything with them. ``startup_s`` (``cexledger --version``) is in every CLI wall time.
@@ -14,8 +18,11 @@ before the export does anything with them. ``startup_s`` (``cexledger --version`
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -72,3 +79,25 @@ def sql_floor(db: Path, fmt: str) -> dict[str, Any]:
         elapsed = time.perf_counter() - start
     return {"query": "records" if fmt == "jsonl" else "entries", "rows": rows,
             "seconds": round(elapsed, 2), "rows_per_s": round(rows / elapsed, 1)}
+
+
+_TO_ARROW = """
+import json, resource, sys, time
+import cexledger
+with cexledger.open(sys.argv[1]) as led:
+    start = time.perf_counter()
+    table = led.to_arrow()
+    seconds = time.perf_counter() - start
+print(json.dumps({"rows": table.num_rows, "seconds": seconds,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def to_arrow(db: Path) -> dict[str, Any]:
+    """Rows/s of ``Ledger.to_arrow()`` over the whole archive, and the process's peak RSS
+    (the table is held in memory: it grows with the archive)."""
+    done = subprocess.run([sys.executable, "-c", _TO_ARROW, str(db)], capture_output=True, text=True,
+                          check=True, timeout=1800)
+    r = json.loads(done.stdout)
+    return {"rows": r["rows"], "seconds": round(r["seconds"], 2),
+            "rows_per_s": round(r["rows"] / r["seconds"], 1), "maxrss_mb": round(r["maxrss_mb"], 1)}

@@ -358,6 +358,15 @@ class Bench:
 
         self.step("exports", exports, [f"export_{f}_rows_per_s" for f in _export.FORMATS])
 
+        def to_arrow() -> None:
+            if db is None:
+                raise RuntimeError("no large archive (the large memory run failed)")
+            r = self.details["library_to_arrow"] = _export.to_arrow(db)
+            self.fig("to_arrow_rows_per_s", f"7. library to_arrow(), {r['rows']:,} entries", r["rows_per_s"],
+                     "rows/s", ">= 500000", f"{r['seconds']} s (open and import not counted), RSS {r['maxrss_mb']} MB")
+
+        self.step("to_arrow", to_arrow, ["to_arrow_rows_per_s"])
+
     # -- 8, 9: the reach streams (tax records, every Bitget stream at once) -----------------
 
     def tax(self) -> None:

@@ -22,14 +22,11 @@ from ._clock import DAY_MS, utc_text
 
 from .archive import StreamSummary, WriteResult
 from .config import Account, mask
-from .exchanges import spec
 from .model import StreamKey
+from .retention import WARN_DAYS, retention_ms, safe_days, shadow_coverage, warning
 from .sync import SyncContext, SyncReport, WorkLeft
 
 __all__ = ["SyncProgress", "Unconfigured", "summary_table", "status_table", "reach_text", "other_types_block", "accounts_table", "sample_table", "fmt_ts"]
-
-WARN_DAYS = 30
-
 
 def fmt_ts(ts: int | None) -> str:
     return "-" if ts is None else utc_text(ts)
@@ -186,40 +183,6 @@ def _coverage_text(coverage: list[tuple[int, int]]) -> str:
     return "\n".join(lines)
 
 
-def first_uncovered(coverage: list[tuple[int, int]], start: int, end: int) -> int:
-    """The earliest point of ``[start, end)`` outside the sorted ``coverage`` (``end`` if none)."""
-    point = start
-    for s, e in coverage:
-        if s > point:
-            break
-        point = max(point, e)
-    return min(point, end)
-
-
-def retention_ms(key: StreamKey) -> int:
-    """How far back the exchange serves ``key``'s stream (90 days for a stream this version
-    does not know: the shortest reach of any stream)."""
-    found = spec(key)
-    return found.retention_ms if found is not None else 90 * DAY_MS
-
-
-def safe_days(summary: StreamSummary, now: int, also: list[tuple[int, int]] = ()) -> float:
-    """Days until history the archive lacks starts leaving the exchange's retention.
-
-    Measured from the first uncovered point inside retention (a hole a failed sync left,
-    or else the end of the newest coverage): from then on, rows there expire unarchived.
-    Only coverage counts, never the records a stream holds: a stream without coverage (an
-    interrupted first sync, a first page that failed) has 0 safe days, whatever it holds.
-    The same rule for every stream, from its spec's ``retention_ms``. The first hour of
-    retention is ignored (syncs stay a few minutes inside the edge). ``also``: coverage of
-    the stream that shadows this one (tax records count financial records' coverage of the
-    same category: they are never fetched where those hold the time).
-    """
-    retention = retention_ms(summary.key)
-    gap = first_uncovered(sorted([*summary.coverage, *also]), now - retention + 3_600_000, now)
-    return (gap + retention - now) / DAY_MS
-
-
 def reach_text(members: list[StreamSummary], now: int) -> str:
     """How far back one stream of one account reaches, in the archive (the oldest covered
     point of any partition) and at the exchange (its spec's retention, and the date that
@@ -261,26 +224,16 @@ def status_table(summaries: list[StreamSummary], now: int,
         return s.key.account, s.key.exchange, s.key.stream
 
     groups = [(head, list(members)) for head, members in groupby(summaries, key=group)]
-    by_key = {s.key: s for s in summaries}
-
-    def shadowing(key: StreamKey) -> list[tuple[int, int]]:
-        found = spec(key)
-        other = (by_key.get(StreamKey(key.account, key.exchange, found.shadowed_by, key.partition))
-                 if found is not None and found.shadowed_by else None)
-        return other.coverage if other is not None else []
+    shadowing = shadow_coverage(summaries)
 
     for n, ((account, exchange, stream), members) in enumerate(groups):
         table = _table("partition", "records", "oldest", "newest", "covered", "safe for",
                        right=("records", "safe for"))
         for s in members:
-            days = safe_days(s, now, shadowing(s.key))
+            days = safe_days(s, now, shadowing[s.key])
             if days < WARN_DAYS:
                 days_text = Text(f"{max(days, 0):.0f} days", style="bold red")
-                warnings.append(
-                    f"{s.key}: history the archive lacks (from "
-                    f"{fmt_ts(now + int(days * DAY_MS) - retention_ms(s.key))}) leaves "
-                    f"{s.key.exchange}'s retention in {max(days, 0):.0f} days — run `cexledger sync`"
-                )
+                warnings.append(warning(s.key, days, now, "run `cexledger sync`"))
             else:
                 days_text = Text(f"{days:.0f} days")
             span = _dates([t for t in (s.oldest_ts, s.newest_ts) if t is not None])

@@ -26,11 +26,12 @@ import typer
 from rich.console import Console
 
 from . import __version__, _exit
-from .archive import Archive, default_url
+from .archive import Archive, default_url, url_of
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Config, default_config_path, load_config
 from .errors import CexledgerError, ConfigError
 from .export import FORMATS as EXPORT_FORMATS
+from .ledger.filters import check_filters
 
 app = typer.Typer(
     name="cexledger",
@@ -169,9 +170,7 @@ def db_url(value: str | None) -> str:
             "--db is empty: give a database URL or file path, or leave --db out to use the "
             "default archive"
         )
-    if "://" not in value:
-        return "sqlite:///" + str(Path(value).expanduser().resolve())
-    return value
+    return url_of(value)
 
 
 def _config(state: State) -> Config:
@@ -179,30 +178,6 @@ def _config(state: State) -> Config:
     for warning in cfg.warnings:
         err.print(f"warning: {warning}", style="yellow", markup=False)
     return cfg
-
-
-def check_filters(archive: Archive, account: str | None, exchange: str | None = None) -> str | None:
-    """Refuse an ``--account`` the archive does not hold, an ``--exchange`` cexledger does
-    not support, or the two together when that account holds no history of that exchange,
-    naming what exists; returns the exchange filter in its canonical form."""
-    from .config import exchange_names
-
-    if exchange is not None:
-        if exchange.lower() not in exchange_names():
-            raise ConfigError(f"unknown exchange {exchange!r} (supported: {', '.join(exchange_names())})")
-        exchange = exchange.lower()
-    if account is not None:
-        names = archive.account_names()
-        if account not in names:
-            raise ConfigError(
-                f"no account {account!r} in the archive (archived: {', '.join(names) or 'none'})"
-            )
-        if exchange is not None:    # both: they must not contradict each other (0 rows)
-            held = sorted({s.key.exchange for s in archive.streams(account)})
-            if exchange not in held:
-                raise ConfigError(f"account {account!r} holds {', '.join(held)} history, not "
-                                  f"{exchange}: drop --exchange or --account")
-    return exchange
 
 
 @app.command()

@@ -3,7 +3,8 @@
     CexledgerError
     ├── ConfigError                 the config file or an option is wrong (user must fix)
     ├── ArchiveError                the database cannot be opened, migrated or written
-    │   └── ArchiveLockedError      another process holds the database
+    │   ├── ArchiveLockedError      another process holds the database
+    │   └── NoArchiveError          nothing is archived there (and it was not to be created)
     └── ExchangeError               an exchange answered with an error (carries context)
         ├── RetriableError          try again later: HTTP 429/5xx, rate-limit codes,
         │                           timeouts, dropped connections, malformed bodies
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigError",
     "ArchiveError",
     "ArchiveLockedError",
+    "NoArchiveError",
     "ExchangeError",
     "RetriableError",
     "FatalAccountError",
@@ -48,6 +50,15 @@ class ArchiveError(CexledgerError):
 
 class ArchiveLockedError(ArchiveError):
     """Another process holds a lock on the archive database."""
+
+
+class NoArchiveError(ArchiveError):
+    """No archive at ``where`` (a missing file, an empty database), and the open was not
+    to create one."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 class ExchangeError(CexledgerError):

@@ -111,7 +111,8 @@ def refusal(account: Account, what: str, *, proven: bool = False) -> IdentityErr
     ``proven``: the keys reach another exchange user, so accepting them is never offered."""
     how = ("give these keys their own account name in the config" if proven else
            f"give these keys their own account name in the config, or, if they reach the same "
-           f"exchange user, run once: cexledger sync --accept-new-identity {account.name}")
+           f"exchange user, run once: cexledger sync --accept-new-identity {account.name} "
+           f"(from Python: cexledger.sync(..., accept_new_identity=[{account.name!r}]))")
     return IdentityError(f"{what}; nothing was written. To proceed, {how}",
                          exchange=account.exchange, account=account.name)
 

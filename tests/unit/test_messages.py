@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cexledger._render import safe_days
+from cexledger.retention import safe_days
 from cexledger.archive import StreamSummary
 from cexledger.config import load_config
 from cexledger.errors import ConfigError

@@ -133,7 +133,7 @@ def test_no_split_for_same_timestamp_unordered_sparse_or_no_room():
 
 
 def test_status_safe_days_counts_holes():
-    from cexledger._render import first_uncovered, safe_days
+    from cexledger.retention import first_uncovered, safe_days
     from cexledger.archive import StreamSummary
     from cexledger.model import StreamKey
 

@@ -14,8 +14,8 @@ migrated with Alembic on open.
 
 from __future__ import annotations
 
-from .engine import default_url
+from .engine import default_url, url_of
 from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary, WriteResult
 from .store import Archive
 
-__all__ = ["AccountIdentity", "Archive", "ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult", "default_url"]
+__all__ = ["AccountIdentity", "Archive", "ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult", "default_url", "url_of"]

@@ -40,6 +40,7 @@ __all__ = [
     "Target",
     "create_engine",
     "default_url",
+    "url_of",
     "enable_wal",
     "is_sqlite_file",
     "mask_passwords",
@@ -77,6 +78,15 @@ def default_url() -> str:
     the directory when it creates the database."""
     directory = Path(platformdirs.user_data_dir("cexledger"))
     return f"sqlite:///{directory / 'archive.db'}"
+
+
+def url_of(where: str | os.PathLike[str]) -> str:
+    """The archive URL of ``where``: a URL (it has ``://``) as it is, anything else a SQLite
+    file path (``~`` expanded, made absolute)."""
+    text = os.fspath(where)
+    if isinstance(where, str) and "://" in text:
+        return text
+    return "sqlite:///" + str(Path(text).expanduser().resolve())
 
 
 def _one_line(text: str) -> str:
@@ -172,7 +182,7 @@ class Target:
             action,
             f"{detail} — the file is damaged or not a SQLite database. Restore it from a backup, "
             f"or save what is readable into a new file: sqlite3 {name} .recover | sqlite3 "
-            "recovered.db, then use --db recovered.db",
+            "recovered.db, and use recovered.db as the archive",
         )
 
 
@@ -231,8 +241,9 @@ def writable_place(target: Target) -> None:
     for place in (path, path.parent):
         if place.exists() and not os.access(place, os.W_OK):
             raise target.error(
-                "write to", f"{place} is read-only; `cexledger status` and `cexledger export` "
-                "can read it, a sync needs a writable copy (copy the file and use --db COPY)"
+                "write to", f"{place} is read-only; reads (`cexledger status`, `cexledger export`, "
+                "cexledger.open()) work on it, a sync needs a writable copy: copy the file and "
+                "sync into the copy"
             )
 
 

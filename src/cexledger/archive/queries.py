@@ -168,8 +168,10 @@ def mutable_ids(conn: sa.Connection, sid: int) -> dict[str, int]:
     return {row.record_id: row.ts for row in rows}
 
 
-def records_statement(account: str | None, exchange: str | None) -> sa.Select[Any]:
-    """Latest record versions in (account, exchange, stream, partition, ts, record_id) order."""
+def records_statement(account: str | None, exchange: str | None, since_ms: int | None = None,
+                      until_ms: int | None = None) -> sa.Select[Any]:
+    """Latest record versions with ``since_ms <= ts < until_ms`` in (account, exchange,
+    stream, partition, ts, record_id) order."""
     stmt = (
         sa.select(_r.stream_id, _s.account, _s.exchange, _s.stream, _s.partition, _r.record_id, _r.ts, _r.raw, _r.version)
         .join(streams, _s.id == _r.stream_id)
@@ -177,6 +179,10 @@ def records_statement(account: str | None, exchange: str | None) -> sa.Select[An
     )
     if exchange is not None:
         stmt = stmt.where(_s.exchange == exchange)
+    if since_ms is not None:
+        stmt = stmt.where(_r.ts >= since_ms)
+    if until_ms is not None:
+        stmt = stmt.where(_r.ts < until_ms)
     return _account_filter(stmt, account)
 
 

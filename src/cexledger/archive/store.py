@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..errors import ArchiveError
+from ..errors import ArchiveError, NoArchiveError
 from ..model import LedgerEntry, Record, StreamKey
 from . import bulk, coverage, queries, writes
 from .engine import (
@@ -73,7 +73,8 @@ class Archive:
         ``busy_timeout`` is how many seconds a SQLite writer waits for another process's lock
         before :class:`~cexledger.errors.ArchiveLockedError`. ``create=False`` opens only an
         archive that exists: a missing SQLite file (its directories included) is not created,
-        and a missing file or an empty database raises "no archive at …". Any failure is a
+        and a missing file or an empty database raises
+        :class:`~cexledger.errors.NoArchiveError` ("no archive at …"). Any failure is a
         one-line :class:`~cexledger.errors.ArchiveError`; nothing this call created is left
         behind, and a database it refuses is not changed. A database with tables but no
         cexledger version table is refused ("is not a cexledger archive") before anything in
@@ -91,9 +92,8 @@ class Archive:
         target = Target.parse(text)
         path = target.sqlite_path
         create = create and not read_only
-        missing = ArchiveError(
-            f"no archive at {target.display if path is None else path} (run `cexledger sync` first)"
-        )
+        where = target.display if path is None else str(path)
+        missing = NoArchiveError(f"no archive at {where} (run `cexledger sync` first)", where)
         if not create and path is not None and not path.exists():
             raise missing
 
@@ -338,9 +338,11 @@ class Archive:
             sid = self._find_sid(conn, key)
             return {} if sid is None else queries.mutable_ids(conn, sid)
 
-    def iter_records(self, *, account: str | None = None, exchange: str | None = None) -> Iterator[ArchivedRecord]:
-        """Latest record versions, ordered by stream key, ts, record_id; streamed in batches."""
-        stmt = queries.records_statement(account, exchange)
+    def iter_records(self, *, account: str | None = None, exchange: str | None = None,
+                     since_ms: int | None = None, until_ms: int | None = None) -> Iterator[ArchivedRecord]:
+        """Latest record versions with ``since_ms <= ts < until_ms``, ordered by stream key,
+        ts, record_id; streamed in batches."""
+        stmt = queries.records_statement(account, exchange, since_ms, until_ms)
         with self._reading() as conn:
             yield from queries.record_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
 

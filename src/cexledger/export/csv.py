@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..archive import Archive
-from ._columns import entry_columns
+from ..ledger.columns import entry_columns
+from ..ledger.filters import Filters
 from ._pipeline import Pipeline, WholeWrites
 
 __all__ = ["write_csv", "CSV_COLUMNS", "iso_ms"]
@@ -64,8 +65,7 @@ def write_csv(archive: Archive, out: BinaryIO, *, account: str | None = None,
     out.write((",".join(CSV_COLUMNS) + _EOL).encode())
     count = 0
     with Pipeline() as pipe:
-        for columns in entry_columns(archive, account=account, exchange=exchange,
-                                     since_ms=since_ms, until_ms=until_ms):
+        for columns in entry_columns(archive, Filters(account, exchange, None, since_ms, until_ms)):
             pipe.submit(lambda c: out.write(_text(_table(c))), columns)
             count += len(columns["ts"])
     return count

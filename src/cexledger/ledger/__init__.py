@@ -1,7 +1,9 @@
 """One ledger convention over the archive (``cexledger.model``): selections of entries
 (:mod:`.filters`), the fast reader of the ledger's entries (:mod:`.entries`), trades paired
-from their legs (:mod:`.pairing`), and the guard against entries an older cexledger derived
-(:mod:`.current`)."""
+from their legs (:mod:`.pairing`), the guard against entries an older cexledger derived
+(:mod:`.current`); imported on use, as they import pyarrow: the entries as Arrow columns and
+the typed table (:mod:`.columns`), and the library's read-only view, ``cexledger.open()``
+(:mod:`.reader`)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
 from ..errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..archive import Archive
 from ..model import Kind
 
-__all__ = ["Filters", "to_ms", "kind_of"]
+__all__ = ["Filters", "check_filters", "to_ms", "kind_of"]
 
 _FORMS = "a date (2026-01-01) or a UTC date and time (2026-01-01T12:30:00)"
 
@@ -83,3 +87,28 @@ class Filters:
         """The keyword arguments of the archive's reads (``Archive.entry_batches``)."""
         return {"account": self.account, "exchange": self.exchange,
                 "since_ms": self.since_ms, "until_ms": self.until_ms}
+
+
+def check_filters(archive: Archive, account: str | None, exchange: str | None = None, *,
+                  both: str = "drop --exchange or --account") -> str | None:
+    """Refuse an ``account`` the archive does not hold, an ``exchange`` cexledger does not
+    support, or the two together when that account holds no history of that exchange (``both``
+    says what to do then), naming what exists; returns the exchange in its canonical form."""
+    from ..config import exchange_names
+
+    if exchange is not None:
+        if exchange.lower() not in exchange_names():
+            raise ConfigError(f"unknown exchange {exchange!r} (supported: {', '.join(exchange_names())})")
+        exchange = exchange.lower()
+    if account is not None:
+        names = archive.account_names()
+        if account not in names:
+            raise ConfigError(
+                f"no account {account!r} in the archive (archived: {', '.join(names) or 'none'})"
+            )
+        if exchange is not None:    # both: they must not contradict each other (0 rows)
+            held = sorted({s.key.exchange for s in archive.streams(account)})
+            if exchange not in held:
+                raise ConfigError(f"account {account!r} holds {', '.join(held)} history, not "
+                                  f"{exchange}: {both}")
+    return exchange
