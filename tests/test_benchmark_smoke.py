@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
 SKIPPED = "skipped (ccxt not installed)"
 
-# Every figure the benchmark must report (issue 7's items 1-7, issue 9's 8 and 9, issue 10's to_arrow).
+# Every figure the benchmark must report (issue 7's items 1-7, issue 9's 8 and 9, issue 10's to_arrow
+# and tax exports).
 FIGURES = {
     "bitget_ratio", "bitget_rows_per_s", "bitget_429_share", "bitget_requests",
     "coinw_ratio", "coinw_rows_per_s", "coinw_29001_share", "coinw_requests",
@@ -29,6 +30,8 @@ FIGURES = {
     "rss_small_mb", "rss_large_mb", "rss_ratio",
     "bitget_incr_requests", "bitget_incr_streams", "coinw_incr_requests", "coinw_incr_streams",
     "export_jsonl_rows_per_s", "export_csv_rows_per_s", "export_parquet_rows_per_s", "to_arrow_rows_per_s",
+    *(f"export_{fmt}_{figure}" for fmt in ("koinly", "cointracking", "beancount")
+      for figure in ("rows_per_s", "rss_mb", "rss_ratio")),
     "tax_ratio", "tax_rows_per_s", "tax_requests", "tax_page_fill", "tax_429_share",
     "all_streams_ratio", "all_streams_rule_ratio",
 }
