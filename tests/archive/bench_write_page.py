@@ -2,8 +2,8 @@
 
     .venv/bin/python tests/archive/bench_write_page.py [--pages 500] [--rows 100] [--url URL]
 
-Writes ``pages`` pages of ``rows`` new records (one entry each, ~300-byte raw, a checkpoint
-and a coverage interval per page, like a real sync) to a fresh SQLite file, or to ``--url``
+Writes ``pages`` pages of ``rows`` new records (two entries each, the amount and the fee;
+~300-byte raw; a checkpoint and a coverage interval per page, like a real sync) to a fresh SQLite file, or to ``--url``
 (an empty database), then re-writes them all unchanged, and prints rows/s for both. On
 SQLite it also prints the *floor* for scale: the same record and entry rows inserted into
 the same schema with bare ``sqlite3`` (one SELECT, two ``executemany`` and a commit per
@@ -41,10 +41,13 @@ def make_pages(pages: int, rows: int) -> list[list[Record]]:
                 f'"amount":"{amount}","fee":"-0.0012345","balance":"{n}.5","coin":"USDT",'
                 f'"ts":"{ts}","category":"USDT-FUTURES","extra":"{"x" * 60}"}}'
             ).encode()
-            entry = LedgerEntry(KEY.account, KEY.exchange, KEY.stream, rid, 0, ts, Kind.FUNDING, "USDT",
-                                amount, Decimal("-0.0012345"), Decimal(f"{n}.5"), "USDT-FUTURES", "BTCUSDT",
-                                "contract_main_settle_fee")
-            page.append(Record(rid, ts, raw, [entry]))
+            entries = [  # the row's amount and its fee (which carries the balance), as Bitget's give
+                LedgerEntry(KEY.account, KEY.exchange, KEY.stream, rid, seq, ts, kind, "USDT", signed,
+                            balance, "USDT-FUTURES", "BTCUSDT", "contract_main_settle_fee")
+                for seq, (kind, signed, balance) in enumerate(
+                    ((Kind.FUNDING, amount, None), (Kind.FEE, Decimal("-0.0012345"), Decimal(f"{n}.5"))))
+            ]
+            page.append(Record(rid, ts, raw, entries))
         result.append(page)
     return result
 
@@ -72,9 +75,9 @@ def floor(path: Path, pages: list[list[Record]]) -> float:
         conn.execute(f"SELECT record_id, raw FROM records WHERE stream_id = 1 AND record_id IN ({','.join('?' * len(ids))})", ids).fetchall()
         conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", [(1, r.record_id, r.ts, r.raw, r.mutable, 1, 0) for r in page])
         conn.executemany(
-            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(1, e.record_id, e.seq, e.account, e.ts, str(e.kind), e.coin, canonical_decimal(e.amount),
-              canonical_decimal(e.fee), None if e.balance is None else canonical_decimal(e.balance),
+              None if e.balance is None else canonical_decimal(e.balance),
               e.category, e.symbol, e.exchange_type) for r in page for e in r.entries],
         )
         conn.execute("COMMIT")

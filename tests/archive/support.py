@@ -7,6 +7,8 @@ from decimal import Decimal
 from cexledger.model import Kind, LedgerEntry, Record, StreamKey
 
 KEY = StreamKey("main", "bitget", "financial-records", "USDT-FUTURES")
+BALANCE = Decimal("100.000000000000000001")
+"""The balance ``make_record`` puts on a record's last entry."""
 
 
 def make_record(
@@ -19,13 +21,15 @@ def make_record(
     mutable: bool = False,
     kind: Kind = Kind.FEE,
 ) -> Record:
-    """A record with one entry per amount; raw defaults to JSON naming the id and amounts."""
+    """A record with one entry per amount, the balance on its last entry (the ledger
+    convention); raw defaults to JSON naming the id and amounts."""
     rid = str(record_id)
     if raw is None:
         raw = ('{"id":"%s","amounts":[%s]}' % (rid, ",".join(amounts))).encode()
+    last = len(amounts) - 1
     entries = [
         LedgerEntry(key.account, key.exchange, key.stream, rid, seq, ts, kind, "USDT", Decimal(amount),
-                    Decimal("-0.01"), Decimal("100.000000000000000001"), "USDT-FUTURES", "BTCUSDT", "contract_main_settle_fee")
+                    BALANCE if seq == last else None, "USDT-FUTURES", "BTCUSDT", "contract_main_settle_fee")
         for seq, amount in enumerate(amounts)
     ]
     return Record(rid, ts, raw, entries, mutable)

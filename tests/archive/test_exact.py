@@ -10,7 +10,7 @@ from cexledger._json import canonical_decimal
 from cexledger.archive import Archive
 from cexledger.model import Kind, LedgerEntry, Record
 
-from .support import KEY, make_record
+from .support import BALANCE, KEY, make_record
 
 AMOUNTS = [
     "0.000000000000000001",
@@ -35,11 +35,10 @@ def test_decimals_round_trip_exactly(archive: Archive) -> None:
         assert isinstance(entry.amount, Decimal)
         assert entry.amount == Decimal(text)
         assert canonical_decimal(entry.amount) == canonical_decimal(Decimal(text))
-        assert entry.fee == Decimal("-0.01")
-        assert entry.balance == Decimal("100.000000000000000001")
+    assert [e.balance for e in got] == [None] * (len(AMOUNTS) - 1) + [BALANCE]
     assert got == [
         LedgerEntry(e.account, e.exchange, e.stream, e.record_id, e.seq, e.ts, e.kind, e.coin,
-                    Decimal(canonical_decimal(e.amount)), e.fee, e.balance, e.category, e.symbol, e.exchange_type)
+                    Decimal(canonical_decimal(e.amount)), e.balance, e.category, e.symbol, e.exchange_type)
         for e in record.entries
     ]
 
@@ -72,7 +71,7 @@ def test_raw_bytes_are_kept_byte_for_byte(archive: Archive) -> None:
 def test_every_kind_and_missing_values_round_trip(archive: Archive) -> None:
     entries = [
         LedgerEntry(KEY.account, KEY.exchange, KEY.stream, "7", seq, 1000, kind, None, Decimal("1"),
-                    Decimal(0), None, None, None, "someBrandNewExchangeType" if kind is Kind.OTHER else None)
+                    None, None, None, "someBrandNewExchangeType" if kind is Kind.OTHER else None)
         for seq, kind in enumerate(Kind)
     ]
     archive.write_page(KEY, [Record("7", 1000, b"{}", entries)])

@@ -26,16 +26,17 @@ TINY = Decimal("0.000000000000000001")
 HUGE = Decimal("12345678901234567890.123456789012345678")
 
 
-def entry(rid, seq, amount, ts=1_700_000_000_000, balance=None):
+def entry(rid, seq, amount, ts=1_700_000_000_000, balance=None, kind=Kind.REALIZED_PNL):
     return LedgerEntry(account="main", exchange="coinw", stream="deals-history", record_id=rid, seq=seq,
-                       ts=ts, kind=Kind.REALIZED_PNL, coin="USDT", amount=amount, fee=-TINY, balance=balance)
+                       ts=ts, kind=kind, coin="USDT", amount=amount, balance=balance)
 
 
 @pytest.fixture
 def one(archive):
     raw = b'{"id":2435521222632017955,\n "netProfit":-0.000000000000000001, "price":85992.40}'
     archive.write_page(KEY, [
-        Record(BIG_ID, 1_700_000_000_000, raw, [entry(BIG_ID, 0, TINY, balance=HUGE), entry(BIG_ID, 1, HUGE.copy_negate())]),
+        Record(BIG_ID, 1_700_000_000_000, raw, [entry(BIG_ID, 0, TINY),
+                                                entry(BIG_ID, 1, HUGE.copy_negate(), balance=HUGE, kind=Kind.FEE)]),
     ])
     return archive
 
@@ -55,8 +56,10 @@ def test_csv_is_exact(one):
     buf = io.BytesIO()
     assert write_csv(one, buf) == 2
     rows = list(csv.DictReader(io.StringIO(buf.getvalue().decode())))
-    assert rows[0]["amount"] == "0.000000000000000001" and rows[0]["balance"] == str(HUGE)
-    assert rows[1]["amount"] == "-" + str(HUGE) and rows[0]["record_id"] == BIG_ID
+    assert rows[0]["amount"] == "0.000000000000000001" and rows[0]["balance"] == ""
+    assert rows[1]["amount"] == "-" + str(HUGE) and rows[1]["balance"] == str(HUGE)
+    assert [r["kind"] for r in rows] == ["realized_pnl", "fee"] and rows[0]["record_id"] == BIG_ID
+    assert list(rows[0]) == list(CSV_COLUMNS) and "fee" not in CSV_COLUMNS
 
 
 def test_parquet_is_exact(one, tmp_path):
@@ -64,8 +67,9 @@ def test_parquet_is_exact(one, tmp_path):
     with path.open("wb") as fh:
         assert write_parquet(one, fh) == 2
     table = pq.read_table(path).to_pylist()
-    assert table[0]["amount"] == TINY and table[0]["balance"] == HUGE and table[1]["amount"] == HUGE.copy_negate()
-    assert table[0]["record_id"] == BIG_ID and table[0]["fee"] == -TINY
+    assert table[0]["amount"] == TINY and table[0]["balance"] is None
+    assert table[1]["amount"] == HUGE.copy_negate() and table[1]["balance"] == HUGE and table[1]["kind"] == "fee"
+    assert table[0]["record_id"] == BIG_ID and "fee" not in table[0]
 
 
 def test_parquet_refuses_to_round(archive):
@@ -111,7 +115,6 @@ def _filled(archive: Archive) -> Archive:
                             list(Kind)[(i + seq) % len(Kind)],
                             None if (i + seq) % 5 == 0 else "USDT",
                             Decimal(i * 1000 + seq).scaleb(-(i % 19)) * (-1 if i % 2 else 1),
-                            Decimal(-i).scaleb(-8),
                             None if i % 4 == 0 else Decimal("12345678901234567890.123456789012345678"),
                             None if i % 3 == 0 else key.partition,
                             None if i % 6 == 1 else f"{key.partition}USDT",
@@ -154,7 +157,7 @@ def test_exports_equal_the_row_by_row_reads(filled, filters, tmp_path):
     assert write_csv(filled, buf, **filters) == len(entries)
     expected = [list(CSV_COLUMNS)] + [
         [_iso(e.ts), str(e.ts), e.account, e.exchange, e.stream, _text(e.category), _text(e.symbol),
-         _text(e.coin), e.kind.value, _text(e.amount), _text(e.fee), _text(e.balance), _text(e.exchange_type),
+         _text(e.coin), e.kind.value, _text(e.amount), _text(e.balance), _text(e.exchange_type),
          e.record_id, str(e.seq)]
         for e in entries]
     assert list(csv.reader(io.StringIO(buf.getvalue().decode(), newline=""))) == expected
@@ -166,7 +169,7 @@ def test_exports_equal_the_row_by_row_reads(filled, filters, tmp_path):
     assert rows == [
         {"time": datetime.fromtimestamp(e.ts / 1000, tz=timezone.utc), "account": e.account, "exchange": e.exchange,
          "stream": e.stream, "category": e.category, "symbol": e.symbol, "coin": e.coin, "kind": e.kind.value,
-         "amount": e.amount, "fee": e.fee, "balance": e.balance, "exchange_type": e.exchange_type,
+         "amount": e.amount, "balance": e.balance, "exchange_type": e.exchange_type,
          "record_id": e.record_id, "seq": e.seq}
         for e in entries]
 
@@ -184,7 +187,7 @@ def test_csv_quotes_exactly_the_cells_that_need_it(archive):
     writer.writerow(CSV_COLUMNS)
     for e in (tricky, plain):
         writer.writerow([_iso(e.ts), e.ts, e.account, e.exchange, e.stream, _text(e.category), _text(e.symbol),
-                         _text(e.coin), e.kind.value, _text(e.amount), _text(e.fee), _text(e.balance),
+                         _text(e.coin), e.kind.value, _text(e.amount), _text(e.balance),
                          _text(e.exchange_type), e.record_id, e.seq])
     assert buf.getvalue().decode() == reference.getvalue()
     assert 'USD\nT' in {row[7] for row in csv.reader(io.StringIO(buf.getvalue().decode(), newline=""))}

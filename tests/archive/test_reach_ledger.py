@@ -27,6 +27,7 @@ from cexledger.archive import Archive
 from cexledger.exchanges import ledger_shadows
 from cexledger.export import write_csv, write_jsonl, write_parquet
 from cexledger.model import Kind, LedgerEntry, Record, StreamKey
+from cexledger.reparse import stamp
 
 DAY = 86_400_000
 NOW = 1_790_000_000_000
@@ -46,7 +47,7 @@ class Move:
 
 def _record(key: StreamKey, rid: str, move: Move) -> Record:
     entry = LedgerEntry(key.account, key.exchange, key.stream, rid, 0, move.ts, Kind.TRANSFER, move.coin,
-                        move.amount, Decimal(0), None, None if key.partition == "FUNDING" else key.partition,
+                        move.amount, None, None if key.partition == "FUNDING" else key.partition,
                         None, "transfer")
     raw = b'{"id":"%s","coin":"%s","amount":"%s","ts":"%d"}' % (rid.encode(), move.coin.encode(),
                                                                 str(move.amount).encode(), move.ts)
@@ -54,11 +55,13 @@ def _record(key: StreamKey, rid: str, move: Move) -> Record:
 
 
 def _write(archive: Archive, key: StreamKey, rows: list[tuple[str, Move]], cover: tuple[int, int] | None) -> None:
-    """Pages of 50 rows; the last page marks ``cover`` (as a window's last page does)."""
+    """Pages of 50 rows; the last page marks ``cover`` (as a window's last page does); the
+    stream is stamped as built by today's normalizer (as a sync does)."""
     pages = [rows[i:i + 50] for i in range(0, len(rows), 50)] or [[]]
     for n, page in enumerate(pages):
         archive.write_page(key, [_record(key, rid, m) for rid, m in page],
                            cover=cover if n == len(pages) - 1 else None)
+    stamp(archive, key)
 
 
 def _amount(i: int) -> Decimal:

@@ -32,7 +32,7 @@ def _tax_stream(db_url: str, account: str, start_ms: int, end_ms: int) -> None:
     """A tax-records stream as a sync writes it (one page, its window covered)."""
     key = StreamKey(account, "bitget", "tax-records", "SPOT")
     entry = LedgerEntry(account, "bitget", key.stream, "1", 0, start_ms + 5, Kind.TRANSFER, "USDT",
-                        Decimal("1.5"), Decimal(0), None, "SPOT", None, "transfer")
+                        Decimal("1.5"), None, "SPOT", None, "transfer")
     with Archive.open(db_url) as archive:
         archive.write_page(key, [Record("1", start_ms + 5, b'{"id":"1"}', [entry])], cover=(start_ms, end_ms))
 

@@ -105,7 +105,7 @@ def _covers(cli, account: str, partition: str, ts: int) -> bool:
 # -- item 27: entries follow a changed mapping ---------------------------------------------
 
 _ENTRY_COLUMNS = ("s.account, s.exchange, s.partition, e.record_id, e.seq, e.ts, e.kind, e.coin, "
-                  "e.amount, e.fee, e.balance, e.category, e.symbol, e.exchange_type")
+                  "e.amount, e.balance, e.category, e.symbol, e.exchange_type")
 
 
 def _entries(cli) -> list[tuple]:

@@ -43,15 +43,15 @@ async def test_doc_example_row_normalizes(make_bitget):
     assert record.record_id == "13111111111111111"
     assert record.ts == 1745853486185
     assert record.mutable is False
-    (entry,) = record.entries
-    assert (entry.account, entry.exchange, entry.stream) == ("main", "bitget", "financial-records")
-    assert (entry.record_id, entry.seq, entry.ts) == ("13111111111111111", 0, 1745853486185)
-    assert entry.kind is Kind.TRADE
-    assert (entry.coin, entry.symbol, entry.category) == ("BTC", "BTCUSDT", "MARGIN")
-    assert entry.amount == Decimal("0.00531168")
-    assert entry.fee == Decimal("-0.00000531")
-    assert entry.balance == Decimal("55.10017801")
-    assert entry.exchange_type == "ORDER_DEALT_IN"
+    entry, fee = record.entries        # the amount, then the fee: an entry of its own
+    for e in (entry, fee):
+        assert (e.account, e.exchange, e.stream) == ("main", "bitget", "financial-records")
+        assert (e.record_id, e.ts) == ("13111111111111111", 1745853486185)
+        assert (e.coin, e.symbol, e.category) == ("BTC", "BTCUSDT", "MARGIN")
+        assert e.exchange_type == "ORDER_DEALT_IN"
+    assert (entry.seq, entry.kind, entry.amount, entry.balance) == (0, Kind.TRADE, Decimal("0.00531168"), None)
+    assert (fee.seq, fee.kind, fee.amount) == (1, Kind.FEE, Decimal("-0.00000531"))
+    assert fee.balance == Decimal("55.10017801")     # after the whole row: on its last entry
 
 
 async def test_exact_numbers_big_ids_unknown_types(make_bitget):
@@ -59,13 +59,13 @@ async def test_exact_numbers_big_ids_unknown_types(make_bitget):
     (record,), unparsed = normalized(page, FINANCIAL, "USDT-FUTURES")
     assert unparsed == 0
     assert record.record_id == "1311111111111111111"  # 19 digits, above 2**53
-    (entry,) = record.entries
-    assert str(entry.amount) == "123456789.123456789012345678"
-    assert entry.fee == Decimal("1E-8")
-    assert str(entry.balance) == "85992.40"
-    assert entry.symbol is None
+    entry, fee = record.entries
+    assert str(entry.amount) == "123456789.123456789012345678" and entry.balance is None
+    assert (fee.kind, fee.amount) == (Kind.FEE, Decimal("1E-8"))    # a positive fee: a rebate
+    assert str(fee.balance) == "85992.40"
+    assert entry.symbol is None and fee.symbol is None
     assert entry.kind is Kind.OTHER
-    assert entry.exchange_type == "BRAND_NEW_TYPE"
+    assert entry.exchange_type == fee.exchange_type == "BRAND_NEW_TYPE"
     assert b'"positionType":"crossed"' in record.raw  # unknown fields kept
 
 
@@ -73,8 +73,8 @@ async def test_missing_fee_and_balance(make_bitget):
     row = b'{"id":"7","ts":"1","amount":"-5","coin":"USDT","type":"TRANSFER_OUT"}'
     page = await make_bitget(Script(bitget_ok([row]))).financial_records("OTHER")
     (record,), _ = normalized(page, FINANCIAL, "OTHER")
-    entry = record.entries[0]
-    assert (entry.fee, entry.balance, entry.kind) == (Decimal(0), None, Kind.TRANSFER)
+    (entry,) = record.entries           # no fee: no fee entry
+    assert (entry.amount, entry.balance, entry.kind) == (Decimal(-5), None, Kind.TRANSFER)
 
 
 @pytest.mark.parametrize(

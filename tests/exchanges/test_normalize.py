@@ -75,7 +75,8 @@ def test_bitget_record_keeps_type_verbatim_and_requested_category():
     entry = record.entries[0]
     assert (record.record_id, record.ts, record.raw) == ("7", 1745853486185, raw)
     assert (entry.kind, entry.exchange_type, entry.category) == (Kind.OTHER, "mystery_Type", "SPOT")
-    assert entry.amount == Decimal("-1.5") and entry.fee == 0 and entry.balance is None
+    assert entry.amount == Decimal("-1.5") and entry.balance is None
+    assert len(record.entries) == 1       # no fee given: no fee entry
 
 
 # --- CoinW ---------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def test_coinw_doc_example():
     assert pnl.amount + fee.amount == Decimal("-0.05179544")
     for e in record.entries:
         assert (e.exchange, e.stream, e.coin, e.symbol) == ("coinw", "deals-history", "USDT", "BTCUSDT")
-        assert (e.category, e.exchange_type, e.fee) == ("USDT-FUTURES", "long/close/manual", 0)
+        assert (e.category, e.exchange_type, e.balance) == ("USDT-FUTURES", "long/close/manual", None)
 
 
 def test_coinw_funding_and_liquidation():

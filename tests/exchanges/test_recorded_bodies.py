@@ -57,9 +57,11 @@ def test_every_synced_body_is_kept_with_its_sources():
     ("name", "category", "expected"),
     [
         (BITGET_DOC, "MARGIN",
-         [("13111111111111111", 1745853486185, Kind.TRADE, "BTC", "0.00531168", "-0.00000531", "55.10017801")]),
-        (BITGET_FUNDING, "USDT-FUTURES",
-         [("1413844852469551105", 1772812800000, Kind.FUNDING, "USDT", "-0.31399125", "0",
+         # the amount, then its fee as an entry of its own, the balance on the row's last entry
+         [("13111111111111111", 1745853486185, Kind.TRADE, "BTC", "0.00531168", None),
+          ("13111111111111111", 1745853486185, Kind.FEE, "BTC", "-0.00000531", "55.10017801")]),
+        (BITGET_FUNDING, "USDT-FUTURES",      # fee "0": no fee entry
+         [("1413844852469551105", 1772812800000, Kind.FUNDING, "USDT", "-0.31399125",
            "59981.7105387860399993")]),
         (BITGET_EMPTY, "SPOT", []),
     ],
@@ -69,11 +71,13 @@ async def test_bitget_recorded_bodies_parse_into_exact_records(make_bitget, name
     assert page.rows == row_bytes(name)
     records, unparsed = normalized(page, FINANCIAL, category)
     assert [r.raw for r in records] == row_bytes(name) and unparsed == 0
-    got = [(r.record_id, r.ts, e.kind, e.coin, e.amount, e.fee, e.balance)
+    got = [(r.record_id, r.ts, e.kind, e.coin, e.amount, e.balance)
            for r in records for e in r.entries]
-    assert got == [(i, ts, k, c, Decimal(a), Decimal(f), Decimal(b)) for i, ts, k, c, a, f, b in expected]
+    assert got == [(i, ts, k, c, Decimal(a), None if b is None else Decimal(b)) for i, ts, k, c, a, b in expected]
     for record in records:
-        assert [e.exchange_type for e in record.entries] == [msgspec.json.decode(record.raw)["type"]]
+        row = msgspec.json.decode(record.raw)
+        assert [e.exchange_type for e in record.entries] == [row["type"]] * len(record.entries)
+        assert sum(e.amount for e in record.entries) == Decimal(row["amount"]) + Decimal(row["fee"])
 
 
 async def test_bitget_cursors_are_opaque_and_the_empty_page_ends_paging(make_bitget):
@@ -108,6 +112,7 @@ async def test_coinw_recorded_body_parses_into_an_exact_record(make_coinw):
     assert record.raw == raw and unparsed == 0
     assert (record.record_id, record.ts, record.mutable) == ("20865618454160389", 1741325037000, False)
     assert page.total == 73
-    # a cancelled trailing TP/SL (status close, orderStatus cancel): it moves no money
-    assert all((e.amount, e.fee) == (0, 0) and e.coin == "USDT" for e in record.entries)
+    # a cancelled trailing TP/SL (status close, orderStatus cancel): it moves no money, so it
+    # gives no entry (it is archived, and understood)
+    assert record.entries == []
     assert len(page.rows) == 1

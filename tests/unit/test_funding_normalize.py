@@ -31,19 +31,19 @@ def test_recorded_body_entries():
         assert derived.record.raw == raw
         (entry,) = derived.record.entries
         entries.append(entry)
-    got = [(e.record_id, e.ts, e.kind, e.coin, e.amount, e.fee, e.balance, e.exchange_type,
+    got = [(e.record_id, e.ts, e.kind, e.coin, e.amount, e.balance, e.exchange_type,
             e.stream, e.category, e.symbol) for e in entries]
     assert got == [
         ("1477174343261219362", 1787918826202, Kind.WITHDRAWAL, "USDT", Decimal("-28.50000000"),
-         Decimal(0), Decimal("0E-8"), "withdraw", FUNDING_STREAM, "FUNDING", None),
+         Decimal("0E-8"), "withdraw", FUNDING_STREAM, "FUNDING", None),
         # "type": "" on a withdraw row that brings money in: the transfer the withdrawal
         # below it spends (the balance chain shows it came from the trading account)
         ("1477141273662556067", 1787918664410, Kind.TRANSFER, "USDT", Decimal("30.00000000"),
-         Decimal(0), Decimal("30.00000000"), "withdraw", FUNDING_STREAM, "FUNDING", None),
+         Decimal("30.00000000"), "withdraw", FUNDING_STREAM, "FUNDING", None),
         ("1477103021016917536", 1787913879280, Kind.TRANSFER, "USDT", Decimal("-30.00000000"),
-         Decimal(0), Decimal("0E-8"), "transfer_out", FUNDING_STREAM, "FUNDING", None),
+         Decimal("0E-8"), "transfer_out", FUNDING_STREAM, "FUNDING", None),
         ("1477193981444267642", 1787913876998, Kind.DEPOSIT, "USDT", Decimal("30.00000000"),
-         Decimal(0), Decimal("30.00000000"), "deposit", FUNDING_STREAM, "FUNDING", None),
+         Decimal("30.00000000"), "deposit", FUNDING_STREAM, "FUNDING", None),
     ]
     # exact decimals, the digits as sent
     assert str(entries[0].amount) == "-28.50000000"
