@@ -11,6 +11,18 @@ Balances are exact: per (category, coin), in (ts, id) ascending order,
 ``balance = previous balance + amount + fee``. Outflows that would overdraw become
 ``TRANSFER_IN`` rows instead.
 
+Spot and margin fills are booked as Bitget books them, two rows (:meth:`BitgetBook.add_pair`)
+with the same ``ts`` and ``symbol`` and consecutive ids: ``ORDER_DEALT_IN`` of the coin
+received, with the fee (negative, in that coin), then ``ORDER_DEALT_FROZEN_OUT`` of the coin
+paid; buys and sells, at a price inside the coin's plausible range (:data:`_PRICES`). A
+conversion (spot only) is likewise ``EXCHANGE_TARGET_TOKEN_USER_IN`` of the coin got, then
+``EXCHANGE_SOURCE_TOKEN_USER_OUT`` of the coin given, same ``ts``, no symbol, no fee. A pair is never broken: a
+fill pays at most half the paying coin's balance (it is made smaller to fit; when neither
+side of the symbol can pay, the pair is two ``TRANSFER_IN`` rows instead), and all fills of
+one (category, symbol, ``ts``) go the same way, so each such group is one trade. Single rows
+of these categories are never legs, except the one ``Special.UNPAIRED`` row per account: an
+``ORDER_DEALT_IN`` without its partner.
+
 Tax records (``/api/v3/tax/records``) are the same rows seen through the tax API: a
 category's tax records are its financial records, reaching further back. In the standard
 dialect a tax row's id is its financial record's id; in the variant it is that id XOR
@@ -29,8 +41,8 @@ from .bitget_funding import FundingLedger
 from .fixed import Weighted, between, pad8 as _pad8, pick, text
 from .timeline import ts_window
 
-__all__ = ["CATEGORIES", "Ledger", "BitgetBook", "Special", "TAX_ID_KEY", "category_weights",
-           "tax_id"]
+__all__ = ["CATEGORIES", "Ledger", "BitgetBook", "PAIR_SHARE", "Special", "TAX_ID_KEY",
+           "category_weights", "rows_of", "tax_id"]
 
 CATEGORIES = ("SPOT", "MARGIN", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES", "OTHER")
 _DEFAULT_WEIGHTS = {"SPOT": 25, "MARGIN": 8, "USDT-FUTURES": 40, "COIN-FUTURES": 10,
@@ -42,13 +54,24 @@ TAX_ID_KEY = 0x0B3D_5A71_C2E9_4F68  # variant tax ids: the financial id XOR this
 _E10 = 10**10  # amounts are integers of 1E-18; 8-decimal values are multiples of this
 
 # How a type moves money.
-_IN, _OUT, _TRADE_IN, _TRADE_OUT, _FEE_ONLY, _PNL, _FUND_IN, _FUND_OUT, _LIQ = range(9)
+_IN, _OUT, _TRADE_IN, _FEE_ONLY, _PNL, _FUND_IN, _FUND_OUT, _LIQ = range(8)
 
 # coin: (smallest, largest) typical amount, in units of 1E-8
 _COINS = {"USDT": (10**8, 5000 * 10**8), "USDC": (10**8, 5000 * 10**8), "BTC": (10**4, 5 * 10**7),
           "ETH": (10**5, 5 * 10**8), "SOL": (10**6, 5 * 10**9), "BGB": (10**8, 1000 * 10**8)}
+_REBATE_SHARE = 0.05                        # futures trades' fees that are maker rebates
 _TINY = 1                                   # 0.000000000000000001
 _HUGE = 98765432_123456789012345678         # 98765432.123456789012345678
+# coin: (lowest, highest) price in USDT, in units of 1E-4
+_PRICES = {"USDT": (10_000, 10_000), "USDC": (10_000, 10_000), "BTC": (600_000_000, 1_000_000_000),
+           "ETH": (20_000_000, 40_000_000), "SOL": (1_000_000, 2_500_000), "BGB": (5_000, 60_000)}
+_QUOTE = "USDT"
+_FILL_TYPES = ("ORDER_DEALT_IN", "ORDER_DEALT_FROZEN_OUT")             # (coin received, coin paid)
+_CONVERT_TYPES = ("EXCHANGE_TARGET_TOKEN_USER_IN", "EXCHANGE_SOURCE_TOKEN_USER_OUT")  # likewise
+PAIR_SHARE = {"SPOT": 0.5, "MARGIN": 0.4}
+"""Of a category's planned events, the share that are two-row pairs (fills, conversions)."""
+_CONVERT_SHARE = {"SPOT": 0.1}
+"""Of a category's pairs, the share that are conversions; the others are fills."""
 
 
 @dataclass(frozen=True)
@@ -76,12 +99,9 @@ _FUTURES_TYPES = (
 )
 _PROFILES = {
     "SPOT": _Profile(("USDT", "BTC", "ETH", "SOL", "BGB"), _SPOT_SYMBOLS, (
-        ("ORDER_DEALT_IN", _TRADE_IN, 30, True), ("ORDER_DEALT_FROZEN_OUT", _TRADE_OUT, 30, True),
         ("ORDER_PLF_FEE_OUT", _FEE_ONLY, 5, True), ("TRANSFER_IN", _IN, 8, False),
-        ("TRANSFER_OUT", _OUT, 6, False), ("EXCHANGE_SOURCE_TOKEN_USER_OUT", _OUT, 3, False),
-        ("EXCHANGE_TARGET_TOKEN_USER_IN", _IN, 3, False))),
+        ("TRANSFER_OUT", _OUT, 6, False))),
     "MARGIN": _Profile(("USDT", "BTC", "ETH"), _SPOT_SYMBOLS, (
-        ("ORDER_DEALT_IN", _TRADE_IN, 25, True), ("ORDER_DEALT_FROZEN_OUT", _TRADE_OUT, 25, True),
         ("BORROW", _IN, 8, True), ("REPAYMENT", _OUT, 8, True),
         ("INTEREST_SETTLEMENT_OUT", _FUND_OUT, 6, True), ("INTEREST_REPAYMENT", _FUND_OUT, 4, True),
         ("MARGIN_SETTLE_FEE_USER_OUT", _FUND_OUT, 3, True), ("FORCE_BUY_SSM", _TRADE_IN, 1, True),
@@ -98,20 +118,31 @@ _PROFILES = {
         ("RISK_LIQ_USER_IN", _IN, 1, False), ("SOME_NEW_TYPE_2026", _IN, 2, False))),
 }
 
+_PAIR_SYMBOLS = {"SPOT": ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BGBUSDT"), "MARGIN": ("BTCUSDT", "ETHUSDT")}
+"""The symbols a category's fills trade (each ``<coin>USDT``)."""
+
 # One fixed vocabulary of coin/symbol/type names; rows store indices into it.
 _VOCAB: tuple[str, ...] = tuple(sorted(
     {""} | set(_COINS)
     | {s for p in _PROFILES.values() for ss in p.symbols.values() for s in ss}
-    | {t[0] for p in _PROFILES.values() for t in p.types}))
+    | {t[0] for p in _PROFILES.values() for t in p.types} | set(_FILL_TYPES) | set(_CONVERT_TYPES)))
 _INDEX = {name: i for i, name in enumerate(_VOCAB)}
 _PICKERS = {c: Weighted(p.types, [t[2] for t in p.types]) for c, p in _PROFILES.items()}
 
 
 class Special:
-    """Rows every account gets once, so clients prove they keep extreme values and types."""
+    """Rows every account gets once, so clients prove they keep extreme values and types;
+    ``UNPAIRED`` is a fill's ``ORDER_DEALT_IN`` whose partner is missing (a leg exports must
+    report, never drop). ``PAIR`` is no special row: it marks a planned event of two rows, a
+    fill or a conversion (:meth:`BitgetBook.add_pair`)."""
 
-    NONE, TINY, HUGE, UNKNOWN_TYPE = range(4)
-    CATEGORY = {TINY: "SPOT", HUGE: "SPOT", UNKNOWN_TYPE: "OTHER"}
+    NONE, TINY, HUGE, UNKNOWN_TYPE, UNPAIRED, PAIR = range(6)
+    CATEGORY = {TINY: "SPOT", HUGE: "SPOT", UNKNOWN_TYPE: "OTHER", UNPAIRED: "SPOT"}
+
+
+def rows_of(special: int) -> int:
+    """How many rows a planned event of ``special`` is."""
+    return 2 if special == Special.PAIR else 1
 
 
 def category_weights(dense_share: float | None) -> list[float]:
@@ -131,8 +162,12 @@ def _amount(rng: random.Random, coin: str) -> int:
     return between(rng, low, high) * _E10
 
 
-def _fee(rng: random.Random, base: int) -> int:
-    """A paid (negative) fee on ``base`` at a realistic rate, rounded down to 8 decimals."""
+def _fee(rng: random.Random, base: int, rebates: bool = False) -> int:
+    """A paid (negative) fee on ``base`` at a realistic rate, rounded down to 8 decimals; with
+    ``rebates``, a share :data:`_REBATE_SHARE` of them is a maker rebate instead (positive,
+    0.01 %)."""
+    if rebates and rng.random() < _REBATE_SHARE:
+        return base // 10_000 // _E10 * _E10
     return -(base * pick(rng, (10, 6, 2)) // 10_000 // _E10 * _E10)
 
 
@@ -141,14 +176,14 @@ def _money(rng: random.Random, kind: int, coin: str) -> tuple[int, int]:
     amount = _amount(rng, coin)
     if kind == _IN:
         return amount, 0
-    if kind in (_OUT, _TRADE_OUT):
+    if kind == _OUT:
         return -amount, 0
     if kind == _TRADE_IN:
         return amount, _fee(rng, amount)
     if kind == _FEE_ONLY:
-        return 0, _fee(rng, amount)
+        return 0, _fee(rng, amount, rebates=True)
     if kind == _PNL:
-        return (amount if rng.random() < 0.55 else -amount), _fee(rng, amount)
+        return (amount if rng.random() < 0.55 else -amount), _fee(rng, amount, rebates=True)
     if kind == _FUND_IN:
         return amount // 100 // _E10 * _E10, 0
     if kind == _FUND_OUT:
@@ -261,10 +296,13 @@ class BitgetBook:
         self.balances: dict[tuple[str, str], int] = {}  # 1E-18 units
         self.funding = FundingLedger()
         self.funding_rng = random.Random(0)
+        self._ways_ts = -1                               # the ts ``_ways`` holds
+        self._ways: dict[tuple[str, str], tuple[str, str]] = {}  # (category, symbol) -> (in, out)
 
     def add_row(self, row_id: int, ts: int, category: str, special: int = Special.NONE) -> None:
         """Generate one row's content, continue its balance chain, and store it."""
         rng, profile = self.rng, _PROFILES[category]
+        symbol: str | None = None                        # None: picked for the coin below
         if special == Special.NONE:
             coin = pick(rng, profile.coins)
             type_, kind, _, has_symbol = _PICKERS[category].pick(rng)
@@ -272,19 +310,73 @@ class BitgetBook:
         elif special == Special.UNKNOWN_TYPE:
             coin, type_, has_symbol = "USDT", "SOME_NEW_TYPE_2026", False
             amount, fee = _amount(rng, coin), 0
-        else:
+        elif special == Special.UNPAIRED:
+            coin, type_, has_symbol, symbol = "BTC", _FILL_TYPES[0], True, "BTCUSDT"
+            amount = _amount(rng, coin)
+            fee = _fee(rng, amount)
+        else:                                            # TINY, HUGE
             coin = "ETH" if special == Special.TINY else "USDT"
             type_, has_symbol, fee = "TRANSFER_IN", False, 0
             amount = _TINY if special == Special.TINY else _HUGE
+        if self._balance(category, coin) + amount + fee < 0:
+            type_, has_symbol, fee = "TRANSFER_IN", False, 0
+            amount = _amount(rng, coin) * 10
+        if not has_symbol:
+            symbol = ""
+        elif symbol is None:
+            symbol = pick(rng, profile.symbols[coin])
+        self._store(row_id, ts, category, coin, symbol, type_, amount, fee)
+
+    def add_pair(self, row_ids: tuple[int, int], ts: int, category: str) -> None:
+        """Generate one fill (or, by :data:`_CONVERT_SHARE`, one conversion) of ``category``
+        as its two rows, ``row_ids`` in order: the coin received, then the coin paid."""
+        rng = self.rng
+        if ts != self._ways_ts:
+            self._ways_ts, self._ways = ts, {}
+        if rng.random() < _CONVERT_SHARE.get(category, 0):
+            symbol, types = "", _CONVERT_TYPES
+            way = self._ways.get((category, symbol)) or tuple(rng.sample(_PROFILES[category].coins, 2))
+        else:
+            symbol, types = pick(rng, _PAIR_SYMBOLS[category]), _FILL_TYPES
+            base = symbol.removesuffix(_QUOTE)
+            way = self._ways.get((category, symbol)) or pick(rng, ((base, _QUOTE), (_QUOTE, base)))
+        coin_in, coin_out = way
+        moved = self._priced(category, coin_in, coin_out)
+        if moved is None:                                # neither leg can be paid for: no fill
+            for row_id, coin in zip(row_ids, way):
+                self._store(row_id, ts, category, coin, "", "TRANSFER_IN", _amount(rng, coin) * 10, 0)
+            return
+        self._ways[(category, symbol)] = (coin_in, coin_out)
+        received, paid = moved
+        fee = _fee(rng, received) if types is _FILL_TYPES else 0
+        self._store(row_ids[0], ts, category, coin_in, symbol, types[0], received, fee)
+        self._store(row_ids[1], ts, category, coin_out, symbol, types[1], -paid, 0)
+
+    def _priced(self, category: str, coin_in: str, coin_out: str) -> tuple[int, int] | None:
+        """(received, paid), 8-decimal amounts in 1E-18 units, of a fill at a plausible price:
+        paid a typical amount of ``coin_out``, at most half its balance; ``None`` when that
+        buys nothing."""
+        rng = self.rng
+        price_in, price_out = (between(rng, *_PRICES[coin]) for coin in (coin_in, coin_out))
+        low, high = _COINS[coin_out]
+        cap = self._balance(category, coin_out) // 2 // _E10
+        paid = min(between(rng, low, high), cap) * _E10
+        received = paid * price_out // price_in // _E10 * _E10
+        return (received, paid) if received else None
+
+    def _balance(self, category: str, coin: str) -> int:
+        """The (category, coin) chain's balance, opened at a random amount when new."""
         key = (category, coin)
         before = self.balances.get(key)
         if before is None:
-            before = _amount(rng, coin) * between(rng, 20, 200)
-        if before + amount + fee < 0:
-            type_, has_symbol, fee = "TRANSFER_IN", False, 0
-            amount = _amount(rng, coin) * 10
-        balance = self.balances[key] = before + amount + fee
-        symbol = pick(rng, profile.symbols[coin]) if has_symbol else ""
+            before = self.balances[key] = _amount(self.rng, coin) * between(self.rng, 20, 200)
+        return before
+
+    def _store(self, row_id: int, ts: int, category: str, coin: str, symbol: str, type_: str,
+               amount: int, fee: int) -> None:
+        """Continue the (category, coin) chain by ``amount + fee`` and store the row."""
+        rng = self.rng
+        balance = self.balances[(category, coin)] = self._balance(category, coin) + amount + fee
         parts = [text(amount, 18), text(fee, 18), text(balance, 18)]
         if category in _FUTURES:
             # a position's rows carry its margin mode and size; transfers and funding

@@ -6,10 +6,15 @@ allocator can hand out ids unique per exchange and increasing with (ts, insertio
 
 Bitget, per account of ``n`` rows (smaller accounts get the parts that fit):
 one row per category on every 30-day grid point; a same-``ts`` cluster in the busiest
-category (300 rows when ``n >= 2000``, else ``n // 8``); three smaller clusters of 20-60 rows;
-a tiny (``1E-18``), a huge (18-decimal) and a ``SOME_NEW_TYPE_2026`` row; ``old_records``
+category (300 rows when ``n >= 2000``, else ``n // 8``); three smaller clusters of 20-60 rows
+(the first in spot: several fills of one symbol in one millisecond);
+a tiny (``1E-18``), a huge (18-decimal), a ``SOME_NEW_TYPE_2026`` row and one unpaired fill
+leg (``Special.UNPAIRED``, at a ``ts`` no other row of the account has); ``old_records``
 (default 3 %) rows older than retention, over the history (``Timeline.history``); the rest
-uniform over the servable range, by category weight. The funding wallet is generated apart,
+uniform over the servable range, by category weight (a share of rows, whatever the
+category's events are). In spot and margin a share of the events (``PAIR_SHARE``; every pair
+of rows in a smaller cluster there) are fills or conversions, two rows each; the grid rows,
+the big cluster and the specials are single rows. The funding wallet is generated apart,
 from its own RNG (``bitget_funding``), so it changes no financial record.
 
 CoinW, per account: 3 % old rows; a 30-row same-``createdDate`` cluster in the first
@@ -23,7 +28,7 @@ import heapq
 import random
 
 from .accounts import Account
-from .bitget_data import CATEGORIES, BitgetBook, Special, category_weights
+from .bitget_data import CATEGORIES, PAIR_SHARE, BitgetBook, Special, category_weights, rows_of
 from .bitget_funding import generate_funding
 from .coinw_data import Deals
 from .config import DAY_MS, SECOND_MS, SandboxConfig
@@ -42,9 +47,18 @@ def _uniform_times(rng: random.Random, tl: Timeline, k: int) -> list[int]:
 
 def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float],
                  old: int | None = None) -> list[tuple[int, int, int]]:
-    """(ts, category index, special) for one account, sorted."""
+    """(ts, category index, special) for one account, sorted; ``n`` rows in all (an event
+    of ``Special.PAIR`` is two)."""
     cats = range(len(CATEGORIES))
+    SPOT = CATEGORIES.index("SPOT")
     busiest = max(cats, key=weights.__getitem__)
+    shares = [PAIR_SHARE.get(c, 0.0) for c in CATEGORIES]
+    per_event = [w / (1 + share) for w, share in zip(weights, shares)]  # rows by ``weights``
+
+    def shape(cat: int, room: int) -> int:
+        """An ordinary event of ``cat`` with ``room`` rows left: a pair or a single row."""
+        return Special.PAIR if shares[cat] and room >= 2 and rng.random() < shares[cat] else Special.NONE
+
     grid = tl.grid()
     events: list[tuple[int, int, int]] = []
     for point in grid:
@@ -56,19 +70,46 @@ def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float],
         ts = tl.recent(rng)
         events += [(ts, busiest, Special.NONE)] * (300 if n >= 2000 else n // 8)
     if n >= 500:
-        for _ in range(3):
-            ts, cat = tl.recent(rng), rng.choices(cats, weights)[0]
-            events += [(ts, cat, Special.NONE)] * rng.randint(20, 60)
+        for k in range(3):
+            ts, cat = tl.recent(rng), SPOT if k == 0 else rng.choices(cats, weights)[0]
+            size = rng.randint(20, 60)
+            pairs = size // 2 if shares[cat] else 0
+            events += [(ts, cat, Special.PAIR)] * pairs + [(ts, cat, Special.NONE)] * (size - 2 * pairs)
     if n >= 20:
-        for special in (Special.TINY, Special.HUGE, Special.UNKNOWN_TYPE):
+        for special in (Special.TINY, Special.HUGE, Special.UNKNOWN_TYPE, Special.UNPAIRED):
             events.append((tl.recent(rng), CATEGORIES.index(Special.CATEGORY[special]), special))
+    rows = 0
     old = round(n * 0.03) if old is None else old
-    events += [(tl.history(rng), rng.choices(cats, weights)[0], Special.NONE) for _ in range(old)]
-    del events[n:]
-    rest = n - len(events)
-    events += zip(_uniform_times(rng, tl, rest), rng.choices(cats, weights, k=rest), [Special.NONE] * rest)
+    while rows < old:
+        cat = rng.choices(cats, per_event)[0]
+        events.append((tl.history(rng), cat, shape(cat, old - rows)))
+        rows += rows_of(events[-1][2])
+    kept, rows = [], 0
+    for event in events:
+        if rows + rows_of(event[2]) > n:
+            break
+        kept.append(event)
+        rows += rows_of(event[2])
+    events = kept
+    rest = n - rows
+    for ts, cat in zip(_uniform_times(rng, tl, rest), rng.choices(cats, per_event, k=rest)):
+        if rows == n:
+            break
+        events.append((ts, cat, shape(cat, n - rows)))
+        rows += rows_of(events[-1][2])
+    _alone(rng, tl, events)
     events.sort()
     return events
+
+
+def _alone(rng: random.Random, tl: Timeline, events: list[tuple[int, int, int]]) -> None:
+    """Move the unpaired leg to a ``ts`` no other event has, so no fill can be its partner."""
+    for k, (ts, cat, special) in enumerate(events):
+        if special == Special.UNPAIRED:
+            taken = {e[0] for j, e in enumerate(events) if j != k}
+            while ts in taken:
+                ts = tl.recent(rng)
+            events[k] = (ts, cat, special)
 
 
 def generate_bitget(config: SandboxConfig, tl: Timeline, accounts: list[Account],
@@ -83,7 +124,11 @@ def generate_bitget(config: SandboxConfig, tl: Timeline, accounts: list[Account]
         plan = _plan_bitget(plan_rng, tl, config.records, weights, config.old_records)
         plans.append([(ts, k, cat, special) for ts, cat, special in plan])
     for ts, k, cat, special in heapq.merge(*plans):
-        books[accounts[k].name].add_row(ids.next(ts), ts, CATEGORIES[cat], special)
+        book = books[accounts[k].name]
+        if special == Special.PAIR:
+            book.add_pair((ids.next(ts), ids.next(ts)), ts, CATEGORIES[cat])
+        else:
+            book.add_row(ids.next(ts), ts, CATEGORIES[cat], special)
     funding = config.records // 20 if config.funding_records is None else config.funding_records
     for account in accounts:
         book = books[account.name]

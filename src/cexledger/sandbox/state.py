@@ -21,7 +21,7 @@ from dataclasses import replace
 from .._clock import now_ms
 from .accounts import Account, make_accounts
 from .accounts import tax_credentials
-from .bitget_data import CATEGORIES, BitgetBook, category_weights, tax_id
+from .bitget_data import CATEGORIES, PAIR_SHARE, BitgetBook, category_weights, tax_id
 from .coinw_data import Deals
 from .config import RETENTION_MS, TAX_REACH_MS, SandboxConfig, Settings
 from .faults import FaultSchedule, Injections, RateLimiter, Stats
@@ -222,9 +222,10 @@ class SandboxState:
         stream's API writes them.
 
         Bitget financial records continue the balance chains, spread over categories by
-        weight (``instrument``, if given, names the category); as ``tax-records`` they are the
-        same new rows, answered by their tax ids. ``funding-records`` rows are new funding-
-        wallet movements. CoinW rows go to ``instrument`` (any name, case-insensitive) or
+        weight (``instrument``, if given, names the category), spot and margin fills and
+        conversions as their two rows (a pair only while two rows are left to add, so
+        ``count`` is exact); as ``tax-records`` they are the same new rows, answered by their
+        tax ids. ``funding-records`` rows are new funding-wallet movements. CoinW rows go to ``instrument`` (any name, case-insensitive) or
         spread over the account's instruments; about 40 % start open.
         """
         if count < 0:
@@ -239,15 +240,19 @@ class SandboxState:
                         book.funding_rng, max(self.now_ms(), funding.ts[-1] if funding.ts else 0)))
                         for _ in range(count)]
                 pinned = self._category(instrument, None)
-                new_ids = []
-                for _ in range(count):
+                row_ids: list[int] = []
+                while len(row_ids) < count:
                     ts = self._append_time(self._bitget_ids)
                     category = pinned or book.rng.choices(CATEGORIES, self._category_weights)[0]
-                    row_id = self._bitget_ids.next(ts)
-                    book.add_row(row_id, ts, category)
-                    shown = tax_id(row_id, self.variant) if stream == "tax-records" else row_id
-                    new_ids.append(str(shown))
-                return new_ids
+                    if count - len(row_ids) >= 2 and book.rng.random() < PAIR_SHARE.get(category, 0):
+                        pair = (self._bitget_ids.next(ts), self._bitget_ids.next(ts))
+                        book.add_pair(pair, ts, category)
+                        row_ids += pair
+                    else:
+                        row_ids.append(self._bitget_ids.next(ts))
+                        book.add_row(row_ids[-1], ts, category)
+                return [str(tax_id(row_id, self.variant) if stream == "tax-records" else row_id)
+                        for row_id in row_ids]
             rng = self._coinw_rngs[account]
             names = [instrument.upper()] if instrument else list(self.config.instruments)
             weights = [1.0] if instrument else self._instrument_weights
