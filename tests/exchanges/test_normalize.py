@@ -79,6 +79,57 @@ def test_bitget_record_keeps_type_verbatim_and_requested_category():
     assert len(record.entries) == 1       # no fee given: no fee entry
 
 
+# the ledger convention on one Bitget row (cexledger.model): (amount, fee) -> [(kind, amount)]
+CONVENTION = [
+    ("-2.5", "-0.15", [(Kind.REALIZED_PNL, "-2.5"), (Kind.FEE, "-0.15")]),      # amount and fee
+    ("12.5", "0", [(Kind.REALIZED_PNL, "12.5")]),                              # zero fee: no entry
+    ("12.5", "0E-8", [(Kind.REALIZED_PNL, "12.5")]),                           # zero in any spelling
+    ("0", "-0.3", [(Kind.FEE, "-0.3")]),                                       # a fee alone
+    ("0.00000000", "-0.3", [(Kind.FEE, "-0.3")]),
+    ("0", "0", [(Kind.REALIZED_PNL, "0")]),                                    # nothing moved: one entry
+    ("-1", "0.004", [(Kind.REALIZED_PNL, "-1"), (Kind.FEE, "0.004")]),          # a rebate, as signed
+    ("0", "0.004", [(Kind.FEE, "0.004")]),
+    ("3", None, [(Kind.REALIZED_PNL, "3")]),                                    # no fee field: 0
+]
+
+
+@pytest.mark.parametrize(("amount", "fee", "expected"), CONVENTION)
+def test_bitget_row_entries_follow_the_ledger_convention(amount, fee, expected):
+    row = {"id": "9", "ts": "1745853486185", "type": "CLOSE_LONG", "coin": "USDT", "symbol": "BTCUSDT",
+           "amount": amount, "balance": "100.5", **({} if fee is None else {"fee": fee})}
+    raw = _json.dumps(row)
+    record = bitget_record("acc", "USDT-FUTURES", raw, _json.loads(raw))
+    assert [(e.kind, e.amount) for e in record.entries] == [(k, Decimal(a)) for k, a in expected]
+    assert [e.seq for e in record.entries] == list(range(len(expected)))
+    # the balance is the whole row's: on its last entry only
+    assert [e.balance for e in record.entries] == [None] * (len(expected) - 1) + [Decimal("100.5")]
+    for e in record.entries:          # every entry carries the row's identity and labels
+        assert (e.record_id, e.ts, e.coin, e.symbol, e.category, e.exchange_type) == (
+            "9", 1745853486185, "USDT", "BTCUSDT", "USDT-FUTURES", "CLOSE_LONG")
+    assert sum(e.amount for e in record.entries) == Decimal(amount) + Decimal(fee or 0)
+
+
+def test_bitget_row_without_balance_has_none_on_every_entry():
+    raw = b'{"id":"9","ts":"5","type":"ORDER_DEALT_IN","coin":"BTC","amount":"0.5","fee":"-0.0005"}'
+    record = bitget_record("acc", "SPOT", raw, _json.loads(raw))
+    assert [(e.kind, e.balance) for e in record.entries] == [(Kind.TRADE, None), (Kind.FEE, None)]
+
+
+@given(amount=st.one_of(st.just(Decimal(0)), st.decimals(min_value=Decimal("-1e20"), max_value=Decimal("1e20"),
+                                                            places=18, allow_nan=False, allow_infinity=False)),
+       fee=st.one_of(st.just(Decimal(0)), st.decimals(min_value=Decimal("-1e6"), max_value=Decimal("1e6"),
+                                                         places=18, allow_nan=False, allow_infinity=False)))
+def test_bitget_entries_sum_to_amount_plus_fee_exactly(amount, fee):
+    raw = b'{"id":"9","ts":"5","type":"OPEN_LONG","coin":"USDT","amount":"%s","fee":"%s","balance":"1"}' % (
+        format(amount, "f").encode(), format(fee, "f").encode())
+    entries = bitget_record("acc", "USDT-FUTURES", raw, _json.loads(raw)).entries
+    with decimal.localcontext(prec=200):
+        assert sum(e.amount for e in entries) == amount + fee
+    assert [e for e in entries if e.kind is Kind.FEE] == ([entries[-1]] if fee else [])
+    assert len(entries) == 1 + (bool(amount) and bool(fee))
+    assert entries[-1].balance == 1 and all(e.balance is None for e in entries[:-1])
+
+
 # --- CoinW ---------------------------------------------------------------------------
 
 DOC_ROW = (
