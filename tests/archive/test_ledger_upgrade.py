@@ -3,7 +3,8 @@
 
 Read-only, its entries are refused in one line naming the fix, its raw records are not.
 ``cexledger reparse`` (and ``cexledger sync``, which re-derives first) migrates it to schema
-0003 and re-derives the entries: raw bytes, record versions, coverage and checkpoints stay
+0003 and re-derives the entries (on PostgreSQL too: the fixture's rows copied into a
+database migrated to 0002 only): raw bytes, record versions, coverage and checkpoints stay
 byte for byte; the entries become exactly those a fresh archive gets when the same raw rows
 come through today's sync path; and per record they move what the old entries moved (old
 ``amount + fee``), the fee an entry of its own where the old one had a fee.
@@ -173,3 +174,76 @@ def test_sync_re_derives_first_then_syncs(old, tmp_path):
     assert len(wanted) == len(_old_entries(FIXTURE))     # every record with entries, once
     upgraded = [e for e in _entries(f"sqlite:///{old}") if (e.stream, e.category, e.record_id) in wanted]
     assert upgraded == fresh
+
+
+def _postgres_0002(url: str) -> None:
+    """The fixture's archive as the previous code kept it on PostgreSQL: the schema migrated
+    to revision 0002 only (the migrations of that time, still in the tree), then every row
+    of the fixture copied in, column for column."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from cexledger.archive.migrate import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        tables = sa.MetaData()
+        tables.reflect(conn)
+        for name in ("streams", "records", "record_versions", "entries", "checkpoints", "coverage",
+                     "stream_meta", "sync_runs", "account_identities"):
+            table = tables.tables[name]
+            with sqlite3.connect(f"file:{FIXTURE}?mode=ro", uri=True) as db:
+                cursor = db.execute(f"SELECT * FROM {name}")
+                names = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+            convert = {column.name: (Decimal if isinstance(column.type, sa.Numeric) else
+                                     bool if isinstance(column.type, sa.Boolean) else None)
+                       for column in table.columns}
+            if rows:
+                conn.execute(table.insert(), [
+                    {k: v if v is None or convert[k] is None else convert[k](v) for k, v in zip(names, row)}
+                    for row in rows])
+    engine.dispose()
+
+
+def _schema(url: str) -> tuple[list[str], list[str]]:
+    """(the revision stamped, the ``entries`` columns) of a PostgreSQL archive."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        revision = list(conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+        columns = [c["name"] for c in sa.inspect(conn).get_columns("entries")]
+    engine.dispose()
+    return revision, columns
+
+
+def test_reparse_upgrades_a_postgresql_archive_too(postgres_url, tmp_path):
+    _postgres_0002(postgres_url)
+    revision, columns = _schema(postgres_url)
+    assert revision == ["0002"] and "fee" in columns
+    refused = _cli("--db", postgres_url, "export", "--format", "csv")
+    assert refused.returncode == 1 and "`cexledger reparse`" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    done = _cli("--db", postgres_url, "reparse")
+    assert done.returncode == 0, done.stderr
+    revision, columns = _schema(postgres_url)
+    assert revision == [HEAD] and "fee" not in columns
+    with Archive.open(postgres_url, read_only=True) as archive:
+        records = {(r.key, r.record_id): (r.ts, r.raw, r.version) for r in archive.iter_records()}
+        keys = {r.key for r in archive.streams()}
+        covered = {key: archive.coverage(key) for key in keys}
+    streams = {sid: StreamKey(*key) for sid, *key in _rows(
+        FIXTURE, "SELECT id, account, exchange, stream, partition FROM streams")}
+    assert records == {(streams[sid], rid): (ts, bytes(raw), version) for sid, rid, ts, raw, _, version, _ in
+                       _rows(FIXTURE, UNCHANGED["records"])}
+    spans: dict[StreamKey, list] = defaultdict(list)
+    for sid, start, end in _rows(FIXTURE, "SELECT stream_id, start_ms, end_ms FROM coverage ORDER BY 1, 2"):
+        spans[streams[sid]].append((start, end))
+    assert {k: v for k, v in covered.items() if v} == dict(spans)
+    assert _entries(postgres_url) == _entries(f"sqlite:///{_fresh(FIXTURE, tmp_path)}")
