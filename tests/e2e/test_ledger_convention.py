@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from cexledger import _json
+from cexledger._clock import DAY_MS
 from cexledger._json import EXACT
 from cexledger.archive import Archive
 from cexledger.config import load_config
@@ -34,7 +35,6 @@ from cexledger.sandbox import SandboxConfig, SandboxServer
 from cexledger.sandbox.bitget_data import CATEGORIES
 from cexledger.sync import sync_accounts
 
-DAY_MS = 86_400_000
 LEG_TYPES = {"ORDER_DEALT_IN": Kind.TRADE, "ORDER_DEALT_FROZEN_OUT": Kind.TRADE,
              "EXCHANGE_SOURCE_TOKEN_USER_OUT": Kind.CONVERT, "EXCHANGE_TARGET_TOKEN_USER_IN": Kind.CONVERT}
 """The types the sandbox books a fill's or a conversion's legs with, and their kinds."""

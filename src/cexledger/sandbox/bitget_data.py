@@ -103,7 +103,7 @@ _PROFILES = {
         ("TRANSFER_OUT", _OUT, 6, False))),
     "MARGIN": _Profile(("USDT", "BTC", "ETH"), _SPOT_SYMBOLS, (
         ("BORROW", _IN, 8, True), ("REPAYMENT", _OUT, 8, True),
-        ("INTEREST_SETTLEMENT_OUT", _FUND_OUT, 6, True), ("INTEREST_REPAYMENT", _FUND_OUT, 4, True),
+        ("INTEREST_SETTLEMENT_OUT", _FUND_OUT, 9, True), ("INTEREST_REPAYMENT", _FUND_OUT, 4, True),
         ("MARGIN_SETTLE_FEE_USER_OUT", _FUND_OUT, 3, True), ("FORCE_BUY_SSM", _TRADE_IN, 1, True),
         ("BURST_SELL_SSM", _LIQ, 1, True), ("TRANSFER_IN", _IN, 5, False),
         ("TRANSFER_OUT", _OUT, 4, False))),
