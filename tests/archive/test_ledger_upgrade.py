@@ -12,6 +12,7 @@ come through today's sync path; and per record they move what the old entries mo
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -48,7 +49,9 @@ def _rows(path: Path, sql: str) -> list[tuple]:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
+    """The real CLI, the user's CEXLEDGER_* settings (a real archive, a config) out of it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEXLEDGER")}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture
