@@ -49,7 +49,7 @@ from ..model import Kind, LedgerEntry
 __all__ = [
     "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note",
     "amount_text", "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures",
-    "label_of", "merged_what", "selected", "trade_id", "trade_what", "unpaired_note", "utc_day",
+    "label_of", "merged_what", "selected", "trade_id", "trade_what", "unknown_note", "unpaired_note", "utc_day",
     "utc_text",
 ]
 
@@ -123,15 +123,20 @@ def label_of(kind: Kind, amount: Decimal, futures: bool) -> Label:
 
 def events(entries: Iterable[LedgerEntry], notes: list[str] | None) -> Iterator[Trade | LedgerEntry]:
     """``entries`` (ledger order) as trades (paired legs) and entries, without entries that
-    moved nothing (a tax file has no zero rows); at the end, the unpaired-legs note is
-    appended to ``notes``."""
+    moved nothing (a tax file has no zero rows); at the end, the unpaired-legs and the
+    not-understood notes are appended to ``notes``."""
     pairing = Pairing(entries)
+    unknown = 0
+    other = Kind.OTHER
     for item in pairing:
-        if isinstance(item, Trade) or item.amount:
+        if isinstance(item, Trade):
             yield item
-    note = unpaired_note(pairing.unpaired)
-    if note and notes is not None:
-        notes.append(note)
+        elif item.amount:
+            if item.kind is other:
+                unknown += 1
+            yield item
+    if notes is not None:
+        notes.extend(note for note in (unpaired_note(pairing.unpaired), unknown_note(unknown)) if note)
 
 
 def selected(archive: Archive, account: str | None, exchange: str | None, since_ms: int | None,
@@ -240,6 +245,17 @@ def unpaired_note(count: int) -> str | None:
     legs = "1 trade leg has" if count == 1 else f"{count} trade legs have"
     return (f"{legs} no partner (no opposite leg of the same account, symbol and time): "
             "written as plain movements, described 'leg without a partner'")
+
+
+def unknown_note(count: int) -> str | None:
+    """The note on entries of exchange types cexledger does not understand yet (kind
+    ``other``), ``None`` when there were none: a tax file has them as plain movements, and a
+    person must look at them before filing."""
+    if not count:
+        return None
+    rows = "1 row is an exchange type" if count == 1 else f"{count} rows are exchange types"
+    return (f"{rows} cexledger does not understand yet (kind other), written as plain "
+            "deposits or withdrawals: check them before filing (`cexledger status` lists the types)")
 
 
 def accounts_note(accounts: Iterable[str]) -> str | None:
