@@ -104,3 +104,22 @@ def test_zero_legs_are_not_legs():
     zero = entry("1", 0, 3, Kind.TRADE, "BTC", "0")
     out, pairing = events([zero])
     assert out == [zero] and pairing.unpaired == 0
+
+
+def test_a_buy_and_a_sell_in_one_millisecond_stay_two_trades():
+    buy = fill(5, 1, ("BTC", "1"), ("USDT", "-100000"), fee="-0.001")
+    sell = fill(5, 3, ("USDT", "50050"), ("BTC", "-0.5"), fee="-50.05")
+    out, pairing = events(buy + sell)
+    assert (pairing.trades, pairing.unpaired) == (2, 0)
+    by_received = {t.received[0]: t for t in out}
+    assert by_received["BTC"].sent == ("USDT", D("-100000")) and by_received["BTC"].fees == (("BTC", D("-0.001")),)
+    assert by_received["USDT"].sent == ("BTC", D("-0.5")) and by_received["USDT"].fees == (("USDT", D("-50.05")),)
+    assert by_received["BTC"].record_ids == ("1", "2") and by_received["USDT"].record_ids == ("3", "4")
+
+
+def test_a_leg_left_over_by_one_direction_is_unpaired_with_its_fee():
+    legs = fill(5, 1, ("BTC", "1"), ("USDT", "-100")) + [
+        entry("9", 0, 5, Kind.TRADE, "USDT", "7"), entry("9", 1, 5, Kind.FEE, "USDT", "-0.01")]
+    out, pairing = events(legs)
+    assert (pairing.trades, pairing.unpaired) == (1, 1)
+    assert isinstance(out[0], Trade) and out[1:] == legs[2:]

@@ -9,16 +9,19 @@ and ``EXCHANGE_TARGET_TOKEN_USER_IN``. In the ledger these are entries of kind `
 The rule (:class:`Pairing`):
 
 - Legs are entries of kind ``trade`` or ``convert`` with a non-zero amount. Legs of one
-  account, exchange, category, symbol, kind and ``ts`` form a group, with the fee entries of
-  the legs' own records.
-- A group whose legs, summed per coin, bring exactly one coin in and take exactly one other
-  coin out is **one trade** (:class:`Trade`): received = the in-coin's sum, sent = the
-  out-coin's sum, fees = the group's fee entries summed per coin. Several fills of one symbol
-  in the same millisecond are one trade of their sums.
-- Any other group (legs of one direction only, a coin whose legs sum to zero, three coins)
-  has **no partner**: its entries are passed on one by one, unchanged, and counted in
-  :attr:`Pairing.unpaired` — reported, never dropped. An export writes such a leg as a plain
-  movement of its coin and says how many there were.
+  account, exchange, category, symbol, kind and ``ts`` form a group.
+- A group of legs in exactly two coins A and B holds up to two trades, one per direction:
+  the legs bringing A in with the legs taking B out are **one trade** (:class:`Trade`,
+  received = the A legs' sum, sent = the B legs' sum), and the legs bringing B in with those
+  taking A out are another. So a buy and a sell of one symbol in the same millisecond stay
+  two trades (their sums are never netted), and several fills of one direction in one
+  millisecond are one trade of their sums. A trade's fees are the fee entries of its legs'
+  own records, summed per coin.
+- A leg with nothing opposite it in its group (a coin in with no other coin out, legs of
+  three or more coins under one symbol) has **no partner**: it (and its record's fee) is
+  passed on as it is, unchanged, and counted in :attr:`Pairing.unpaired` — reported, never
+  dropped. An export writes such a leg as a plain movement of its coin and says how many
+  there were.
 
 Every other entry is passed on as it is. Entries come and go in ledger order (``ts`` first):
 a trade is emitted where its first entry was. Only the entries of one ``ts`` are held at a
@@ -107,57 +110,61 @@ class Pairing:
             self.unpaired += legs
             yield from held
             return
-        legs_of = {_record(e) for e in held if _is_leg(e)}
         groups: dict[tuple, list[LedgerEntry]] = {}
-        kinds: dict[tuple, Kind] = {}
-        record_group: dict[tuple, tuple] = {}
         for e in held:
             if _is_leg(e):
-                key = (e.account, e.exchange, e.category, e.symbol, e.kind)
-                groups.setdefault(key, []).append(e)
-                kinds[key] = e.kind
-                record_group[_record(e)] = key
+                groups.setdefault((e.account, e.exchange, e.category, e.symbol, e.kind), []).append(e)
+        trade_of: dict[tuple, Trade] = {}          # record -> the trade its legs are in
+        for legs_of_group in groups.values():
+            for trade_legs in _directions(legs_of_group):
+                records = {_record(e) for e in trade_legs}
+                fees = [e for e in held if e.kind is _FEE and _record(e) in records]
+                trade = _trade(trade_legs, fees)
+                for record in records:
+                    trade_of[record] = trade
+        emitted: set[int] = set()
         for e in held:
-            record = _record(e)
-            if e.kind is _FEE and record in legs_of:
-                groups[record_group[record]].append(e)
-        trades: dict[tuple, Trade | None] = {key: self._trade(kinds[key], members)
-                                              for key, members in groups.items()}
-        emitted: set[tuple] = set()
-        for e in held:
-            record = _record(e)
-            key = record_group.get(record) if (_is_leg(e) or (e.kind is _FEE and record in legs_of)) else None
-            trade = trades.get(key) if key is not None else None
+            trade = trade_of.get(_record(e)) if (_is_leg(e) or e.kind is _FEE) else None
             if trade is None:
-                if key is not None and _is_leg(e):
+                if _is_leg(e):
                     self.unpaired += 1
                 yield e
-            elif key not in emitted:
-                emitted.add(key)
+            elif id(trade) not in emitted:
+                emitted.add(id(trade))
                 self.trades += 1
                 yield trade
 
-    @staticmethod
-    def _trade(kind: Kind, members: list[LedgerEntry]) -> Trade | None:
-        """The trade a group of legs (and their fees) makes, ``None`` when it is no pair."""
-        sums: dict[str, Decimal] = {}
-        fees: dict[str, Decimal] = {}
+
+def _directions(legs: list[LedgerEntry]) -> Iterator[list[LedgerEntry]]:
+    """The legs of one group that make trades, one list per direction (see the rule)."""
+    coins = {e.coin or "" for e in legs}
+    if len(coins) != 2:
+        return
+    a, b = sorted(coins)
+    for got, paid in ((a, b), (b, a)):
+        into = [e for e in legs if (e.coin or "") == got and e.amount > 0]
+        out = [e for e in legs if (e.coin or "") == paid and e.amount < 0]
+        if into and out:
+            yield into + out
+
+
+def _trade(legs: list[LedgerEntry], fees: list[LedgerEntry]) -> Trade:
+    """The trade of one direction's legs and their records' fee entries."""
+    sums: dict[str, Decimal] = {}
+    fee_sums: dict[str, Decimal] = {}
+    for into, members in ((sums, legs), (fee_sums, fees)):
         for e in members:
-            into = fees if e.kind is _FEE else sums
             coin = e.coin or ""
             into[coin] = EXACT.add(into.get(coin, _ZERO), e.amount)
-        coins_in = [c for c, v in sums.items() if v > 0]
-        coins_out = [c for c, v in sums.items() if v < 0]
-        if len(coins_in) != 1 or len(coins_out) != 1 or len(sums) != 2:
-            return None
-        members.sort(key=_LEDGER_ORDER)
-        first = members[0]
-        return Trade(
-            kind=kind, account=first.account, exchange=first.exchange, category=first.category,
-            symbol=first.symbol, ts=first.ts,
-            received=(coins_in[0], sums[coins_in[0]]), sent=(coins_out[0], sums[coins_out[0]]),
-            fees=tuple(fees.items()), entries=tuple(members),
-        )
+    (got, received), (paid, sent) = sorted(sums.items(), key=lambda item: item[1] < 0)
+    entries = sorted(legs + fees, key=_LEDGER_ORDER)
+    first = entries[0]
+    return Trade(
+        kind=legs[0].kind, account=first.account,
+        exchange=first.exchange, category=first.category, symbol=legs[0].symbol, ts=first.ts,
+        received=(got, received), sent=(paid, sent), fees=tuple(fee_sums.items()),
+        entries=tuple(entries),
+    )
 
 
 def _LEDGER_ORDER(e: LedgerEntry) -> tuple:
