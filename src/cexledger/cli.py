@@ -105,7 +105,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except typer.Exit:
+        except (typer.Exit, typer.BadParameter):   # a usage error: Typer prints it, exit 2
             raise
         except CexledgerError as exc:
             _fail(f"error: {exc}")
@@ -445,7 +445,8 @@ def export(
 
     \b
     A tax year for Koinly, one file per account:
-        cexledger export -f koinly -a main --since 2026-01-01 --until 2027-01-01 -o koinly.csv
+      cexledger export -f koinly -a main --since 2026-01-01 \\
+        --until 2027-01-01 -o koinly.csv
     """
     from . import export
     from .export import _output as output

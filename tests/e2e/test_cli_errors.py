@@ -191,6 +191,15 @@ def test_unknown_export_format(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("fmt", ["csv", "cointracking", "beancount"])
+def test_merge_daily_outside_koinly_is_a_usage_error(tmp_path, fmt):
+    cli = plain_cli(tmp_path, None)
+    proc = cli.run("export", "--format", fmt, "--merge-daily")
+    assert proc.returncode == 2, proc.stderr          # checked before the archive is opened
+    assert "--merge-daily is for --format koinly" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_help_for_every_command(tmp_path):
     cli = plain_cli(tmp_path, None)
     for command in ([], ["sync"], ["status"], ["export"], ["accounts"], ["demo"], ["sandbox", "serve"]):
