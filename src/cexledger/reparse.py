@@ -24,7 +24,7 @@ from .exchanges import spec
 from .exchanges.base import Normalizer
 from .model import StreamKey
 
-__all__ = ["VERSION_META", "built_version", "describe", "outdated", "reparse", "stamp"]
+__all__ = ["VERSION_META", "built_version", "describe", "newer", "outdated", "reparse", "stamp"]
 
 VERSION_META = "normalizer_version"
 _UNRECORDED = 1  # streams archived before versions were recorded
@@ -63,6 +63,20 @@ def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[St
         if _version(value) < normalizer.version and archive.has_records(key):
             stale.append(key)
     return stale
+
+
+def newer(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
+    """The streams (of ``accounts``, default all) whose entries a newer normalizer than this
+    cexledger's built: their rules are ones this version does not know."""
+    wanted = None if accounts is None else set(accounts)
+    found = []
+    for key, value in archive.meta_by_stream(VERSION_META).items():
+        normalizer = _normalizer(key)
+        if normalizer is None or (wanted is not None and key.account not in wanted):
+            continue
+        if _version(value) > normalizer.version:
+            found.append(key)
+    return found
 
 
 def stamp(archive: Archive, key: StreamKey) -> None:
