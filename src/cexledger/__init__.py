@@ -34,6 +34,7 @@ __all__ = [
     "reparse",
     "AccountResult",
     "Ledger",
+    "LedgerClosedError",
     "MissingExtraError",
     "NoArchiveError",
     "OutdatedEntriesError",
@@ -62,6 +63,7 @@ _HOME = {
     "reparse": "api",
     "AccountResult": "api",
     "Ledger": "ledger.reader",
+    "LedgerClosedError": "ledger.reader",
     "MissingExtraError": "ledger.reader",
     "NoArchiveError": "errors",
     "OutdatedEntriesError": "ledger.current",
@@ -86,7 +88,7 @@ if TYPE_CHECKING:
     from .api import AccountResult, reparse, sync, sync_async
     from .errors import NoArchiveError
     from .ledger.current import OutdatedEntriesError
-    from .ledger.reader import Ledger, MissingExtraError, RawRecord, StreamStatus
+    from .ledger.reader import Ledger, LedgerClosedError, MissingExtraError, RawRecord, StreamStatus
     from .ledger.reader import open_ledger as open
     from .errors import (
         ArchiveError,

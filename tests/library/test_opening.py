@@ -138,3 +138,19 @@ def test_twenty_integer_and_eighteen_decimal_digits_fit() -> None:
     columns.update({name: pa.array(["x"]) for name in
                     ("account", "exchange", "stream", "category", "symbol", "coin", "kind", "exchange_type", "record_id")})
     assert entry_table(columns, "").column("amount").to_pylist() == [Decimal(value)]
+
+
+def test_close_stops_open_iterators_and_later_calls(demo_archive):
+    led = cexledger.open(demo_archive)
+    entries, records = led.entries(), led.records()
+    first = next(entries)
+    next(records)
+    led.close()
+    assert list(entries) == [] and list(records) == []     # stopped, no rows read after close
+    with pytest.raises(cexledger.LedgerClosedError, match="closed"):
+        led.entries()
+    with pytest.raises(cexledger.LedgerClosedError):
+        led.status()
+    led.close()                                              # twice is fine
+    with cexledger.open(demo_archive) as again:            # the archive itself is untouched
+        assert next(again.entries()) == first

@@ -36,7 +36,8 @@ The rules:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import import_module
@@ -57,13 +58,17 @@ if TYPE_CHECKING:
     import polars
     import pyarrow
 
-__all__ = ["Ledger", "MissingExtraError", "RawRecord", "StreamStatus", "open_ledger"]
+__all__ = ["Ledger", "LedgerClosedError", "MissingExtraError", "RawRecord", "StreamStatus", "open_ledger"]
 
 Time = str | date | datetime | int | None
 
 _BOTH = "give only one of account= and exchange="
 _TOO_WIDE = "read those entries with entries() instead (exact Decimal amounts)"
 _SYNC_FIX = "sync it: cexledger.sync(config=..., db=...)"
+
+
+class LedgerClosedError(CexledgerError):
+    """A :class:`Ledger` was used after :meth:`Ledger.close`."""
 
 
 class MissingExtraError(CexledgerError, ImportError):
@@ -144,13 +149,35 @@ class Ledger:
     or call :meth:`close`."""
 
     def __init__(self, archive: Archive) -> None:
-        self._archive = archive
+        self._opened: Archive | None = archive
+        self._url = archive.display_url
+        self._streams: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
 
     def __repr__(self) -> str:
-        return f"Ledger({self._archive.display_url!r})"
+        return f"Ledger({self._url!r}{'' if self._opened is not None else ', closed'})"
+
+    @property
+    def _archive(self) -> Archive:
+        if self._opened is None:
+            raise LedgerClosedError(f"this Ledger of {self._url} is closed: open it again with cexledger.open()")
+        return self._opened
+
+    def _streamed(self, rows: Iterator[Any]) -> Iterator[Any]:
+        """``rows`` as a generator :meth:`close` stops (its cursor and transaction end)."""
+        def stream() -> Generator[Any, None, None]:
+            yield from rows
+        generator = stream()
+        self._streams.add(generator)
+        return generator
 
     def close(self) -> None:
-        self._archive.close()
+        """Close the archive: iterators still open stop (their next step raises
+        ``StopIteration``), later calls raise :class:`LedgerClosedError`. Closing twice is fine."""
+        for generator in list(self._streams):
+            generator.close()
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -178,7 +205,7 @@ class Ledger:
     def entries(self, account: str | None = None, exchange: str | None = None,
                 kind: str | Kind | None = None, since: Time = None, until: Time = None) -> Iterator[LedgerEntry]:
         """The ledger's entries the selection names, in ledger order, streamed."""
-        return read_entries(self._archive, self._entries_of(account, exchange, kind, since, until))
+        return self._streamed(read_entries(self._archive, self._entries_of(account, exchange, kind, since, until)))
 
     def to_arrow(self, account: str | None = None, exchange: str | None = None,
                  kind: str | Kind | None = None, since: Time = None, until: Time = None) -> pyarrow.Table:
@@ -210,7 +237,7 @@ class Ledger:
                 since: Time = None, until: Time = None) -> Iterator[RawRecord]:
         """The latest version of every archived record the selection names, streamed."""
         filters = self._select(account, exchange, None, since, until)
-        return self._records(filters)
+        return self._streamed(self._records(filters))
 
     def _records(self, filters: Filters) -> Iterator[RawRecord]:
         for rec in self._archive.iter_records(**filters.archive_args()):
