@@ -14,6 +14,8 @@ Revises: 0002
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,9 +25,17 @@ branch_labels = None
 depends_on = None
 
 
+def _recreate() -> str:
+    """SQLite 3.35 and later (and PostgreSQL) drop the column in place (``fee`` is in no
+    index or key); an older SQLite, as some long-term-support systems' Python links, cannot:
+    the table is then copied without it (Alembic's batch mode), indexes and keys included."""
+    if op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
+        return "always"
+    return "never"
+
+
 def upgrade() -> None:
-    # SQLite (3.35 and later) drops a column in place: fee is in no index or key.
-    with op.batch_alter_table("entries", recreate="never") as batch:
+    with op.batch_alter_table("entries", recreate=_recreate()) as batch:
         batch.drop_column("fee")
 
 
