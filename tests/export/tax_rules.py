@@ -2,7 +2,7 @@
 
 :func:`check_koinly` and :func:`check_cointracking` parse a produced file, assert every rule
 (exact header, dates, allowed labels or types and the side each takes, positive amounts
-without exponent, no zero rows, unique ids) and return the file's totals per coin;
+without exponent, no zero rows, unique ids, no cell a spreadsheet would take for a formula) and return the file's totals per coin;
 :func:`ledger_totals` is the ledger's own, from ``read_entries`` under the same filters.
 """
 
@@ -37,6 +37,12 @@ CT_TYPES = {
     "Deposit": "buy", "Withdrawal": "sell", "Trade": "both",
 }
 CT_EXCHANGE = re.compile(r"(Bitget|CoinW) \(.+\)\Z")
+FORMULA_STARTS = tuple("=+-@\t\r")
+
+
+def _no_formula(row: dict[str, str], where: str) -> None:
+    for name, cell in row.items():
+        assert not cell.startswith(FORMULA_STARTS), f"{where}: {name} {cell!r} starts a formula"
 
 
 def _add(totals: dict[str, Decimal], coin: str, value: Decimal) -> None:
@@ -67,6 +73,7 @@ def check_koinly(data: bytes) -> tuple[dict[str, Decimal], list[dict[str, str]]]
         where = f"line {n}"
         assert None not in row and len(row) == 12, f"{where}: not 12 cells"
         assert DATE.match(row["Date"]), f"{where}: date {row['Date']!r}"
+        _no_formula(row, where)
         sides = set()
         for side, sign in (("Sent", -1), ("Received", 1), ("Fee", -1)):
             amount, coin = row[f"{side} Amount"], row[f"{side} Currency"]
@@ -109,6 +116,7 @@ def check_cointracking(data: bytes) -> tuple[dict[str, Decimal], list[dict[str, 
         type_ = row["Type"]
         assert type_ in CT_TYPES, f"{where}: type {type_!r}"
         assert DATE.match(row["Date"]), f"{where}: date {row['Date']!r}"
+        _no_formula(row, where)
         buy, sell = row["Buy Amount"], row["Sell Amount"]
         assert bool(buy) == bool(row["Buy Currency"]) and bool(sell) == bool(row["Sell Currency"]), where
         side = "both" if buy and sell else "buy" if buy else "sell" if sell else None

@@ -13,7 +13,7 @@ import pytest
 
 from cexledger.export import _tax
 from cexledger.export.cointracking import cointracking_rows
-from cexledger.export.koinly import koinly_rows
+from cexledger.export.koinly import koinly_rows, merge_note, merged_id
 from cexledger.model import Kind, LedgerEntry
 
 from .tax_rules import check_cointracking, check_koinly
@@ -250,19 +250,23 @@ def test_merge_daily_sums_per_day_account_coin_and_label():
     plain_totals, _, _, plain_count = koinly(entries)
     assert totals == plain_totals == sums(entries)
     assert count < plain_count
-    merged = {r["TxHash"]: r for r in rows if r["TxHash"].startswith("cexledger-")}
+    merged = {r["TxHash"].rsplit("-", 1)[0]: r for r in rows if r["TxHash"].startswith("cexledger-")}
     assert set(merged) == {
-        "cexledger-main-2026-01-01-USDT-realized-gain", "cexledger-main-2026-01-01-USDT-margin-fee",
-        "cexledger-alt-2026-01-01-USDT-margin-fee", "cexledger-main-2026-01-01-BTC-cost",
-        "cexledger-main-2026-01-02-USDT-realized-gain"}        # alt's PnL summed to zero: no row
-    gain = merged["cexledger-main-2026-01-01-USDT-realized-gain"]
+        "cexledger-bitget-main-2026-01-01-USDT-realized-gain", "cexledger-bitget-main-2026-01-01-USDT-margin-fee",
+        "cexledger-bitget-alt-2026-01-01-USDT-margin-fee", "cexledger-bitget-main-2026-01-01-BTC-cost",
+        "cexledger-bitget-main-2026-01-02-USDT-realized-gain"}        # alt's PnL summed to zero: no row
+    gain = merged["cexledger-bitget-main-2026-01-01-USDT-realized-gain"]
     assert (gain["Received Amount"], gain["Date"]) == ("4", "2026-01-01 00:00:03")
+    assert gain["TxHash"] == merged_id("bitget", "main", "2026-01-01", "USDT", "realized gain",
+                                       ["bitget-1-0", "bitget-3-0"])
     assert gain["Description"].startswith("2 entries merged (funding, realized_pnl) of 2026-01-01")
-    assert merged["cexledger-main-2026-01-02-USDT-realized-gain"]["Received Amount"] == "5"
-    others = [r["TxHash"] for r in rows if r["TxHash"] not in merged]
+    fee = merged["cexledger-bitget-alt-2026-01-01-USDT-margin-fee"]
+    assert fee["Description"].startswith("1 entry merged (fee) of 2026-01-01")
+    assert merged["cexledger-bitget-main-2026-01-02-USDT-realized-gain"]["Received Amount"] == "5"
+    others = [r["TxHash"] for r in rows if not r["TxHash"].startswith("cexledger-")]
     assert others == ["bitget-4-0", "bitget-10+11"]
     # a day's merged rows come before the next day's rows
-    assert rows.index(gain) < rows.index(merged["cexledger-main-2026-01-02-USDT-realized-gain"])
+    assert rows.index(gain) < rows.index(merged["cexledger-bitget-main-2026-01-02-USDT-realized-gain"])
     assert all(r["Date"].startswith("2026-01-01") for r in rows[:rows.index(gain) + 1])
 
 
@@ -280,3 +284,91 @@ def test_a_fee_larger_than_the_coin_received_is_written_apart():
     assert ct_totals == sums(legs)
     totals, [row], _, _ = koinly(legs)
     assert (row["Received Amount"], row["Fee Amount"]) == ("0.5", "0.6") and totals == sums(legs)
+
+
+def _merged(rows: list[dict]) -> dict[str, dict]:
+    return {r["TxHash"]: r for r in rows if r["TxHash"].startswith("cexledger-")}
+
+
+def test_a_merged_rows_id_follows_the_entries_it_merges():
+    """A day exported in two halves (``--until`` noon, then ``--since`` noon) gives two rows
+    of other ids, neither that of the whole day: Koinly keeps both halves. The same entries
+    merged give the same id, whatever else the file holds."""
+    noon = T0 + DAY // 2
+    day = [entry(Kind.FEE, "-0.5", record_id=str(n), ts=noon + (n - 3) * 1000) for n in range(6)]
+    later = [entry(Kind.FEE, "-9", record_id="9", ts=T0 + DAY + 5)]
+    before, after, whole = ([e for e in day if e.ts < noon], [e for e in day if e.ts >= noon], day)
+    ids = [set(_merged(koinly(part, merge_daily=True)[1])) for part in (before, after, whole)]
+    assert all(len(i) == 1 for i in ids) and len(set.union(*ids)) == 3
+    assert [koinly(part, merge_daily=True)[1][0]["Sent Amount"] for part in (before, after)] == ["1.5", "1.5"]
+    assert set(_merged(koinly(whole, merge_daily=True)[1])) == ids[2]
+    with_more = _merged(koinly(whole + later, merge_daily=True)[1])
+    assert ids[2] < set(with_more) and len(with_more) == 2
+
+
+def test_merge_daily_keeps_exchanges_apart():
+    entries = [entry(Kind.FEE, "-0.5", record_id="1", ts=T0 + 1),
+               entry(Kind.FEE, "-0.25", record_id="1", ts=T0 + 2, exchange="coinw")]
+    totals, rows, _, _ = koinly(entries, merge_daily=True)
+    assert sorted((r["TxHash"].split("-")[1], r["Sent Amount"], r["Description"].split("; ")[1])
+                  for r in rows) == [("bitget", "0.5", "Bitget main"), ("coinw", "0.25", "CoinW main")]
+    assert totals == sums(entries)
+
+
+@pytest.mark.parametrize("since, until, noted", [
+    (None, None, True),                    # the range's last day may still be going on
+    (T0, None, True),
+    (None, T0 + DAY // 2, True),           # --until noon: the day cut
+    (T0 + DAY // 2, T0 + DAY, True),       # --since noon: the day cut
+    (T0, T0 + 10 * DAY, True),             # ends after now: the last day not over
+    (T0, T0 + DAY, False), (None, T0 + DAY, False), (T0 - 365 * DAY, T0, False),
+])
+def test_merge_note_when_the_range_may_cut_a_day(since, until, noted):
+    note = merge_note(since, until, now_ms=T0 + 3 * DAY)
+    assert (note is not None) == noted
+    if noted:
+        assert note.startswith("--merge-daily:") and "closed periods" in note
+
+
+HOSTILE_COIN = '=HYPERLINK("x")'
+
+
+def test_text_cells_that_would_start_a_formula_are_neutralised():
+    """A coin ``=HYPERLINK("x")`` and a category ``+1`` from a hostile server are written
+    with a ``'`` in front, in every text cell (the amounts keep their exact value)."""
+    entries = [entry(Kind.DEPOSIT, "1", HOSTILE_COIN, category="+1", record_id="1", exchange_type="-X"),
+               entry(Kind.FEE, "-2", "@SUM", category="+1", record_id="2"),
+               entry(Kind.TRADE, "3", HOSTILE_COIN, category="-SPOT", symbol="=X", record_id="3", ts=T0 + 9),
+               entry(Kind.TRADE, "-4", "USDT", category="-SPOT", symbol="=X", record_id="4", ts=T0 + 9)]
+    quoted = {HOSTILE_COIN: "'" + HOSTILE_COIN, "@SUM": "'@SUM", "USDT": "USDT"}
+    want = {quoted[c]: v for c, v in sums(entries).items()}
+    for merge_daily in (False, True):
+        totals, rows, _, _ = koinly(entries, merge_daily=merge_daily)
+        assert totals == want
+        coins = {r[f"{side} Currency"] for r in rows for side in ("Sent", "Received", "Fee")} - {""}
+        assert coins == set(quoted.values())
+    ct_totals, ct_rows, _ = cointracking(entries)
+    assert ct_totals == want
+    assert [r["Trade-Group"] for r in ct_rows] == ["'+1", "'+1", "'-SPOT"]
+    assert ct_rows[2]["Buy Currency"] == "'" + HOSTILE_COIN
+
+
+def test_text_cell_rule():
+    for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"):
+        assert _tax.text_cell(text) == "'" + text
+    for text in ("USDT", "", "1INCH", "trade BTCUSDT", "'=already"):
+        assert _tax.text_cell(text) == text
+    starts = {label.what[:1] for label in _tax.LABELS.values()}
+    assert not starts & set("=+-@\t\r")            # cexledger's own descriptions never change
+
+
+def test_entries_not_understood_are_counted_in_a_note():
+    entries = [entry(Kind.OTHER, "3", record_id="1", exchange_type="SOME_NEW_TYPE"),
+               entry(Kind.OTHER, "-1", record_id="2", exchange_type="SOME_NEW_TYPE"),
+               entry(Kind.OTHER, "0", record_id="3", exchange_type="SOME_NEW_TYPE"),     # no row
+               entry(Kind.DEPOSIT, "1", record_id="4")]
+    for notes in (koinly(entries)[2], koinly(entries, merge_daily=True)[2], cointracking(entries)[2]):
+        assert [n for n in notes if "does not understand" in n] == [_tax.unknown_note(2)]
+        assert _tax.unknown_note(2).startswith("2 rows are exchange types cexledger does not understand")
+    assert _tax.unknown_note(1).startswith("1 row is an exchange type")
+    assert not [n for n in koinly(entries[3:])[2] + cointracking(entries[3:])[2] if "understand" in n]

@@ -1,14 +1,15 @@
 """What the tax exports (Koinly, CoinTracking; Beancount may use it too) share: which
-label or type each entry gets, and the text of dates, amounts and record ids.
+label or type each entry gets, and the text of dates, amounts, record ids and text cells.
 
 The mapping is one table, :data:`LABELS`, read by every format: an entry's kind, its
 direction (``in`` when its amount is positive, money into the account) and whether it is
-a futures entry (:func:`is_futures`: a Bitget futures category, or any CoinW entry) give a
-:class:`Label`: Koinly's label (empty = a plain deposit or withdrawal), CoinTracking's
-type, the words a row's description starts with, and whether ``--merge-daily`` merges it.
-Trades paired from their legs (:class:`cexledger.ledger.Trade`) are rows of their own in
-each format; a leg without a partner is written as a plain movement of its coin
-(``trade leg without a partner``), never dropped, and counted in a note (:func:`unpaired_note`).
+a futures entry (:func:`is_futures`: booked under a futures category, which every CoinW
+entry is) give a :class:`Label`: Koinly's label (empty = a plain deposit or withdrawal),
+CoinTracking's type, the words a row's description starts with, and whether
+``--merge-daily`` merges it. Trades paired from their legs (:class:`cexledger.ledger.Trade`)
+are rows of their own in each format; a leg without a partner is written as a plain
+movement of its coin (``trade leg without a partner``), never dropped, and counted in a
+note (:func:`unpaired_note`).
 
 Choices where the vendors' documents are silent:
 
@@ -26,9 +27,18 @@ exponent or trailing zeros (:func:`amount_text`); a row's id (Koinly ``TxHash``,
 CoinTracking ``Tx-ID``) is ``<exchange>-<record id>-<seq>`` for an entry and
 ``<exchange>-<record id>+<record id>…`` for a trade (:func:`entry_id`, :func:`trade_id`),
 the funding wallet's ids prefixed ``funding-`` (its ids are not documented to be apart from
-financial records'); ids of financial and tax records share one space, as one movement has
-one id in both. The same entry therefore has the same id in every export, whatever the
-filters, and a re-import deduplicates.
+financial records'). The same entry therefore has the same id in every export, whatever the
+filters, and a re-import deduplicates. Tax records' ids are not prefixed, on the assumption
+[assumed: Bitget does not say] that a movement has one id in the financial and the tax
+records: were the ids to differ, a movement's id would change when its financial records
+replace its tax records for a time in the ledger (one sync reached that time with the
+financial records), and a re-import of that time would add it a second time.
+
+Text cells that come from the exchange (coins, categories, exchange types) could start a
+spreadsheet formula: every text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return gets a ``'`` in front (:func:`text_cell`, OWASP's rule against CSV
+injection). cexledger's own text never starts so (descriptions start with words or a
+count; amounts are positive), so only such hostile values change.
 """
 
 from __future__ import annotations
@@ -43,20 +53,22 @@ from typing import Any
 
 from .._clock import DAY_MS
 from ..archive import Archive
+from ..exchanges.bitget.client import BITGET_FUTURES_CATEGORIES
 from ..ledger import Filters, Pairing, Trade, read_entries
 from ..model import Kind, LedgerEntry
 
 __all__ = [
     "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note",
     "amount_text", "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures",
-    "label_of", "merged_what", "selected", "trade_id", "trade_what", "unknown_note", "unpaired_note", "utc_day",
-    "utc_text",
+    "label_of", "merged_what", "selected", "text_cell", "trade_id", "trade_what", "unknown_note",
+    "unpaired_note", "utc_day", "utc_text",
 ]
 
 IN, OUT = "in", "out"
-FUTURES_CATEGORIES = frozenset({"USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"})
-"""Bitget's futures categories; every CoinW entry is a futures entry too."""
-_FUTURES_EXCHANGES = frozenset({"coinw"})
+FUTURES_CATEGORIES = frozenset(BITGET_FUTURES_CATEGORIES)
+"""Bitget's futures categories; CoinW books every entry under ``USDT-FUTURES``
+(``exchanges.coinw.normalize.CATEGORY``), so its entries are futures entries too."""
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 _EXCHANGE_NAMES = {"bitget": "Bitget", "coinw": "CoinW"}
 _STREAM_TAGS = {"funding-records": "funding-"}
 
@@ -110,9 +122,15 @@ LABELS: dict[tuple[Kind, str, bool | None], Label] = {
 TRADE_TYPE = "Trade"    # CoinTracking's type of a paired trade (Koinly: no label)
 
 
-def is_futures(exchange: str, category: str | None) -> bool:
-    """Whether an entry of ``exchange`` booked under ``category`` is a futures entry."""
-    return exchange in _FUTURES_EXCHANGES or category in FUTURES_CATEGORIES
+def is_futures(category: str | None) -> bool:
+    """Whether an entry booked under ``category`` is a futures entry."""
+    return category in FUTURES_CATEGORIES
+
+
+def text_cell(text: str) -> str:
+    """``text`` as a spreadsheet cannot take it for a formula: ``'`` in front when it starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return."""
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
 def label_of(kind: Kind, amount: Decimal, futures: bool) -> Label:
@@ -196,7 +214,7 @@ def entry_id(entry: LedgerEntry) -> str:
 @lru_cache(maxsize=4096)
 def _entry_parts(kind: Kind, incoming: bool, exchange: str, account: str, category: str | None,
                  symbol: str | None, exchange_type: str | None, stream: str) -> tuple[Label, str, str]:
-    label = label_of(kind, Decimal(1 if incoming else -1), is_futures(exchange, category))
+    label = label_of(kind, Decimal(1 if incoming else -1), is_futures(category))
     what = f"{label.what} ({exchange_type})" if exchange_type else label.what
     symbol_text = f" {symbol}" if symbol else ""
     return (label, f"{what}; {_where(exchange, account, category)}{symbol_text}; record ",
@@ -234,7 +252,8 @@ def trade_what(trade: Trade) -> str:
 
 def merged_what(count: int, kinds: Iterable[str], exchange: str, account: str, day: str) -> str:
     """The description of a row that merges ``count`` entries of one day."""
-    return (f"{count} entries merged ({', '.join(sorted(set(kinds)))}) of {day} UTC; "
+    entries = "1 entry" if count == 1 else f"{count} entries"
+    return (f"{entries} merged ({', '.join(sorted(set(kinds)))}) of {day} UTC; "
             f"{exchange_name(exchange)} {account}")
 
 

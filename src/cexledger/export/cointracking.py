@@ -22,6 +22,10 @@ exchange in CoinTracking (transfers between them are a withdrawal and a deposit)
 ``YYYY-MM-DD HH:MM:SS`` (import with the time zone set to UTC); ``Tx-ID`` the row's unique
 id, the same in every export. Over a file: buy - sell, per coin, minus ``Fee`` where its coin
 is neither the buy nor the sell coin (never, here), is the ledger's sum.
+
+Text cells from the exchange (coins, categories) go through
+:func:`cexledger.export._tax.text_cell`: a value that would start a spreadsheet formula gets
+a ``'`` in front.
 """
 
 from __future__ import annotations
@@ -48,18 +52,24 @@ _EOL = "\r\n"
 _BATCH = 4096
 _ZERO = Decimal(0)
 _amount = _tax.amount_text
+_cell = _tax.text_cell
 
 
 @lru_cache(maxsize=256)
 def _exchange(exchange: str, account: str) -> str:
-    return f"{_tax.exchange_name(exchange)} ({account})"
+    return _cell(f"{_tax.exchange_name(exchange)} ({account})")
+
+
+@lru_cache(maxsize=256)
+def _group(category: str | None) -> str:
+    return _cell(category or "")
 
 
 def _row(type_: str, amount: Decimal, coin: str, exchange: str, account: str, category: str | None,
          comment: str, ts: int, txid: str) -> list[str]:
-    moved = _amount(amount)
+    moved, coin = _amount(amount), _cell(coin)
     buy, sell = ((moved, coin), ("", "")) if amount > 0 else (("", ""), (moved, coin))
-    return [type_, *buy, *sell, "", "", _exchange(exchange, account), category or "", comment,
+    return [type_, *buy, *sell, "", "", _exchange(exchange, account), _group(category), _cell(comment),
             _tax.utc_text(ts), txid]
 
 
@@ -82,11 +92,11 @@ def _trade_rows(trade: Trade) -> list[list[str]]:
         buy, sell, apart, shown = received, sent, list(trade.fees), None
     txid = _tax.trade_id(trade)
     what = _tax.trade_what(trade)
-    rows = [[_tax.TRADE_TYPE, _amount(buy), got, _amount(sell), paid,
-             _amount(shown[1]) if shown else "", shown[0] if shown else "",
-             _exchange(trade.exchange, trade.account), trade.category or "", what,
+    rows = [[_tax.TRADE_TYPE, _amount(buy), _cell(got), _amount(sell), _cell(paid),
+             _amount(shown[1]) if shown else "", _cell(shown[0]) if shown else "",
+             _exchange(trade.exchange, trade.account), _group(trade.category), _cell(what),
              _tax.utc_text(trade.ts), txid]]
-    futures = _tax.is_futures(trade.exchange, trade.category)
+    futures = _tax.is_futures(trade.category)
     for coin, fee in apart:
         if fee:
             label = _tax.label_of(Kind.FEE, fee, futures)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .auth import BitgetAuth, BitgetCredentials, sign
-from .client import BITGET_CATEGORIES, BITGET_CODES, BitgetClient
+from .client import BITGET_CATEGORIES, BITGET_CODES, BITGET_FUTURES_CATEGORIES, BitgetClient
 from .normalize import BITGET_KINDS, bitget_kind, bitget_record
 
 __all__ = [
     "BITGET_CATEGORIES",
     "BITGET_CODES",
+    "BITGET_FUTURES_CATEGORIES",
     "BITGET_KINDS",
     "BitgetAuth",
     "BitgetClient",
