@@ -427,8 +427,9 @@ def export(
     ),
     merge_daily: bool = typer.Option(
         False, "--merge-daily",
-        help="koinly: one row per day, account, coin and label for realized PnL, fees and "
-             "funding (Koinly's free plan stops at 10 000 rows).",
+        help="koinly: one row per day, exchange, account, coin and label for realized PnL, "
+             "fees and funding (Koinly's free plan stops at 10 000 rows). Merge closed "
+             "periods (a tax year): a day merged differently in two files is two rows.",
     ),
     out_path: str = typer.Option("-", "--out", "-o", help="Output file, or - for standard output."),
 ) -> None:

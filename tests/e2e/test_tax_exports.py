@@ -13,14 +13,18 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from cexledger.archive import Archive
+from cexledger._clock import DAY_MS
+from cexledger._json import EXACT
 from cexledger.export import _tax
 from cexledger.ledger import Filters, Pairing, Trade, read_entries
 from cexledger.model import Kind
@@ -29,6 +33,7 @@ from ..export.tax_rules import check_cointracking, check_koinly, ledger_totals
 from .conftest import CLI
 
 CHECK = {"koinly": check_koinly, "cointracking": check_cointracking}
+MERGED = re.compile(r"(1 entry|([2-9]|[1-9]\d+) entries) merged \(")
 ID = {"koinly": "TxHash", "cointracking": "Tx-ID"}
 
 
@@ -146,7 +151,7 @@ def test_merge_daily_has_fewer_rows_and_the_same_totals(demo_archive, selection)
     assert merged_totals == plain_totals
     assert len(merged_rows) < len(plain_rows)
     merged_ids = [r["TxHash"] for r in merged_rows if r["TxHash"].startswith("cexledger-")]
-    assert merged_ids and all(" entries merged (" in r["Description"] for r in merged_rows
+    assert merged_ids and all(MERGED.match(r["Description"]) for r in merged_rows
                               if r["TxHash"].startswith("cexledger-"))
     # trades, deposits, withdrawals and transfers stay one row each
     kept = Counter(r["TxHash"] for r in plain_rows
@@ -201,3 +206,69 @@ def test_two_bitget_accounts_synced_by_the_cli(sandbox_factory, cli_for):
             assert file_totals == totals(db, **options)
             ids = {r[ID[fmt]] for r in rows}
             assert {_tax.trade_id(t) for t in trades} <= ids
+
+
+def _merged_groups(ledger) -> dict[tuple, list]:
+    """The ledger's entries ``--merge-daily`` merges, per (day, exchange, account, coin,
+    label): the entries Pairing passes on (not trades) whose label merges."""
+    groups: dict[tuple, list] = {}
+    for item in Pairing(iter(ledger)):
+        if isinstance(item, Trade) or not item.amount:
+            continue
+        label = _tax.entry_text(item)[0]
+        if label.merge:
+            key = (item.ts // DAY_MS, item.exchange, item.account, item.coin, label.koinly)
+            groups.setdefault(key, []).append(item)
+    return groups
+
+
+def _merged_ids(data: bytes, day: str) -> dict[str, str]:
+    """The merged rows of ``day`` in a Koinly file: readable part of the TxHash -> TxHash."""
+    return {r["TxHash"].rsplit("-", 1)[0]: r["TxHash"] for r in check_koinly(data)[1]
+            if r["TxHash"].startswith("cexledger-") and r["Date"].startswith(day)}
+
+
+def test_a_day_exported_in_two_halves_gives_rows_of_other_ids(demo_archive, ledger):
+    """Export ``--until`` a time inside a day, then ``--since`` it (the common case: export,
+    sync, export again): the day's merged rows of one exchange, account, coin and label get
+    another TxHash in each file and in an export of the whole day, so Koinly keeps every
+    sum; an export of the whole day with more around it gives the whole day's ids again.
+    Only the exports that cut a day say so."""
+    groups = _merged_groups(ledger)
+    split = [(key, items) for key, items in groups.items() if len({e.ts for e in items}) >= 2]
+    assert split, "the sandbox has no day with merged entries at two times"
+    (day_n, exchange, account, coin, label), items = split[len(split) // 2]
+    cut = max(e.ts for e in items)
+    day = _tax.utc_day(cut)
+    readable = f"cexledger-{exchange}-{account}-{day}-{coin}-{label.replace(' ', '-')}"
+    start, end = day_n * DAY_MS, (day_n + 1) * DAY_MS
+    (first, first_err), (second, second_err) = (
+        export(demo_archive, "koinly", "--merge-daily", "--until", iso(cut)),
+        export(demo_archive, "koinly", "--merge-daily", "--since", iso(cut)))
+    whole, whole_err = export(demo_archive, "koinly", "--merge-daily", "--since", iso(start), "--until", iso(end))
+    wider, _ = export(demo_archive, "koinly", "--merge-daily", "--since", iso(start - DAY_MS),
+                      "--until", iso(end + DAY_MS))
+    ids = [_merged_ids(data, day).get(readable) for data in (first, second, whole, wider)]
+    assert None not in ids, ids
+    assert len(set(ids[:3])) == 3 and ids[3] == ids[2]
+    assert "--merge-daily: the range does not start and end at a past UTC midnight" in first_err
+    assert "--merge-daily:" in second_err and "--merge-daily:" not in whole_err
+    # together, the two halves hold the whole ledger's totals
+    halves: dict = defaultdict(Decimal)
+    for data in (first, second):
+        for coin, value in check_koinly(data)[0].items():
+            halves[coin] = EXACT.add(halves[coin], value)
+    assert {c: v for c, v in halves.items() if v} == totals(demo_archive)
+
+
+@pytest.mark.parametrize("args", [("-f", "koinly"), ("-f", "koinly", "--merge-daily"), ("-f", "cointracking")])
+def test_rows_not_understood_are_counted_in_a_note(demo_archive, ledger, args):
+    """The sandbox serves types cexledger does not know (``UNDOCUMENTED_BONUS_IN``,
+    ``SOME_NEW_TYPE_2026``): the note counts exactly the file's rows of kind ``other``,
+    which are the ledger's non-zero ``other`` entries."""
+    data, stderr = export(demo_archive, args[1], *args[2:])
+    rows = CHECK[args[1]](data)[1]
+    text = "Description" if args[1] == "koinly" else "Comment"
+    other = sum(r[text].startswith("not understood by cexledger (other)") for r in rows)
+    assert other and other == sum(e.kind is Kind.OTHER and e.amount != 0 for e in ledger)
+    assert _tax.unknown_note(other) in stderr

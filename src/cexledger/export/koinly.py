@@ -11,17 +11,18 @@ the coin got (both as the legs booked them, before fees), ``Fee`` its fee; a fee
 coin is a row of its own (``cost``), as is a refunded fee (``fee refund``: Koinly's deposits
 take no fee). ``Description`` names exchange, account, category, exchange type and record
 id(s); ``TxHash`` is the row's unique id, the same in every export, so a re-import
-deduplicates. Over a file: received - sent - fee, per coin, is the ledger's sum.
+deduplicates (merged rows: see below). Over a file: received - sent - fee, per coin, is the
+ledger's sum.
 
 ``merge_daily``: entries whose label merges (realized PnL, liquidations, funding, fees) are
 summed per UTC day, exchange, account, coin and label into one row (none when the sum is
 zero), dated at the day's last merged entry and written after that day's other rows; its
 ``TxHash`` is ``cexledger-<exchange>-<account>-<day>-<coin>-<label>-<digest>``, the digest the
-first 16 hex digits of the SHA-256 of the merged entries' ids (:func:`merged_id`): the same
-entries merged give the same id in every export, other entries (a day cut by ``--since`` or
-``--until``, or exported before all its entries were synced) another id, so Koinly neither
-drops a different sum as a duplicate nor deduplicates it against the first: a day merged
-with different entries in two files is two rows there. Hence the note
+first 16 hex digits of the SHA-256 of the merged entries' ids (:func:`merged_id`). The same
+entries merged give the same id in every export (a re-import deduplicates); other entries
+(a day cut by ``--since`` or ``--until``, or exported before all its entries were synced)
+give another id, so Koinly drops neither sum: a day merged with different entries in two
+files is two rows, and the entries both hold count twice. Hence the note
 (:func:`merge_note`) when the range may cut a day. Trades, deposits, withdrawals, transfers
 and interest stay one row each. Entries come in time order, so a day's sums are written when
 the next day starts: memory holds one day's sums, not the ledger.
@@ -120,7 +121,8 @@ class _Day:
             if total:
                 day = _tax.utc_day(ts)
                 what = _tax.merged_what(len(ids), kinds, exchange, account, day)
-                rows.append(_row(ts, total, coin, label, what, merged_id(exchange, account, day, coin, label, ids)))
+                txid = merged_id(exchange, account, day, coin, label, ids)
+                rows.append(_row(ts, total, coin, label, what, txid))
         self.sums.clear()
         return rows
 
@@ -133,10 +135,10 @@ def merge_note(since_ms: int | None, until_ms: int | None, now_ms: int) -> str |
     cut = until_ms is None or until_ms % DAY_MS or (since_ms is not None and since_ms % DAY_MS)
     if not cut and until_ms <= now_ms:
         return None
-    return ("--merge-daily: the range does not both start and end at a UTC midnight in the past, "
-            "so a day at its edge may be merged again with other entries in a later export (a "
-            "new TxHash: importing both counts them twice); merge closed periods, e.g. a "
-            "tax year once it is over and synced")
+    return ("--merge-daily: the range does not start and end at a past UTC midnight, so a "
+            "day at its edge may merge other entries in a later export (another TxHash: "
+            "importing both counts them twice); merge closed periods, e.g. a tax year once "
+            "it is over and synced")
 
 
 def write_koinly(archive: Archive, out: BinaryIO, *, account: str | None = None,
