@@ -30,9 +30,9 @@ the funding wallet's ids prefixed ``funding-`` (its ids are not documented to be
 financial records'). The same entry therefore has the same id in every export, whatever the
 filters, and a re-import deduplicates. Tax records' ids are not prefixed, on the assumption
 [assumed: Bitget does not say] that a movement has one id in the financial and the tax
-records: were the ids to differ, a movement's id would change when its financial records
-replace its tax records for a time in the ledger (one sync reached that time with the
-financial records), and a re-import of that time would add it a second time.
+records. Were the ids to differ, a movement exported while the ledger took its tax record
+and exported again after a sync archived its financial record (which the ledger then takes
+instead) would have two ids, and importing both files would count it twice.
 
 Text cells that come from the exchange (coins, categories, exchange types) could start a
 spreadsheet formula: every text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
