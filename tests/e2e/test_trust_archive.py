@@ -25,9 +25,11 @@ import pytest
 
 from cexledger.archive import Archive
 from cexledger.model import Record
+from cexledger.reparse import stamp
 
 from ..archive.support import KEY, make_record
 from ..archive.test_trust_archive import corrupt_a_records_page
+
 from .conftest import Cli
 from .test_cli_errors import one_line_error, plain_cli
 
@@ -43,6 +45,7 @@ def build(cli: Cli, records: int, *, raw_only: int = 0, journal: str = "wal") ->
             archive.write_page(KEY, page)
         archive.write_page(KEY, [Record(f"raw{i}", 1_700_000_000_000 + i, b'{"id":"raw%d","amount":"1E+1001"}' % i)
                                  for i in range(raw_only)])
+        stamp(archive, KEY)          # as a sync does: today's normalizer built these entries
     if journal != "wal":
         conn = sqlite3.connect(cli.db)
         assert conn.execute(f"PRAGMA journal_mode={journal}").fetchone() == (journal,)
