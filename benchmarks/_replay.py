@@ -223,6 +223,7 @@ def _sqlite_floor(parsed: list[tuple[bytes, Any]], workdir: Path) -> dict[str, A
     import sqlite3
 
     from cexledger.archive import writes
+    from cexledger.archive.schema import entries as entries_table
     from cexledger.archive.schema import exact_decimal
 
     db = workdir / "replay-floor.db"
@@ -249,7 +250,7 @@ def _sqlite_floor(parsed: list[tuple[bytes, Any]], workdir: Path) -> dict[str, A
         for records, entries in pages:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)", records)
-            conn.executemany(f"INSERT OR IGNORE INTO entries VALUES ({', '.join('?' * 13)})", entries)
+            conn.executemany(f"INSERT OR IGNORE INTO entries VALUES ({', '.join('?' * len(entries_table.columns))})", entries)
             conn.execute("COMMIT")
         seconds = time.perf_counter() - start
     finally:
