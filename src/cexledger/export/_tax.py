@@ -1,5 +1,6 @@
-"""What the tax exports (Koinly, CoinTracking; Beancount may use it too) share: which
-label or type each entry gets, and the text of dates, amounts, record ids and text cells.
+"""What the tax exports (Koinly, CoinTracking; Beancount its read, dates, amount text and
+notes) share: which label or type each entry gets, and the text of dates, amounts, record
+ids and text cells.
 
 The mapping is one table, :data:`LABELS`, read by every format: an entry's kind, its
 direction (``in`` when its amount is positive, money into the account) and whether it is
@@ -23,7 +24,7 @@ Choices where the vendors' documents are silent:
   description says what they are: they are neither income nor a loss.
 
 Text: dates are UTC ``YYYY-MM-DD HH:MM:SS`` (:func:`utc_text`); amounts positive, without
-exponent or trailing zeros (:func:`amount_text`); a row's id (Koinly ``TxHash``,
+exponent or trailing zeros (:func:`amount_text`; signed: :func:`signed_text`); a row's id (Koinly ``TxHash``,
 CoinTracking ``Tx-ID``) is ``<exchange>-<record id>-<seq>`` for an entry and
 ``<exchange>-<record id>+<record id>…`` for a trade (:func:`entry_id`, :func:`trade_id`),
 the funding wallet's ids prefixed ``funding-`` (its ids are not documented to be apart from
