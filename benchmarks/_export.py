@@ -42,7 +42,7 @@ def export(db: Path, workdir: Path, fmt: str, entries: int | None = None) -> dic
     """One export; ``entries`` (the ledger's size) makes rows/s count entries read."""
     out = workdir / f"export.{fmt}"
     run = run_cli(["--db", f"sqlite:///{db}", "export", "--format", fmt, "--out", str(out)], workdir).check()
-    match = re.search(r"wrote (\d+) rows", run.stderr)
+    match = re.search(r"wrote (\d+) (?:rows|records|transactions)", run.stderr)
     if match is None:
         raise RuntimeError(f"export {fmt}: no row count in {run.stderr!r}")
     written = int(match.group(1))

@@ -496,7 +496,7 @@ def export(
             output.refuse_database(target, archive.sqlite_path)
             with output.written(target) as fh:
                 count = writer(archive, fh, account=account, exchange=exchange, **options)
-            err.print(f"wrote {count} rows to {target}", markup=False)
+            err.print(f"wrote {count} {export.unit(fmt)} to {target}", markup=False)
         for note in (*notes, output.left_out_note(left_out), output.shadowed_note(shadowed)):
             if note:
                 err.print(note, markup=False, soft_wrap=True)

@@ -253,3 +253,7 @@ def test_the_cli_exports_the_ledger_and_says_what_it_left_out(built, archive_url
                          capture_output=True, text=True, timeout=120)
     assert raw.returncode == 0 and "left out" not in raw.stderr
     assert len(raw.stdout.splitlines()) == archive.count_records()
+    lines = tmp_path / "records.jsonl"                    # a JSONL file counts records
+    proc = subprocess.run([cli, "--db", archive_url, "export", "--format", "jsonl", "--out", str(lines)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and f"wrote {archive.count_records()} records to" in proc.stderr

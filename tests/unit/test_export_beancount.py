@@ -68,6 +68,10 @@ def test_a_raw_invalid_component_really_fails_bean_check(tmp_path):
     ("BTC-", "BTC"),
     ("币安币", "X"),
     ("A" * 30, "A" * 19 + "-"),
+    ("TRUE", "XTRUE"),                 # beancount's words for values, in any case
+    ("false", "XFALSE"),
+    ("Null", "XNULL"),
+    ("TRUE.", "XTRUE"),
 ])
 def test_commodity_name_is_valid_for_bean_check(tmp_path, coin, commodity):
     got = commodity_name(coin)
@@ -81,7 +85,7 @@ def test_commodity_name_is_valid_for_bean_check(tmp_path, coin, commodity):
 
 
 def test_raw_invalid_commodities_really_fail_bean_check(tmp_path):
-    for bad in ("1000PEPE", "usdt"):
+    for bad in ("1000PEPE", "usdt", "TRUE", "FALSE", "NULL"):
         proc = bean_check(_tiny(tmp_path, "2026-01-01 open Assets:A\n2026-01-01 open Equity:B\n"
                                           f"2026-01-01 * \"x\"\n  Assets:A  1 {bad}\n  Equity:B  -1 {bad}\n"))
         assert proc.returncode != 0, bad
@@ -94,6 +98,9 @@ class FakeArchive:
 
     def __init__(self, rows: list[dict]) -> None:
         self.rows = rows
+
+    def entry_names(self):
+        return list(dict.fromkeys((r["exchange"], r["account"], r["category"], r["coin"]) for r in self.rows))
 
     def entry_batches(self, *, shadows, account, exchange, since_ms, until_ms):
         keys: dict[int, StreamKey] = {}
@@ -161,14 +168,14 @@ def test_awkward_names_export_passes_bean_check_and_maps_back(tmp_path):
         row(4, T0 + 3, "fee", "1INCH", "-0.5", "7", seq=1, account="main"),
     ]
     path, notes, count = export(tmp_path, rows)
-    assert count == 4
     assert_bean_check_passes(path)
     entries = load(path)
+    assert count == _transactions(entries) == 4 + 4            # 4 records, 4 opening balances
     commodities = {e.currency: e.meta["name"] for e in entries if isinstance(e, data.Commodity)}
     assert commodities["X1000PEPE"] == "1000PEPE" and commodities["X1INCH"] == "1INCH"
-    assert commodities["USDT"] == "usdt"                       # met first: the plain name
-    (other,) = [c for c, n in commodities.items() if n == "USDT"]
-    assert other.startswith("USDT-") and len(other) == 9       # the second is disambiguated
+    assert commodities["USDT"] == "USDT"                       # valid as it is: its own name
+    (other,) = [c for c, n in commodities.items() if n == "usdt"]
+    assert other.startswith("USDT-") and len(other) == 9       # the mapped one, though met first
     assert any("'USDT'" in n and "'usdt'" in n for n in notes), notes
     opens = {e.account: e.meta for e in entries if isinstance(e, data.Open)}
     assert opens["Assets:Bitget:MySub1:Spot"]["cexledger-account"] == "my_sub-1"
@@ -190,6 +197,10 @@ def test_awkward_names_export_passes_bean_check_and_maps_back(tmp_path):
                 for p in e.postings if e.narration.startswith("opening balance") and p.account.startswith("Assets:")}
     assert ("Assets:Bitget:X主账户:UsdtFutures", Decimal(2000)) in openings
     assert ("Assets:Bitget:Main:UsdtFutures", Decimal(10)) in openings
+
+
+def _transactions(entries: list) -> int:
+    return sum(1 for e in entries if isinstance(e, data.Transaction))
 
 
 def _balances(entries: list) -> list[tuple[str, str, Decimal, Decimal]]:
@@ -265,8 +276,9 @@ def test_a_paired_trade_is_one_transaction_at_its_total_price(tmp_path):
     ]
     path, notes, count = export(tmp_path, rows)
     assert_bean_check_passes(path)
-    assert count == 2 and notes == []
+    assert notes == []
     entries = load(path)
+    assert count == _transactions(entries) == 2 + 2           # deposit, trade; 2 openings
     (trade,) = [e for e in entries if isinstance(e, data.Transaction) and "record-ids" in e.meta]
     assert trade.meta["record-ids"] == "7 8"
     (bought,) = [p for p in trade.postings if p.price is not None]
@@ -287,16 +299,19 @@ def test_no_balance_no_assertion_and_unpaired_legs_are_counted(tmp_path):
     assert_bean_check_passes(path)
     entries = load(path)
     assert [b[1] for b in _balances(entries)] == ["Assets:Bitget:Main:Spot"]
-    assert any("1 trade legs had no partner" in n for n in notes), notes
+    assert [n for n in notes if "no partner" in n] == [
+        "1 trade leg has no partner (no opposite leg of the same account, symbol and time): "
+        "written as movements against Equity:<Exchange>:<Account>:Unpaired"]
     assert "Equity:Bitget:Main:Unpaired" in {e.account for e in entries if isinstance(e, data.Open)}
 
 
 def test_since_opens_the_chain_at_its_first_exported_balance(tmp_path):
     rows = [row(i, T0 + i * DAY, "realized_pnl", "USDT", "1", str(100 + i)) for i in range(1, 6)]
     path, notes, count = export(tmp_path, rows, since_ms=T0 + 3 * DAY, until_ms=T0 + 5 * DAY)
-    assert count == 2 and notes == []
+    assert notes == []
     assert_bean_check_passes(path)
     entries = load(path)
+    assert count == _transactions(entries) == 2 + 1
     (opening,) = [e for e in entries if isinstance(e, data.Transaction) and e.narration.startswith("opening")]
     assert str(opening.date) == "2026-01-04"
     assert Decimal(102) in {p.units.number for p in opening.postings}
@@ -331,8 +346,94 @@ def test_colliding_account_names_are_disambiguated_and_told(tmp_path):
     assert_bean_check_passes(path)
     opens = {e.meta["cexledger-account"]: e.account for e in load(path)
              if isinstance(e, data.Open) and e.account.startswith("Assets:")}
-    assert opens["my_sub"] == "Assets:Bitget:MySub:Funding"
-    assert opens["My-Sub"].startswith("Assets:Bitget:MySub-") and opens["My-Sub"].endswith(":Funding")
+    assert opens["My-Sub"] == "Assets:Bitget:MySub:Funding"     # first in sorted order
+    assert opens["my_sub"].startswith("Assets:Bitget:MySub-") and opens["my_sub"].endswith(":Funding")
     assert opens["funding"] == "Assets:Bitget:Funding:Funding"
     assert len(opens) == 3 and len(set(opens.values())) == 3
     assert len(notes) == 1 and "'My-Sub'" in notes[0] and "'my_sub'" in notes[0], notes
+
+
+def test_reserved_coins_export_passes_bean_check_and_maps_back(tmp_path):
+    rows = [row(1, T0, "deposit", "TRUE", "1", "1"), row(2, T0 + 1, "deposit", "false", "2", "2"),
+            row(3, T0 + 2, "deposit", "NULL", "3", "3")]
+    path, notes, _ = export(tmp_path, rows)
+    assert_bean_check_passes(path)
+    entries = load(path)
+    assert {e.currency: e.meta["name"] for e in entries if isinstance(e, data.Commodity)} == {
+        "XTRUE": "TRUE", "XFALSE": "false", "XNULL": "NULL"}
+    assert notes == []
+
+
+def _commodities(path: Path) -> dict[str, str]:
+    """Exchange symbol -> commodity, as the file's ``commodity`` directives say."""
+    return {e.meta["name"]: e.currency for e in load(path) if isinstance(e, data.Commodity)}
+
+
+def test_a_valid_coin_keeps_its_name_in_every_export(tmp_path):
+    lower = [row(1, T0, "deposit", "usdt", "100", "100", category="SPOT")]
+    upper = [row(2, T0 + DAY, "deposit", "USDT", "5", "5", category="SPOT")]
+    names = set()
+    for rows, options in (
+            (lower + upper, {}),
+            (upper + [dict(r, ts=T0 + 2 * DAY) for r in lower], {}),      # usdt met second
+            (lower + upper, {"since_ms": T0 + DAY}),                     # usdt out of range
+            (lower + upper, {"until_ms": T0 + DAY})):                    # USDT out of range
+        path, notes, _ = export(tmp_path, rows, **options)
+        assert_bean_check_passes(path)
+        coins = _commodities(path)
+        if "USDT" in coins:
+            assert coins["USDT"] == "USDT", (options, coins)
+        if "usdt" in coins:
+            names.add(coins["usdt"])
+            assert coins["usdt"].startswith("USDT-") and any("'usdt'" in n for n in notes), notes
+    assert len(names) == 1          # the mapped one too: one name whatever the order or range
+
+
+def test_account_names_are_the_same_in_every_export(tmp_path):
+    rows = [row(1, T0, "deposit", "USDT", "1", "1", account="my_sub", category="FUNDING"),
+            row(2, T0 + 1, "deposit", "USDT", "2", "2", account="My-Sub", category="FUNDING")]
+    seen: dict[str, set[str]] = {"my_sub": set(), "My-Sub": set()}
+    for ordered in (rows, rows[::-1]):
+        for account in (None, "my_sub", "My-Sub"):
+            path, _, _ = export(tmp_path, ordered, account=account)
+            assert_bean_check_passes(path)
+            for e in load(path):
+                if isinstance(e, data.Open) and e.account.startswith("Assets:"):
+                    seen[e.meta["cexledger-account"]].add(e.account)
+    assert seen["My-Sub"] == {"Assets:Bitget:MySub:Funding"}          # first in sorted order
+    (mapped,) = seen["my_sub"]
+    assert mapped.startswith("Assets:Bitget:MySub-") and mapped.endswith(":Funding")
+
+
+def test_since_dates_opening_balances_and_opens_on_its_day(tmp_path):
+    rows = [row(1, T0, "realized_pnl", "USDT", "1", "101"),
+            row(2, T0 + 2 * DAY + 5, "realized_pnl", "USDT", "2", "103"),
+            row(3, T0 + 4 * DAY, "realized_pnl", "BTC", "1", "8")]
+    since = T0 + DAY + 12 * 3_600_000                                 # 2026-01-02 12:00
+    path, notes, count = export(tmp_path, rows, since_ms=since)
+    assert notes == []
+    assert_bean_check_passes(path)
+    entries = load(path)
+    openings = {e.narration: e for e in entries if isinstance(e, data.Transaction)
+                and e.narration.startswith("opening")}
+    assert {n: str(e.date) for n, e in openings.items()} == {
+        "opening balance: bitget main USDT-FUTURES USDT": "2026-01-02",
+        "opening balance: bitget main USDT-FUTURES BTC": "2026-01-02"}
+    assert {str(e.date) for e in entries if isinstance(e, (data.Open, data.Commodity))} == {"2026-01-02"}
+    assert count == _transactions(entries) == 2 + 2
+    # without since: each chain's first movement, as before
+    path, _, _ = export(tmp_path, rows[1:])
+    assert sorted(str(e.date) for e in load(path) if isinstance(e, data.Transaction)
+                  and e.narration.startswith("opening")) == ["2026-01-03", "2026-01-05"]
+
+
+def test_not_understood_entries_are_counted_in_a_note(tmp_path):
+    rows = [row(1, T0, "other", "USDT", "3", "3", exchange_type="NEW_TYPE"),
+            row(2, T0 + 1, "other", "USDT", "-1", "2", exchange_type="NEW_TYPE"),
+            row(3, T0 + 2, "other", "USDT", "0", "2", exchange_type="NEW_TYPE")]   # moved nothing
+    path, notes, _ = export(tmp_path, rows)
+    assert_bean_check_passes(path)
+    assert "Equity:Bitget:Main:Other" in {e.account for e in load(path) if isinstance(e, data.Open)}
+    assert notes == ["2 rows are exchange types cexledger does not understand yet (kind other), "
+                     "written as movements against Equity:<Exchange>:<Account>:Other: check them "
+                     "before filing (`cexledger status` lists the types)"]

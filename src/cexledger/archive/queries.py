@@ -406,6 +406,13 @@ def other_types(conn: sa.Connection, account: str | None) -> list[tuple[str, str
     return [(row.exchange, row.exchange_type, row.n) for row in conn.execute(stmt)]
 
 
+def entry_names(conn: sa.Connection) -> list[tuple[str, str, str | None, str | None]]:
+    """Every distinct (exchange, account, category, coin) of the archive's entries."""
+    stmt = (sa.select(_s.exchange, _s.account, _e.category, _e.coin).distinct()
+            .join(streams, _s.id == _e.stream_id))
+    return [tuple(row) for row in conn.execute(stmt)]
+
+
 def count_records(conn: sa.Connection, account: str | None) -> int:
     """How many records (latest versions) the archive holds."""
     stmt = sa.select(sa.func.count()).select_from(records)

@@ -397,6 +397,12 @@ class Archive:
         with self._reading() as conn:
             return queries.other_types(conn, account)
 
+    def entry_names(self) -> list[tuple[str, str, str | None, str | None]]:
+        """Every distinct ``(exchange, account, category, coin)`` of the archive's entries
+        (whatever their time: what an export names the same way in every file)."""
+        with self._reading() as conn:
+            return queries.entry_names(conn)
+
     def count_records(self, account: str | None = None) -> int:
         """How many records (latest versions) the archive holds."""
         with self._reading() as conn:

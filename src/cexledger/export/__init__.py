@@ -1,6 +1,7 @@
 """Exports: one module per output format. ``writer(name)`` gives a format's writer,
 ``writer(archive, out, *, account=None, exchange=None, since_ms=None, until_ms=None,
-**options) -> rows written``; ``out`` is a binary file, the time range half-open
+**options) -> how many it wrote``, of what ``unit(name)`` says (each module's ``UNIT``:
+``rows``, ``records``, ``transactions``); ``out`` is a binary file, the time range half-open
 (``since_ms <= ts < until_ms``). The tax formats (:data:`TAX_FORMATS`) also take
 ``notes``, a list their writer appends one-line remarks to (legs without a partner, …),
 which the caller shows; ``koinly`` takes ``merge_daily``. A format's module (and pyarrow,
@@ -17,7 +18,7 @@ from typing import Any
 TAX_FORMATS = ("koinly", "cointracking", "beancount")
 FORMATS = ("jsonl", "csv", "parquet", *TAX_FORMATS)
 
-__all__ = ["FORMATS", "TAX_FORMATS", "writer", "write_jsonl", "write_csv", "write_parquet",
+__all__ = ["FORMATS", "TAX_FORMATS", "unit", "writer", "write_jsonl", "write_csv", "write_parquet",
            "write_koinly", "write_cointracking", "write_beancount"]
 
 
@@ -26,6 +27,13 @@ def writer(name: str) -> Callable[..., int]:
     if name not in FORMATS:
         raise KeyError(name)
     return getattr(import_module(f".{name}", __name__), f"write_{name}")
+
+
+def unit(name: str) -> str:
+    """What the writer of format ``name`` counts, plural (``rows``, ``records``, ``transactions``)."""
+    if name not in FORMATS:
+        raise KeyError(name)
+    return str(import_module(f".{name}", __name__).UNIT)
 
 
 def __getattr__(attr: str) -> Any:

@@ -1,5 +1,6 @@
-"""What the tax exports (Koinly, CoinTracking; Beancount may use it too) share: which
-label or type each entry gets, and the text of dates, amounts, record ids and text cells.
+"""What the tax exports (Koinly, CoinTracking; Beancount its read, dates, amount text and
+notes) share: which label or type each entry gets, and the text of dates, amounts, record
+ids and text cells.
 
 The mapping is one table, :data:`LABELS`, read by every format: an entry's kind, its
 direction (``in`` when its amount is positive, money into the account) and whether it is
@@ -23,7 +24,7 @@ Choices where the vendors' documents are silent:
   description says what they are: they are neither income nor a loss.
 
 Text: dates are UTC ``YYYY-MM-DD HH:MM:SS`` (:func:`utc_text`); amounts positive, without
-exponent or trailing zeros (:func:`amount_text`); a row's id (Koinly ``TxHash``,
+exponent or trailing zeros (:func:`amount_text`; signed: :func:`signed_text`); a row's id (Koinly ``TxHash``,
 CoinTracking ``Tx-ID``) is ``<exchange>-<record id>-<seq>`` for an entry and
 ``<exchange>-<record id>+<record id>…`` for a trade (:func:`entry_id`, :func:`trade_id`),
 the funding wallet's ids prefixed ``funding-`` (its ids are not documented to be apart from
@@ -60,8 +61,8 @@ from ..model import Kind, LedgerEntry
 __all__ = [
     "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note",
     "amount_text", "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures",
-    "label_of", "merged_what", "selected", "text_cell", "trade_id", "trade_what", "unknown_note",
-    "unpaired_note", "utc_day", "utc_text",
+    "label_of", "merged_what", "selected", "signed_text", "text_cell", "trade_id", "trade_what",
+    "unknown_note", "unpaired_note", "utc_day", "utc_text",
 ]
 
 IN, OUT = "in", "out"
@@ -172,6 +173,13 @@ def amount_text(value: Decimal) -> str:
     return text
 
 
+def signed_text(value: Decimal) -> str:
+    """``value`` as :func:`amount_text` writes it, a ``-`` in front when it is negative
+    (zero is ``0``, never ``-0``)."""
+    text = amount_text(value)
+    return text if value >= 0 or text == "0" else "-" + text
+
+
 _EPOCH = date(1970, 1, 1)
 
 
@@ -257,24 +265,27 @@ def merged_what(count: int, kinds: Iterable[str], exchange: str, account: str, d
             f"{exchange_name(exchange)} {account}")
 
 
-def unpaired_note(count: int) -> str | None:
-    """The note on trade legs that had no partner, ``None`` when there were none."""
+def unpaired_note(count: int, written: str = "plain movements, described 'leg without a partner'"
+                  ) -> str | None:
+    """The note on trade legs that had no partner, ``None`` when there were none;
+    ``written``: how the format wrote them."""
     if not count:
         return None
     legs = "1 trade leg has" if count == 1 else f"{count} trade legs have"
     return (f"{legs} no partner (no opposite leg of the same account, symbol and time): "
-            "written as plain movements, described 'leg without a partner'")
+            f"written as {written}")
 
 
-def unknown_note(count: int) -> str | None:
+def unknown_note(count: int, written: str = "plain deposits or withdrawals") -> str | None:
     """The note on entries of exchange types cexledger does not understand yet (kind
-    ``other``), ``None`` when there were none: a tax file has them as plain movements, and a
-    person must look at them before filing."""
+    ``other``, counted when they moved something), ``None`` when there were none: a tax
+    file has them as plain movements (``written``: how the format wrote them), and a person
+    must look at them before filing."""
     if not count:
         return None
     rows = "1 row is an exchange type" if count == 1 else f"{count} rows are exchange types"
-    return (f"{rows} cexledger does not understand yet (kind other), written as plain "
-            "deposits or withdrawals: check them before filing (`cexledger status` lists the types)")
+    return (f"{rows} cexledger does not understand yet (kind other), written as {written}: "
+            "check them before filing (`cexledger status` lists the types)")
 
 
 def accounts_note(accounts: Iterable[str]) -> str | None:

@@ -33,38 +33,52 @@ exchange, account and category names are split into runs of letters and digits, 
 capitalised and the rest lower-cased, and joined (``my_sub-1`` -> ``MySub1``,
 ``USDT-FUTURES`` -> ``UsdtFutures``, ``main`` -> ``Main``); a result that does not start
 with an upper-case letter or digit gets an ``X`` in front (``主账户`` -> ``X主账户``).
-A commodity must match ``[A-Z]([A-Z0-9'._-]{0,22}[A-Z0-9])?``: a coin that does is kept as
-it is; otherwise it is upper-cased, characters outside ``A-Z0-9'._-`` dropped, a leading
-non-letter gets an ``X`` (``1000PEPE`` -> ``X1000PEPE``, ``usdt`` -> ``USDT``), trailing
-punctuation dropped, a name longer than 24 is cut to 19 plus ``-`` and 4 hex digits of its
-SHA-1. Every mapping is written down in the file, so it is reversible: each ``commodity``
-directive carries ``name: "<the exchange's symbol>"``, each ``open`` directive
-``cexledger-exchange``, ``cexledger-account``, ``cexledger-category`` (the originals). Two
-names of one kind (coins; exchanges; accounts; categories) that map to one (``usdt`` and
-``USDT``; accounts ``my_sub`` and ``My-Sub``) are disambiguated, not refused: the one met
-second in ledger order gets ``-`` and 4 hex digits of its SHA-1 appended, and a note says so.
+A commodity must match ``[A-Z]([A-Z0-9'._-]{0,22}[A-Z0-9])?`` and not be one of beancount's
+words for values, :data:`RESERVED` (``TRUE``, ``FALSE``, ``NULL``): a coin that matches and
+is not one is kept as it is; otherwise it is upper-cased, characters outside ``A-Z0-9'._-``
+dropped, a leading non-letter or a reserved word gets an ``X`` (``1000PEPE`` ->
+``X1000PEPE``, ``usdt`` -> ``USDT``, ``true`` -> ``XTRUE``), trailing punctuation dropped, a
+name longer than 24 is cut to 19 plus ``-`` and 4 hex digits of its SHA-1. Every mapping is
+written down in the file, so it is reversible: each ``commodity`` directive carries
+``name: "<the exchange's symbol>"``, each ``open`` directive ``cexledger-exchange``,
+``cexledger-account``, ``cexledger-category`` (the originals). Two names of one kind (coins;
+exchanges; accounts; categories) that map to one (``usdt`` and ``USDT``; accounts
+``my_sub`` and ``My-Sub``) are disambiguated, not refused, by a rule that gives each name
+the same result in every export of an archive, whatever the filters, the range or the
+order names are met in: all the archive's names of that kind (``Archive.entry_names``) are
+taken before the first line, a name that is its own mapping first (a coin that is already
+a valid commodity always keeps its name: ``USDT`` is ``USDT`` in every file), then the rest
+in sorted order (``My-Sub`` before ``my_sub``); a name whose mapping is taken gets ``-`` and
+4 hex digits of its SHA-1 appended (``usdt`` -> ``USDT-xxxx``), and a note says so when the
+file uses it. (A mapped name can change only when a later sync archives a name that comes
+before it.)
 
 **Balance assertions** (Bitget: every record's ``balance``, on its last entry). A *chain* is
 one (exchange, account, category, coin). Its opening balance is the first reported balance
-less the entries exported before and with it: a transaction from ``Opening-Balances`` on the
-chain's first day. Entries of one ``ts`` are taken together (the archive's order of equal
-times is not the exchange's): the chain continues when the previous balance plus their sum
-is one of the balances they report (at the chain's start: the opening is the value that one
-of them gives as the first and one as the last; at a break, the balance of the last record
-by numeric id, where the ids are numbers, else in ledger order, is taken). After each UTC
-day with entries, the chain's balance is asserted with ``~ 0`` (exact) dated the day
-**after** (beancount applies an assertion at the start of its date). Where the chain does not continue (records missing from the archive)
-the difference is booked to ``Equity:<Exchange>:<Account>:Unexplained`` by a transaction
-with both record ids as metadata (``after-record-id``, ``record-id``), and a note tells the
-user; an archive without holes has none. Beancount sums with Python's default 28
-significant digits: a chain whose exact balance has more digits than that gets no further
-assertions, with a note. CoinW reports no balance: its
-chains have no assertion and no opening balance.
+less the entries exported before and with it: a transaction from ``Opening-Balances``, dated
+on the ``since`` day when the export has one (the chain's balance before its first exported
+record is its balance at the start of the range, when the archive holds every record), else
+on the day of the chain's first exported entry. Entries of one ``ts`` are taken together
+(the archive's order of equal times is not the exchange's): the chain continues when the
+previous balance plus their sum is one of the balances they report (at the chain's start:
+the opening is the value that one of them gives as the first and one as the last; at a
+break, the balance of the last record by numeric id, where the ids are numbers, else in
+ledger order, is taken). After each UTC day with entries, the chain's balance is asserted
+with ``~ 0`` (exact) dated the day **after** (beancount applies an assertion at the start of
+its date). Where the chain does not continue (records missing from the archive) the
+difference is booked to ``Equity:<Exchange>:<Account>:Unexplained`` by a transaction with
+both record ids as metadata (``after-record-id``, ``record-id``), and a note tells the user;
+an archive without holes has none. Beancount sums with Python's default 28 significant
+digits: a chain whose exact balance has more digits than that gets no further assertions,
+with a note. CoinW reports no balance: its chains have no assertion and no opening balance.
 
 **Layout.** A header comment (what, which archive and filters, by whom), then directives in
 ledger order: ``commodity`` and ``open`` directives where first needed, all dated on the
-export's first day (so on or before every use); beancount sorts by date itself. One pass,
-memory flat: per chain only its running state is held.
+``since`` day, or without one on the day of the first entry (so on or before every use);
+beancount sorts by date itself. The notes on trade legs without a partner and on entries of
+kind ``other`` are the tax exports' (:mod:`cexledger.export._tax`). The writer returns how
+many transactions the file has (:data:`UNIT`), opening balances and ``Unexplained`` ones
+included. One pass, memory flat: per chain only its running state is held.
 """
 
 from __future__ import annotations
@@ -73,18 +87,25 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import BinaryIO
 
 from .. import __version__
+from .._clock import DAY_MS
 from .._json import EXACT
 from ..archive import Archive
-from ..ledger import Filters, Pairing, Trade, read_entries
+from ..ledger import Pairing, Trade
 from ..model import Kind, LedgerEntry
 from ._pipeline import WholeWrites
+from ._tax import selected, signed_text, unknown_note, unpaired_note, utc_day
 
-__all__ = ["account_component", "commodity_name", "write_beancount"]
+__all__ = ["RESERVED", "UNIT", "account_component", "commodity_name", "write_beancount"]
+
+UNIT = "transactions"
+"""What :func:`write_beancount` counts."""
+
+RESERVED = frozenset({"TRUE", "FALSE", "NULL"})
+"""Words beancount reads as values (in any case), never as a commodity."""
 
 BEANCOUNT_DIGITS = 28
 """Significant digits of beancount's sums (Python's default decimal context)."""
@@ -106,8 +127,6 @@ COUNTER = {
 OPENING = ("Equity", "Opening-Balances")
 UNEXPLAINED = ("Equity", "Unexplained")
 
-_DAY_MS = 86_400_000
-_EPOCH = date(1970, 1, 1)
 _ZERO = Decimal(0)
 _COMMODITY = re.compile(r"[A-Z](?:[A-Z0-9'._-]{0,22}[A-Z0-9])?\Z")
 _FLUSH = 1 << 16
@@ -142,10 +161,10 @@ def account_component(name: str) -> str:
 
 def commodity_name(coin: str) -> str:
     """A valid commodity for the exchange's ``coin`` (see the module docstring)."""
-    if _COMMODITY.match(coin):
+    if _COMMODITY.match(coin) and coin not in RESERVED:
         return coin
     text = "".join(c for c in coin.upper() if c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'._-")
-    if not text[:1].isalpha():
+    if not text[:1].isalpha() or text.rstrip("'._-") in RESERVED:
         text = "X" + text
     text = text.rstrip("'._-")
     if len(text) > 24:
@@ -158,14 +177,6 @@ def _dec(value: Decimal) -> str:
     return format(value, "f") if value else "0"
 
 
-def _plain(value: Decimal) -> str:
-    """A computed sum's text: no exponent, no trailing zeros."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
 def _q(text: object) -> str:
     """A beancount string."""
     text = str(text)
@@ -174,38 +185,58 @@ def _q(text: object) -> str:
     return f'"{text}"'
 
 
-class _Names:
-    """Names as they are first met, each mapping kept one to one (collisions suffixed)."""
+_SPACES = ("exchange", "account", "category", "commodity")
 
-    def __init__(self, notes: list[str]) -> None:
+
+class _Names:
+    """Every name of each space fixed before the first line, from all the names the archive
+    holds (so an export of any part of it names things alike), each mapping one to one."""
+
+    def __init__(self, notes: list[str],
+                 known: Iterable[tuple[str, str, str | None, str | None]]) -> None:
         self.notes = notes
-        spaces = ("exchange", "account", "category", "commodity")
-        self._maps: dict[str, dict[str, str]] = {space: {} for space in spaces}
-        self._taken: dict[str, dict[str, str]] = {space: {} for space in spaces}
+        self._maps: dict[str, dict[str, str]] = {space: {} for space in _SPACES}
+        self._taken: dict[str, dict[str, str]] = {space: {} for space in _SPACES}  # name -> original
+        self._untold: dict[tuple[str, str], str] = {}     # collision notes, told on first use
+        originals: dict[str, set[str]] = {space: set() for space in _SPACES}
+        for exchange, account, category, coin in known:
+            originals["exchange"].add(exchange)
+            originals["account"].add(account)
+            originals["category"].add(category or "UNKNOWN")
+            originals["commodity"].add(coin or "UNKNOWN")
+        for space, names in originals.items():
+            # a name that is its own mapping first, then in sorted order: it keeps its name
+            mapped = {n: self._mapped(space, n) for n in names}
+            for original in sorted(names, key=lambda n: (mapped[n] != n, n)):
+                self._name(space, original, mapped[original])
+
+    @staticmethod
+    def _mapped(space: str, original: str) -> str:
+        return commodity_name(original) if space == "commodity" else account_component(original)
 
     def _name(self, space: str, original: str, mapped: str) -> str:
-        known = self._maps[space].get(original)
-        if known is not None:
-            return known
-        taken = self._taken[space]
-        if mapped in taken:
-            other = taken[mapped]
-            suffix = "-" + _hash4(original)
-            mapped = (mapped[:24 - len(suffix)] if space == "commodity" else mapped) + suffix
-            self.notes.append(f"beancount: {original!r} and {other!r} both map to one name; "
-                              f"{original!r} is written as {mapped}")
+        taken, plain, tries = self._taken[space], mapped, 0
+        while mapped in taken:
+            suffix = "-" + _hash4(original + "#" * tries)
+            mapped = (plain[:24 - len(suffix)] if space == "commodity" else plain) + suffix
+            tries += 1
+        if tries:
+            self._untold[(space, original)] = (
+                f"beancount: {original!r} and {taken[plain]!r} both map to {plain}; "
+                f"{original!r} is written as {mapped}")
         taken[mapped] = original
         self._maps[space][original] = mapped
         return mapped
 
-    def component(self, space: str, original: str) -> str:
-        """The account name component of ``original``, an exchange, account or category."""
+    def name(self, space: str, original: str) -> str:
+        """The name of ``original`` in ``space`` (a name the archive did not hold when the
+        export started takes what is left)."""
         known = self._maps[space].get(original)
-        return known if known is not None else self._name(space, original, account_component(original))
-
-    def commodity(self, coin: str) -> str:
-        known = self._maps["commodity"].get(coin)
-        return known if known is not None else self._name("commodity", coin, commodity_name(coin))
+        if known is None:
+            known = self._name(space, original, self._mapped(space, original))
+        if self._untold and (space, original) in self._untold:
+            self.notes.append(self._untold.pop((space, original)))
+        return known
 
 
 class _Chain:
@@ -227,10 +258,11 @@ class _Chain:
 
 
 class _Writer:
-    def __init__(self, out: BinaryIO, notes: list[str]) -> None:
+    def __init__(self, out: BinaryIO, notes: list[str], names: _Names, since_day: int | None) -> None:
         self.out = WholeWrites(out)
         self.notes = notes
-        self.names = _Names(notes)
+        self.names = names
+        self.since_day = since_day
         self.buf: list[str] = []
         self.size = 0
         self.accounts: dict[tuple, str] = {}       # (root, exchange, account, last) -> name
@@ -239,11 +271,12 @@ class _Writer:
         self.commodities: dict[str | None, str] = {}
         self.chains: dict[tuple, _Chain] = {}
         self.day: int | None = None
-        self.open_day: int | None = None
-        self.days: dict[int, str] = {}
+        self.open_day: int | None = since_day
         self.heads: dict[tuple, str] = {}
         self.postings: dict[tuple, tuple[str, str, str, str, str]] = {}
         self.gaps = 0
+        self.transactions = 0
+        self.unknown = 0
 
     # output ---------------------------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -258,10 +291,7 @@ class _Writer:
             self.buf, self.size = [], 0
 
     def date(self, day: int) -> str:
-        text = self.days.get(day)
-        if text is None:
-            text = self.days[day] = (_EPOCH + timedelta(days=day)).isoformat()
-        return text
+        return utc_day(day * DAY_MS)
 
     # names ----------------------------------------------------------------------------
     def account(self, root: str, exchange: str, account: str, last: str, *,
@@ -270,8 +300,8 @@ class _Writer:
         name = self.accounts.get(key)
         if name is None:
             names = self.names
-            name = self.accounts[key] = ":".join((root, names.component("exchange", exchange),
-                                                  names.component("account", account), last))
+            name = self.accounts[key] = ":".join((root, names.name("exchange", exchange),
+                                                  names.name("account", account), last))
             meta = [f"  cexledger-exchange: {_q(exchange)}\n", f"  cexledger-account: {_q(account)}\n"]
             if category is not None:
                 meta.append(f"  cexledger-category: {_q(category)}\n")
@@ -283,7 +313,7 @@ class _Writer:
         name = self.assets.get(key)
         if name is None:
             category = e.category if e.category is not None else "UNKNOWN"
-            last = self.names.component("category", category)
+            last = self.names.name("category", category)
             name = self.assets[key] = self.account("Assets", e.exchange, e.account, last,
                                                    category=category)
         return name
@@ -300,7 +330,7 @@ class _Writer:
         name = self.commodities.get(coin)
         if name is None:
             original = coin or "UNKNOWN"
-            name = self.commodities[coin] = self.names.commodity(original)
+            name = self.commodities[coin] = self.names.name("commodity", original)
             self.emit(f"{self.date(self.open_day)} commodity {name}\n  name: {_q(original)}\n")
         return name
 
@@ -318,14 +348,14 @@ class _Writer:
 
     def time(self, ts: int) -> str:
         """The ``time:`` line of ``ts`` (in the current day), newline first."""
-        seconds, ms = divmod(ts - self.day * _DAY_MS, 1000)
+        seconds, ms = divmod(ts - self.day * DAY_MS, 1000)
         h, rest = divmod(seconds, 3600)
         m, s = divmod(rest, 60)
         return f'\n  time: "{self.date(self.day)}T{h:02}:{m:02}:{s:02}.{ms:03}Z"\n'
 
     # the ledger -----------------------------------------------------------------------
     def start_day(self, ts: int) -> None:
-        day = ts // _DAY_MS
+        day = ts // DAY_MS
         if self.open_day is None:
             self.open_day = day
         if day != self.day:
@@ -351,7 +381,10 @@ class _Writer:
             else:
                 append(f"{parts[0]}0{parts[1]}{e.seq}{parts[2]}0{parts[3]}")
             self.chain_add(e, parts[4])
+            if amount and e.kind is Kind.OTHER:
+                self.unknown += 1
         self.emit("".join(lines))
+        self.transactions += 1
 
     def posting_parts(self, asset: str, e: LedgerEntry) -> tuple[str, str, str, str, str]:
         """The constant texts around an entry's amount, seq and negated amount, and its
@@ -381,6 +414,7 @@ class _Writer:
                 lines.append(f"  {asset}  {_dec(fee)} {cur}\n")
                 lines.append(f"  {fees}  {_dec(fee.copy_negate())} {cur}\n")
         self.emit("".join(lines))
+        self.transactions += 1
         for e in t.entries:
             self.chain_add(e, self.commodity(e.coin))
 
@@ -431,9 +465,11 @@ class _Writer:
     def opening(self, chain: _Chain, key: tuple, amount: Decimal) -> None:
         exchange, account = key[0], key[1]
         equity = self.account(OPENING[0], exchange, account, OPENING[1])
-        self.emit(f"{self.date(chain.first_day)} * {_q('opening balance: ' + chain.label)}\n"
-                  f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
-                  f"  {equity}  {_plain(amount.copy_negate())} {chain.commodity}\n")
+        day = chain.first_day if self.since_day is None else self.since_day
+        self.transactions += 1
+        self.emit(f"{self.date(day)} * {_q('opening balance: ' + chain.label)}\n"
+                  f"  {chain.asset}  {signed_text(amount)} {chain.commodity}\n"
+                  f"  {equity}  {signed_text(amount.copy_negate())} {chain.commodity}\n")
 
     def unexplained(self, chain: _Chain, key: tuple, rid: str, amount: Decimal) -> None:
         exchange, account = key[0], key[1]
@@ -441,13 +477,14 @@ class _Writer:
         after = chain.last_id or ""
         self.emit(f"{self.date(self.day)} * {_q('balance chain breaks: ' + chain.label)}\n"
                   f"  after-record-id: {_q(after)}\n  record-id: {_q(rid)}\n"
-                  f"  {chain.asset}  {_plain(amount)} {chain.commodity}\n"
-                  f"  {equity}  {_plain(amount.copy_negate())} {chain.commodity}\n")
+                  f"  {chain.asset}  {signed_text(amount)} {chain.commodity}\n"
+                  f"  {equity}  {signed_text(amount.copy_negate())} {chain.commodity}\n")
         self.gaps += 1
+        self.transactions += 1
         if self.gaps <= MAX_NOTES:
             self.notes.append(
                 f"beancount: {chain.label}: the balance after record {after} plus the "
-                f"entries up to record {rid} is off by {_plain(amount)} (records missing from "
+                f"entries up to record {rid} is off by {signed_text(amount)} (records missing from "
                 f"the archive?); booked to {equity} on {self.date(self.day)}")
 
     def end_day(self) -> None:
@@ -470,15 +507,16 @@ class _Writer:
                                   f"digits, beancount sums with {BEANCOUNT_DIGITS}: no assertions "
                                   f"from {date} on")
                 continue
-            self.emit(f"{date} balance {chain.asset}  {_plain(chain.known)} ~ 0 {chain.commodity}\n")
+            self.emit(f"{date} balance {chain.asset}  {signed_text(chain.known)} ~ 0 {chain.commodity}\n")
 
     def finish(self, unpaired: int) -> None:
         if self.day is not None:
             self.end_day()
         self.flush()
-        if unpaired:
-            self.notes.append(f"beancount: {unpaired} trade legs had no partner: written "
-                              "as movements against Equity:<Exchange>:<Account>:Unpaired")
+        for note in (unpaired_note(unpaired, "movements against Equity:<Exchange>:<Account>:Unpaired"),
+                     unknown_note(self.unknown, "movements against Equity:<Exchange>:<Account>:Other")):
+            if note:
+                self.notes.append(note)
         if self.gaps > MAX_NOTES:
             self.notes.append(f"beancount: {self.gaps - MAX_NOTES} more balance chain breaks "
                               "(see the Unexplained transactions)")
@@ -497,11 +535,10 @@ def _narration(kind: Kind, e: LedgerEntry | Trade) -> str:
 
 
 def _time(ts: int) -> str:
-    seconds, ms = divmod(ts, 1000)
-    day, rest = divmod(seconds, 86400)
-    h, rest = divmod(rest, 3600)
+    seconds, ms = divmod(ts % DAY_MS, 1000)
+    h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    return f"{(_EPOCH + timedelta(days=day)).isoformat()}T{h:02}:{m:02}:{s:02}.{ms:03}Z"
+    return f"{utc_day(ts)}T{h:02}:{m:02}:{s:02}.{ms:03}Z"
 
 
 def _header(archive: Archive, filters: dict[str, object]) -> str:
@@ -517,24 +554,22 @@ def _header(archive: Archive, filters: dict[str, object]) -> str:
 def write_beancount(archive: Archive, out: BinaryIO, *, account: str | None = None,
                     exchange: str | None = None, since_ms: int | None = None,
                     until_ms: int | None = None, notes: list[str] | None = None) -> int:
-    """Write the ledger as Beancount; returns the number of transactions written for
-    records and trades (opening balances and adjustments not counted)."""
+    """Write the ledger as Beancount; returns the number of transactions written (records,
+    trades, opening balances and adjustments: every transaction of the file)."""
     notes = notes if notes is not None else []
-    filters = Filters(account=account, exchange=exchange, since_ms=since_ms, until_ms=until_ms)
-    w = _Writer(out, notes)
+    names = _Names(notes, archive.entry_names())
+    w = _Writer(out, notes, names, None if since_ms is None else since_ms // DAY_MS)
     w.emit(_header(archive, {"account": account, "exchange": exchange,
                              "since": None if since_ms is None else _time(since_ms),
                              "until": None if until_ms is None else _time(until_ms)}))
-    count = 0
-    pairing = Pairing(read_entries(archive, filters))
+    pairing = Pairing(selected(archive, account, exchange, since_ms, until_ms))
     for group in _records(pairing):
         if isinstance(group, Trade):
             w.trade(group)
         else:
             w.record(group)
-        count += 1
     w.finish(pairing.unpaired)
-    return count
+    return w.transactions
 
 
 def _records(items: Iterable[Trade | LedgerEntry]) -> Iterable[Trade | list[LedgerEntry]]:

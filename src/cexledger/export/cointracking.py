@@ -44,7 +44,10 @@ from ..model import Kind, LedgerEntry
 from . import _tax
 from ._pipeline import WholeWrites
 
-__all__ = ["HEADER", "cointracking_rows", "write_cointracking"]
+__all__ = ["HEADER", "cointracking_rows", "write_cointracking", "UNIT"]
+
+UNIT = "rows"
+"""What :func:`write_cointracking` counts."""
 
 HEADER = ("Type", "Buy Amount", "Buy Currency", "Sell Amount", "Sell Currency", "Fee",
           "Fee Currency", "Exchange", "Trade-Group", "Comment", "Date", "Tx-ID")

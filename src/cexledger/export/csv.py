@@ -26,7 +26,10 @@ from ..ledger.columns import entry_columns
 from ..ledger.filters import Filters
 from ._pipeline import Pipeline, WholeWrites
 
-__all__ = ["write_csv", "CSV_COLUMNS", "iso_ms"]
+__all__ = ["write_csv", "CSV_COLUMNS", "iso_ms", "UNIT"]
+
+UNIT = "rows"
+"""What :func:`write_csv` counts."""
 
 CSV_COLUMNS = (
     "time", "ts_ms", "account", "exchange", "stream", "category", "symbol", "coin", "kind",

@@ -19,7 +19,10 @@ from ..archive import Archive
 from ..model import StreamKey
 from ._pipeline import Pipeline, WholeWrites
 
-__all__ = ["write_jsonl"]
+__all__ = ["write_jsonl", "UNIT"]
+
+UNIT = "records"
+"""What :func:`write_jsonl` counts."""
 
 _MIDDLE = b',"raw":'
 _END = b"}\n"

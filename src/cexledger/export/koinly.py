@@ -51,7 +51,10 @@ from ..model import Kind, LedgerEntry
 from . import _tax
 from ._pipeline import WholeWrites
 
-__all__ = ["HEADER", "koinly_rows", "merge_note", "merged_id", "write_koinly"]
+__all__ = ["HEADER", "UNIT", "koinly_rows", "merge_note", "merged_id", "write_koinly"]
+
+UNIT = "rows"
+"""What :func:`write_koinly` counts."""
 
 HEADER = ("Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency",
           "Fee Amount", "Fee Currency", "Net Worth Amount", "Net Worth Currency", "Label",

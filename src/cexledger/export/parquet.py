@@ -19,7 +19,10 @@ from ..ledger.columns import ENTRY_SCHEMA, entry_columns, entry_table
 from ..ledger.filters import Filters
 from ._pipeline import Pipeline, WholeWrites
 
-__all__ = ["write_parquet", "PARQUET_SCHEMA"]
+__all__ = ["write_parquet", "PARQUET_SCHEMA", "UNIT"]
+
+UNIT = "rows"
+"""What :func:`write_parquet` counts."""
 
 ROW_GROUP = 65_536
 PARQUET_SCHEMA = ENTRY_SCHEMA
