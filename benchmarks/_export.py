@@ -38,10 +38,33 @@ def ledger_entries(db: Path) -> int:
     return sql_floor(db, "csv")["rows"]
 
 
-def export(db: Path, workdir: Path, fmt: str, entries: int | None = None) -> dict[str, Any]:
-    """One export; ``entries`` (the ledger's size) makes rows/s count entries read."""
+def tail_since(db: Path, share: float) -> tuple[int, int]:
+    """A ``--since`` (Unix ms) selecting about the newest ``share`` of the entries, and how
+    many entries the ledger holds from it on: the same archive read in part, to show a
+    tax export's memory does not grow with what it reads."""
+    from cexledger.archive import bulk
+    from cexledger.exchanges import ledger_shadows
+
+    statement, params = bulk.entry_columns(None, None, ledger_shadows())
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        times = [row[0] for row in conn.execute(f"SELECT ts FROM ({statement.sql('sqlite')})", params)]
+    since = times[int(len(times) * (1 - share))]
+    return since, sum(1 for ts in times if ts >= since)
+
+
+def _iso(ts_ms: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def export(db: Path, workdir: Path, fmt: str, entries: int | None = None,
+           since_ms: int | None = None) -> dict[str, Any]:
+    """One export; ``entries`` (the ledger's size, or the part of it from ``since_ms`` on)
+    makes rows/s count entries read."""
     out = workdir / f"export.{fmt}"
-    run = run_cli(["--db", f"sqlite:///{db}", "export", "--format", fmt, "--out", str(out)], workdir).check()
+    since = [] if since_ms is None else ["--since", _iso(since_ms)]
+    run = run_cli(["--db", f"sqlite:///{db}", "export", "--format", fmt, *since, "--out", str(out)], workdir).check()
     match = re.search(r"wrote (\d+) (?:rows|records|transactions)", run.stderr)
     if match is None:
         raise RuntimeError(f"export {fmt}: no row count in {run.stderr!r}")
