@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from .archive import Archive, default_url, url_of
 from .archive.locks import DEFAULT_WAIT_S
 from .archive.results import RederiveResult
-from .config import Config, default_config_path, load_config
+from .config import Account, Config, default_config_path, load_config
 from .errors import CexledgerError, ConfigError, NoArchiveError
 
 if TYPE_CHECKING:
@@ -92,6 +92,18 @@ def _url(db: PathOrUrl | None) -> str:
     return default_url() if db is None else url_of(db)
 
 
+def accepted_identities(selected: list[Account], accept: list[str] | None, option: str) -> list[str]:
+    """The account names of ``accept`` (each once), each one of the ``selected`` accounts;
+    ``ConfigError`` naming ``option`` for one that is not being synced."""
+    names = [a.name for a in selected]
+    accepted = list(dict.fromkeys(accept or []))
+    unknown = [n for n in accepted if n not in names]
+    if unknown:
+        raise ConfigError(f"{option} {unknown[0]!r} is not an account being synced "
+                          f"(syncing: {', '.join(names)})")
+    return accepted
+
+
 async def sync_async(config: PathOrUrl | Config | None = None, db: PathOrUrl | None = None,
                      accounts: list[str] | None = None, *, recheck_open: bool = False,
                      wait: float = DEFAULT_WAIT_S,
@@ -100,12 +112,7 @@ async def sync_async(config: PathOrUrl | Config | None = None, db: PathOrUrl | N
     from .sync import sync_accounts
 
     selected = _config(config).select(accounts)
-    accept = list(dict.fromkeys(accept_new_identity or []))
-    names = [a.name for a in selected]
-    unknown = [n for n in accept if n not in names]
-    if unknown:
-        raise ConfigError(f"accept_new_identity {unknown[0]!r} is not an account being synced "
-                          f"(syncing: {', '.join(names)})")
+    accept = accepted_identities(selected, accept_new_identity, "accept_new_identity")
 
     def waiting(name: str) -> None:
         log.info("waiting for account %r: another cexledger process is syncing it", name)

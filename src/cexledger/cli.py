@@ -227,14 +227,11 @@ def sync(
     from ._render import SyncProgress, summary_table
     from .sync import sync_accounts
 
+    from .api import accepted_identities
+
     state = _state(ctx)
     selected = _config(state).select(accounts)
-    accept = list(dict.fromkeys(accept_new_identity or []))
-    names = [a.name for a in selected]
-    unknown = [n for n in accept if n not in names]
-    if unknown:
-        raise ConfigError(f"--accept-new-identity {unknown[0]!r} is not an account being synced "
-                          f"(syncing: {', '.join(names)})")
+    accept = accepted_identities(selected, accept_new_identity, "--accept-new-identity")
 
     def announce(line: str) -> None:
         err.print(line, markup=False, soft_wrap=True)

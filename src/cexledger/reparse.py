@@ -16,7 +16,7 @@ into entries when the normalizer now understands them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from .archive import Archive
 from .archive.results import RederiveResult
@@ -47,6 +47,16 @@ def built_version(archive: Archive, key: StreamKey) -> int:
     return _version(archive.get_meta(key, VERSION_META))
 
 
+def _versions(archive: Archive, accounts: Iterable[str] | None) -> Iterator[tuple[StreamKey, int, int]]:
+    """(stream, the version that built its entries, today's version) of every stream of
+    ``accounts`` (default all) whose exchange cexledger knows."""
+    wanted = None if accounts is None else set(accounts)
+    for key, value in archive.meta_by_stream(VERSION_META).items():
+        normalizer = _normalizer(key)
+        if normalizer is not None and (wanted is None or key.account in wanted):
+            yield key, _version(value), normalizer.version
+
+
 def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
     """The streams (of ``accounts``, default all) whose entries an older normalizer built.
 
@@ -54,29 +64,14 @@ def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[St
     stream with no records (planned, never written) has nothing to re-derive. Cheap enough for
     the start of every sync.
     """
-    wanted = None if accounts is None else set(accounts)
-    stale = []
-    for key, value in archive.meta_by_stream(VERSION_META).items():
-        normalizer = _normalizer(key)
-        if normalizer is None or (wanted is not None and key.account not in wanted):
-            continue
-        if _version(value) < normalizer.version and archive.has_records(key):
-            stale.append(key)
-    return stale
+    return [key for key, built, today in _versions(archive, accounts)
+            if built < today and archive.has_records(key)]
 
 
 def newer(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
     """The streams (of ``accounts``, default all) whose entries a newer normalizer than this
     cexledger's built: their rules are ones this version does not know."""
-    wanted = None if accounts is None else set(accounts)
-    found = []
-    for key, value in archive.meta_by_stream(VERSION_META).items():
-        normalizer = _normalizer(key)
-        if normalizer is None or (wanted is not None and key.account not in wanted):
-            continue
-        if _version(value) > normalizer.version:
-            found.append(key)
-    return found
+    return [key for key, built, today in _versions(archive, accounts) if built > today]
 
 
 def stamp(archive: Archive, key: StreamKey) -> None:
