@@ -122,6 +122,12 @@ def run_demo(out: Console, err: Console, *, records: int, seed: int, db: str | N
             out.print(f"[bold]export --format csv[/bold] ({n_csv} entries; the first 5, some columns):")
             out.print(_csv_sample(csv.getvalue().decode(), 5))
             out.print(f"demo finished in {time.monotonic() - t0:.1f} s")
+            out.print("a tax file from the demo's archive (-f koinly, cointracking or beancount):"
+                      if db else "keep the archive and make a tax file from it:", markup=False)
+            keep = db or "demo.db"
+            if not db:
+                out.print(f"  cexledger --db {keep} demo", markup=False)
+            out.print(f"  cexledger --db {keep} export -f koinly -a bitget-1 -o koinly.csv", markup=False)
             for acc in report.accounts:
                 for line in acc.error_lines():
                     err.print(f"cexledger: error: {line}", style="red", markup=False, soft_wrap=True)
