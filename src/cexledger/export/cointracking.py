@@ -131,5 +131,5 @@ def cointracking_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *,
         else:
             rows.append(_entry_row(item))
         if len(rows) >= _BATCH:
-            written += _tax.flush(writer, text, rows, out)
-    return written + _tax.flush(writer, text, rows, out)
+            written += _tax.flush(writer, text, rows, out, _tax.quoted_line)
+    return written + _tax.flush(writer, text, rows, out, _tax.quoted_line)
