@@ -327,16 +327,17 @@ def flush(writer: Any, text: io.StringIO, rows: list[list[str]], out: Any,
     """Write ``rows`` (and the header still in ``text``) out; returns how many, ``rows`` emptied.
     A row is ``line(row)`` (the text ``writer`` would write, built without it), or written by
     ``writer`` where that is ``None``: the bytes are ``writer``'s either way."""
-    write = text.write
-    for row in rows:
-        done = line(row)
-        if done is None:
-            writer.writerow(row)
-        else:
-            write(done)
-    out.write(text.getvalue().encode())
+    lines = [text.getvalue(), *map(line, rows)]
     text.seek(0)
     text.truncate()
+    if None in lines:
+        for i, row in enumerate(rows, 1):
+            if lines[i] is None:
+                writer.writerow(row)
+                lines[i] = text.getvalue()
+                text.seek(0)
+                text.truncate()
+    out.write("".join(lines).encode())
     count = len(rows)
     rows.clear()
     return count
