@@ -429,9 +429,13 @@ class _Writer:
             self.close_group(chain, key)
             chain.group_ts = e.ts
         chain.touched = True
-        chain.group_sum = EXACT.add(chain.group_sum, e.amount)
-        slot = chain.group.setdefault(e.record_id, [_ZERO, None])
-        slot[0] = EXACT.add(slot[0], e.amount)
+        amount = e.amount
+        chain.group_sum = EXACT.add(chain.group_sum, amount)
+        slot = chain.group.get(e.record_id)
+        if slot is None:
+            chain.group[e.record_id] = [EXACT.add(_ZERO, amount), e.balance]
+            return
+        slot[0] = EXACT.add(slot[0], amount)
         if e.balance is not None:
             slot[1] = e.balance
 
