@@ -5,6 +5,7 @@ compared with the entries' sums."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections import defaultdict
 from decimal import Decimal
@@ -372,3 +373,32 @@ def test_entries_not_understood_are_counted_in_a_note():
         assert _tax.unknown_note(2).startswith("2 rows are exchange types cexledger does not understand")
     assert _tax.unknown_note(1).startswith("1 row is an exchange type")
     assert not [n for n in koinly(entries[3:])[2] + cointracking(entries[3:])[2] if "understand" in n]
+
+
+CELLS = ["", "a", "a,b", 'say "x"', '"', "line\nbreak", "cr\rhere", "\r\n", " lead", "trail ",
+         "tab\there", "é中", ",", "'=1+2", "\x00"]
+
+
+@pytest.mark.parametrize(("line", "quoting"), [(_tax.minimal_line, csv.QUOTE_MINIMAL),
+                                               (_tax.quoted_line, csv.QUOTE_ALL)])
+def test_rows_written_without_the_csv_writer_are_its_bytes(line, quoting):
+    """Every row of cells, ordinary or not, comes out as ``csv.writer`` writes it, whether
+    the line builder or the writer (its fallback) makes it."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n", quoting=quoting)
+    expected = io.StringIO()
+    reference = csv.writer(expected, lineterminator="\r\n", quoting=quoting)
+    rows = [[a, b, "c"] for a in CELLS for b in CELLS] + [[c] * 12 for c in CELLS]
+    built = sum(line(row) is not None for row in rows)
+    reference.writerows(rows)
+    out = io.BytesIO()
+    assert _tax.flush(writer, text, list(rows), out, line) == len(rows)
+    assert out.getvalue() == expected.getvalue().encode()
+    assert 0 < built < len(rows)        # both ways were taken
+
+
+def test_utc_text_across_minutes_days_and_before_the_epoch():
+    from datetime import datetime, timezone
+    for ts in (0, 59_999, 60_000, T0 - 1, T0, T0 + DAY - 1, T0 + 3_599_999, -1, -60_001, 253_402_300_799_999):
+        want = datetime.fromtimestamp(ts // 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        assert _tax.utc_text(ts) == want

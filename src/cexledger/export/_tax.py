@@ -45,7 +45,7 @@ count; amounts are positive), so only such hostile values change.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -61,8 +61,8 @@ from ..model import Kind, LedgerEntry
 __all__ = [
     "FUTURES_CATEGORIES", "IN", "LABELS", "Label", "OUT", "TRADE_TYPE", "accounts_note",
     "amount_text", "entry_id", "entry_text", "events", "exchange_name", "flush", "is_futures",
-    "label_of", "merged_what", "selected", "signed_text", "text_cell", "trade_id", "trade_what",
-    "unknown_note", "unpaired_note", "utc_day", "utc_text",
+    "label_of", "merged_what", "minimal_line", "quoted_line", "selected", "signed_text",
+    "text_cell", "trade_id", "trade_what", "unknown_note", "unpaired_note", "utc_day", "utc_text",
 ]
 
 IN, OUT = "in", "out"
@@ -195,13 +195,19 @@ def utc_day(ts_ms: int) -> str:
 
 def utc_text(ts_ms: int) -> str:
     """Unix milliseconds as UTC ``YYYY-MM-DD HH:MM:SS`` (the milliseconds dropped)."""
-    return _second_text(ts_ms // 1000)
+    minute, ms = divmod(ts_ms, 60_000)
+    return _minute_text(minute) + _SECONDS[ms // 1000]
+
+
+_SECONDS = tuple(f"{s:02d}" for s in range(60))
 
 
 @lru_cache(maxsize=256)
-def _second_text(second: int) -> str:
-    day, seconds = divmod(second, DAY_MS // 1000)
-    return f"{_day_text(day)} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+def _minute_text(minute: int) -> str:
+    """``YYYY-MM-DD HH:MM:`` of a minute since the epoch (entries come in time order, so a
+    minute's text is built once, not once per second)."""
+    day, minutes = divmod(minute, DAY_MS // 60_000)
+    return f"{_day_text(day)} {minutes // 60:02d}:{minutes % 60:02d}:"
 
 
 @lru_cache(maxsize=64)
@@ -297,12 +303,41 @@ def accounts_note(accounts: Iterable[str]) -> str | None:
             "into one wallet: export each with --account")
 
 
-def flush(writer: Any, text: io.StringIO, rows: list[list[str]], out: Any) -> int:
-    """Write ``rows`` (and the header still in ``text``) out; returns how many, ``rows`` emptied."""
-    writer.writerows(rows)
-    out.write(text.getvalue().encode())
+def minimal_line(row: list[str]) -> str | None:
+    """``row`` as ``csv.writer`` with ``QUOTE_MINIMAL`` and ``lineterminator="\\r\\n"``
+    writes it when no cell needs quoting (none holds ``,``, ``"``, ``\\r`` or ``\\n``);
+    ``None`` when one does."""
+    line = ",".join(row)
+    if '"' in line or "\r" in line or "\n" in line or line.count(",") != len(row) - 1:
+        return None
+    return line + "\r\n"
+
+
+def quoted_line(row: list[str]) -> str | None:
+    """``row`` as ``csv.writer`` with ``QUOTE_ALL`` and ``lineterminator="\\r\\n"`` writes it
+    when no cell holds a ``"`` (which it would double); ``None`` when one does."""
+    line = '","'.join(row)
+    if line.count('"') != 2 * (len(row) - 1):
+        return None
+    return f'"{line}"\r\n'
+
+
+def flush(writer: Any, text: io.StringIO, rows: list[list[str]], out: Any,
+          line: Callable[[list[str]], str | None]) -> int:
+    """Write ``rows`` (and the header still in ``text``) out; returns how many, ``rows`` emptied.
+    A row is ``line(row)`` (the text ``writer`` would write, built without it), or written by
+    ``writer`` where that is ``None``: the bytes are ``writer``'s either way."""
+    lines = [text.getvalue(), *map(line, rows)]
     text.seek(0)
     text.truncate()
+    if None in lines:
+        for i, row in enumerate(rows, 1):
+            if lines[i] is None:
+                writer.writerow(row)
+                lines[i] = text.getvalue()
+                text.seek(0)
+                text.truncate()
+    out.write("".join(lines).encode())
     count = len(rows)
     rows.clear()
     return count

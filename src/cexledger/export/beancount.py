@@ -271,6 +271,7 @@ class _Writer:
         self.commodities: dict[str | None, str] = {}
         self.chains: dict[tuple, _Chain] = {}
         self.day: int | None = None
+        self.day_text = ""                         # self.date(self.day), set with it
         self.open_day: int | None = since_day
         self.heads: dict[tuple, str] = {}
         self.postings: dict[tuple, tuple[str, str, str, str, str]] = {}
@@ -351,7 +352,7 @@ class _Writer:
         seconds, ms = divmod(ts - self.day * DAY_MS, 1000)
         h, rest = divmod(seconds, 3600)
         m, s = divmod(rest, 60)
-        return f'\n  time: "{self.date(self.day)}T{h:02}:{m:02}:{s:02}.{ms:03}Z"\n'
+        return f'\n  time: "{self.day_text}T{h:02}:{m:02}:{s:02}.{ms:03}Z"\n'
 
     # the ledger -----------------------------------------------------------------------
     def start_day(self, ts: int) -> None:
@@ -362,12 +363,13 @@ class _Writer:
             if self.day is not None:
                 self.end_day()
             self.day = day
+            self.day_text = self.date(day)
 
     def record(self, entries: list[LedgerEntry]) -> None:
         first = entries[0]
         self.start_day(first.ts)
         asset = self.asset(first)
-        lines = [self.date(self.day), self.head(first), _q(first.record_id),
+        lines = [self.day_text, self.head(first), _q(first.record_id),
                  self.time(first.ts)]
         postings, append = self.postings, lines.append
         for e in entries:
@@ -429,9 +431,13 @@ class _Writer:
             self.close_group(chain, key)
             chain.group_ts = e.ts
         chain.touched = True
-        chain.group_sum = EXACT.add(chain.group_sum, e.amount)
-        slot = chain.group.setdefault(e.record_id, [_ZERO, None])
-        slot[0] = EXACT.add(slot[0], e.amount)
+        amount = e.amount
+        chain.group_sum = EXACT.add(chain.group_sum, amount)
+        slot = chain.group.get(e.record_id)
+        if slot is None:
+            chain.group[e.record_id] = [EXACT.add(_ZERO, amount), e.balance]
+            return
+        slot[0] = EXACT.add(slot[0], amount)
         if e.balance is not None:
             slot[1] = e.balance
 
@@ -582,10 +588,12 @@ def _records(items: Iterable[Trade | LedgerEntry]) -> Iterable[Trade | list[Ledg
                 held = []
             yield item
             continue
-        if held and (item.exchange, item.stream, item.record_id, item.account) != (
-                held[0].exchange, held[0].stream, held[0].record_id, held[0].account):
-            yield held
-            held = []
+        if held:
+            first = held[0]
+            if (item.record_id != first.record_id or item.stream != first.stream
+                    or item.exchange != first.exchange or item.account != first.account):
+                yield held
+                held = []
         held.append(item)
     if held:
         yield held

@@ -71,9 +71,11 @@ def _group(category: str | None) -> str:
 def _row(type_: str, amount: Decimal, coin: str, exchange: str, account: str, category: str | None,
          comment: str, ts: int, txid: str) -> list[str]:
     moved, coin = _amount(amount), _cell(coin)
-    buy, sell = ((moved, coin), ("", "")) if amount > 0 else (("", ""), (moved, coin))
-    return [type_, *buy, *sell, "", "", _exchange(exchange, account), _group(category), _cell(comment),
-            _tax.utc_text(ts), txid]
+    where, group, comment, date = (_exchange(exchange, account), _group(category), _cell(comment),
+                                   _tax.utc_text(ts))
+    if amount > 0:
+        return [type_, moved, coin, "", "", "", "", where, group, comment, date, txid]
+    return [type_, "", "", moved, coin, "", "", where, group, comment, date, txid]
 
 
 def _entry_row(entry: LedgerEntry) -> list[str]:
@@ -131,5 +133,5 @@ def cointracking_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *,
         else:
             rows.append(_entry_row(item))
         if len(rows) >= _BATCH:
-            written += _tax.flush(writer, text, rows, out)
-    return written + _tax.flush(writer, text, rows, out)
+            written += _tax.flush(writer, text, rows, out, _tax.quoted_line)
+    return written + _tax.flush(writer, text, rows, out, _tax.quoted_line)

@@ -185,10 +185,10 @@ def koinly_rows(entries: Iterable[LedgerEntry], out: BinaryIO, *, notes: list[st
             else:
                 rows.append(_row(item.ts, item.amount, item.coin or "", label.koinly, what, txid))
         if len(rows) >= _BATCH:
-            written += _tax.flush(writer, text, rows, out)
+            written += _tax.flush(writer, text, rows, out, _tax.minimal_line)
     if merged is not None:
         rows += merged.rows()
-    written += _tax.flush(writer, text, rows, out)
+    written += _tax.flush(writer, text, rows, out, _tax.minimal_line)
     note = _tax.accounts_note(accounts)
     if note and notes is not None:
         notes.append(note)

@@ -92,20 +92,27 @@ class Pairing:
 
     def __iter__(self) -> Iterator[Trade | LedgerEntry]:
         held: list[LedgerEntry] = []
+        legs = 0
         ts = None
+        leg_kinds = LEG_KINDS
         for entry in self._entries:
             if entry.ts != ts:
-                if held:
-                    yield from self._settle(held)
-                    held = []
+                if legs > 1:
+                    yield from self._settle(held, legs)
+                elif held:                 # _settle's first case, without its call (most ts)
+                    self.unpaired += legs
+                    yield from held
+                held = []
+                legs = 0
                 ts = entry.ts
             held.append(entry)
+            if entry.kind in leg_kinds and entry.amount:    # _is_leg, inline
+                legs += 1
         if held:
-            yield from self._settle(held)
+            yield from self._settle(held, legs)
 
-    def _settle(self, held: list[LedgerEntry]) -> Iterator[Trade | LedgerEntry]:
-        """The events of one ``ts``'s entries."""
-        legs = sum(map(_is_leg, held))
+    def _settle(self, held: list[LedgerEntry], legs: int) -> Iterator[Trade | LedgerEntry]:
+        """The events of one ``ts``'s entries, ``legs`` of them legs."""
         if legs < 2:
             self.unpaired += legs
             yield from held
