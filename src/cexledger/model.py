@@ -31,7 +31,7 @@ from decimal import Decimal
 
 import msgspec
 
-__all__ = ["Kind", "LedgerEntry", "Record", "StreamKey"]
+__all__ = ["KIND_OF_TEXT", "Kind", "LedgerEntry", "Record", "StreamKey"]
 
 
 class Kind(str, enum.Enum):
@@ -53,6 +53,11 @@ class Kind(str, enum.Enum):
 
     def __str__(self) -> str:  # plain value in CSV and tables
         return self.value
+
+
+KIND_OF_TEXT: dict[str, Kind] = {kind.value: kind for kind in Kind}
+"""An archived kind's text -> its ``Kind``; every reader maps text it does not know
+(``.get(text, Kind.OTHER)``) to ``OTHER``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .._json import loads
-from ..model import Kind, LedgerEntry, StreamKey
+from ..model import KIND_OF_TEXT, Kind, LedgerEntry, StreamKey
 from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary
 from .schema import account_identities, checkpoints, coverage, entries, record_versions, records, stream_meta, streams, sync_runs
 
@@ -44,7 +44,6 @@ _s = streams.c
 _r = records.c
 _e = entries.c
 
-_KINDS: dict[str, Kind] = {kind.value: kind for kind in Kind}
 
 #: The order records and entries are read and exported in (shared with :mod:`.bulk`).
 RECORD_ORDER = (_s.account, _s.exchange, _s.stream, _s.partition, _r.ts, _r.record_id)
@@ -337,9 +336,9 @@ def count_ledger_excluded(conn: sa.Connection, account: str | None, exchange: st
 
 
 def entries_statement(account: str | None, exchange: str | None, since_ms: int | None, until_ms: int | None,
-                      shadows: Sequence[Shadow] = (), kind: str | None = None) -> sa.Select[Any]:
-    """Entries with ``since_ms <= ts < until_ms`` (of ``kind`` when given), in (ts, account,
-    record_id, seq) order; with ``shadows``, the ledger's (:func:`ledger_excluded`).
+                      shadows: Sequence[Shadow] = ()) -> sa.Select[Any]:
+    """Entries with ``since_ms <= ts < until_ms``, in (ts, account, record_id, seq) order;
+    with ``shadows``, the ledger's (:func:`ledger_excluded`).
 
     Records with the same id in different streams are kept apart by the stream id, ordered
     after ``record_id`` and before ``seq``.
@@ -360,8 +359,6 @@ def entries_statement(account: str | None, exchange: str | None, since_ms: int |
         stmt = stmt.where(_e.ts >= since_ms)
     if until_ms is not None:
         stmt = stmt.where(_e.ts < until_ms)
-    if kind is not None:
-        stmt = stmt.where(_e.kind == kind)
     kept = ledger_kept(shadows, _e.stream_id, _e.ts)
     return stmt if kept is None else stmt.where(kept)
 
@@ -372,7 +369,7 @@ def entry_rows(rows: Iterator[Any]) -> Iterator[LedgerEntry]:
     The columns are unpacked by position (the statement's order is ``LedgerEntry``'s field
     order): attribute access on each row cost more than the rest of an export together.
     """
-    kinds = _KINDS
+    kinds = KIND_OF_TEXT
     other = Kind.OTHER
     for (account, exchange, stream, record_id, seq, ts, kind, coin, amount, balance,
          category, symbol, exchange_type) in rows:

@@ -354,13 +354,11 @@ class Archive:
         since_ms: int | None = None,
         until_ms: int | None = None,
         shadows: Sequence[queries.Shadow] = (),
-        kind: str | None = None,
     ) -> Iterator[LedgerEntry]:
-        """Entries with ``since_ms <= ts < until_ms`` (and of ``kind``, when given), ordered
-        by (ts, account, record_id, seq); streamed.
+        """Entries with ``since_ms <= ts < until_ms``, ordered by (ts, account, record_id, seq); streamed.
         With ``shadows`` (``exchanges.ledger_shadows()``), the ledger's entries only: no
         movement twice (:func:`.queries.ledger_excluded`); without, every archived entry."""
-        stmt = queries.entries_statement(account, exchange, since_ms, until_ms, shadows, kind)
+        stmt = queries.entries_statement(account, exchange, since_ms, until_ms, shadows)
         with self._reading() as conn:
             yield from queries.entry_rows(conn.execution_options(yield_per=_YIELD_PER).execute(stmt))
 

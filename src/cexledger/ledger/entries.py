@@ -14,19 +14,16 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from ..archive import Archive
-from ..model import Kind, LedgerEntry
+from ..model import KIND_OF_TEXT, Kind, LedgerEntry
 from .filters import Filters
 
 __all__ = ["read_entries"]
-
-_KINDS = {kind.value: kind for kind in Kind}
-
 
 def read_entries(archive: Archive, filters: Filters = Filters()) -> Iterator[LedgerEntry]:
     """The ledger's entries that ``filters`` select, in ledger order."""
     from ..exchanges import ledger_shadows
 
-    kinds, other, dec = _KINDS, Kind.OTHER, Decimal
+    kinds, other, dec = KIND_OF_TEXT, Kind.OTHER, Decimal
     wanted = filters.kind
     for keys, batch in archive.entry_batches(shadows=ledger_shadows(), **filters.archive_args()):
         names = {sid: (key.account, key.exchange, key.stream) for sid, key in keys.items()}
