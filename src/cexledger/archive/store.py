@@ -370,6 +370,27 @@ class Archive:
         built per row."""
         return self._batches(*bulk.record_lines(account, exchange, since_ms, until_ms))
 
+    def arrow_batches(self, statement: Any, params: list[Any], schema: Any) -> Iterator[Any]:
+        """The rows of a :class:`~.prepared.Prepared` ``statement`` as ``pyarrow`` record
+        batches of ``schema``, read in C on SQLite (:mod:`.arrow`: how, and the rule for
+        nullable text). A failure is the one-line :class:`ArchiveError` of every read."""
+        from . import arrow
+
+        path = self._target.sqlite_path
+        try:
+            yield from arrow.record_batches(path, self._reading, statement, params, schema)
+        except ArchiveError:
+            raise
+        except Exception as exc:
+            if path is None or not arrow.is_driver_error(exc):
+                raise
+            raise self._target.error("read", str(exc)) from exc
+
+    def stream_keys(self) -> dict[int, StreamKey]:
+        """Every stream id with its key (read it after rows that name stream ids)."""
+        with self._reading() as conn:
+            return bulk.stream_keys(conn)
+
     def entry_batches(self, *, account: str | None = None, exchange: str | None = None,
                       shadows: Sequence[queries.Shadow] = (), since_ms: int | None = None,
                       until_ms: int | None = None) -> Iterator[tuple[dict[int, StreamKey], list[tuple[Any, ...]]]]:
