@@ -206,9 +206,8 @@ def _chain_order(rows: pa.Table) -> pa.Table:
     """A stream's record rows in chain order (:mod:`.chains`)."""
     order = pc.sort_indices(
         rows.append_column("id_length", pc.utf8_length(rows.column("record_id"))),
-        sort_keys=[("category", "ascending"), ("coin", "ascending"), ("ts", "ascending"),
-                   ("id_length", "ascending"), ("record_id", "ascending")],
-        null_placement="at_start")
+        sort_keys=[(name, "ascending", "at_start")
+                   for name in ("category", "coin", "ts", "id_length", "record_id")])
     return rows.take(order).select(RECORD_SCHEMA.names)
 
 
