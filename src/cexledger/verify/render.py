@@ -93,7 +93,8 @@ def lines(verification: Verification) -> list[str]:
 
 
 def summary(verification: Verification) -> str:
-    """One line: everything checks, or what broke where."""
+    """One line: everything checks, or what broke and the first stream (and chain) it broke in
+    (the lines above say the rest)."""
     streams = verification.streams
     if verification.ok:
         rows = sum(v.records for v in streams)
@@ -110,14 +111,10 @@ def summary(verification: Verification) -> str:
     first = broken[0]
     where = _name(first)
     chain = next((c for c in first.chains if c.breaks), None)
-    if chain is not None:
-        where += f" {chain.coin}" if chain.coin else ""
-        detail = f"first after {chain.breaks[0].before_id}"
-    else:
-        detail = first.problems[0]
+    if chain is not None and chain.coin:
+        where += f" {chain.coin}"
     more = ", …" if len(broken) > 1 else ""
-    return (f"verify: {' and '.join(parts)} in {len(broken)} of {len(streams)} streams "
-            f"({where}{more}): {detail}")
+    return f"verify: {' and '.join(parts)} in {len(broken)} of {len(streams)} streams ({where}{more})"
 
 
 def _iso(ms: int) -> str:

@@ -281,7 +281,8 @@ def _verdict(key: StreamKey, coverage: list[tuple[int, int]], rows: pa.Table,
         rows_chained = sum(c.rows for c in chains)
         if breaks:
             broken = sum(1 for c in chains if c.breaks)
-            problems.append(f"{breaks} breaks in {broken} of {len(chains)} balance chains")
+            problems.append(f"{breaks} break{'s' if breaks != 1 else ''} in {broken} of "
+                            f"{len(chains)} balance chains")
         else:
             checks.append(f"{len(chains)} balance chains hold over {rows_chained} rows: "
                           "each balance = the previous + amount + fee")
