@@ -72,16 +72,26 @@ def _typed(batch: pa.RecordBatch, schema: pa.Schema, blanks: list[str]) -> pa.Re
 
 
 def _sqlite_batches(path: Path, sql: str, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    import adbc_driver_sqlite.dbapi as adbc
+    # ADBC's own API, not its DB-API module: that one imports pandas and pyarrow.dataset,
+    # about 90 MB of memory for nothing read here
+    import adbc_driver_manager as manager
+    import adbc_driver_sqlite
 
     blanks = _nullable_text(schema)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    with adbc.connect(uri) as conn, conn.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
-        cursor.execute(_wrapped(sql, schema), params)
-        for batch in cursor.fetch_record_batch():
-            if batch.num_rows:
-                yield _typed(batch, schema, blanks)
+    with adbc_driver_sqlite.connect(uri) as database, manager.AdbcConnection(database) as conn, \
+            manager.AdbcStatement(conn) as statement:
+        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
+        statement.set_sql_query(_wrapped(sql, schema))
+        if params:
+            statement.prepare()
+            statement.bind(pa.record_batch([pa.array([value]) for value in params],
+                                           names=[f"p{i}" for i in range(len(params))]))
+        handle, _ = statement.execute_query()
+        with pa.RecordBatchReader._import_from_c(handle.address) as reader:
+            for batch in reader:
+                if batch.num_rows:
+                    yield _typed(batch, schema, blanks)
 
 
 def _postgres_batches(conn: sa.Connection, sql: str, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

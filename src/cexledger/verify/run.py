@@ -1,19 +1,21 @@
 """``verify(archive, filters)``: every check of ``docs/verify.md``, aggregated in Arrow.
 
-Two reads (:mod:`.read`), each in primary-key order: every entry, reduced batch by batch to
+Two reads (:mod:`.read`), both in primary-key order (stream, record id), taken side by side
+one stream at a time, so memory holds one stream, never the archive: its entries, reduced to
 one row per record (the sum of its entries, the balance on its last entry, whether it has a
-CoinW result entry), and every record (its time, CoinW's ``netProfit``). Then, on those
-record rows:
+CoinW result entry), and its records (their time, CoinW's ``netProfit``). Then, per stream:
 
-* records without entries and entries without a record: a full outer join of the two;
-* each record's ``ts`` inside its stream's coverage, the coverage ranges sorted and
-  disjoint;
-* Bitget: the balance chains (:mod:`.chains`), each stream's record rows sorted into chain
+* records without entries and entries without a record (their ids compared);
+* each record's ``ts`` inside the stream's coverage, the coverage ranges sorted and disjoint;
+* Bitget: the balance chains (:mod:`.chains`), the stream's record rows sorted into chain
   order;
 * CoinW: the entries of a record that has a result entry (a settled row), or none at all,
   sum to its ``netProfit`` (the entries of a row that is not settled are its fee alone: the
-  ledger convention, ``docs/ledger.md``); no record id twice across an account's CoinW
-  streams.
+  ledger convention, ``docs/ledger.md``); and, over the account's CoinW streams, no record id
+  twice.
+
+Nothing here uses Arrow's query engine (``group_by``, ``join``): importing it alone costs
+about 60 MB of memory; a record's entries are adjacent, so their sum is a few shifted adds.
 
 ``since``/``until`` are refused: a chain is proven from its first row, so a part of one
 proves nothing about the rest.
@@ -43,6 +45,9 @@ __all__ = ["verify"]
 _AMOUNT = pa.decimal128(38, 18)
 _RESULT_KINDS = pa.array([Kind.REALIZED_PNL.value, Kind.LIQUIDATION.value])
 _SHOWN = 3          # record ids a problem line names
+_EMPTY = pa.schema([pa.field(f.name, _AMOUNT) if f.name in ("sum", "balance") else f
+                    for f in RECORD_SCHEMA]).append(pa.field("result", pa.int8())).empty_table()
+"""A stream's per-record entry rows when it has none."""
 
 
 def _money(column: pa.Array) -> pa.Array:
@@ -64,51 +69,100 @@ def _starts(*columns: pa.Array) -> pa.Array:
 
 
 def _per_record(rows: pa.Table) -> pa.Table:
-    """Entry rows (whole records, by stream and id) as one row per record."""
-    sid, rid = rows.column("stream_id").combine_chunks(), rows.column("record_id").combine_chunks()
-    start = _starts(sid, rid)
-    index = pc.subtract(pc.cumulative_sum(start.cast(pa.int64())), 1)
+    """A stream's entry rows (whole records, by id) as one row per record: the columns of
+    :data:`RECORD_SCHEMA` and ``result`` (1 when the record has a CoinW result entry)."""
+    rows = rows.combine_chunks()
+    start = _starts(rows.column("record_id").combine_chunks())
+    first = pc.indices_nonzero(start)
+    last = pc.subtract(pa.concat_arrays([first[1:].cast(pa.int64()), pa.array([rows.num_rows], pa.int64())]), 1)
+    counts = pc.add(pc.subtract(last, first.cast(pa.int64())), 1)
+    amount = _money(rows.column("amount").combine_chunks())
+    total = amount.take(last)
+    for back in range(1, pc.max(counts).as_py()):       # a record's other entries, adjacent
+        more = pc.greater(counts, back)
+        earlier = amount.take(pc.max_element_wise(pc.subtract(last, back), 0))
+        total = pc.if_else(more, pc.add(total, earlier), total).cast(MONEY)
     result = pc.is_in(rows.column("kind"), value_set=_RESULT_KINDS).cast(pa.int8())
-    sums = (pa.table({"rec": index, "amount": _money(rows.column("amount").combine_chunks()),
-                      "result": result})
-            .group_by("rec", use_threads=False)
-            .aggregate([("amount", "sum"), ("result", "max")])
-            .sort_by("rec"))
-    last = pa.concat_arrays([start[1:], pa.array([True])])
-    ends = rows.filter(last)
+    has_result = result.take(last)
+    for back in range(1, pc.max(counts).as_py()):
+        earlier = result.take(pc.max_element_wise(pc.subtract(last, back), 0))
+        has_result = pc.if_else(pc.greater(counts, back), pc.max_element_wise(has_result, earlier), has_result)
+    ends = rows.take(last)
+    try:
+        total = total.cast(_AMOUNT)          # held compactly; MONEY again where it is summed
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise AmountRangeError(f"a record's entries sum beyond decimal(38, 18) ({exc})") from None
     return pa.table({
         "stream_id": ends.column("stream_id"), "category": ends.column("category"),
         "coin": ends.column("coin"), "ts": ends.column("ts"), "record_id": ends.column("record_id"),
-        "sum": sums.column("amount_sum").cast(MONEY), "balance": _money(ends.column("balance").combine_chunks()),
-        "result": sums.column("result_max"),
+        "sum": total, "balance": _money(ends.column("balance").combine_chunks()).cast(_AMOUNT),
+        "result": has_result,
     })
 
 
-def _entry_records(archive: Archive, filters: Filters) -> pa.Table:
-    """Every record's entry row (:func:`_per_record`), reduced a batch at a time; a batch's
-    last record waits for the next batch (its entries may continue there)."""
-    parts: list[pa.Table] = []
+def _by_stream(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[tuple[int, pa.Table]]:
+    """Rows (sorted by ``stream_id``) one stream at a time."""
+    parts: list[pa.RecordBatch] = []
+    current: int | None = None
+    for batch in batches:
+        sids = batch.column("stream_id").to_numpy()
+        bounds = [0, *(np.flatnonzero(np.diff(sids)) + 1).tolist(), len(sids)]
+        for a, b in zip(bounds, bounds[1:]):
+            sid = int(sids[a])
+            if current is not None and sid != current:
+                yield current, pa.Table.from_batches(parts, schema)
+                parts = []
+            current = sid
+            parts.append(batch.slice(a, b - a))
+    if current is not None:
+        yield current, pa.Table.from_batches(parts, schema)
+
+
+def _entry_records(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, pa.Table]]:
+    """Entry rows (by stream, record id) as one row per record (:func:`_per_record`), one
+    stream at a time, reduced a batch at a time: a batch's last record waits for the next
+    batch, where its entries may continue."""
     held: pa.Table | None = None
-    for batch in archive.arrow_batches(*entry_rows(filters.account, filters.exchange), ENTRY_ROWS):
-        rows = pa.Table.from_batches([batch])
-        if held is not None:
-            rows = pa.concat_tables([held, rows])
+    parts: list[pa.Table] = []
+    current: int | None = None
+
+    def ready(rows: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+        nonlocal parts, current
+        for sid, part in _by_stream(iter(rows.to_batches()), ENTRY_ROWS):
+            if current is not None and sid != current:
+                yield current, pa.concat_tables(parts).combine_chunks()
+                parts = []
+            current = sid
+            parts.append(_per_record(part))
+
+    for batch in batches:
+        rows = pa.Table.from_batches([batch]) if held is None else pa.concat_tables([held, pa.Table.from_batches([batch])])
         n = rows.num_rows
         sid, rid = rows.column("stream_id"), rows.column("record_id")
         tail = pc.sum(pc.and_(pc.equal(sid, sid[n - 1]), pc.equal(rid, rid[n - 1]))).as_py()
         held = rows.slice(n - tail)
-        if n > tail:
-            parts.append(_per_record(rows.slice(0, n - tail)))
-    if held is not None and held.num_rows:
-        parts.append(_per_record(held))
-    if not parts:
-        return RECORD_SCHEMA.append(pa.field("result", pa.int8())).empty_table()
-    return pa.concat_tables(parts).combine_chunks()
+        yield from ready(rows.slice(0, n - tail))
+    if held is not None:
+        yield from ready(held)
+    if current is not None:
+        yield current, pa.concat_tables(parts).combine_chunks()
 
 
-def _record_rows(archive: Archive, filters: Filters) -> pa.Table:
-    batches = list(archive.arrow_batches(*record_rows(filters.account, filters.exchange), RECORD_ROWS))
-    return pa.Table.from_batches(batches, RECORD_ROWS).combine_chunks()
+def _streams(archive: Archive, filters: Filters) -> Iterator[tuple[int, pa.Table, pa.Table]]:
+    """``(stream id, records, entry rows per record)`` of every stream that has either."""
+    entry_side = _entry_records(archive.arrow_batches(*entry_rows(filters.account, filters.exchange),
+                                                      ENTRY_ROWS))
+    record_side = _by_stream(archive.arrow_batches(*record_rows(filters.account, filters.exchange),
+                                                   RECORD_ROWS), RECORD_ROWS)
+    e, r = next(entry_side, None), next(record_side, None)
+    while e is not None or r is not None:
+        sid = min(x[0] for x in (e, r) if x is not None)
+        records, entries = RECORD_ROWS.empty_table(), _EMPTY
+        if r is not None and r[0] == sid:
+            records, r = r[1], next(record_side, None)
+        if e is not None and e[0] == sid:
+            entries, e = e[1], next(entry_side, None)
+        yield sid, records.combine_chunks(), entries
 
 
 def _net_of(text: str | None) -> Decimal | None:
@@ -160,14 +214,14 @@ def _coverage_problems(ts: np.ndarray, ids: pa.Array, ranges: list[tuple[int, in
     return problems
 
 
-def _coinw_problems(joined: pa.Table) -> list[str]:
-    """A CoinW stream's records (joined with their entry rows) whose entries do not sum to
-    their ``netProfit``: in Arrow, or value by value with ``cexledger._json`` for a stream
-    where one ``netProfit`` does not cast exactly."""
-    checked = pc.or_(pc.fill_null(pc.equal(joined.column("result"), 1), False),
-                     pc.is_null(joined.column("sum")))
-    rows = joined.filter(checked)
-    total = pc.fill_null(rows.column("sum"), pa.scalar(Decimal(0), MONEY))
+def _coinw_problems(rows: pa.Table) -> list[str]:
+    """A CoinW stream's records (with ``sum`` and ``result`` of their entries, null when they
+    have none) whose entries do not sum to their ``netProfit``: in Arrow, or value by value
+    with ``cexledger._json`` for a stream where one ``netProfit`` does not cast exactly."""
+    checked = pc.or_(pc.fill_null(pc.equal(rows.column("result"), 1), False),
+                     pc.is_null(rows.column("sum")))
+    rows = rows.filter(checked)
+    total = pc.fill_null(rows.column("sum").cast(MONEY), pa.scalar(Decimal(0), MONEY))
     try:
         nets = _nets(rows.column("net").combine_chunks())
         wrong = pc.and_(pc.is_valid(nets), pc.invert(pc.fill_null(pc.equal(total, nets), False)))
@@ -182,23 +236,22 @@ def _coinw_problems(joined: pa.Table) -> list[str]:
             f"{_named(*_ids(bad))}"]
 
 
-def _duplicates(records: pa.Table, keys: dict[int, StreamKey]) -> dict[int, list[str]]:
-    """CoinW ids archived in two streams of one account: the problem line of each stream."""
-    coinw = [sid for sid, key in keys.items() if key.exchange == "coinw"]
-    rows = records.filter(pc.is_in(records.column("stream_id"), value_set=pa.array(coinw, pa.int64())))
-    out: dict[int, list[str]] = {}
-    for account in sorted({keys[sid].account for sid in coinw}):
-        sids = pa.array([sid for sid in coinw if keys[sid].account == account], pa.int64())
-        mine = rows.filter(pc.is_in(rows.column("stream_id"), value_set=sids))
-        counts = pc.value_counts(mine.column("record_id").combine_chunks())
+def _duplicates(ids: dict[int, pa.Array], keys: dict[int, StreamKey]) -> dict[int, str]:
+    """CoinW ids (``ids``: per stream) archived in two streams of one account: each stream's
+    problem line."""
+    out: dict[int, str] = {}
+    for account in sorted({keys[sid].account for sid in ids}):
+        mine = [sid for sid in ids if keys[sid].account == account]
+        counts = pc.value_counts(pa.concat_arrays([ids[sid] for sid in mine]))
         twice = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
         if not len(twice):
             continue
-        hit = mine.filter(pc.is_in(mine.column("record_id"), value_set=twice))
-        for sid in pc.unique(hit.column("stream_id")).to_pylist():
-            own = hit.filter(pc.equal(hit.column("stream_id"), sid))
-            out[sid] = [f"{own.num_rows} record ids also archived in another CoinW stream of "
-                        f"account {account!r}: {_named(*_ids(own))}"]
+        for sid in mine:
+            own = ids[sid].filter(pc.is_in(ids[sid], value_set=twice))
+            if len(own):
+                shown = own.slice(0, _SHOWN).to_pylist()
+                out[sid] = (f"{len(own)} record ids also archived in another CoinW stream of "
+                            f"account {account!r}: {_named(len(own), shown)}")
     return out
 
 
@@ -208,18 +261,22 @@ def _chain_order(rows: pa.Table) -> pa.Table:
         rows.append_column("id_length", pc.utf8_length(rows.column("record_id"))),
         sort_keys=[(name, "ascending", "at_start")
                    for name in ("category", "coin", "ts", "id_length", "record_id")])
-    return rows.take(order).select(RECORD_SCHEMA.names)
+    return rows.take(order).select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
-def _stream_slices(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
-    """``table`` (sorted by ``stream_id``) one stream at a time."""
-    sids = table.column("stream_id").to_numpy()
-    if not len(sids):
-        return
-    cuts = np.flatnonzero(np.diff(sids)) + 1
-    bounds = [0, *cuts.tolist(), len(sids)]
-    for a, b in zip(bounds, bounds[1:]):
-        yield int(sids[a]), table.slice(a, b - a)
+class _Findings:
+    """One stream's verdict as it is being found."""
+
+    def __init__(self, key: StreamKey) -> None:
+        self.key = key
+        self.records = 0
+        self.chains: list[Chain] = []
+        self.checks: list[str] = []
+        self.problems: list[str] = []
+
+    def verdict(self) -> StreamVerdict:
+        return StreamVerdict(self.key, self.records, tuple(self.chains), tuple(self.checks),
+                             tuple(self.problems))
 
 
 def verify(archive: Archive, filters: Filters = Filters()) -> Verification:
@@ -228,70 +285,81 @@ def verify(archive: Archive, filters: Filters = Filters()) -> Verification:
     if filters.since_ms is not None or filters.until_ms is not None or filters.kind is not None:
         raise ConfigError("verify checks whole streams: it takes no time range or kind, "
                           "only an account and an exchange")
-    entry_side = _entry_records(archive, filters)
-    record_side = _record_rows(archive, filters)
-    keys = archive.stream_keys()
     summaries = [s for s in archive.streams(filters.account)
                  if filters.exchange is None or s.key.exchange == filters.exchange]
-
-    joined = record_side.join(entry_side.drop_columns(["ts"]), keys=["stream_id", "record_id"],
-                              join_type="full outer")
-    joined = joined.sort_by([("stream_id", "ascending"), ("record_id", "ascending")])
-    by_stream = dict(_stream_slices(joined))
-    chains: dict[int, list[Chain]] = {}
-    for sid, rows in _stream_slices(entry_side):
-        if keys[sid].exchange == "bitget":
-            walker = ChainWalker()
-            walker.feed(_chain_order(rows.select(RECORD_SCHEMA.names)))
-            chains.update(walker.chains())
-    duplicates = _duplicates(record_side, keys)
-
-    ids = {key: sid for sid, key in keys.items()}
+    coverage = {s.key: s.coverage for s in summaries}
+    found: dict[int, _Findings] = {}
+    coinw_ids: dict[int, pa.Array] = {}
+    keys: dict[int, StreamKey] | None = None
+    for sid, records, entries in _streams(archive, filters):
+        if keys is None or sid not in keys:
+            keys = archive.stream_keys()        # read after the rows: it knows every stream
+        key = keys[sid]
+        findings = found[sid] = _Findings(key)
+        _check_stream(findings, records, entries, coverage.get(key, []))
+        if key.exchange == "coinw":
+            coinw_ids[sid] = records.column("record_id").combine_chunks()
+    if keys is None:
+        keys = archive.stream_keys()
+    for sid, problem in _duplicates(coinw_ids, keys).items():
+        found[sid].problems.append(problem)
+    for findings in found.values():
+        if findings.key.exchange == "coinw" and not any("also archived" in p for p in findings.problems):
+            findings.checks.append("no record id twice in the account's CoinW streams")
+    by_key = {f.key: f for f in found.values()}
     verdicts = []
     for summary in summaries:
-        sid = ids[summary.key]
-        rows = by_stream.get(sid, joined.slice(0, 0))
-        verdicts.append(_verdict(summary.key, summary.coverage, rows, chains.get(sid, []),
-                                 duplicates.get(sid, [])))
+        findings = by_key.get(summary.key)
+        if findings is None:
+            findings = _Findings(summary.key)
+            findings.checks.append("no records")
+        verdicts.append(findings.verdict())
     return Verification(tuple(verdicts))
 
 
-def _verdict(key: StreamKey, coverage: list[tuple[int, int]], rows: pa.Table,
-             chains: list[Chain], duplicates: list[str]) -> StreamVerdict:
-    problems: list[str] = []
-    checks: list[str] = []
-    known = rows.filter(pc.is_valid(rows.column("ts")))
-    orphans = rows.filter(pc.is_null(rows.column("ts")))
-    bare = known.filter(pc.is_null(known.column("sum")))
-    if orphans.num_rows:
-        problems.append(f"entries of {orphans.num_rows} records that are not archived: "
-                        f"{_named(*_ids(orphans))}")
-    if key.exchange == "bitget" and bare.num_rows:
-        problems.append(f"{bare.num_rows} records without entries (kept raw only, or their entries "
-                        f"lost: `cexledger reparse` re-derives them): {_named(*_ids(bare))}")
-    if not (orphans.num_rows or (key.exchange == "bitget" and bare.num_rows)):
-        checks.append("every record has its entries, every entry its record")
-    ts = known.column("ts").to_numpy()
-    found = _coverage_problems(ts, known.column("record_id").combine_chunks(), coverage)
-    problems += found
-    if not found:
+def _check_stream(findings: _Findings, records: pa.Table, entries: pa.Table,
+                  coverage: list[tuple[int, int]]) -> None:
+    key, problems, checks = findings.key, findings.problems, findings.checks
+    findings.records = records.num_rows
+    rids, eids = records.column("record_id"), entries.column("record_id")
+    if records.num_rows == entries.num_rows and pc.all(pc.equal(rids, eids)).as_py() is not False:
+        sums, results, bare, orphans = entries.column("sum"), entries.column("result"), 0, []
+    else:                                    # a record without entries, or entries without one
+        where = pc.index_in(rids, value_set=eids)
+        sums, results = entries.column("sum").take(where), entries.column("result").take(where)
+        missing = records.filter(pc.is_null(where))
+        lost = entries.filter(pc.invert(pc.is_in(eids, value_set=rids)))
+        bare, orphans = missing.num_rows, lost.column("record_id").slice(0, _SHOWN).to_pylist()
+        if lost.num_rows:
+            problems.append(f"entries of {lost.num_rows} records that are not archived: "
+                            f"{_named(lost.num_rows, orphans)}")
+        if key.exchange == "bitget" and bare:
+            problems.append(f"{bare} records without entries (kept raw only, or their entries "
+                            f"lost: `cexledger reparse` re-derives them): {_named(*_ids(missing))}")
+        if key.exchange != "bitget":
+            bare = 0                         # a cancelled CoinW row has no entries
+    if not (orphans or bare):
+        checks.append("every record has its entries, every entry its record" if key.exchange == "bitget"
+                      else "every entry has its record")
+    outside = _coverage_problems(records.column("ts").to_numpy(), rids.combine_chunks(), coverage)
+    problems += outside
+    if not outside:
         checks.append("every record's time inside the stream's coverage")
     if key.exchange == "bitget":
-        breaks = sum(len(c.breaks) for c in chains)
-        rows_chained = sum(c.rows for c in chains)
+        walker = ChainWalker()
+        walker.feed(_chain_order(entries.select(RECORD_SCHEMA.names)))
+        findings.chains = [c for chains in walker.chains().values() for c in chains]
+        breaks = sum(len(c.breaks) for c in findings.chains)
         if breaks:
-            broken = sum(1 for c in chains if c.breaks)
+            broken = sum(1 for c in findings.chains if c.breaks)
             problems.append(f"{breaks} break{'s' if breaks != 1 else ''} in {broken} of "
-                            f"{len(chains)} balance chains")
+                            f"{len(findings.chains)} balance chains")
         else:
-            checks.append(f"{len(chains)} balance chains hold over {rows_chained} rows: "
-                          "each balance = the previous + amount + fee")
-    if key.exchange == "coinw":
-        found = _coinw_problems(known)
-        problems += found
-        if not found:
+            checks.append(f"{len(findings.chains)} balance chains hold over "
+                          f"{sum(c.rows for c in findings.chains)} rows: each balance = the "
+                          "previous + amount + fee")
+    elif key.exchange == "coinw":
+        wrong = _coinw_problems(records.append_column("sum", sums).append_column("result", results))
+        problems += wrong
+        if not wrong:
             checks.append("every settled record's entries sum to its netProfit")
-        problems += duplicates
-        if not duplicates:
-            checks.append("no record id twice in the account's CoinW streams")
-    return StreamVerdict(key, known.num_rows, tuple(chains), tuple(checks), tuple(problems))
