@@ -33,9 +33,10 @@ from .prepared import Prepared
 
 __all__ = ["BATCH_ROWS", "is_driver_error", "record_batches"]
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 16_384
 """Rows per Arrow batch: big enough that per-batch work is negligible, small enough that a
-million rows never sit in memory at once."""
+million rows never sit in memory at once (``verify``, reading two statements side by side,
+measured 30 MB less peak memory than with 65 536 rows, in the same time)."""
 
 
 def is_driver_error(exc: BaseException) -> bool:
