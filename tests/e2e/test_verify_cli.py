@@ -293,3 +293,34 @@ def test_postgresql_gives_the_same_verdict(postgres_url, tmp_path):
                  [(c["category"], c["coin"], c["rows"], len(c["stretches"])) for c in s["chains"]])
                 for s in doc["streams"]]
     assert shape(a) == shape(b)
+
+
+def test_entries_an_older_cexledger_derived_are_refused_with_the_fix(demo_archive, tmp_path):
+    db = _copy(demo_archive, tmp_path, "older")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("DELETE FROM stream_meta WHERE name = 'normalizer_version'").rowcount
+    done = run(db)
+    assert done.returncode == 1 and not done.stdout
+    (line,) = done.stderr.splitlines()
+    assert "derived by an older cexledger" in line and "run `cexledger reparse`" in line
+
+
+def test_entries_without_their_record_and_records_outside_coverage_are_problems(demo_archive, tmp_path):
+    db = _copy(demo_archive, tmp_path, "orphans")
+    with sqlite3.connect(db) as conn:
+        sid, partition, account = conn.execute(
+            "SELECT id, partition, account FROM streams WHERE exchange = 'coinw' AND partition = 'BTC'").fetchone()
+        conn.execute("INSERT INTO entries SELECT stream_id, 'no-such-record', seq, account, ts, kind, coin, amount, "
+                     "balance, category, symbol, exchange_type FROM entries WHERE stream_id = ? "
+                     "ORDER BY record_id LIMIT 1", (sid,))
+        (start, end) = conn.execute("SELECT start_ms, end_ms FROM coverage WHERE stream_id = ? "
+                                    "ORDER BY end_ms - start_ms DESC LIMIT 1", (sid,)).fetchone()
+        inside = conn.execute("SELECT count(*) FROM records WHERE stream_id = ? AND ts >= ? AND ts < ?",
+                              (sid, start, end)).fetchone()[0]
+        conn.execute("DELETE FROM coverage WHERE stream_id = ? AND start_ms = ?", (sid, start))
+    assert inside
+    done = run(db, "--json")
+    assert done.returncode == 1
+    problems = stream_of(json.loads(done.stdout), account, "deals-history", partition)["problems"]
+    assert problems[0] == "entries of 1 records that are not archived: no-such-record"
+    assert problems[1].startswith(f"{inside} records outside the stream's coverage")
