@@ -278,8 +278,8 @@ def test_verify_refuses_an_unknown_account(demo_archive):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.usefixtures("demo_archive")
 def test_postgresql_gives_the_same_verdict(postgres_url, tmp_path):
+    # the same sandbox history synced by the real CLI into both backends
     lite = tmp_path / "lite.db"
     for db in (lite, postgres_url):
         done = subprocess.run([CLI, "--db", str(db), "demo", "--records", "300", "--seed", "5"],
