@@ -9,6 +9,7 @@ from decimal import Decimal
 import pyarrow as pa
 from hypothesis import given, settings, strategies as st
 
+from cexledger._json import EXACT
 from cexledger.verify.chains import RECORD_SCHEMA, ChainWalker
 from cexledger.verify.groups import GroupRow, walk_group
 from cexledger.verify.model import Chain
@@ -26,7 +27,7 @@ def chain_rows(sums: list[Decimal], sizes: list[int], start: Decimal = START,
         for _ in range(size):
             if k == len(sums):
                 break
-            balance += sums[k]
+            balance = EXACT.add(balance, sums[k])       # exact: 38 digits and more
             rows.append((1, "USDT-FUTURES", "USDT", ts, str(k + 1), sums[k],
                          None if k in no_balance else balance))
             k += 1
@@ -151,3 +152,14 @@ def test_disconnected_cycle_inside_a_group_is_not_accepted():
     rows = [GroupRow("1", 5, Decimal(1), Decimal(11)), GroupRow("2", 5, Decimal(1), Decimal(51)),
             GroupRow("3", 5, Decimal(-1), Decimal(50))]
     assert walk_group(Decimal(10), rows).breaks
+
+
+def test_balances_at_the_edge_of_decimal_38_18_chain_exactly():
+    # 20 integer digits and 18 decimals: a balance plus a sum needs 39 digits
+    top = Decimal("99999999999999999999.999999999999999999")
+    sums = [Decimal("-0.000000000000000001"), Decimal("-99999999999999999999"), Decimal("99999999999999999999")]
+    rows = chain_rows(sums, [1, 1, 1], start=top)
+    assert walk(rows).breaks == ()
+    broken = rows[:2] + [rows[2][:6] + (EXACT.add(rows[2][6], Decimal("0.000000000000000001")),)]
+    (brk,) = walk(broken).breaks
+    assert brk.difference == Decimal("0.000000000000000001")
