@@ -551,9 +551,9 @@ def report(
       cexledger report --json > report.json
       cexledger report --html report.html
     """
+    from ._clock import now_ms
     from .ledger import Filters
     from .report.figures import build_report
-    from .sync import now_ms
 
     filters = Filters.of(since=since, until=until)
     state = _state(ctx)
