@@ -532,7 +532,8 @@ def report(
     ),
     html: Optional[Path] = typer.Option(
         None, "--html", metavar="FILE",
-        help="Also write the report as one self-contained HTML page with charts (opens offline).",
+        help="Write the report as one self-contained HTML page with charts (opens offline) "
+             "instead of the terminal view.",
     ),
     check: bool = typer.Option(
         True, "--verify/--no-verify",

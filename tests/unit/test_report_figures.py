@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from cexledger.archive import Archive
-from cexledger.ledger import Filters, read_entries
+from cexledger.ledger import Filters, OutdatedEntriesError, read_entries
+from cexledger.ledger.columns import AmountRangeError
 from cexledger.model import Kind, LedgerEntry, Record, StreamKey
 from cexledger.report.figures import build_report
 from cexledger.reparse import stamp
@@ -247,3 +248,21 @@ def test_the_demo_archive(demo_archive: Path, tmp_path: Path, account: str | Non
     shutil.copy(demo_archive, db)
     report = _check(db, Filters.of(account=account))
     assert report.months and report.instruments and report.periods
+
+
+def test_entries_an_older_cexledger_derived_are_refused(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with Archive.open(f"sqlite:///{db}") as archive:
+        archive.write_page(CW, [_record(CW, "c1", T0, (PNL, "1", "BTCUSDT", "USDT"))])
+        archive.set_meta(CW, "normalizer_version", "1")          # as an older sync left it
+        with pytest.raises(OutdatedEntriesError, match="cexledger reparse"):
+            build_report(archive, Filters(), now_ms=NOW)
+
+
+def test_an_amount_beyond_18_decimals_is_refused_not_rounded(tmp_path: Path) -> None:
+    db = tmp_path / "fine.db"
+    with Archive.open(f"sqlite:///{db}") as archive:
+        archive.write_page(CW, [_record(CW, "c1", T0, (PNL, "0.0000000000000000001", "BTCUSDT", "USDT"))])
+        stamp(archive, CW)
+        with pytest.raises(AmountRangeError, match="decimal"):
+            build_report(archive, Filters(), now_ms=NOW)

@@ -76,7 +76,8 @@ def _grouped(batch: pa.RecordBatch) -> pa.Table:
     try:
         amount = batch.column("amount").cast(_AMOUNT)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        
+        from ..ledger.columns import AmountRangeError     # on failure only: it imports pandas
+
         raise AmountRangeError(f"an amount does not fit decimal(38, 18) exactly ({exc}); "
                                "the report cannot sum it") from None
     table = pa.Table.from_arrays([
