@@ -6,7 +6,7 @@ traceback); usage errors exit 2; Ctrl-C exits 130 with the archive consistent (e
 its own transaction). A closed standard output (``cexledger export | head -1``) ends the
 command quietly with exit code 141, as SIGPIPE ends other Unix tools. The codes are defined
 once, in :mod:`cexledger._exit`; the console script enters through :mod:`cexledger._entry`. Only ``sync`` and ``demo`` create an
-archive; ``status`` and ``export`` refuse a missing one.
+archive; ``status``, ``export`` and ``report`` refuse a missing one.
 """
 
 from __future__ import annotations

@@ -138,3 +138,11 @@ def test_postgresql_reports_the_same(demo_archive: Path, postgres_url: str) -> N
         lite = _json.loads(run(demo_archive, "report", "--json", "--no-verify", *args).stdout)
         assert _without_now(pg) == _without_now(lite)
         assert pg["months"]
+
+
+def test_an_empty_archive_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    Archive.open(f"sqlite:///{db}").close()
+    assert "The archive is empty." in run(db, "report").stdout
+    document = _json.loads(run(db, "report", "--json").stdout)
+    assert (document["accounts"], document["months"], document["coverage"]) == ([], [], [])

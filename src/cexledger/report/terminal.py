@@ -133,7 +133,9 @@ def _verification(verification: Verification) -> list[RenderableType]:
 def report_view(report: Report, verification: Verification | None = None) -> RenderableType:
     """The whole terminal report (see the module docstring)."""
     parts: list[RenderableType] = [Text(_selection(report)), Text("")]
-    if not report.months:
+    if not report.coverage:
+        parts.append(Text("The archive is empty. Run `cexledger sync` (or `cexledger demo` to try it)."))
+    elif not report.months:
         parts.append(Text("no ledger entries in this selection: nothing to report"))
     else:
         accounts = sorted({m.account for m in report.months if m.account is not None})
