@@ -3,7 +3,8 @@ report and ``verify`` aggregate instead of looping over rows in Python.
 
 SQLite is read through ADBC's SQLite driver (``adbc-driver-sqlite``): the rows go from the
 database file into Arrow columns without a Python object per value, on a read-only
-connection of its own (``mode=ro``: it can never write). The driver infers each column's type
+connection of its own (``mode=ro``: it can never write; ``immutable=1`` where the archive's own
+read-only open uses it, :func:`.engine.read_only_url` says when). The driver infers each column's type
 from the first batch, so a column of text that is ``NULL`` throughout the first batch would be
 typed as an integer and the next batch would fail; :func:`record_batches` therefore reads every
 column the schema marks as nullable text as ``coalesce(column, '')`` and turns ``''`` back
@@ -71,41 +72,44 @@ def _typed(batch: pa.RecordBatch, schema: pa.Schema, blanks: list[str]) -> pa.Re
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def _sqlite_batches(path: Path, sql: str, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _sqlite_batches(path: Path, immutable: bool, sql: str, params: list[Any], schema: pa.Schema,
+                    rows: int) -> Iterator[pa.RecordBatch]:
     import adbc_driver_sqlite.dbapi as adbc
 
     blanks = _nullable_text(schema)
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro{'&immutable=1' if immutable else ''}"
     with adbc.connect(uri) as conn, conn.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
         cursor.execute(_wrapped(sql, schema), params)
         for batch in cursor.fetch_record_batch():
             if batch.num_rows:
                 yield _typed(batch, schema, blanks)
 
 
-def _postgres_batches(conn: sa.Connection, sql: str, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _postgres_batches(conn: sa.Connection, sql: str, params: list[Any], schema: pa.Schema, rows: int) -> Iterator[pa.RecordBatch]:
     if not conn.in_transaction():
         conn.begin()
     cursor = conn.connection.cursor(name="cexledger_arrow")
     try:
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(BATCH_ROWS):
-            columns = [pa.array(values, f.type) for f, values in zip(schema, zip(*rows))]
+        while batch := cursor.fetchmany(rows):
+            columns = [pa.array(values, f.type) for f, values in zip(schema, zip(*batch))]
             yield pa.RecordBatch.from_arrays(columns, schema=schema)
     finally:
         cursor.close()
 
 
-def record_batches(path: Path | None, reading: Callable[[], AbstractContextManager[sa.Connection]],
-                   statement: Prepared, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def record_batches(path: Path | None, immutable: bool, reading: Callable[[], AbstractContextManager[sa.Connection]],
+                   statement: Prepared, params: list[Any], schema: pa.Schema,
+                   rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The rows of ``statement`` (its columns named and ordered as ``schema``'s fields) as
-    batches of ``schema``: from the SQLite file ``path``, or (``path`` ``None``) from a
+    batches of ``schema``, ``rows`` rows each (the last may be shorter): from the SQLite file
+    ``path`` (``immutable``: as :func:`.engine.read_only_url` decides for a read-only place), or (``path`` ``None``) from a
     PostgreSQL connection ``reading()`` opens. Text that is to become a decimal is selected as
     text and cast by the consumer (``pyarrow`` refuses to round). Use it through
     ``Archive.arrow_batches``."""
     if path is not None:
-        yield from _sqlite_batches(path, statement.sql("sqlite"), params, schema)
+        yield from _sqlite_batches(path, immutable, statement.sql("sqlite"), params, schema, rows)
         return
     with reading() as conn:
-        yield from _postgres_batches(conn, statement.sql("postgresql"), params, schema)
+        yield from _postgres_batches(conn, statement.sql("postgresql"), params, schema, rows)
