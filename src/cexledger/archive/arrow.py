@@ -3,7 +3,8 @@ report and ``verify`` aggregate instead of looping over rows in Python.
 
 SQLite is read through ADBC's SQLite driver (``adbc-driver-sqlite``): the rows go from the
 database file into Arrow columns without a Python object per value, on a read-only
-connection of its own (``mode=ro``: it can never write). It is driven through
+connection of its own (``mode=ro``: it can never write; ``immutable=1`` where the archive's own
+read-only open uses it, :func:`.engine.read_only_url` says when). It is driven through
 ``adbc_driver_manager``'s statement API, not its DB-API module, and nothing on this path
 hands ``pyarrow`` a Python value to convert (parameters are built from their bytes, blanks
 become nulls by a cast): the DB-API module imports ``pyarrow.dataset`` and polars, and a
@@ -88,15 +89,16 @@ def _parameter(value: Any) -> pa.Array:
     raise TypeError(f"a bind parameter must be an int or a str, not {type(value).__name__}")
 
 
-def _sqlite_batches(path: Path, sql: str, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _sqlite_batches(path: Path, immutable: bool, sql: str, params: list[Any], schema: pa.Schema,
+                    rows: int) -> Iterator[pa.RecordBatch]:
     import adbc_driver_manager as adbc
     import adbc_driver_sqlite
 
     blanks = _nullable_text(schema)
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro{'&immutable=1' if immutable else ''}"
     with adbc_driver_sqlite.connect(uri) as database, adbc.AdbcConnection(database) as conn, \
             adbc.AdbcStatement(conn) as statement:
-        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
+        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
         statement.set_sql_query(_wrapped(sql, schema))
         if params:
             statement.bind(pa.RecordBatch.from_arrays([_parameter(v) for v in params],
@@ -111,28 +113,30 @@ def _sqlite_batches(path: Path, sql: str, params: list[Any], schema: pa.Schema) 
             reader.close()
 
 
-def _postgres_batches(conn: sa.Connection, sql: str, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _postgres_batches(conn: sa.Connection, sql: str, params: list[Any], schema: pa.Schema, rows: int) -> Iterator[pa.RecordBatch]:
     if not conn.in_transaction():
         conn.begin()
     cursor = conn.connection.cursor(name="cexledger_arrow")
     try:
         cursor.execute(sql, params)
-        while rows := cursor.fetchmany(BATCH_ROWS):
-            columns = [pa.array(values, f.type) for f, values in zip(schema, zip(*rows))]
+        while batch := cursor.fetchmany(rows):
+            columns = [pa.array(values, f.type) for f, values in zip(schema, zip(*batch))]
             yield pa.RecordBatch.from_arrays(columns, schema=schema)
     finally:
         cursor.close()
 
 
-def record_batches(path: Path | None, reading: Callable[[], AbstractContextManager[sa.Connection]],
-                   statement: Prepared, params: list[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def record_batches(path: Path | None, immutable: bool, reading: Callable[[], AbstractContextManager[sa.Connection]],
+                   statement: Prepared, params: list[Any], schema: pa.Schema,
+                   rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The rows of ``statement`` (its columns named and ordered as ``schema``'s fields) as
-    batches of ``schema``: from the SQLite file ``path``, or (``path`` ``None``) from a
+    batches of ``schema``, ``rows`` rows each (the last may be shorter): from the SQLite file
+    ``path`` (``immutable``: as :func:`.engine.read_only_url` decides for a read-only place), or (``path`` ``None``) from a
     PostgreSQL connection ``reading()`` opens. Text that is to become a decimal is selected as
     text and cast by the consumer (``pyarrow`` refuses to round). Use it through
     ``Archive.arrow_batches``."""
     if path is not None:
-        yield from _sqlite_batches(path, statement.sql("sqlite"), params, schema)
+        yield from _sqlite_batches(path, immutable, statement.sql("sqlite"), params, schema, rows)
         return
     with reading() as conn:
-        yield from _postgres_batches(conn, statement.sql("postgresql"), params, schema)
+        yield from _postgres_batches(conn, statement.sql("postgresql"), params, schema, rows)
