@@ -77,8 +77,9 @@ def _period_line(p: CoinPeriod) -> Text:
     if p.max_drawdown:
         start = p.drawdown_from or "the start"
         fall = f" ({start} to {p.drawdown_to})"
-    return Text(f"period: net {_amount(p.net)}, max drawdown {_amount(p.max_drawdown)}{fall}, "
-                f"fees {_percent(p.fee_share)} and funding {_percent(p.funding_share)} of PnL")
+    shares = (f"fees {_percent(p.fee_share)} and funding {_percent(p.funding_share)} of PnL"
+              if p.fee_share is not None else "no shares of PnL (PnL not positive)")
+    return Text(f"period: net {_amount(p.net)}, max drawdown {_amount(p.max_drawdown)}{fall}, {shares}")
 
 
 def _instruments(rows: list[Instrument]) -> list[RenderableType]:
