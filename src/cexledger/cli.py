@@ -6,7 +6,7 @@ traceback); usage errors exit 2; Ctrl-C exits 130 with the archive consistent (e
 its own transaction). A closed standard output (``cexledger export | head -1``) ends the
 command quietly with exit code 141, as SIGPIPE ends other Unix tools. The codes are defined
 once, in :mod:`cexledger._exit`; the console script enters through :mod:`cexledger._entry`. Only ``sync`` and ``demo`` create an
-archive; ``status`` and ``export`` refuse a missing one.
+archive; ``status``, ``export`` and ``report`` refuse a missing one.
 """
 
 from __future__ import annotations
@@ -497,6 +497,91 @@ def export(
         for note in (*notes, output.left_out_note(left_out), output.shadowed_note(shadowed)):
             if note:
                 err.print(note, markup=False, soft_wrap=True)
+
+
+def _verifier() -> Callable[..., Any] | None:
+    """``cexledger.verify.run.verify`` when this cexledger has it, else ``None``."""
+    from importlib.util import find_spec
+
+    if find_spec("cexledger.verify.run") is None:
+        return None
+    from .verify.run import verify
+
+    return verify
+
+
+@app.command()
+@handle_errors
+def report(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
+    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="WHEN",
+        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
+    ),
+    until: Optional[str] = typer.Option(
+        None, "--until", metavar="WHEN",
+        help="Only before this UTC date or time (not included): a tax year is "
+             "--since 2026-01-01 --until 2027-01-01.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json",
+        help="Print every figure as one JSON document on standard output instead (the schema: "
+             "docs/report.md; money as exact decimal strings).",
+    ),
+    html: Optional[Path] = typer.Option(
+        None, "--html", metavar="FILE",
+        help="Write the report as one self-contained HTML page with charts (opens offline) "
+             "instead of the terminal view.",
+    ),
+    check: bool = typer.Option(
+        True, "--verify/--no-verify",
+        help="Include the verdict of `cexledger verify` on the selected streams (default: yes).",
+    ),
+) -> None:
+    """Show what the ledger says: realized PnL, fees, funding and net per month and coin, per
+    account and all together; the period's cumulative net, maximum drawdown and the share of
+    PnL fees and funding took; per instrument its net, closes, win rate, profit factor, best
+    and worst close. Every figure is exact and computed from the same ledger as `export`, so
+    the two always agree. Months and days are UTC. docs/report.md defines every figure.
+
+    \b
+    A year of one account, and the same as JSON and as a page:
+      cexledger report -a main --since 2026-01-01 --until 2027-01-01
+      cexledger report --json > report.json
+      cexledger report --html report.html
+    """
+    from ._clock import now_ms
+    from .ledger import Filters
+    from .report.figures import build_report
+
+    filters = Filters.of(since=since, until=until)
+    state = _state(ctx)
+    with Archive.open(db_url(state.db), read_only=True) as archive:
+        exchange = check_filters(archive, account, exchange)
+        filters = Filters(account, exchange, None, filters.since_ms, filters.until_ms)
+        figures = build_report(archive, filters, now_ms=now_ms())
+        verify = _verifier() if check else None
+        verification = None if verify is None else verify(archive, filters)
+    if html is not None:
+        from .report.html import write_html
+
+        target = html.expanduser()
+        if target.is_dir():
+            raise ConfigError(f"--html {target} is a directory")
+        write_html(figures, verification, target)
+        err.print(f"wrote the report to {target}", markup=False)
+    if as_json:
+        from .report.json import report_json
+
+        sys.stdout.buffer.write(report_json(figures, verification) + b"\n")
+        sys.stdout.buffer.flush()
+        return
+    if html is None:
+        from .report.terminal import report_view
+
+        out.print(report_view(figures, verification))
 
 
 @app.command()

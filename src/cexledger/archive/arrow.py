@@ -4,7 +4,12 @@ report and ``verify`` aggregate instead of looping over rows in Python.
 SQLite is read through ADBC's SQLite driver (``adbc-driver-sqlite``): the rows go from the
 database file into Arrow columns without a Python object per value, on a read-only
 connection of its own (``mode=ro``: it can never write; ``immutable=1`` where the archive's own
-read-only open uses it, :func:`.engine.read_only_url` says when). The driver infers each column's type
+read-only open uses it, :func:`.engine.read_only_url` says when). It is driven through
+``adbc_driver_manager``'s statement API, not its DB-API module, and nothing on this path
+hands ``pyarrow`` a Python value to convert (parameters are built from their bytes, blanks
+become nulls by a cast): the DB-API module imports ``pyarrow.dataset`` and polars, and a
+conversion imports pandas, when those are installed — 90 MB and a quarter of a second a
+report or ``verify`` need not pay. The driver infers each column's type
 from the first batch, so a column of text that is ``NULL`` throughout the first batch would be
 typed as an integer and the next batch would fail; :func:`record_batches` therefore reads every
 column the schema marks as nullable text as ``coalesce(column, '')`` and turns ``''`` back
@@ -66,24 +71,46 @@ def _typed(batch: pa.RecordBatch, schema: pa.Schema, blanks: list[str]) -> pa.Re
         column = batch.column(f.name)
         if column.type != f.type:
             column = column.cast(f.type)
-        if f.name in blanks:
-            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, f.type), column)
+        if f.name in blanks:                 # "" (length 0, cast to false) becomes null
+            column = pc.if_else(pc.cast(pc.utf8_length(column), pa.bool_()), column,
+                                pa.nulls(len(column), f.type))
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
+def _parameter(value: Any) -> pa.Array:
+    """One bind parameter (an ``int`` or a ``str``) as a one-value Arrow array, from its bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(value.to_bytes(8, "little", signed=True))])
+    if isinstance(value, str):
+        data = value.encode()
+        offsets = (0).to_bytes(4, "little") + len(data).to_bytes(4, "little", signed=True)
+        return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    raise TypeError(f"a bind parameter must be an int or a str, not {type(value).__name__}")
+
+
 def _sqlite_batches(path: Path, immutable: bool, sql: str, params: list[Any], schema: pa.Schema,
                     rows: int) -> Iterator[pa.RecordBatch]:
-    import adbc_driver_sqlite.dbapi as adbc
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
 
     blanks = _nullable_text(schema)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro{'&immutable=1' if immutable else ''}"
-    with adbc.connect(uri) as conn, conn.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
-        cursor.execute(_wrapped(sql, schema), params)
-        for batch in cursor.fetch_record_batch():
-            if batch.num_rows:
-                yield _typed(batch, schema, blanks)
+    with adbc_driver_sqlite.connect(uri) as database, adbc.AdbcConnection(database) as conn, \
+            adbc.AdbcStatement(conn) as statement:
+        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(rows)})
+        statement.set_sql_query(_wrapped(sql, schema))
+        if params:
+            statement.bind(pa.RecordBatch.from_arrays([_parameter(v) for v in params],
+                                                      names=[f"p{i}" for i in range(len(params))]))
+        stream, _ = statement.execute_query()
+        reader = pa.RecordBatchReader._import_from_c(stream.address)
+        try:
+            for batch in reader:
+                if batch.num_rows:
+                    yield _typed(batch, schema, blanks)
+        finally:
+            reader.close()
 
 
 def _postgres_batches(conn: sa.Connection, sql: str, params: list[Any], schema: pa.Schema, rows: int) -> Iterator[pa.RecordBatch]:
