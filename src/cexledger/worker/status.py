@@ -13,7 +13,7 @@ from .schema import RUNS_TABLE
 
 __all__ = ["AccountQueue", "queue_rows"]
 
-_JOBS = f"""
+_JOBS = """
 SELECT j.args->>'account' AS account,
        min(j.scheduled_at) FILTER (WHERE j.status = 'todo') AS next_at,
        count(*) FILTER (WHERE j.status = 'todo') AS waiting,
