@@ -45,6 +45,9 @@ __all__ = ["verify"]
 _AMOUNT = pa.decimal128(38, 18)
 _RESULT_KINDS = pa.array([Kind.REALIZED_PNL.value, Kind.LIQUIDATION.value])
 _SHOWN = 3          # record ids a problem line names
+_BATCH_ROWS = 16_384
+"""Rows per batch of each of the two reads: side by side, 65 536 each measured 30 MB more peak
+memory on 676 000 entries, in the same time."""
 _EMPTY = pa.schema([pa.field(f.name, _AMOUNT) if f.name in ("sum", "balance") else f
                     for f in RECORD_SCHEMA]).append(pa.field("result", pa.int8())).empty_table()
 """A stream's per-record entry rows when it has none."""
@@ -151,9 +154,9 @@ def _entry_records(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, pa.
 def _streams(archive: Archive, filters: Filters) -> Iterator[tuple[int, pa.Table, pa.Table]]:
     """``(stream id, records, entry rows per record)`` of every stream that has either."""
     entry_side = _entry_records(archive.arrow_batches(*entry_rows(filters.account, filters.exchange),
-                                                      ENTRY_ROWS))
+                                                      ENTRY_ROWS, _BATCH_ROWS))
     record_side = _by_stream(archive.arrow_batches(*record_rows(filters.account, filters.exchange),
-                                                   RECORD_ROWS), RECORD_ROWS)
+                                                   RECORD_ROWS, _BATCH_ROWS), RECORD_ROWS)
     e, r = next(entry_side, None), next(record_side, None)
     while e is not None or r is not None:
         sid = min(x[0] for x in (e, r) if x is not None)
