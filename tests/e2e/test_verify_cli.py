@@ -324,3 +324,11 @@ def test_entries_without_their_record_and_records_outside_coverage_are_problems(
     problems = stream_of(json.loads(done.stdout), account, "deals-history", partition)["problems"]
     assert problems[0] == "entries of 1 records that are not archived: no-such-record"
     assert problems[1].startswith(f"{inside} records outside the stream's coverage")
+
+
+def test_a_time_range_in_the_filters_still_checks_whole_streams(demo_archive):
+    with Archive.open(f"sqlite:///{demo_archive}", read_only=True) as archive:
+        whole = render.to_json(verify(archive, Filters.of(account="bitget-1")))
+        year = render.to_json(verify(archive, Filters.of(account="bitget-1", since="2026-06-01",
+                                                           until="2026-07-01")))
+    assert year == whole and whole["ok"]
