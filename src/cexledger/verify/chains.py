@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._json import EXACT
-from .arrays import bools, decimals, strings
+from .arrays import bools, decimals, from_numpy, strings
 from .groups import GroupRow, walk_group
 from .model import Break, Chain, Stretch
 
@@ -46,6 +46,7 @@ RECORD_SCHEMA = pa.schema([
 
 _NUL = "\x00"
 _NUL_TEXT = strings([_NUL])[0]
+_ONE = from_numpy(np.ones(1, np.int32), pa.int32())[0]
 _FALSE = bools(np.zeros(1, bool))[0]
 
 
@@ -117,7 +118,7 @@ class ChainWalker:
         fine = pc.and_(pc.invert(new_chain), chains)
         group_start = pc.or_(new_chain, _differs(ts, None))
         starts = pc.indices_nonzero(group_start).to_pylist()
-        group_of = pc.subtract(pc.cumulative_sum(group_start.cast(pa.int32())), 1)
+        group_of = pc.subtract(pc.cumulative_sum(group_start.cast(pa.int32())), _ONE)
         pending = pc.unique(pc.filter(group_of, pc.invert(fine))).to_pylist()   # ascending
         begins_chain = np.unpackbits(np.frombuffer(new_chain.buffers()[1], np.uint8),
                                      bitorder="little")[new_chain.offset:new_chain.offset + n]

@@ -50,7 +50,7 @@ _SHOWN = 3          # record ids a problem line names
 _BATCH_ROWS = 65_536
 """Rows per batch of each of the two reads (each batch is reduced at once: memory holds one
 batch of each, a few MB)."""
-_SLICE_ROWS = 65_536
+_SLICE_ROWS = 16_384
 """Record rows per slice the chain walk takes (more, to the end of a group)."""
 _TRUE, _FALSE = bools(np.ones(1, bool))[0], bools(np.zeros(1, bool))[0]
 _NULL_TEXT = pa.nulls(1, pa.string())[0]
@@ -74,18 +74,8 @@ class _Pieces:
 
 
 def _compact(pieces: Iterator[pa.RecordBatch]) -> pa.Table:
-    """One stream's compact rows as one chunk per column, concatenated a column at a time
-    (the pieces of a column are let go as soon as it is built)."""
-    parts: dict[str, list[pa.Array]] = {name: [] for name in COMPACT.names}
-    for piece in pieces:
-        for name in COMPACT.names:
-            parts[name].append(piece.column(name))
-    columns = []
-    for f in COMPACT:
-        arrays = parts.pop(f.name)
-        columns.append(pa.concat_arrays(arrays) if arrays else pa.nulls(0, f.type))
-        del arrays
-    return pa.Table.from_arrays(columns, schema=COMPACT)
+    """One stream's compact rows, as the batches gave them (chunked: nothing is copied)."""
+    return pa.Table.from_batches(list(pieces), COMPACT)
 
 
 @dataclass
@@ -93,7 +83,7 @@ class _Records:
     """One stream's records, checked batch by batch against its compact entry rows' ids
     (``ids``) and its coverage; a CoinW stream's are kept (``keep``)."""
 
-    ids: pa.Array
+    ids: pa.ChunkedArray
     ranges: list[tuple[int, int]]
     keep: bool
     count: int = 0
@@ -135,7 +125,8 @@ class _Records:
         return self.aligned and self.matched == len(self.ids)
 
     def record_ids(self) -> pa.Array:
-        return pa.concat_arrays([self.ids.slice(0, self.matched), *self.rest])
+        return pa.concat_arrays([pa.nulls(0, pa.string()), *self.ids.slice(0, self.matched).chunks,
+                                 *self.rest])
 
     def coverage_problems(self) -> list[str]:
         ranges, problems = self.ranges, []
@@ -162,7 +153,7 @@ def _streams(archive: Archive, filters: Filters, coverage: dict[StreamKey, list[
             keys.update(archive.stream_keys())  # read after the rows: it knows every stream
         key = keys[sid]
         entries = _compact(entry_side.of(sid))
-        records = _Records(entries.column("record_id").combine_chunks(), coverage.get(key, []),
+        records = _Records(entries.column("record_id"), coverage.get(key, []),
                            keep=key.exchange == "coinw")
         for rows in record_side.of(sid):
             records.add(rows)
@@ -245,31 +236,42 @@ def _duplicates(ids: dict[int, pa.Array], keys: dict[int, StreamKey]) -> dict[in
     return out
 
 
+def _slice_end(order: pa.Array, chain: pa.ChunkedArray, ts: pa.ChunkedArray, a: int) -> int:
+    """Where the slice of the chain walk from row ``a`` (in ``order``) ends: at the first
+    group (chain code and ``ts``) that starts at or after ``a + _SLICE_ROWS``."""
+    n, end, width = len(order), a + _SLICE_ROWS, 256
+    if end >= n:
+        return n
+    while True:
+        at = order.slice(end - 1, width + 1)
+        codes, times = view(chain.take(at).combine_chunks()), view(ts.take(at).combine_chunks())
+        differ = np.flatnonzero((codes[1:] != codes[0]) | (times[1:] != times[0]))
+        if len(differ):
+            return end + int(differ[0])
+        if end + width >= n:                 # the group runs to the end
+            return n
+        width *= 4
+
+
 def _walk_chains(sid: int, rows: pa.Table, codes: ChainCodes) -> list[Chain]:
     """A stream's compact rows walked in chain order (chain code, ``ts``, id length, id: the
     order of :mod:`.chains` within a chain; the chains' own order does not matter), a slice
-    of whole groups at a time."""
+    of whole groups at a time; memory holds the order (8 bytes a row) beside the rows."""
     n = rows.num_rows
     if not n:
         return []
-    ids = rows.column("record_id").chunk(0)
+    ids, chain, ts = rows.column("record_id"), rows.column("chain"), rows.column("ts")
     order = pc.sort_indices(
-        pa.Table.from_arrays([rows.column("chain"), rows.column("ts"), pc.utf8_length(ids), ids],
+        pa.Table.from_arrays([chain, ts, pc.utf8_length(ids), ids],
                              names=["chain", "ts", "id_length", "record_id"]),
         sort_keys=[(name, "ascending") for name in ("chain", "ts", "id_length", "record_id")])
-    chain, ts = view(rows.column("chain").chunk(0)), view(rows.column("ts").chunk(0))
-    at = view(order)
-    in_order = chain[at], ts[at]
-    groups = np.flatnonzero((np.diff(in_order[0]) != 0) | (np.diff(in_order[1]) != 0)) + 1
-    del in_order
     stream = from_numpy(np.full(1, sid, np.int64), pa.int64())
     walker = ChainWalker()
     a = 0
     while a < n:
-        k = np.searchsorted(groups, a + _SLICE_ROWS)
-        b = int(groups[k]) if k < len(groups) else n
+        b = _slice_end(order, chain, ts, a)
         part = rows.take(order.slice(a, b - a))
-        codes_part = part.column("chain").chunk(0)
+        codes_part = part.column("chain")
         walker.feed(pa.Table.from_arrays([
             stream.take(from_numpy(np.zeros(b - a, np.int64), pa.int64())),
             codes.category.take(codes_part), codes.coin.take(codes_part),
@@ -335,11 +337,10 @@ def _check_stream(findings: _Findings, sid: int, records: _Records, entries: pa.
                   codes: ChainCodes) -> None:
     key, problems, checks = findings.key, findings.problems, findings.checks
     findings.records = records.count
-    eids = records.ids
     if records.same_ids():
         sums, results, bare, orphans = entries.column("sum"), entries.column("result"), 0, []
     else:                                    # a record without entries, or entries without one
-        rids = records.record_ids()
+        rids, eids = records.record_ids(), records.ids.combine_chunks()
         where = pc.index_in(rids, value_set=eids)
         sums, results = entries.column("sum").take(where), entries.column("result").take(where)
         missing = rids.filter(pc.is_null(where))
