@@ -74,8 +74,19 @@ class _Pieces:
 
 
 def _compact(pieces: Iterator[pa.RecordBatch]) -> pa.Table:
-    """One stream's compact rows, as the batches gave them (chunked: nothing is copied)."""
-    return pa.Table.from_batches(list(pieces), COMPACT)
+    """One stream's compact rows as one chunk per column (``take`` from a chunked string or
+    decimal column copies it whole each time), concatenated a column at a time: each
+    column's pieces are let go as soon as it is built."""
+    parts: dict[str, list[pa.Array]] = {name: [] for name in COMPACT.names}
+    for piece in pieces:
+        for name in COMPACT.names:
+            parts[name].append(piece.column(name))
+    columns = []
+    for f in COMPACT:
+        arrays = parts.pop(f.name)
+        columns.append(pa.concat_arrays([pa.nulls(0, f.type), *arrays]))
+        del arrays
+    return pa.Table.from_arrays(columns, schema=COMPACT)
 
 
 @dataclass
