@@ -117,19 +117,41 @@ def stream_pieces(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, pa.R
         yield from _by_stream(batch)
 
 
+def _last_record(rows: pa.RecordBatch) -> int:
+    """How many rows at the end of ``rows`` are of its last record."""
+    n = rows.num_rows
+    sid, rid = rows.column("stream_id"), rows.column("record_id")
+    return pc.sum(pc.and_(pc.equal(sid, sid[n - 1]), pc.equal(rid, rid[n - 1]))).as_py()
+
+
+def _continuing(batch: pa.RecordBatch, held: pa.RecordBatch) -> int:
+    """How many rows at the start of ``batch`` continue the record ``held`` ends with."""
+    sid, rid = batch.column("stream_id"), batch.column("record_id")
+    same = pc.and_(pc.equal(sid, held.column("stream_id")[0]), pc.equal(rid, held.column("record_id")[0]))
+    return pc.sum(same).as_py() if same[0].as_py() else 0
+
+
 def compact_records(batches: Iterator[pa.RecordBatch], codes: ChainCodes) -> Iterator[tuple[int, pa.RecordBatch]]:
     """Entry rows (by stream, record id, ``seq``) as ``(stream id, COMPACT rows)``, a batch at a
-    time: a batch's last record waits for the next batch, where its entries may continue."""
+    time: a batch's last record waits for the next batch, where its entries may continue (only
+    its rows and their continuation are copied together, never a whole batch)."""
     held: pa.RecordBatch | None = None
     for batch in batches:
-        rows = batch if held is None else pa.concat_batches([held, batch])
-        n = rows.num_rows
-        sid, rid = rows.column("stream_id"), rows.column("record_id")
-        tail = pc.sum(pc.and_(pc.equal(sid, sid[n - 1]), pc.equal(rid, rid[n - 1]))).as_py()
-        held = rows.slice(n - tail)
+        if held is not None:
+            more = _continuing(batch, held)
+            if more < batch.num_rows:            # the held record ends in this batch
+                yield int(held.column("stream_id")[0].as_py()), _records(
+                    pa.concat_batches([held, batch.slice(0, more)]), codes)
+                held = None
+            else:
+                held = pa.concat_batches([held, batch])
+                continue
+            batch = batch.slice(more)
+        n = batch.num_rows
+        tail = _last_record(batch)
+        held = batch.slice(n - tail)
         if n > tail:
-            for stream, part in _by_stream(rows.slice(0, n - tail)):
+            for stream, part in _by_stream(batch.slice(0, n - tail)):
                 yield stream, _records(part, codes)
     if held is not None:
-        for stream, part in _by_stream(held):
-            yield stream, _records(part, codes)
+        yield int(held.column("stream_id")[0].as_py()), _records(held, codes)

@@ -47,7 +47,7 @@ from .read import ENTRY_ROWS, RECORD_ROWS, entry_rows, record_rows
 __all__ = ["verify"]
 
 _SHOWN = 3          # record ids a problem line names
-_BATCH_ROWS = 65_536
+_BATCH_ROWS = 32_768
 """Rows per batch of each of the two reads (each batch is reduced at once: memory holds one
 batch of each, a few MB)."""
 _SLICE_ROWS = 16_384
