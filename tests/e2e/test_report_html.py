@@ -6,19 +6,23 @@ its coverage row. Screenshots go to the artifacts folder (``tests/browser.py``).
 
 from __future__ import annotations
 
-from dataclasses import fields
+import os
+import subprocess
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from cexledger.report.html import MAIN_COINS, TOP_INSTRUMENTS, write_html
+from cexledger import _json
+from cexledger.report.html import LINES, MAIN_COINS, TOP_INSTRUMENTS, write_html
 from cexledger.report.model import CoinMonth, CoinPeriod, Instrument, Report
 from cexledger.verify.model import Verification
 
 from ..browser import artifacts_dir, offline_page
 from ..report_samples import synthetic_report, synthetic_verification
+from .conftest import CLI
 
 HOSTILE = '<script>alert("x")</script>'
 NAMES = ("main", HOSTILE, "a/b*")
@@ -26,7 +30,8 @@ NAMES = ("main", HOSTILE, "a/b*")
 COLLECT = """() => Array.from(document.querySelectorAll('[data-figure]'), e => ({
     key: e.getAttribute('data-figure'), value: e.getAttribute('data-value'),
     text: e.tagName.toLowerCase() === 'g' ? null : e.textContent,
-    marks: Array.from(e.querySelectorAll('text'), t => t.textContent)}))"""
+    marks: Array.from(e.querySelectorAll('text'), t => t.textContent),
+    title: e.tagName.toLowerCase() === 'g' ? e.querySelector('title').textContent : null}))"""
 
 CHARTS = """() => Array.from(document.querySelectorAll('svg.chart, svg.timeline'), svg => {
     const box = svg.getBoundingClientRect();
@@ -43,29 +48,85 @@ def key(*parts: str | None) -> str:
     return "/".join("*" if p is None else quote(p, safe="") for p in parts)
 
 
-def report_figures(report: Report) -> dict[str, object]:
-    """Every figure of ``report`` by its key, straight from the dataclasses."""
-    found: dict[str, object] = {}
-    for m in report.months:
-        for f in fields(CoinMonth):
-            if f.name not in ("month", "account", "coin"):
-                found[key("months", m.month, m.account, m.coin, f.name)] = getattr(m, f.name)
-    for i in report.instruments:
-        for f in fields(Instrument):
-            if f.name not in ("account", "exchange", "symbol", "coin"):
-                found[key("instruments", i.account, i.exchange, i.symbol, i.coin, f.name)] = getattr(i, f.name)
-    for p in report.periods:
-        for f in fields(CoinPeriod):
-            if f.name not in ("account", "coin", "cumulative"):
-                found[key("periods", p.account, p.coin, f.name)] = getattr(p, f.name)
-    for c in report.coverage:
-        found[key("coverage", c.key.account, c.key.stream, c.key.partition, "records")] = c.records
+@dataclass
+class Expected:
+    """What a page must show, read from a report (and verification) or from ``--json``."""
+
+    figures: dict[str, object] = field(default_factory=dict)
+    days: dict[str, int] = field(default_factory=dict)           # coin -> days of cumulative, all accounts
+    nets: list[tuple[str, str, str, Decimal]] = field(default_factory=list)   # instruments, all accounts
+    streams: int = 0
+    verdicts: dict[str, tuple[bool, list[str], list[str]]] = field(default_factory=dict)
+
+
+IDENTITY = {"month", "account", "exchange", "symbol", "coin", "cumulative"}
+
+
+def _value(value: object) -> object:
+    """A JSON value as the page's rule reads it: decimal text as Decimal, a day stays text."""
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    return value
+
+
+def expected_of_json(document: dict) -> Expected:
+    """From the ``report --json`` document (its schema: ``docs/report.md``)."""
+    found = Expected(streams=len(document["coverage"]))
+    for m in document["months"]:
+        for name, value in m.items():
+            if name not in IDENTITY:
+                found.figures[key("months", m["month"], m["account"], m["coin"], name)] = _value(value)
+    for i in document["instruments"]:
+        for name, value in i.items():
+            if name not in IDENTITY:
+                found.figures[key("instruments", i["account"], i["exchange"], i["symbol"], i["coin"], name)] = \
+                    _value(value)
+        if i["account"] is None:
+            found.nets.append((i["exchange"], i["symbol"], i["coin"], Decimal(i["net"])))
+    for p in document["periods"]:
+        for name, value in p.items():
+            if name not in IDENTITY:
+                found.figures[key("periods", p["account"], p["coin"], name)] = _value(value)
+        if p["account"] is None:
+            found.days[p["coin"]] = len(p["cumulative"])
+    for c in document["coverage"]:
+        found.figures[key("coverage", c["account"], c["stream"], c["partition"], "records")] = c["records"]
+    for v in (document["verification"] or {"streams": []})["streams"]:
+        found.figures[key("verify", v["account"], v["stream"], v["partition"], "records")] = v["records"]
+        found.verdicts[key(v["account"], v["exchange"], v["stream"], v["partition"])] = (
+            v["ok"], v["problems"], v["checks"])
     return found
 
 
-def verification_figures(verification: Verification) -> dict[str, object]:
-    return {key("verify", s.key.account, s.key.stream, s.key.partition, "records"): s.records
-            for s in verification.streams}
+def expected_of_objects(report: Report, verification: Verification) -> Expected:
+    """From the objects the page was rendered from, field by field of the dataclasses."""
+    found = Expected(streams=len(report.coverage))
+    for m in report.months:
+        for f in fields(CoinMonth):
+            if f.name not in IDENTITY:
+                found.figures[key("months", m.month, m.account, m.coin, f.name)] = getattr(m, f.name)
+    for i in report.instruments:
+        for f in fields(Instrument):
+            if f.name not in IDENTITY:
+                found.figures[key("instruments", i.account, i.exchange, i.symbol, i.coin, f.name)] = getattr(i, f.name)
+        if i.account is None:
+            found.nets.append((i.exchange, i.symbol, i.coin, i.net))
+    for p in report.periods:
+        for f in fields(CoinPeriod):
+            if f.name not in IDENTITY:
+                found.figures[key("periods", p.account, p.coin, f.name)] = getattr(p, f.name)
+        if p.account is None:
+            found.days[p.coin] = len(p.cumulative)
+    for c in report.coverage:
+        found.figures[key("coverage", c.key.account, c.key.stream, c.key.partition, "records")] = c.records
+    for v in verification.streams:
+        found.figures[key("verify", v.key.account, v.key.stream, v.key.partition, "records")] = v.records
+        found.verdicts[key(v.key.account, v.key.exchange, v.key.stream, v.key.partition)] = (
+            v.ok, list(v.problems), list(v.checks))
+    return found
 
 
 def shown_value(item: dict) -> object:
@@ -82,8 +143,7 @@ def shown_value(item: dict) -> object:
         return text
 
 
-def check_page(path: Path, expected: dict[str, object], report: Report, verification: Verification,
-               screenshot: str) -> dict:
+def check_page(path: Path, expected: Expected, screenshot: str) -> dict[str, object]:
     """Every check of a rendered page; returns what the page showed per key."""
     with offline_page(path) as (page, log):
         items = page.evaluate(COLLECT)
@@ -108,38 +168,40 @@ def check_page(path: Path, expected: dict[str, object], report: Report, verifica
     shown: dict[str, object] = {}
     for item in items:
         value = shown_value(item)
-        assert item["key"] in expected, f"{item['key']} is no figure of the report"
-        assert value == expected[item["key"]], item
-        for text in item["marks"]:                          # a chart's words for its mark
-            assert Decimal(text.replace(",", "")) == value, item
+        assert item["key"] in expected.figures, f"{item['key']} is no figure of the report"
+        assert value == expected.figures[item["key"]], item
+        for text in item["marks"]:              # a chart's label: the value rounded to its last digit
+            label = Decimal(text.replace(",", ""))
+            assert abs(label - value) <= Decimal("0.5").scaleb(label.as_tuple().exponent), item
+        if item["title"] is not None:           # its tooltip: the exact value
+            assert Decimal(item["title"].rsplit(": ", 1)[1].split(" ")[0].replace(",", "")) == value, item
         if item["value"] is not None and item["text"] is not None:  # a ratio shown as a percentage
             assert Decimal(item["text"].removesuffix(" %")) == value * 100, item
         shown[item["key"]] = value
     # everything of all accounts together is on the page, and every account's period
-    assert {k for k in expected if k.startswith(("months/", "instruments/", "periods/")) and k.split("/")[
+    assert {k for k in expected.figures if k.startswith(("months/", "instruments/", "periods/")) and k.split("/")[
         2 if k.startswith("months/") else 1] == "*"} <= set(shown)
-    assert {k for k in expected if k.startswith(("periods/", "coverage/", "verify/"))} <= set(shown)
+    assert {k for k in expected.figures if k.startswith(("periods/", "coverage/", "verify/"))} <= set(shown)
 
-    main = sorted((p for p in report.periods if p.account is None), key=lambda p: (-len(p.cumulative), p.coin))
-    coins = [p.coin for p in main[:MAIN_COINS]]
-    with_instruments = [c for c in coins if any(i.coin == c and i.account is None for i in report.instruments)]
-    assert len(charts) == 2 * len(coins) + len(with_instruments) + len(report.coverage)
+    coins = sorted(expected.days, key=lambda c: (-expected.days[c], c))[:MAIN_COINS]
+    with_instruments = {coin for _, _, coin, _ in expected.nets} & set(coins)
+    assert len(charts) == 2 * len(coins) + len(with_instruments) + expected.streams
     for chart in charts:
         assert chart["width"] > 0 and chart["height"] > 0 and chart["marks"] > 0, chart
 
     for group in others:                                     # "N others" = the instruments not drawn
         coin = group["coin"].split("/")[-1]
-        rest = [i.net for i in report.instruments if i.account is None and i.coin == coin
-                and key("instruments", None, i.exchange, i.symbol, i.coin, "net") not in group["keys"]]
+        rest = [net for exchange, symbol, c, net in expected.nets
+                if c == coin and key("instruments", None, exchange, symbol, c, "net") not in group["keys"]]
         assert len(group["keys"]) == TOP_INSTRUMENTS and Decimal(group["value"]) == sum(rest, Decimal(0))
 
-    assert len(rows) == len(verification.streams)
-    for v in verification.streams:
-        base = key("verify", v.key.account, v.key.stream, v.key.partition)
-        [row] = [r for r in rows if r["stream"] == key(v.key.account, v.key.exchange, v.key.stream, v.key.partition)]
-        assert row["verdict"] == ("OK" if v.ok else "BROKEN") and row["timeline"] == 1
-        for what in ("problems", "checks"):
-            assert [lines[f"{base}/{what}/{i}"] for i in range(len(getattr(v, what)))] == list(getattr(v, what))
+    assert sorted(r["stream"] for r in rows) == sorted(expected.verdicts)
+    for row in rows:
+        ok, problems, checks = expected.verdicts[row["stream"]]
+        assert row["verdict"] == ("OK" if ok else "BROKEN") and row["timeline"] == 1
+        base = "verify/" + "/".join(row["stream"].split("/")[i] for i in (0, 2, 3))
+        for what, texts in (("problems", problems), ("checks", checks)):
+            assert [lines.get(f"{base}/{what}/{i}") for i in range(min(len(texts), LINES))] == texts[:LINES]
     return shown
 
 
@@ -155,8 +217,7 @@ def synthetic(tmp_path_factory) -> tuple[Path, Report, Verification]:
 
 def test_a_synthetic_report_shows_every_figure_exactly(synthetic):
     path, report, verification = synthetic
-    expected = {**report_figures(report), **verification_figures(verification)}
-    shown = check_page(path, expected, report, verification, "report-synthetic.png")
+    shown = check_page(path, expected_of_objects(report, verification), "report-synthetic.png")
     assert any(k.startswith(f"periods/{key(HOSTILE)}/") for k in shown)
 
 
@@ -190,3 +251,20 @@ def test_the_harness_sees_requests_and_script_errors(tmp_path):
     assert {"https://fonts.example.com/a.css", "http://example.com/a.png"} <= set(log.refused)
     assert any("boom" in e for e in log.errors)
     assert log.requests[0] == page_path.resolve().as_uri() and len(log.requests) > 1
+
+
+def test_the_demo_archives_page_equals_its_json(demo_archive, tmp_path):
+    """The real CLI on the session's demo archive: ``report --json --html FILE`` writes the
+    page and prints the JSON of the same report in one run; every number on the page is the
+    JSON's. The screenshot is ``report.png``."""
+    page = tmp_path / "report.html"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEXLEDGER")}
+    env["HOME"] = str(tmp_path / "home")
+    proc = subprocess.run([CLI, "--db", str(demo_archive), "report", "--json", "--html", str(page)],
+                          capture_output=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()
+    document = _json.loads(proc.stdout)
+    expected = expected_of_json(document)
+    assert expected.days and expected.nets and expected.verdicts and document["verification"]["ok"]
+    shown = check_page(page, expected, "report.png")
+    assert len(shown) > 500

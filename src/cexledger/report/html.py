@@ -226,14 +226,18 @@ def _day_ms(day: str) -> int:
 
 def _cumulative_chart(period: CoinPeriod) -> str:
     first = _day_ms(period.cumulative[0][0])
-    points = [(float(first), 0.0)]
-    points += [(float(_day_ms(day) + DAY_MS), float(value)) for day, value in period.cumulative]
+    points, before = [], 0.0
+    for day, value in period.cumulative:          # steps: the sum changes during its day only
+        start = float(_day_ms(day))
+        points += [(start, before), (start + DAY_MS, float(value))]
+        before = float(value)
     end = points[-1][0]
     band = None
-    if period.drawdown_from is not None and period.drawdown_to is not None and period.max_drawdown:
-        band = svg.Band(float(_day_ms(period.drawdown_from) + DAY_MS), float(_day_ms(period.drawdown_to) + DAY_MS),
+    if period.drawdown_to is not None and period.max_drawdown:      # from None: the peak is the start
+        peak = first if period.drawdown_from is None else _day_ms(period.drawdown_from) + DAY_MS
+        band = svg.Band(float(peak), float(_day_ms(period.drawdown_to) + DAY_MS),
                         f"largest drawdown: {grouped(period.max_drawdown)} {period.coin} "
-                        f"({period.drawdown_from} to {period.drawdown_to})")
+                        f"({period.drawdown_from or 'the start'} to {period.drawdown_to})")
     mark = Mark(figure_key("periods", None, period.coin, "net"), period.net, "net over the period", period.coin)
     chart = svg.line_chart(points, _time_ticks(first, int(end)), x_range=(float(first), end), end=mark,
                            band=band, label=f"cumulative net in {period.coin} per day", y_title=period.coin)
@@ -281,15 +285,29 @@ def _monthly_section(report: Report, coins: list[str]) -> str:
 
 def _monthly_chart(coin: str, months: list[CoinMonth]) -> str:
     bars = []
+    present = {m.month for m in months}
+    for name in _every_month(months[0].month, months[-1].month):
+        if name not in present:
+            bars.append(svg.Bar(name, (), None))
     for m in months:
         segments = tuple(svg.Segment(cls, Mark(figure_key("months", m.month, None, coin, f), getattr(m, f),
                                                f"{m.month} {name}", coin))
                          for f, cls, name in SEGMENTS)
         total = Mark(figure_key("months", m.month, None, coin, "net"), m.net, f"{m.month} net", coin)
         bars.append(svg.Bar(m.month, segments, total))
+    bars.sort(key=lambda b: b.name)
     legend = [(cls, name) for _, cls, name in SEGMENTS] + [("total", "net")]
     chart = svg.stacked_bar_chart(bars, legend, label=f"PnL, fees and funding in {coin} per month", y_title=coin)
     return f"<figure><figcaption>{text(coin)}: PnL, fees and funding per month</figcaption>{chart}</figure>"
+
+
+def _every_month(first: str, last: str) -> list[str]:
+    year, month = map(int, first.split("-"))
+    found = []
+    while f"{year:04d}-{month:02d}" <= last:
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
 
 
 def _month_table(coin: str, months: list[CoinMonth]) -> str:
@@ -409,7 +427,11 @@ def _verdict(key: StreamKey, verdict: StreamVerdict | None, verified: bool) -> s
     badge = '<span class="verdict ok">OK</span>' if verdict.ok else '<span class="verdict broken">BROKEN</span>'
     records = (f' <span class="small"><span data-figure="{text(base)}/records">{verdict.records}</span> '
                "records</span>")
-    return badge + records + _lines(base, "problems", verdict.problems) + _lines(base, "checks", verdict.checks)
+    checks = _lines(base, "checks", verdict.checks)
+    if checks:
+        count = len(verdict.checks)
+        checks = f'<details class="checks"><summary>{count} check{"s" * (count != 1)} passed</summary>{checks}</details>'
+    return badge + records + _lines(base, "problems", verdict.problems) + checks
 
 
 def _lines(base: str, what: str, lines: Sequence[str]) -> str:
@@ -463,6 +485,7 @@ ul.checks{color:var(--soft)}
 vertical-align:middle}.key.covered{background:var(--pos)}.key.gap{background:var(--neg)}
 .key.edge{border-left:2px dashed #1f2933;width:2px}.key.today{border-left:2px solid var(--pnl);width:2px}
 details{margin:10px 0}summary{cursor:pointer;font-size:14px}
+details.checks{margin:2px 0 0;color:var(--soft)}details.checks summary{font-size:12px}
 @media (max-width:700px){body{padding:10px 10px 30px}h1{font-size:18px}
 table.coverage thead{display:none}table.coverage tr{display:block;border-bottom:1px solid var(--line);padding:6px 0}
 table.coverage td,table.coverage tbody th{display:block;border:0;padding:2px 0}svg.timeline{min-width:0}}

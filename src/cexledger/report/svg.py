@@ -5,7 +5,8 @@ floats (pixels of the chart's ``viewBox``), rounded to 0.1: they place marks and
 figures. Every mark standing for a figure carries the figure's key in ``data-figure`` and
 its exact value in ``data-value`` (the convention of :mod:`.html`), and a ``<title>`` child
 with the same exact value: the browser shows it as a tooltip on hover, so the page needs no
-script for it. Tick labels are scale, not figures: round values of the axis (exact decimals
+script for it. A label beside a mark is the value rounded for reading (:func:`rounded`).
+Tick labels are scale, not figures: round values of the axis (exact decimals
 too: 0.1 steps are computed in ``Decimal``, never printed as 0.30000000000000004).
 
 Every text that comes from the archive (coins, symbols) is escaped by the caller's
@@ -21,14 +22,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from html import escape
 
 from .._json import canonical_decimal
 
 __all__ = [
     "Bar", "Band", "Mark", "Segment", "axis_ticks", "downsample", "grouped", "hbar_chart",
-    "line_chart", "stacked_bar_chart", "text", "timeline",
+    "line_chart", "rounded", "stacked_bar_chart", "text", "timeline",
 ]
 
 WIDTH = 600                   # viewBox width of the line and bar charts
@@ -46,6 +47,17 @@ def grouped(value: Decimal) -> str:
     """A figure as people read it: its exact canonical decimal, thousands grouped by commas
     (``-1,234.5``; remove the commas to get the exact value back)."""
     return format(Decimal(canonical_decimal(value)), ",f")
+
+
+def rounded(value: Decimal) -> str:
+    """A chart's label for a figure, short enough to read beside its mark: 2 decimals from
+    100 on, 4 from 1 on, else 4 significant digits (half to even, grouped); the exact value
+    is in the mark's tooltip and ``data-value``."""
+    magnitude = abs(value)
+    if magnitude.is_zero():
+        return "0"
+    places = 2 if magnitude >= 100 else 4 if magnitude >= 1 else min(3 - magnitude.adjusted(), 18)
+    return grouped(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
 
 
 def num(x: float) -> str:
@@ -195,7 +207,7 @@ def line_chart(points: Sequence[tuple[float, float]], x_ticks: Sequence[tuple[fl
     anchor_y = max(min(last_y - 8, plot_bottom - 4), TOP + 10)
     body.append(end.group(
         f'<circle class="end" cx="{last_x}" cy="{num(last_y)}" r="3"/>'
-        f'<text class="value" x="{last_x}" y="{num(anchor_y)}" text-anchor="end">{grouped(end.value)}</text>'))
+        f'<text class="value" x="{last_x}" y="{num(anchor_y)}" text-anchor="end">{rounded(end.value)}</text>'))
     return _svg(WIDTH, HEIGHT, body, label)
 
 
@@ -220,11 +232,12 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One stacked bar (a month): its x label, its segments and its total's mark."""
+    """One stacked bar (a month): its x label, its segments and its total's mark (``None``
+    and no segments: a month without figures, an empty slot)."""
 
     name: str
     segments: tuple[Segment, ...]
-    total: Mark
+    total: Mark | None
 
 
 def stacked_bar_chart(bars: Sequence[Bar], legend: Sequence[tuple[str, str]], *, label: str,
@@ -261,9 +274,10 @@ def stacked_bar_chart(bars: Sequence[Bar], legend: Sequence[tuple[str, str]], *,
             body.append(segment.mark.group(
                 f'<rect class="{segment.cls}" x="{num(x0)}" y="{num(top)}" width="{num(width)}" '
                 f'height="{num(max(bottom - top, 0.5))}"/>'))
-        ty = y(float(bar.total.value))
-        body.append(bar.total.group(
-            f'<rect class="total" x="{num(x0 - 1)}" y="{num(ty - 1)}" width="{num(width + 2)}" height="2"/>'))
+        if bar.total is not None:
+            ty = y(float(bar.total.value))
+            body.append(bar.total.group(
+                f'<rect class="total" x="{num(x0 - 1)}" y="{num(ty - 1)}" width="{num(width + 2)}" height="2"/>'))
         if i % every == 0:
             body.append(f'<text class="tick" x="{num(x0 + width / 2)}" y="{num(plot_bottom + 16)}" '
                         f'text-anchor="middle">{text(bar.name)}</text>')
@@ -304,7 +318,7 @@ def hbar_chart(rows: Sequence[tuple[str, Mark]], *, label: str) -> str:
             f'<rect class="{cls}" x="{num(min(zero, end))}" y="{num(top + 3)}" '
             f'width="{num(max(abs(end - zero), 0.5))}" height="{ROW - 6}"/>'
             f'<text class="value" x="{WIDTH - 4}" y="{num(top + ROW / 2)}" text-anchor="end" '
-            f'dominant-baseline="middle">{grouped(mark.value)}</text>'))
+            f'dominant-baseline="middle">{rounded(mark.value)}</text>'))
     return _svg(WIDTH, height, body, label)
 
 
