@@ -95,7 +95,6 @@ def expected_of_json(document: dict) -> Expected:
     for c in document["coverage"]:
         found.figures[key("coverage", c["account"], c["stream"], c["partition"], "records")] = c["records"]
     for v in (document["verification"] or {"streams": []})["streams"]:
-        found.figures[key("verify", v["account"], v["stream"], v["partition"], "records")] = v["records"]
         found.verdicts[key(v["account"], v["exchange"], v["stream"], v["partition"])] = (
             v["ok"], v["problems"], v["checks"])
     return found
@@ -123,7 +122,6 @@ def expected_of_objects(report: Report, verification: Verification) -> Expected:
     for c in report.coverage:
         found.figures[key("coverage", c.key.account, c.key.stream, c.key.partition, "records")] = c.records
     for v in verification.streams:
-        found.figures[key("verify", v.key.account, v.key.stream, v.key.partition, "records")] = v.records
         found.verdicts[key(v.key.account, v.key.exchange, v.key.stream, v.key.partition)] = (
             v.ok, list(v.problems), list(v.checks))
     return found
@@ -181,7 +179,7 @@ def check_page(path: Path, expected: Expected, screenshot: str) -> dict[str, obj
     # everything of all accounts together is on the page, and every account's period
     assert {k for k in expected.figures if k.startswith(("months/", "instruments/", "periods/")) and k.split("/")[
         2 if k.startswith("months/") else 1] == "*"} <= set(shown)
-    assert {k for k in expected.figures if k.startswith(("periods/", "coverage/", "verify/"))} <= set(shown)
+    assert {k for k in expected.figures if k.startswith(("periods/", "coverage/"))} <= set(shown)
 
     coins = sorted(expected.days, key=lambda c: (-expected.days[c], c))[:MAIN_COINS]
     with_instruments = {coin for _, _, coin, _ in expected.nets} & set(coins)

@@ -19,22 +19,24 @@ is ``%2A``):
 * ``periods/ACCOUNT/COIN/FIELD``: a :class:`~.model.CoinPeriod` field (not ``cumulative``:
   the chart draws it, its last value is ``net``);
 * ``coverage/ACCOUNT/STREAM/PARTITION/records``: a :class:`~.model.StreamCoverage`'s count;
-* ``verify/ACCOUNT/STREAM/PARTITION/records``: a :class:`~..verify.model.StreamVerdict`'s count,
-  and ``data-line="verify/ACCOUNT/STREAM/PARTITION/problems/I"`` (or ``checks/I``) on the
-  verdict's I-th line of text (the first :data:`LINES` of each); the stream's row of the
-  coverage table has ``data-stream="ACCOUNT/EXCHANGE/STREAM/PARTITION"``.
+* ``data-line="verify/ACCOUNT/STREAM/PARTITION/problems/I"`` (or ``checks/I``) on a
+  :class:`~..verify.model.StreamVerdict`'s I-th line of text (the first :data:`LINES` of
+  each); the stream's row of the coverage table has
+  ``data-stream="ACCOUNT/EXCHANGE/STREAM/PARTITION"``.
 
-The figure's exact value is the element's ``data-value`` when it has one (ratios shown as
-percentages, chart marks), else its text with the thousands commas removed; ``—`` is a
+The figure's exact value is the element's ``data-value`` when it has one (a ratio shown as a
+percentage, every chart mark), else its text with the thousands commas removed; ``—`` is a
 figure without a value (``None``). Money is the exact canonical decimal (never exponent
-form). The "others" bar of an instrument chart is no figure of the report: it carries
-``data-others="instruments/ACCOUNT/COIN"`` and ``data-value``, the sum of ``net`` of that
-coin's instruments the chart does not show.
+form); a chart's label beside its mark is rounded for reading (:func:`.svg.rounded`), its
+tooltip exact. The "others" bar of an instrument chart is no figure of the report: its
+``<figure>`` carries ``data-others="instruments/ACCOUNT/COIN"``, the bar's ``<g>`` (the one
+without ``data-figure``) ``data-value``, the sum of ``net`` of that coin's instruments the
+chart does not show.
 
 Charts show the :data:`MAIN_COINS` coins with the most days of activity; every coin is in the
 tables. The layout is one column of sections, charts two abreast from 1 100 px, tables and
-charts scrolling sideways inside their box on a phone; print hides nothing but the closed
-per-account details.
+charts scrolling sideways inside their box on a phone; print shows all but what is folded
+(per-account months, the checks that passed).
 """
 
 from __future__ import annotations
@@ -425,13 +427,11 @@ def _verdict(key: StreamKey, verdict: StreamVerdict | None, verified: bool) -> s
         return f'<span class="verdict none">{"not checked" if verified else "not verified"}</span>'
     base = figure_key("verify", key.account, key.stream, key.partition)
     badge = '<span class="verdict ok">OK</span>' if verdict.ok else '<span class="verdict broken">BROKEN</span>'
-    records = (f' <span class="small"><span data-figure="{text(base)}/records">{verdict.records}</span> '
-               "records</span>")
     checks = _lines(base, "checks", verdict.checks)
     if checks:
         count = len(verdict.checks)
         checks = f'<details class="checks"><summary>{count} check{"s" * (count != 1)} passed</summary>{checks}</details>'
-    return badge + records + _lines(base, "problems", verdict.problems) + checks
+    return badge + _lines(base, "problems", verdict.problems) + checks
 
 
 def _lines(base: str, what: str, lines: Sequence[str]) -> str:
