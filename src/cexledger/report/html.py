@@ -241,7 +241,7 @@ def _cumulative_chart(period: CoinPeriod) -> str:
                         f"largest drawdown: {grouped(period.max_drawdown)} {period.coin} "
                         f"({period.drawdown_from or 'the start'} to {period.drawdown_to})")
     mark = Mark(figure_key("periods", None, period.coin, "net"), period.net, "net over the period", period.coin)
-    chart = svg.line_chart(points, _time_ticks(first, int(end)), x_range=(float(first), end), end=mark,
+    chart = svg.line_chart(points, _time_ticks(first, int(end), room=5), x_range=(float(first), end), end=mark,
                            band=band, label=f"cumulative net in {period.coin} per day", y_title=period.coin)
     return f'<figure><figcaption>{text(period.coin)}: cumulative net per UTC day</figcaption>{chart}</figure>'
 
@@ -298,9 +298,9 @@ def _monthly_chart(coin: str, months: list[CoinMonth]) -> str:
         total = Mark(figure_key("months", m.month, None, coin, "net"), m.net, f"{m.month} net", coin)
         bars.append(svg.Bar(m.month, segments, total))
     bars.sort(key=lambda b: b.name)
-    legend = [(cls, name) for _, cls, name in SEGMENTS] + [("total", "net")]
-    chart = svg.stacked_bar_chart(bars, legend, label=f"PnL, fees and funding in {coin} per month", y_title=coin)
-    return f"<figure><figcaption>{text(coin)}: PnL, fees and funding per month</figcaption>{chart}</figure>"
+    chart = svg.stacked_bar_chart(bars, label=f"PnL, fees and funding in {coin} per month", y_title=coin)
+    return (f"<figure><figcaption>{text(coin)}: PnL, fees and funding per month</figcaption>"
+            f"{LEGEND}{chart}</figure>")
 
 
 def _every_month(first: str, last: str) -> list[str]:
@@ -310,6 +310,10 @@ def _every_month(first: str, last: str) -> list[str]:
         found.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return found
+
+
+LEGEND = ('<p class="legend">' + "".join(f'<span class="key {cls}"></span>{name} ' for _, cls, name in SEGMENTS)
+          + '<span class="key total"></span>net</p>')
 
 
 def _month_table(coin: str, months: list[CoinMonth]) -> str:
@@ -483,12 +487,16 @@ ul.problems,ul.checks{margin:2px 0 0;padding-left:18px;font-size:12px}ul.problem
 ul.checks{color:var(--soft)}
 .legend{font-size:12px;color:var(--soft)}.key{display:inline-block;width:14px;height:10px;margin:0 4px 0 10px;
 vertical-align:middle}.key.covered{background:var(--pos)}.key.gap{background:var(--neg)}
-.key.edge{border-left:2px dashed #1f2933;width:2px}.key.today{border-left:2px solid var(--pnl);width:2px}
+.key.pnl{background:var(--pnl)}.key.fee{background:var(--fee)}.key.paid{background:var(--paid)}
+.key.received{background:var(--received)}.key.total{background:#111;height:3px}
+figure .legend{margin:0 0 2px}.key.edge{border-left:2px dashed #1f2933;width:2px}.key.today{border-left:2px solid var(--pnl);width:2px}
 details{margin:10px 0}summary{cursor:pointer;font-size:14px}
 details.checks{margin:2px 0 0;color:var(--soft)}details.checks summary{font-size:12px}
 @media (max-width:700px){body{padding:10px 10px 30px}h1{font-size:18px}
 table.coverage thead{display:none}table.coverage tr{display:block;border-bottom:1px solid var(--line);padding:6px 0}
-table.coverage td,table.coverage tbody th{display:block;border:0;padding:2px 0}svg.timeline{min-width:0}}
+table.coverage td,table.coverage tbody th{display:block;border:0;padding:2px 0}svg.timeline{min-width:0}
+svg.chart{min-width:0}svg.chart text{font-size:18px}svg.chart .tick,svg.chart .value{font-size:15px}
+svg.hbars{min-width:480px}svg.hbars text{font-size:12px}svg.hbars .tick,svg.hbars .value{font-size:11px}}
 @media print{body{max-width:none;padding:0}.wrap,figure{overflow:visible}thead th{position:static}
 section{break-inside:auto}figure,tr{break-inside:avoid}}
 """

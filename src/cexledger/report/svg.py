@@ -240,10 +240,9 @@ class Bar:
     total: Mark | None
 
 
-def stacked_bar_chart(bars: Sequence[Bar], legend: Sequence[tuple[str, str]], *, label: str,
-                      y_title: str) -> str:
+def stacked_bar_chart(bars: Sequence[Bar], *, label: str, y_title: str) -> str:
     """Bars stacked from zero, positive parts upwards and negative ones downwards, the total
-    a black tick across each bar; ``legend`` is (class, name) per kind of segment."""
+    a black tick across each bar (the caller writes the legend beside it, in HTML)."""
     plot_right = WIDTH - RIGHT
     plot_bottom = HEIGHT - BOTTOM
     highs, lows = [0.0], [0.0]
@@ -255,9 +254,8 @@ def stacked_bar_chart(bars: Sequence[Bar], legend: Sequence[tuple[str, str]], *,
     slot = (plot_right - LEFT) / max(len(bars), 1)
     width = max(slot * 0.7, 1.0)
     body = [f'<text class="axis-title" x="{LEFT}" y="{TOP - 10}">{text(y_title)}</text>']
-    body += _legend(legend, plot_right)
     body += _y_axis(ticks, y, LEFT, plot_right)
-    every = max(1, math.ceil(len(bars) * 56 / (plot_right - LEFT)))   # a label per 56 px at most
+    every = max(1, math.ceil(len(bars) * 72 / (plot_right - LEFT)))   # a label per 72 px at most
     for i, bar in enumerate(bars):
         x0 = LEFT + slot * i + (slot - width) / 2
         up = down = 0.0
@@ -284,17 +282,6 @@ def stacked_bar_chart(bars: Sequence[Bar], legend: Sequence[tuple[str, str]], *,
     return _svg(WIDTH, HEIGHT, body, label)
 
 
-def _legend(legend: Sequence[tuple[str, str]], right: float) -> list[str]:
-    out = []
-    x = right
-    for cls, name in reversed(legend):
-        width = 7 * len(name) + 18
-        x -= width
-        out.append(f'<rect class="{cls}" x="{num(x)}" y="{TOP - 19}" width="10" height="10"/>')
-        out.append(f'<text class="legend" x="{num(x + 14)}" y="{TOP - 10}">{text(name)}</text>')
-    return out
-
-
 ROW = 22
 LABEL_WIDTH = 150
 VALUE_WIDTH = 120
@@ -319,7 +306,7 @@ def hbar_chart(rows: Sequence[tuple[str, Mark]], *, label: str) -> str:
             f'width="{num(max(abs(end - zero), 0.5))}" height="{ROW - 6}"/>'
             f'<text class="value" x="{WIDTH - 4}" y="{num(top + ROW / 2)}" text-anchor="end" '
             f'dominant-baseline="middle">{rounded(mark.value)}</text>'))
-    return _svg(WIDTH, height, body, label)
+    return _svg(WIDTH, height, body, label, "chart hbars")
 
 
 def _shorten(name: str, room: int = 20) -> str:
