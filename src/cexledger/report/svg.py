@@ -2,15 +2,15 @@
 
 A chart is a string of SVG markup for :mod:`.html` to place in the page. Positions are
 floats (pixels of the chart's ``viewBox``), rounded to 0.1: they place marks and are never
-figures. Every mark standing for a figure carries the figure's key in ``data-figure`` and
-its exact value in ``data-value`` (the convention of :mod:`.html`), and a ``<title>`` child
-with the same exact value: the browser shows it as a tooltip on hover, so the page needs no
-script for it. A label beside a mark is the value rounded for reading (:func:`rounded`).
-Tick labels are scale, not figures: round values of the axis (exact decimals
-too: 0.1 steps are computed in ``Decimal``, never printed as 0.30000000000000004).
+figures. The marks standing for a figure are wrapped in a ``<g>`` carrying the figure's key
+in ``data-figure`` and its exact value in ``data-value`` (the convention of :mod:`.html`),
+with a ``<title>`` of the exact value: the browser shows it as a tooltip on hover, so the
+page needs no script for it. A label beside a mark is the value rounded for reading
+(:func:`rounded`). Tick labels are scale, not figures: round values of the axis, exact
+decimals too (steps of 0.1 are computed in ``Decimal``, never printed as
+0.30000000000000004).
 
-Every text that comes from the archive (coins, symbols) is escaped by the caller's
-:func:`text`; this module escapes what it is given.
+Every text given to this module (coins, symbols, tooltips) is escaped here (:func:`text`).
 
 A series with more points than the plot has pixel columns is reduced to the lowest and the
 highest point of each pair of columns, in time order (the line's extremes survive, its
@@ -35,7 +35,6 @@ __all__ = [
 WIDTH = 600                   # viewBox width of the line and bar charts
 HEIGHT = 260
 LEFT, RIGHT, TOP, BOTTOM = 72, 14, 26, 26
-FONT = 12
 TIMELINE_WIDTH = 1000         # viewBox width of one coverage row (stretched to its cell)
 
 
@@ -104,16 +103,6 @@ def axis_ticks(low: float, high: float, count: int = 5) -> list[Decimal]:
     return [step * i for i in range(first, last + 1)]
 
 
-def tick_text(value: Decimal) -> str:
-    """A tick value as text: grouped thousands, no exponent, no trailing zeros."""
-    if value.is_zero():
-        return "0"
-    plain = format(value, "f")
-    if "." in plain:
-        plain = plain.rstrip("0").rstrip(".")
-    return format(Decimal(plain), ",f")
-
-
 class Scale:
     """A linear map from values to pixels."""
 
@@ -166,7 +155,7 @@ def _y_axis(ticks: list[Decimal], y: Scale, left: float, right: float) -> list[s
         cls = "zero" if tick.is_zero() else "grid"
         out.append(f'<line class="{cls}" x1="{num(left)}" x2="{num(right)}" y1="{py}" y2="{py}"/>')
         out.append(f'<text class="tick" x="{num(left - 6)}" y="{py}" text-anchor="end" '
-                   f'dominant-baseline="middle">{tick_text(tick)}</text>')
+                   f'dominant-baseline="middle">{grouped(tick)}</text>')
     return out
 
 
