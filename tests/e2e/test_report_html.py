@@ -56,6 +56,7 @@ class Expected:
     days: dict[str, int] = field(default_factory=dict)           # coin -> days of cumulative, all accounts
     nets: list[tuple[str, str, str, Decimal]] = field(default_factory=list)   # instruments, all accounts
     streams: int = 0
+    gaps: dict[str, int] = field(default_factory=dict)           # stream -> gaps in its coverage
     verdicts: dict[str, tuple[bool, list[str], list[str]]] = field(default_factory=dict)
 
 
@@ -94,6 +95,7 @@ def expected_of_json(document: dict) -> Expected:
             found.days[p["coin"]] = len(p["cumulative"])
     for c in document["coverage"]:
         found.figures[key("coverage", c["account"], c["stream"], c["partition"], "records")] = c["records"]
+        found.gaps[key(c["account"], c["exchange"], c["stream"], c["partition"])] = len(c["gaps"])
     for v in (document["verification"] or {"streams": []})["streams"]:
         found.verdicts[key(v["account"], v["exchange"], v["stream"], v["partition"])] = (
             v["ok"], v["problems"], v["checks"])
@@ -121,6 +123,7 @@ def expected_of_objects(report: Report, verification: Verification) -> Expected:
             found.days[p.coin] = len(p.cumulative)
     for c in report.coverage:
         found.figures[key("coverage", c.key.account, c.key.stream, c.key.partition, "records")] = c.records
+        found.gaps[key(c.key.account, c.key.exchange, c.key.stream, c.key.partition)] = len(c.gaps)
     for v in verification.streams:
         found.verdicts[key(v.key.account, v.key.exchange, v.key.stream, v.key.partition)] = (
             v.ok, list(v.problems), list(v.checks))
@@ -150,7 +153,8 @@ def check_page(path: Path, expected: Expected, screenshot: str) -> dict[str, obj
             e => [e.getAttribute('data-line'), e.textContent]))""")
         rows = page.evaluate("""() => Array.from(document.querySelectorAll('table.coverage tbody tr'), tr => ({
             stream: tr.getAttribute('data-stream'), verdict: tr.querySelector('.verdict').textContent,
-            timeline: tr.querySelectorAll('svg.timeline').length}))""")
+            timeline: tr.querySelectorAll('svg.timeline').length, gaps: tr.querySelectorAll('rect.gap').length,
+            edge: tr.querySelectorAll('line.edge').length, today: tr.querySelectorAll('line.today').length}))""")
         others = page.evaluate("""() => Array.from(document.querySelectorAll('figure[data-others]'), f => ({
             coin: f.getAttribute('data-others'), keys: Array.from(f.querySelectorAll('g[data-figure]'),
             g => g.getAttribute('data-figure')), value: f.querySelector('g:not([data-figure])')
@@ -197,6 +201,7 @@ def check_page(path: Path, expected: Expected, screenshot: str) -> dict[str, obj
     for row in rows:
         ok, problems, checks = expected.verdicts[row["stream"]]
         assert row["verdict"] == ("OK" if ok else "BROKEN") and row["timeline"] == 1
+        assert row["gaps"] == expected.gaps[row["stream"]] and row["edge"] == row["today"] == 1, row
         base = "verify/" + "/".join(row["stream"].split("/")[i] for i in (0, 2, 3))
         for what, texts in (("problems", problems), ("checks", checks)):
             assert [lines.get(f"{base}/{what}/{i}") for i in range(min(len(texts), LINES))] == texts[:LINES]
@@ -215,7 +220,9 @@ def synthetic(tmp_path_factory) -> tuple[Path, Report, Verification]:
 
 def test_a_synthetic_report_shows_every_figure_exactly(synthetic):
     path, report, verification = synthetic
-    shown = check_page(path, expected_of_objects(report, verification), "report-synthetic.png")
+    expected = expected_of_objects(report, verification)
+    assert any(expected.gaps.values()) and not all(ok for ok, _, _ in expected.verdicts.values())
+    shown = check_page(path, expected, "report-synthetic.png")
     assert any(k.startswith(f"periods/{key(HOSTILE)}/") for k in shown)
 
 
