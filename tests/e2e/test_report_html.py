@@ -7,6 +7,7 @@ its coverage row. Screenshots go to the artifacts folder (``tests/browser.py``).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -273,3 +274,14 @@ def test_the_demo_archives_page_equals_its_json(demo_archive, tmp_path):
     assert expected.days and expected.nets and expected.verdicts and document["verification"]["ok"]
     shown = check_page(page, expected, "report.png")
     assert len(shown) > 500
+
+
+def test_a_number_that_differs_from_the_report_is_caught(synthetic, tmp_path):
+    """Guard: the comparison above fails on a page with one number changed."""
+    path, report, verification = synthetic
+    page = path.read_text()
+    cell = re.search(r'(<td[^>]* data-figure="months/[^"]+/net">)([^<]+)(</td>)', page)
+    changed = tmp_path / "changed.html"
+    changed.write_text(page[:cell.start()] + cell.group(1) + "12,345.678" + cell.group(3) + page[cell.end():])
+    with pytest.raises(AssertionError, match="12,345.678"):
+        check_page(changed, expected_of_objects(report, verification), "report-changed.png")
