@@ -7,6 +7,10 @@ import dataclasses
 import re
 from decimal import Decimal
 
+import pytest
+
+from cexledger.errors import CexledgerError
+
 from cexledger.report.html import figure_key, render_html, write_html
 from cexledger.report.model import Report
 from cexledger.report.svg import WIDTH, downsample
@@ -84,3 +88,20 @@ def test_an_empty_selection_says_so_and_still_shows_the_coverage():
     page = render_html(empty, synthetic_verification(empty, broken=0))
     assert "No ledger entries in this selection." in page
     assert 'class="chart"' not in page and page.count('<svg class="timeline"') == 2
+
+
+def test_a_page_that_cannot_be_written_is_one_line(tmp_path):
+    report = synthetic_report(accounts=("main",), days=5, streams=1)
+    with pytest.raises(CexledgerError, match="^cannot write to .*missing.*"):
+        write_html(report, None, tmp_path / "missing" / "page.html")
+    (tmp_path / "page.html").write_text("old")
+    size = write_html(report, None, tmp_path / "page.html")
+    assert (tmp_path / "page.html").read_bytes() == render_html(report, None).encode() and size > 3
+
+
+def test_the_title_says_the_period_and_the_accounts():
+    report = dataclasses.replace(synthetic_report(accounts=("main", "alt"), days=5, streams=1),
+                                 since_ms=1767225600000, until_ms=1790812800000 + 12 * 3_600_000)
+    page = render_html(report, None)
+    assert "<title>cexledger report: 2026-01-01 to 2026-10-01 12:00 (exclusive)</title>" in page
+    assert "Accounts: <b>main, alt</b>" in page

@@ -42,7 +42,6 @@ charts scrolling sideways inside their box on a phone; print shows all but what 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -52,6 +51,7 @@ from urllib.parse import quote
 
 from .._clock import DAY_MS, utc_text
 from .._json import canonical_decimal
+from ..export._output import written
 from ..model import StreamKey
 from ..verify.model import StreamVerdict, Verification
 from . import svg
@@ -94,18 +94,11 @@ def figure_key(*parts: str | None) -> str:
 
 
 def write_html(report: Report, verification: Verification | None, path: str | os.PathLike) -> int:
-    """Write the page to ``path`` (replaced whole, never left half-written); bytes written."""
+    """Write the page to ``path`` the way exports are written (``export._output.written``:
+    replaced whole, never left half-written, a failed write one line); bytes written."""
     data = render_html(report, verification).encode("utf-8")
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with written(Path(path)) as out:
+        out.write(data)
     return len(data)
 
 
