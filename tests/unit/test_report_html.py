@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 from cexledger.errors import CexledgerError
-
 from cexledger.report.html import figure_key, render_html, write_html
 from cexledger.report.model import Report
 from cexledger.report.svg import WIDTH, downsample
