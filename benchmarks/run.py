@@ -22,6 +22,9 @@ detail behind them to ``benchmarks/results/latest.json`` and to ``--json PATH``.
    requests for the data and the best ratio it allows beside it.
 9. A first sync of an account with every Bitget stream (financial records 20/s, funding
    wallet 10/s, tax records 1/s): wall time ÷ the slowest stream's ideal time at its limit.
+10. ``report --json`` and ``verify`` of figure 7's archive: seconds (CLI start included) and
+   peak RSS; ``report --html``'s page size and its render time in headless Chromium
+   (``_report.py``).
 
 Every Bitget sync also reads the funding wallet (its own endpoint and budget): figures 1, 4
 and 6 count the financial records' endpoint (6: every stream, per endpoint in the detail).
@@ -51,6 +54,7 @@ import _ccxt  # noqa: E402
 import _export  # noqa: E402
 import _reach  # noqa: E402
 import _replay  # noqa: E402
+import _report  # noqa: E402
 import _sync  # noqa: E402
 import _sandbox  # noqa: E402
 from _sandbox import Sandbox  # noqa: E402
@@ -387,6 +391,31 @@ class Bench:
 
         self.step("tax exports", tax_exports,
                   [f"export_{f}_{k}" for f in _export.TAX_FORMATS for k in ("rows_per_s", "rss_mb", "rss_ratio")])
+
+        def report_and_verify() -> None:
+            if db is None:
+                raise RuntimeError("no large archive (the large memory run failed)")
+            entries = _export.ledger_entries(db)
+            startup = self.details.get("cli_startup_s", 0.0)
+            r = self.details["report_json"] = _report.report_json(db, self.workdir)
+            self.fig("report_json_s", f"10. report --json, {entries:,} entries", r["wall_s"], "s", "<= 3",
+                     f"incl. {startup} s CLI start; CPU {r['cpu_s']} s")
+            self.fig("report_json_rss_mb", "10. … its peak RSS", r["maxrss_mb"], "MB", "<= 200")
+            v = self.details["verify"] = _report.verify(db, self.workdir)
+            self.fig("verify_s", f"10. verify, {entries:,} entries", v["wall_s"], "s", "<= 3",
+                     f"incl. {startup} s CLI start; CPU {v['cpu_s']} s; exit {v['exit']}, {v['streams']} streams")
+            self.fig("verify_rss_mb", "10. … its peak RSS", v["maxrss_mb"], "MB", "<= 200")
+            h = self.details["report_html"] = _report.report_html(db, self.workdir)
+            self.fig("report_html_mb", "10. report --html page size", round(h["bytes"] / 1e6, 3), "MB", "<= 1",
+                     f"written in {h['wall_s']} s, RSS {h['maxrss_mb']} MB")
+            self.fig("report_html_render_s", "10. … its render in headless Chromium",
+                     h["render_s"] if h["render_s"] is not None else "skipped (no chromium)", "s", None,
+                     "" if h["render_s"] is None else
+                     f"median dump-dom {h['page_median_s']} s minus an empty page's {h['empty_median_s']} s")
+
+        self.step("report and verify", report_and_verify,
+                  ["report_json_s", "report_json_rss_mb", "verify_s", "verify_rss_mb", "report_html_mb",
+                   "report_html_render_s"])
 
     # -- 8, 9: the reach streams (tax records, every Bitget stream at once) -----------------
 

@@ -6,7 +6,7 @@ traceback); usage errors exit 2; Ctrl-C exits 130 with the archive consistent (e
 its own transaction). A closed standard output (``cexledger export | head -1``) ends the
 command quietly with exit code 141, as SIGPIPE ends other Unix tools. The codes are defined
 once, in :mod:`cexledger._exit`; the console script enters through :mod:`cexledger._entry`. Only ``sync`` and ``demo`` create an
-archive; ``status`` and ``export`` refuse a missing one.
+archive; ``status``, ``export`` and ``report`` refuse a missing one.
 """
 
 from __future__ import annotations
@@ -499,6 +499,91 @@ def export(
                 err.print(note, markup=False, soft_wrap=True)
 
 
+def _verifier() -> Callable[..., Any] | None:
+    """``cexledger.verify.run.verify`` when this cexledger has it, else ``None``."""
+    from importlib.util import find_spec
+
+    if find_spec("cexledger.verify.run") is None:
+        return None
+    from .verify.run import verify
+
+    return verify
+
+
+@app.command()
+@handle_errors
+def report(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
+    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="WHEN",
+        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
+    ),
+    until: Optional[str] = typer.Option(
+        None, "--until", metavar="WHEN",
+        help="Only before this UTC date or time (not included): a tax year is "
+             "--since 2026-01-01 --until 2027-01-01.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json",
+        help="Print every figure as one JSON document on standard output instead (the schema: "
+             "docs/report.md; money as exact decimal strings).",
+    ),
+    html: Optional[Path] = typer.Option(
+        None, "--html", metavar="FILE",
+        help="Write the report as one self-contained HTML page with charts (opens offline) "
+             "instead of the terminal view.",
+    ),
+    check: bool = typer.Option(
+        True, "--verify/--no-verify",
+        help="Include the verdict of `cexledger verify` on the selected streams (default: yes).",
+    ),
+) -> None:
+    """Show what the ledger says: realized PnL, fees, funding and net per month and coin, per
+    account and all together; the period's cumulative net, maximum drawdown and the share of
+    PnL fees and funding took; per instrument its net, closes, win rate, profit factor, best
+    and worst close. Every figure is exact and computed from the same ledger as `export`, so
+    the two always agree. Months and days are UTC. docs/report.md defines every figure.
+
+    \b
+    A year of one account, and the same as JSON and as a page:
+      cexledger report -a main --since 2026-01-01 --until 2027-01-01
+      cexledger report --json > report.json
+      cexledger report --html report.html
+    """
+    from ._clock import now_ms
+    from .ledger import Filters
+    from .report.figures import build_report
+
+    filters = Filters.of(since=since, until=until)
+    state = _state(ctx)
+    with Archive.open(db_url(state.db), read_only=True) as archive:
+        exchange = check_filters(archive, account, exchange)
+        filters = Filters(account, exchange, None, filters.since_ms, filters.until_ms)
+        figures = build_report(archive, filters, now_ms=now_ms())
+        verify = _verifier() if check else None
+        verification = None if verify is None else verify(archive, filters)
+    if html is not None:
+        from .report.html import write_html
+
+        target = html.expanduser()
+        if target.is_dir():
+            raise ConfigError(f"--html {target} is a directory")
+        write_html(figures, verification, target)
+        err.print(f"wrote the report to {target}", markup=False)
+    if as_json:
+        from .report.json import report_json
+
+        sys.stdout.buffer.write(report_json(figures, verification) + b"\n")
+        sys.stdout.buffer.flush()
+        return
+    if html is None:
+        from .report.terminal import report_view
+
+        out.print(report_view(figures, verification))
+
+
 @app.command()
 @handle_errors
 def accounts(ctx: typer.Context) -> None:
@@ -600,6 +685,146 @@ def sandbox_serve(
         else:  # e.g. socket.gaierror (negative codes) for a host name that does not resolve
             reason = exc.strerror or str(exc) or type(exc).__name__
         raise ConfigError(f"sandbox cannot listen on {host}:{port}: {reason}") from None
+
+
+# ---- workers: many accounts on a PostgreSQL archive (cexledger.worker) -------------------
+
+
+@app.command()
+@handle_errors
+def worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(4, "--concurrency", "-n", min=1, max=64,
+                                    help="Accounts this process syncs at once (each under its own rate limits)."),
+) -> None:
+    """Run a sync worker on the PostgreSQL archive until stopped (SIGTERM, Ctrl-C).
+
+    Workers on any number of machines share one job queue kept in the archive's database
+    (--db postgresql+psycopg://…; the queue's tables are installed on first use). Each job
+    syncs one account exactly as `cexledger sync NAME` does; no account is synced by two
+    workers at once (nor one exchange key under two names). Queue jobs with `cexledger
+    enqueue`, or set `[worker] every = "1h"` in the config and every running worker
+    queues all accounts on that period (see `cexledger schedule`). A worker killed without
+    warning (kill -9, a lost machine) has its account resumed by another within 60 s.
+    SIGTERM ends it cleanly: the page being written is committed, its jobs go back to the
+    queue, exit code 0. One log line per job start and end on stderr. Needs the extra:
+    pip install 'cexledger[workers]'.
+    """
+    from .worker.run import run_worker
+
+    state = _state(ctx)
+    cfg = _config(state)
+    run_worker(db_url(state.db), state.config, concurrency,
+               cfg.schedule.cron if cfg.schedule else None)
+
+
+@app.command()
+@handle_errors
+def enqueue(
+    ctx: typer.Context,
+    accounts: Optional[list[str]] = typer.Argument(None, help="Account names (default: every configured account)."),
+) -> None:
+    """Queue a sync of accounts now, for the workers (`cexledger worker`) to run.
+
+    An account already waiting in the queue is not queued twice; one being synced right
+    now is queued again (it runs when the current sync ends, fetching only what is new).
+    Prints how many were queued. Needs a PostgreSQL archive (--db).
+    """
+    from .worker.app import open_queue
+    from .worker.tasks import defer_sync
+
+    state = _state(ctx)
+    selected = _config(state).select(accounts)
+    queue_app = open_queue(db_url(state.db), state.config)
+
+    async def defer_all() -> list[str]:
+        async with queue_app.open_async():
+            return [a.name for a in selected if await defer_sync(queue_app, a) is None]
+
+    waiting = asyncio.run(defer_all())
+    line = f"queued {len(selected) - len(waiting)} accounts"
+    if waiting:
+        shown = ", ".join(waiting[:5]) + (", …" if len(waiting) > 5 else "")
+        line += f"; {len(waiting)} already waiting ({shown})"
+    out.print(line, markup=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def schedule(ctx: typer.Context) -> None:
+    """Show the periodic sync of every configured account, and the next instants.
+
+    \b
+    Set it in the config file:
+        [worker]
+        every = "1h"             # 30s, 15m, 1h, 6h, 1d (aligned on the clock, UTC)
+        # cron = "17 3 * * *"    # or a cron line, UTC
+
+    Every running `cexledger worker` defers the schedule's ticks; each instant is
+    deferred once whatever the number of workers and machines (procrastinate records
+    each instant it deferred), and each tick queues every configured account once (one
+    still waiting from the last tick is not queued twice). Restart the workers after
+    changing it.
+    """
+    import datetime as dt
+
+    from .worker.status import next_tick
+
+    cfg = _config(_state(ctx))
+    if cfg.schedule is None:
+        out.print('no schedule: add [worker] every = "1h" (or cron = "…") to the config file; '
+                  "until then accounts are synced when queued (cexledger enqueue)", markup=False,
+                  soft_wrap=True)
+        return
+    now = dt.datetime.now(dt.UTC)
+    out.print(f"{len(cfg.accounts)} accounts, synced {cfg.schedule.text} (cron {cfg.schedule.cron}, UTC) "
+              "by the running workers; next:", markup=False, soft_wrap=True)
+    for _ in range(3):
+        now = next_tick(cfg.schedule.cron, now)
+        out.print(f"  {now.strftime('%Y-%m-%d %H:%M:%S')} UTC", markup=False)
+
+
+@app.command()
+@handle_errors
+def queue(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per account, in a list."),
+) -> None:
+    """Show each configured account's place in the worker queue.
+
+    Per account: its last finished sync (any process, `cexledger sync` included), its
+    next one (a waiting job's start, or the schedule's next tick, marked *), the worker
+    syncing it now (host:pid), and its failed jobs and retries. Times are UTC.
+    """
+    import datetime as dt
+    import json
+
+    from .worker.app import conninfo_of, open_queue
+    from .worker.status import next_tick, queue_rows
+
+    state = _state(ctx)
+    cfg = _config(state)
+    url = db_url(state.db)
+    open_queue(url, state.config)          # the queue's schema, installed if new
+    tick = next_tick(cfg.schedule.cron, dt.datetime.now(dt.UTC)) if cfg.schedule else None
+    rows = queue_rows(conninfo_of(url), list(cfg.accounts), tick)
+    if as_json:
+        sys.stdout.write(json.dumps([r.as_json() for r in rows], indent=1) + "\n")
+        return
+    from rich.table import Table
+
+    def short(text: str | None) -> str:
+        return "-" if text is None else text.replace("T", " ").rstrip("Z")[5:]
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("account", "last sync", "next sync", "running on", "failed", "retries"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("failed", "retries") else "left")
+    for r in rows:
+        table.add_row(r.account, short(r.last_sync), short(r.next_sync) + ("*" if r.next_is_schedule else ""),
+                      r.running_on or "-", str(r.failed), str(r.retries))
+    out.print(table)
+    if tick is not None:
+        out.print("* the schedule's next tick (no job waiting yet)", markup=False)
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ import httpx
 import platformdirs
 
 from .errors import ConfigError
+from .worker.schedule import Schedule, parse_worker_table
 
 __all__ = ["Account", "Config", "load_config", "default_config_path", "exchange_names", "mask"]
 
@@ -132,6 +133,8 @@ class Config:
     path: Path | None
     accounts: dict[str, Account]
     warnings: list[str] = field(default_factory=list)
+    #: The ``[worker]`` table's schedule (``cexledger schedule``), ``None`` when unset.
+    schedule: Schedule | None = None
 
     def select(self, names: list[str] | None) -> list[Account]:
         """The named accounts in the order first given, each once (default: all, incomplete
@@ -177,9 +180,11 @@ def load_config(path: Path | None = None, *, env: dict[str, str] | None = None) 
 
 def parse_config(data: dict[str, Any], *, path: Path | None, env: dict[str, str]) -> Config:
     where = str(path) if path else "config"
-    unknown_top = set(data) - {"accounts"}
+    unknown_top = set(data) - {"accounts", "worker"}
     if unknown_top:
-        raise ConfigError(f"{where}: unknown section {sorted(unknown_top)[0]!r} (expected [accounts.NAME])")
+        raise ConfigError(f"{where}: unknown section {sorted(unknown_top)[0]!r} "
+                          "(expected [accounts.NAME] or [worker])")
+    schedule = parse_worker_table(data["worker"], where) if "worker" in data else None
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, dict) or not raw_accounts:
         raise ConfigError(f"{where}: no accounts configured (add an [accounts.NAME] table)")
@@ -202,7 +207,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None, env: dict[str, str]
                 f"{path} holds API secrets and is readable by others (mode {mode:04o}); "
                 f"run: chmod 600 {path}"
             )
-    return Config(path=path, accounts=accounts, warnings=warnings)
+    return Config(path=path, accounts=accounts, warnings=warnings, schedule=schedule)
 
 
 def _parse_account(

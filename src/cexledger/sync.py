@@ -246,8 +246,16 @@ class SyncContext:
         return records
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn`` in a thread, one at a time. Cancelled meanwhile (Ctrl-C, a worker
+        stopping), it still waits for the call to end: a page being written commits whole
+        (or not at all) before the sync lets go of the archive and its account lock."""
         async with self._lock:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            call = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+            try:
+                return await asyncio.shield(call)
+            except asyncio.CancelledError:
+                await asyncio.gather(call, return_exceptions=True)
+                raise
 
     async def write(self, key: StreamKey, records: Sequence[Record], *, slot: str | None = None,
                     state: dict | None = None, done: bool = False,

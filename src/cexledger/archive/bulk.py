@@ -23,7 +23,8 @@ from .prepared import Prepared
 from .queries import ENTRY_ORDER, RECORD_ORDER, Shadow, ledger_kept
 from .schema import entries, records, streams
 
-__all__ = ["ENTRY_COLUMNS", "batches", "entry_columns", "record_lines", "stream_keys"]
+__all__ = ["ENTRY_COLUMNS", "REPORT_COLUMNS", "batches", "entry_columns", "record_lines", "report_columns",
+           "stream_keys"]
 
 BATCH = 5_000
 
@@ -93,6 +94,33 @@ def entry_columns(account: str | None, exchange: str | None,
                           _e.category, _e.symbol, _e.exchange_type)
                 .order_by(*ENTRY_ORDER))
         stmt = _within(stmt, _e.ts, bounds)
+        kept = ledger_kept(shadows, _e.stream_id, _e.ts, dialect)
+        return stmt if kept is None else stmt.where(kept)
+
+    return _prepared(select, _e.stream_id, account, exchange, bounds)
+
+
+#: What :func:`report_columns` selects, in order.
+REPORT_COLUMNS = ("ts", "stream_id", "kind", "coin", "amount", "symbol")
+
+
+def report_columns(account: str | None, exchange: str | None, shadows: Sequence[Shadow] = (),
+                   since_ms: int | None = None, until_ms: int | None = None,
+                   left_out: Sequence[str] = ()) -> tuple[Prepared, list[Any]]:
+    """:data:`REPORT_COLUMNS` of the ledger's entries (the rule of :func:`entry_columns`) with
+    ``since_ms <= ts < until_ms``, in no order (the report aggregates them), amounts as
+    canonical text; entries whose kind is one of ``left_out`` (constants, written into the
+    SQL) are not read."""
+    text = sa.Text()
+    bounds = _time_bounds(since_ms, until_ms)
+    skipped = [sa.literal_column("'" + kind.replace("'", "''") + "'") for kind in left_out]
+
+    def select(dialect: str) -> sa.Select[Any]:
+        stmt = sa.select(_e.ts, _e.stream_id, _e.kind, _e.coin, sa.cast(_e.amount, text).label("amount"),
+                         _e.symbol)
+        stmt = _within(stmt, _e.ts, bounds)
+        if skipped:
+            stmt = stmt.where(_e.kind.not_in(skipped))
         kept = ledger_kept(shadows, _e.stream_id, _e.ts, dialect)
         return stmt if kept is None else stmt.where(kept)
 

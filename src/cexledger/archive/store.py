@@ -27,6 +27,7 @@ from .engine import (
     enable_wal,
     prepare_sqlite_path,
     quick_check,
+    read_only_url,
     translate,
     writable_place,
     write_connection,
@@ -370,15 +371,17 @@ class Archive:
         built per row."""
         return self._batches(*bulk.record_lines(account, exchange, since_ms, until_ms))
 
-    def arrow_batches(self, statement: Any, params: list[Any], schema: Any) -> Iterator[Any]:
+    def arrow_batches(self, statement: Any, params: list[Any], schema: Any, rows: int | None = None) -> Iterator[Any]:
         """The rows of a :class:`~.prepared.Prepared` ``statement`` as ``pyarrow`` record
-        batches of ``schema``, read in C on SQLite (:mod:`.arrow`: how, and the rule for
+        batches of ``schema`` (``rows`` each, default :data:`.arrow.BATCH_ROWS`), read in C on SQLite (:mod:`.arrow`: how, and the rule for
         nullable text). A failure is the one-line :class:`ArchiveError` of every read."""
         from . import arrow
 
         path = self._target.sqlite_path
+        immutable = path is not None and read_only_url(self._target).query.get("immutable") == "1"
         try:
-            yield from arrow.record_batches(path, self._reading, statement, params, schema)
+            yield from arrow.record_batches(path, immutable, self._reading, statement, params, schema,
+                                            rows or arrow.BATCH_ROWS)
         except ArchiveError:
             raise
         except Exception as exc:

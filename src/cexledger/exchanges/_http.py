@@ -105,6 +105,18 @@ class RequestStats:
         return dataclasses.asdict(self)
 
 
+PROCESS_TAG: str | None = None
+"""Set by a worker process (``cexledger worker``): a random token naming the process in its
+User-Agent, so a server's log can tell the processes apart (never a host name or pid)."""
+
+
+def user_agent() -> str:
+    """``cexledger/<version>``, and ``(worker <token>)`` in a worker process."""
+    from .. import __version__
+
+    return f"cexledger/{__version__}" + (f" (worker {PROCESS_TAG})" if PROCESS_TAG else "")
+
+
 class Requester:
     """Sends one exchange's requests: limiter, signing, classification, retries, stats.
 
@@ -137,7 +149,8 @@ class Requester:
         self._secrets = tuple(sorted(kept, key=len, reverse=True))
         self._server_clock = server_clock
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(limits=POOL_LIMITS)
+        self._http = http if http is not None else httpx.AsyncClient(
+            limits=POOL_LIMITS, headers={"User-Agent": user_agent()})
         self._reached = False  # has any response ever arrived?
         self._warmed = not self._owns_http    # an injected client brings its own transport
 

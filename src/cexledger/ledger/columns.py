@@ -3,10 +3,10 @@ and the library's ``to_arrow()`` share.
 
 The rows are the ledger's: no movement counted twice (the rule:
 :func:`cexledger.archive.queries.ledger_excluded`, applied in the query). They come from
-:meth:`Archive.entry_batches` as plain driver tuples; each batch is
-turned into columns in C (``zip``, ``pyarrow.array``), and the stream id becomes account,
-exchange and stream with one ``take`` per column. No Python object is built per value
-beyond the ones the driver returns, which is what lets a million rows export in seconds.
+:meth:`Archive.arrow_batches` as Arrow columns (read in C on SQLite, see
+:mod:`cexledger.archive.arrow`), and the stream id becomes account, exchange and stream with
+one ``take`` per column: no Python object per value on SQLite, which is what lets a million
+rows export in seconds.
 
 :data:`ENTRY_SCHEMA` is the typed table (Parquet's, ``to_arrow()``'s): amounts
 ``decimal128(38, 18)``, exact for every value with at most 18 decimals and 20 integer digits
@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..archive import Archive
+from ..archive import bulk
 from ..archive.bulk import ENTRY_COLUMNS
 from ..errors import CexledgerError
 from ..model import Kind, StreamKey
@@ -33,6 +34,10 @@ __all__ = ["AmountRangeError", "ENTRY_SCHEMA", "entry_columns", "entry_table"]
 _STRING = pa.string()
 _KINDS = pa.array([kind.value for kind in Kind], _STRING)
 _TYPES = {"ts": pa.int64(), "stream_id": pa.int64(), "seq": pa.int32()}
+_ROWS = pa.schema([  # the rows as read (amounts as text); nullable columns may be NULL
+    pa.field(name, _TYPES.get(name, _STRING),
+             name in ("coin", "balance", "category", "symbol", "exchange_type"))
+    for name in ENTRY_COLUMNS])
 _AMOUNT = pa.decimal128(38, 18)
 _TIME = pa.timestamp("ms", tz="UTC")
 
@@ -82,14 +87,13 @@ def entry_columns(archive: Archive, filters: Filters = Filters()) -> Iterator[di
     batch the kind filter empties is not yielded."""
     from ..exchanges import ledger_shadows
 
+    statement, params = bulk.entry_columns(filters.account, filters.exchange, ledger_shadows(),
+                                           filters.since_ms, filters.until_ms)
     streams: _Streams | None = None
-    for keys, batch in archive.entry_batches(shadows=ledger_shadows(), **filters.archive_args()):
-        if streams is None:
-            streams = _Streams(keys)
-        columns = {
-            name: pa.array(values, _TYPES.get(name, _STRING))
-            for name, values in zip(ENTRY_COLUMNS, zip(*batch))
-        }
+    for batch in archive.arrow_batches(statement, params, _ROWS, bulk.BATCH):  # memory stays flat
+        if streams is None:          # after the rows' query started: it knows their streams
+            streams = _Streams(archive.stream_keys())
+        columns = {name: batch.column(name) for name in ENTRY_COLUMNS}
         columns.update(streams.expand(columns["stream_id"]))
         kind = columns["kind"]       # as read_entries reads it: unknown text is "other"
         columns["kind"] = pc.if_else(pc.is_in(kind, value_set=_KINDS), kind, Kind.OTHER.value)

@@ -26,9 +26,13 @@ Definitions (``docs/report.md`` is the reference a user reads; keep the two equa
   has a positive amount, a loss a negative one (a close at exactly zero is neither).
   ``win_rate`` = wins / closes; ``profit_factor`` = gross profit / |gross loss| (``None``
   without a loss); ``best`` / ``worst`` are the largest / smallest close.
+* A month has a row when it has an entry of a kind the report counts (a month of trades
+  alone has none).
 * The period's ``cumulative`` is the running sum of ``net`` at the end of each UTC day that has
-  entries; ``max_drawdown`` is the largest fall of that series from a previous peak (the
-  series starts at 0 before the first day), ``0`` if it never falls; ``fee_share`` /
+  entries counted in ``net``; ``max_drawdown`` is the largest fall of that series from a
+  previous peak (the series starts at 0 before the first day), ``0`` if it never falls
+  (``drawdown_from`` / ``drawdown_to`` are then ``None``; ``drawdown_from`` is also ``None``
+  when the peak is that start); ``fee_share`` /
   ``funding_share`` = -fees / realized_pnl and -(funding_paid + funding_received) /
   realized_pnl, ``None`` unless realized_pnl is positive.
 """

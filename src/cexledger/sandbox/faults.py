@@ -189,6 +189,7 @@ class Stats:
         """Log one answered request (times: ``time.monotonic()`` seconds)."""
         entry = {"key": key, "path": request.path, "query": request.query_string,
                  "status": status, "kind": kind, "arrived": arrived,
+                 "agent": request.headers.get("User-Agent", ""),
                  "answered": time.monotonic()}
         with self._lock:
             self._log.append(entry)

@@ -1,0 +1,106 @@
+"""The procrastinate app on the archive's PostgreSQL database, and what a job is keyed by.
+
+:func:`open_queue` checks the archive URL (PostgreSQL only: a queue shared by machines
+needs a server), opens the archive (creating or migrating it as every command does), installs
+the queue's schema (:mod:`.schema`) and builds the app with cexledger's tasks (:mod:`.tasks`).
+
+A sync job's ``lock`` is the account's identity (:func:`identity_lock`): the exchange, its
+normalised base URL and the API key's fingerprint — what the archive records as whose history
+an account holds (:mod:`cexledger.identity`). Two config names for one exchange key share it,
+so no two workers ever send that key's requests at once, whatever the names. Its
+``queueing_lock`` is the account's name (:func:`queueing_lock`): an account waits in the
+queue at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from ..config import Account
+from ..errors import ConfigError
+from ..identity import configured_identity
+
+if TYPE_CHECKING:
+    import procrastinate
+
+__all__ = ["EXTRA_HINT", "QUEUE", "SYNC_TASK", "TICK_TASK", "Runtime", "conninfo_of",
+           "identity_lock", "open_queue", "queueing_lock", "require_procrastinate"]
+
+QUEUE = "cexledger"
+SYNC_TASK = "cexledger.sync_account"
+TICK_TASK = "cexledger.schedule_tick"
+
+EXTRA_HINT = "install them with: pip install 'cexledger[workers]'"
+
+_LOCK_PREFIX = b"cexledger job lock v1\x00"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a worker's tasks need: the archive's URL (SQLAlchemy) and libpq's form of it,
+    and the config file (read again by every job, so an edited config is taken up)."""
+
+    db_url: str
+    conninfo: str
+    config_path: Path | None
+
+
+def require_procrastinate() -> None:
+    """``ConfigError`` naming the extra to install when procrastinate is missing."""
+    try:
+        import procrastinate  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"the worker commands need procrastinate and psycopg: {EXTRA_HINT}") from None
+
+
+def conninfo_of(db_url: str) -> str:
+    """libpq's URL of a PostgreSQL archive URL; ``ConfigError`` for any other database."""
+    url = sa.engine.make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        raise ConfigError(
+            "workers need a PostgreSQL archive (the job queue lives in it, shared by every "
+            f"machine), not {url.get_backend_name()}: give --db postgresql+psycopg://user@host/db "
+            "(or use `cexledger sync` on one machine)")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def identity_lock(account: Account) -> str:
+    """The job lock of an account: a digest of its configured identity (exchange, base URL,
+    key fingerprint); the same for every name the same key is configured under."""
+    ident = configured_identity(account)
+    digest = hashlib.sha256(_LOCK_PREFIX + "\x00".join(
+        (ident.exchange, ident.base_url, ident.key_fingerprint)).encode()).hexdigest()
+    return f"cexledger-identity:{digest[:32]}"
+
+
+def queueing_lock(name: str) -> str:
+    """The queueing lock of an account name: one waiting job per account."""
+    return f"cexledger-account:{name}"
+
+
+def open_queue(db_url: str, config_path: Path | None, *, schedule: str | None = None,
+               pool_size: int = 4) -> procrastinate.App:
+    """The app (not opened yet) on the PostgreSQL archive at ``db_url``, after the archive's
+    and the queue's schemas are brought up to date. ``schedule``: the cron of the periodic
+    sync of every account (registered on the app: its workers defer it)."""
+    conninfo = conninfo_of(db_url)
+    require_procrastinate()
+    import procrastinate
+
+    from ..archive import Archive
+    from .schema import ensure_queue_schema
+    from .tasks import register
+
+    with Archive.open(db_url):        # creates or migrates the archive, as every command does
+        pass
+    ensure_queue_schema(conninfo)
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_size)
+    app = procrastinate.App(connector=connector)
+    register(app, Runtime(db_url, conninfo, config_path), schedule=schedule)
+    return app

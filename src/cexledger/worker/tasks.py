@@ -1,0 +1,193 @@
+"""The worker's tasks: sync one account, and the schedule's tick that queues every account.
+
+``sync_account(account)`` runs exactly ``cexledger sync --account NAME``'s engine
+(:func:`cexledger.sync.sync_accounts` on one account: its own rate limiters, the archive's
+account lock, the identity gate, page-atomic writes) and sorts the outcome:
+
+==========================================  ==================================================
+outcome                                     the job
+==========================================  ==================================================
+every stream synced                         succeeded
+some work failed (network, 5xx, rate        failed and retried (:data:`MAX_ATTEMPTS`, waits
+limits past the connector's own retries,    of ``RETRY_WAIT_BASE_S ** attempt`` seconds):
+another process holding the account)        :class:`SyncIncomplete`
+the account refused (a bad or revoked key,  failed, not retried: :class:`SyncRefused` (a
+identity refused, incomplete config)        person must act; the next schedule tries again)
+the worker stopping (SIGTERM)               the sync is cancelled (pages already written
+                                            stay; a page being written is committed, in its
+                                            own thread, before the process ends) and the job
+                                            is put back in the queue at once:
+                                            :class:`WorkerStopping`
+==========================================  ==================================================
+
+``schedule_tick(timestamp)`` is procrastinate's periodic task: it queues a sync of every
+configured account (one already waiting is left as it is: its queueing lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+from ..config import load_config
+from ..errors import CexledgerError
+from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, identity_lock, queueing_lock
+from .schema import RUNS_TABLE
+
+if TYPE_CHECKING:
+    import procrastinate
+
+__all__ = ["MAX_ATTEMPTS", "RETRY_WAIT_BASE_S", "SyncIncomplete", "SyncRefused", "WorkerStopping",
+           "defer_sync", "register", "request_stop"]
+
+log = logging.getLogger("cexledger.worker")
+
+MAX_ATTEMPTS = 5
+"""Runs of a sync job, the first included, before a transient failure is left failed."""
+
+RETRY_WAIT_BASE_S = 4
+"""Seconds before the n-th retry of a transient failure: ``RETRY_WAIT_BASE_S ** n`` (4, 16,
+64, 256)."""
+
+WHERE = f"{socket.gethostname()}:{os.getpid()}"
+"""This worker process, as ``cexledger queue`` shows it: host and process id."""
+
+
+class SyncIncomplete(CexledgerError):
+    """Some of the account's work failed for a reason that may pass: retried."""
+
+
+class SyncRefused(CexledgerError):
+    """The account was refused (credentials, identity, config): not retried."""
+
+
+class WorkerStopping(CexledgerError):
+    """The worker is stopping: the job goes back to the queue, to run at once elsewhere."""
+
+
+_stop: asyncio.Event | None = None
+
+
+def _stop_event() -> asyncio.Event:
+    global _stop
+    if _stop is None:
+        _stop = asyncio.Event()
+    return _stop
+
+
+def request_stop() -> None:
+    """Make every running sync job of this process end now (SIGTERM)."""
+    _stop_event().set()
+
+
+def _retry_strategy() -> procrastinate.BaseRetryStrategy:
+    import procrastinate
+
+    transient = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS - 1,
+                                            exponential_wait=RETRY_WAIT_BASE_S,
+                                            retry_exceptions=[SyncIncomplete])
+
+    class SyncRetry(procrastinate.BaseRetryStrategy):
+        def get_retry_decision(self, *, exception: BaseException, job: Any) -> Any:
+            if isinstance(exception, WorkerStopping):
+                return procrastinate.RetryDecision(retry_in={"seconds": 0})
+            return transient.get_retry_decision(exception=exception, job=job)
+
+    return SyncRetry()
+
+
+async def defer_sync(app: procrastinate.App, account: Any, tick: int | None = None) -> int | None:
+    """Queue a sync of ``account`` (a config ``Account``); its job id, or ``None`` when one
+    is already waiting."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    task = app.tasks[SYNC_TASK]
+    try:
+        return await task.configure(lock=identity_lock(account), queueing_lock=queueing_lock(account.name),
+                                    queue=QUEUE).defer_async(account=account.name, tick=tick)
+    except AlreadyEnqueued:
+        return None
+
+
+def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> None:
+    """Register the tasks on ``app`` (and the periodic tick when ``schedule`` is a cron)."""
+
+    @app.task(name=SYNC_TASK, queue=QUEUE, pass_context=True, retry=_retry_strategy())
+    async def sync_account(context: Any, account: str, tick: int | None = None) -> dict[str, int]:
+        job = context.job
+        log.info("job %s: sync of account %r started on %s (attempt %d)", job.id, account, WHERE,
+                 job.attempts + 1)
+        try:
+            result = await _sync_one(app, rt, job.id, account)
+        except WorkerStopping:
+            log.info("job %s: sync of account %r stopped (worker stopping): back in the queue",
+                     job.id, account)
+            raise
+        except SyncIncomplete as exc:
+            again = "will retry" if job.attempts + 1 < MAX_ATTEMPTS else "no retries left"
+            log.warning("job %s: sync of account %r incomplete (%s): %s", job.id, account, again, exc)
+            raise
+        except CexledgerError as exc:
+            log.error("job %s: sync of account %r refused (not retried): %s", job.id, account, exc)
+            raise
+        log.info("job %s: sync of account %r ok: %d new, %d updated, %d requests", job.id,
+                 account, result["new"], result["updated"], result["requests"])
+        return result
+
+    if schedule is None:
+        return
+
+    @app.periodic(cron=schedule, periodic_id="every-account")
+    @app.task(name=TICK_TASK, queue=QUEUE, pass_context=True)
+    async def schedule_tick(context: Any, timestamp: int) -> dict[str, int]:
+        accounts = list(load_config(rt.config_path).accounts.values())
+        queued = sum([await defer_sync(app, acc, tick=timestamp) is not None for acc in accounts])
+        log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
+                 len(accounts) - queued)
+        return {"queued": queued, "waiting": len(accounts) - queued}
+
+
+async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str) -> dict[str, int]:
+    from ..archive import Archive
+    from ..sync import sync_accounts
+
+    cfg = load_config(rt.config_path)
+    account = cfg.accounts.get(name)
+    if account is None:
+        raise SyncRefused(f"account {name!r} is no longer in the config "
+                          f"(configured: {', '.join(sorted(cfg.accounts)) or 'none'})")
+    await app.connector.execute_query_async(
+        f"INSERT INTO {RUNS_TABLE} (job_id, account, host, pid) VALUES (%(job)s, %(account)s, "
+        "%(host)s, %(pid)s) ON CONFLICT (job_id) DO UPDATE SET host = EXCLUDED.host, "
+        "pid = EXCLUDED.pid, started = now()",
+        job=job_id, account=name, host=WHERE.rsplit(":", 1)[0], pid=os.getpid())
+    stop = _stop_event()
+    if stop.is_set():
+        raise WorkerStopping("worker stopping")
+    archive = await asyncio.to_thread(Archive.open, rt.db_url)
+    try:
+        def waiting(who: str) -> None:
+            log.info("job %s: waiting for account %r: another cexledger process is syncing it",
+                     job_id, who)
+
+        run = asyncio.create_task(sync_accounts([account], archive, on_wait=waiting,
+                                                announce=lambda line: log.info("job %s: %s", job_id, line)))
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([run, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not run.done():
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+            raise WorkerStopping("worker stopping")
+        report = run.result().accounts[0]
+    finally:
+        await asyncio.to_thread(archive.close)
+    if report.errors:
+        text = "; ".join(report.error_lines())
+        raise (SyncRefused if report.fatal else SyncIncomplete)(text)
+    return {"new": report.new, "updated": report.updated, "requests": report.requests.requests}

@@ -1,0 +1,42 @@
+"""The terminal view renders every part of a report at 80 columns, plain, with exact amounts
+(no exponent) and the verification's verdict."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from cexledger.archive import Archive
+from cexledger.ledger import Filters
+from cexledger.report.figures import build_report
+from cexledger.report.terminal import report_view
+from cexledger.verify.model import StreamVerdict, Verification
+
+from .test_report_figures import CW, NOW, synthetic  # noqa: F401 - the fixture
+
+
+def _text(renderable, width: int = 80) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(renderable)
+    return buffer.getvalue()
+
+
+def test_every_part_at_80_columns(synthetic: Path) -> None:  # noqa: F811
+    with Archive.open(f"sqlite:///{synthetic}", read_only=True) as archive:
+        report = build_report(archive, Filters(), now_ms=NOW)
+    good = Verification((StreamVerdict(CW, 6, (), ("ids unique",), ()),))
+    bad = Verification((StreamVerdict(CW, 6, (), (), ("record c2: entries sum to 1, netProfit 2",)),))
+    for verification, says in ((good, "verify: all 1 streams check"),
+                               (bad, "record c2: entries sum to 1, netProfit 2")):
+        text = _text(report_view(report, verification))
+        assert max(len(line) for line in text.splitlines()) <= 80
+        assert says in text
+        assert "E-" not in text
+    assert "0.000000000000000001" in _text(report_view(report), 200)   # a 1E-18 close, written out
+    text = _text(report_view(report))
+    assert "all accounts together" in text and "instruments by net" in text
+    assert "period: net" in text and "max drawdown" in text
+    assert "deposits 100" in text and "withdrawals -30" in text
+    assert "no shares of PnL (PnL not positive)" in text                # bg's BTC lost
