@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass, field, fields
+from importlib.util import find_spec
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -198,11 +199,15 @@ def check_page(path: Path, expected: Expected, screenshot: str) -> dict[str, obj
                 if c == coin and key("instruments", None, exchange, symbol, c, "net") not in group["keys"]]
         assert len(group["keys"]) == TOP_INSTRUMENTS and Decimal(group["value"]) == sum(rest, Decimal(0))
 
-    assert sorted(r["stream"] for r in rows) == sorted(expected.verdicts)
+    assert sorted(r["stream"] for r in rows) == sorted(expected.verdicts or expected.gaps)
     for row in rows:
+        assert row["timeline"] == 1 and row["gaps"] == expected.gaps[row["stream"]], row
+        assert row["edge"] == row["today"] == 1, row
+        if not expected.verdicts:                          # a report made without verify
+            assert row["verdict"] == "not verified"
+            continue
         ok, problems, checks = expected.verdicts[row["stream"]]
-        assert row["verdict"] == ("OK" if ok else "BROKEN") and row["timeline"] == 1
-        assert row["gaps"] == expected.gaps[row["stream"]] and row["edge"] == row["today"] == 1, row
+        assert row["verdict"] == ("OK" if ok else "BROKEN")
         base = "verify/" + "/".join(row["stream"].split("/")[i] for i in (0, 2, 3))
         for what, texts in (("problems", problems), ("checks", checks)):
             assert [lines.get(f"{base}/{what}/{i}") for i in range(min(len(texts), LINES))] == texts[:LINES]
@@ -271,7 +276,9 @@ def test_the_demo_archives_page_equals_its_json(demo_archive, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     document = _json.loads(proc.stdout)
     expected = expected_of_json(document)
-    assert expected.days and expected.nets and expected.verdicts and document["verification"]["ok"]
+    assert expected.days and expected.nets and expected.gaps
+    if find_spec("cexledger.verify.run") is not None:      # the CLI verifies when it can
+        assert document["verification"]["ok"] and expected.verdicts
     shown = check_page(page, expected, "report.png")
     assert len(shown) > 500
 
