@@ -499,17 +499,6 @@ def export(
                 err.print(note, markup=False, soft_wrap=True)
 
 
-def _verifier() -> Callable[..., Any] | None:
-    """``cexledger.verify.run.verify`` when this cexledger has it, else ``None``."""
-    from importlib.util import find_spec
-
-    if find_spec("cexledger.verify.run") is None:
-        return None
-    from .verify.run import verify
-
-    return verify
-
-
 @app.command()
 @handle_errors
 def report(
@@ -535,9 +524,12 @@ def report(
         help="Write the report as one self-contained HTML page with charts (opens offline) "
              "instead of the terminal view.",
     ),
-    check: bool = typer.Option(
-        True, "--verify/--no-verify",
-        help="Include the verdict of `cexledger verify` on the selected streams (default: yes).",
+    check: Optional[bool] = typer.Option(
+        None, "--verify/--no-verify",
+        help="Include the verdict of `cexledger verify` per stream. Default: in the --html "
+             "page only (verify reads every row of the archive again; the terminal view and "
+             "--json leave it out unless asked).",
+        show_default=False,
     ),
 ) -> None:
     """Show what the ledger says: realized PnL, fees, funding and net per month and coin, per
@@ -562,8 +554,11 @@ def report(
         exchange = check_filters(archive, account, exchange)
         filters = Filters(account, exchange, None, filters.since_ms, filters.until_ms)
         figures = build_report(archive, filters, now_ms=now_ms())
-        verify = _verifier() if check else None
-        verification = None if verify is None else verify(archive, filters)
+        verification = None
+        if html is not None if check is None else check:
+            from .verify.run import verify as verify_streams
+
+            verification = verify_streams(archive, filters)
     if html is not None:
         from .report.html import write_html
 
