@@ -266,13 +266,13 @@ def test_the_harness_sees_requests_and_script_errors(tmp_path):
 
 
 def test_the_demo_archives_page_equals_its_json(demo_archive, tmp_path):
-    """The real CLI on the session's demo archive: ``report --json --html FILE`` writes the
-    page and prints the JSON of the same report in one run; every number on the page is the
-    JSON's. The screenshot is ``report.png``."""
+    """The real CLI on the session's demo archive: ``report --json --html FILE --verify``
+    writes the page and prints the JSON of the same report and verification in one run;
+    every number and verdict on the page is the JSON's. The screenshot is ``report.png``."""
     page = tmp_path / "report.html"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEXLEDGER")}
     env["HOME"] = str(tmp_path / "home")
-    proc = subprocess.run([CLI, "--db", str(demo_archive), "report", "--json", "--html", str(page)],
+    proc = subprocess.run([CLI, "--db", str(demo_archive), "report", "--json", "--html", str(page), "--verify"],
                           capture_output=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr.decode()
     document = _json.loads(proc.stdout)
