@@ -576,7 +576,7 @@ def report(
     if html is None:
         from .report.terminal import report_view
 
-        out.print(report_view(figures, verification))
+        out.print(report_view(figures, verification, out.width))
 
 
 @app.command()
