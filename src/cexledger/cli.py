@@ -521,14 +521,15 @@ def report(
     ),
     html: Optional[Path] = typer.Option(
         None, "--html", metavar="FILE",
-        help="Write the report as one self-contained HTML page with charts (opens offline) "
-             "instead of the terminal view.",
+        help="Write the report as one self-contained HTML page with charts (opens offline); "
+             "the terminal view is then left out (--json still prints).",
     ),
     check: Optional[bool] = typer.Option(
         None, "--verify/--no-verify",
         help="Include the verdict of `cexledger verify` per stream. Default: in the --html "
              "page only (verify reads every row of the archive again; the terminal view and "
-             "--json leave it out unless asked).",
+             "--json leave it out unless asked). The report's exit code does not change with "
+             "the verdict: cron jobs that must fail on a break run `cexledger verify`.",
         show_default=False,
     ),
 ) -> None:
@@ -555,7 +556,8 @@ def report(
         filters = Filters(account, exchange, None, filters.since_ms, filters.until_ms)
         figures = build_report(archive, filters, now_ms=now_ms())
         verification = None
-        if html is not None if check is None else check:
+        wanted = check if check is not None else html is not None
+        if wanted:
             from .verify.run import verify as verify_streams
 
             verification = verify_streams(archive, filters)
@@ -563,6 +565,8 @@ def report(
         from .report.html import write_html
 
         target = html.expanduser()
+        if str(html) == "-":
+            raise ConfigError("--html needs a file name (the page is a file to open in a browser)")
         if target.is_dir():
             raise ConfigError(f"--html {target} is a directory")
         write_html(figures, verification, target)
