@@ -148,6 +148,20 @@ def main_options(
     ctx.obj = State(config=config, db=db)
 
 
+# The selection options of the commands that read the archive, one definition each.
+ACCOUNT_OPTION = typer.Option(None, "--account", "-a", help="Only this account.")
+EXCHANGE_OPTION = typer.Option(None, "--exchange", "-e", help="Only this exchange.")
+SINCE_OPTION = typer.Option(
+    None, "--since", metavar="WHEN",
+    help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
+)
+UNTIL_OPTION = typer.Option(
+    None, "--until", metavar="WHEN",
+    help="Only before this UTC date or time (not included): a tax year is "
+         "--since 2026-01-01 --until 2027-01-01.",
+)
+
+
 def _state(ctx: typer.Context) -> State:
     return ctx.obj if isinstance(ctx.obj, State) else State(None, None)
 
@@ -266,7 +280,7 @@ def sync(
 @handle_errors
 def status(
     ctx: typer.Context,
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
+    account: Optional[str] = ACCOUNT_OPTION,
 ) -> None:
     """Show what the archive holds per account and stream: how far back the archive and
     the exchange reach (90 or 366 days), then per partition records, time span, covered
@@ -411,17 +425,10 @@ def export(
         help="jsonl (raw records, exact); csv or parquet (ledger entries); koinly, "
              "cointracking or beancount (files for those tax tools).",
     ),
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
-    since: Optional[str] = typer.Option(
-        None, "--since", metavar="WHEN",
-        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
-    ),
-    until: Optional[str] = typer.Option(
-        None, "--until", metavar="WHEN",
-        help="Only before this UTC date or time (not included): a tax year is "
-             "--since 2026-01-01 --until 2027-01-01.",
-    ),
+    account: Optional[str] = ACCOUNT_OPTION,
+    exchange: Optional[str] = EXCHANGE_OPTION,
+    since: Optional[str] = SINCE_OPTION,
+    until: Optional[str] = UNTIL_OPTION,
     merge_daily: bool = typer.Option(
         False, "--merge-daily",
         help="koinly: one row per day, exchange, account, coin and label for realized PnL, "
@@ -503,17 +510,10 @@ def export(
 @handle_errors
 def report(
     ctx: typer.Context,
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
-    since: Optional[str] = typer.Option(
-        None, "--since", metavar="WHEN",
-        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
-    ),
-    until: Optional[str] = typer.Option(
-        None, "--until", metavar="WHEN",
-        help="Only before this UTC date or time (not included): a tax year is "
-             "--since 2026-01-01 --until 2027-01-01.",
-    ),
+    account: Optional[str] = ACCOUNT_OPTION,
+    exchange: Optional[str] = EXCHANGE_OPTION,
+    since: Optional[str] = SINCE_OPTION,
+    until: Optional[str] = UNTIL_OPTION,
     as_json: bool = typer.Option(
         False, "--json",
         help="Print every figure as one JSON document on standard output instead (the schema: "
@@ -587,8 +587,8 @@ def report(
 @handle_errors
 def verify(
     ctx: typer.Context,
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
+    account: Optional[str] = ACCOUNT_OPTION,
+    exchange: Optional[str] = EXCHANGE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Every chain, break and stretch as JSON."),
 ) -> None:
     """Prove the archive complete, where the exchange gives the means.
