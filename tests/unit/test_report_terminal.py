@@ -28,7 +28,7 @@ def test_every_part_at_80_columns(synthetic: Path) -> None:  # noqa: F811
         report = build_report(archive, Filters(), now_ms=NOW)
     good = Verification((StreamVerdict(CW, 6, (), ("ids unique",), ()),))
     bad = Verification((StreamVerdict(CW, 6, (), (), ("record c2: entries sum to 1, netProfit 2",)),))
-    for verification, says in ((good, "verify: all 1 streams check"),
+    for verification, says in ((good, "verify: every check holds in 1 streams (6 records)"),
                                (bad, "record c2: entries sum to 1, netProfit 2")):
         text = _text(report_view(report, verification))
         assert max(len(line) for line in text.splitlines()) <= 80

@@ -160,12 +160,14 @@ def _account(report: Report, account: str | None, width: int) -> list[Renderable
 
 
 def _verification(verification: Verification) -> list[RenderableType]:
-    if verification.ok:
-        return [Text(f"verify: all {len(verification.streams)} streams check "
-                     "(`cexledger verify` for the details)")]
-    lines = [Text(f"verify: {verification.breaks} breaks; problems:", style="bold red")]
+    """``verify``'s own one-line summary, then each failing stream's problems."""
+    from ..verify.render import summary
+
+    lines = [Text(summary(verification), style=None if verification.ok else "bold red")]
     for verdict in verification.streams:
         lines.extend(Text(f"  {verdict.key}: {problem}") for problem in verdict.problems)
+    if not verification.ok:
+        lines.append(Text("  (every break: cexledger verify)"))
     return lines
 
 
