@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import procrastinate
 
 __all__ = ["EXTRA_HINT", "QUEUE", "SYNC_TASK", "TICK_TASK", "Runtime", "conninfo_of",
-           "identity_lock", "open_queue", "queueing_lock", "require_procrastinate"]
+           "identity_lock", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
 
 QUEUE = "cexledger"
 SYNC_TASK = "cexledger.sync_account"
@@ -104,3 +104,16 @@ def open_queue(db_url: str, config_path: Path | None, *, schedule: str | None = 
     app = procrastinate.App(connector=connector)
     register(app, Runtime(db_url, conninfo, config_path), schedule=schedule)
     return app
+
+
+def queue_to_read(db_url: str) -> str:
+    """libpq's URL of the PostgreSQL archive at ``db_url``, for a command that only reads the
+    queue (``cexledger queue``): nothing is created or changed, and a database without an
+    archive is refused in one line (``NoArchiveError``), as every read command does."""
+    conninfo = conninfo_of(db_url)
+    require_procrastinate()
+    from ..archive import Archive
+
+    with Archive.open(db_url, read_only=True):
+        pass
+    return conninfo
