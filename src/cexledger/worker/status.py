@@ -15,12 +15,15 @@ from .schema import RUNS_TABLE
 
 __all__ = ["AccountQueue", "queue_rows"]
 
+# procrastinate's ``attempts`` counts a job's runs that ended (its last one included): every
+# ended run of a job still to run (or running) was retried, all but the last of a finished one.
 _JOBS = """
 SELECT j.args->>'account' AS account,
        min(j.scheduled_at) FILTER (WHERE j.status = 'todo') AS next_at,
        count(*) FILTER (WHERE j.status = 'todo') AS waiting,
        count(*) FILTER (WHERE j.status = 'failed') AS failed,
-       coalesce(sum(j.attempts), 0) AS retries,
+       coalesce(sum(CASE WHEN j.status IN ('succeeded', 'failed', 'aborted')
+                         THEN greatest(j.attempts - 1, 0) ELSE j.attempts END), 0) AS retries,
        max(j.id) FILTER (WHERE j.status = 'doing') AS doing_job
   FROM procrastinate_jobs j
  WHERE j.task_name = %(task)s
