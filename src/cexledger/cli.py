@@ -751,7 +751,7 @@ def enqueue(
     if waiting:
         shown = ", ".join(waiting[:5]) + (", …" if len(waiting) > 5 else "")
         line += f"; {len(waiting)} already waiting ({shown})"
-    out.print(line, markup=False, soft_wrap=True)
+    out.print(line, markup=False)
 
 
 @app.command()
@@ -778,12 +778,11 @@ def schedule(ctx: typer.Context) -> None:
     cfg = _config(_state(ctx))
     if cfg.schedule is None:
         out.print('no schedule: add [worker] every = "1h" (or cron = "…") to the config file; '
-                  "until then accounts are synced when queued (cexledger enqueue)", markup=False,
-                  soft_wrap=True)
+                  "until then accounts are synced when queued (cexledger enqueue)", markup=False)
         return
     now = dt.datetime.now(dt.UTC)
     out.print(f"{len(cfg.accounts)} accounts, synced {cfg.schedule.text} (cron {cfg.schedule.cron}, UTC) "
-              "by the running workers; next:", markup=False, soft_wrap=True)
+              "by the running workers; next:", markup=False)
     for _ in range(3):
         now = next_tick(cfg.schedule.cron, now)
         out.print(f"  {now.strftime('%Y-%m-%d %H:%M:%S')} UTC", markup=False)

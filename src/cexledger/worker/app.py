@@ -62,6 +62,9 @@ def require_procrastinate() -> None:
 def conninfo_of(db_url: str) -> str:
     """libpq's URL of a PostgreSQL archive URL; ``ConfigError`` for any other database."""
     url = sa.engine.make_url(db_url)
+    if url.get_backend_name() == "postgres":
+        raise ConfigError(f"unsupported database URL {url.render_as_string()}: write "
+                          "postgresql+psycopg://… (SQLAlchemy's name for PostgreSQL), not postgres://")
     if url.get_backend_name() != "postgresql":
         raise ConfigError(
             "workers need a PostgreSQL archive (the job queue lives in it, shared by every "
@@ -114,6 +117,12 @@ def queue_to_read(db_url: str) -> str:
     require_procrastinate()
     from ..archive import Archive
 
-    with Archive.open(db_url, read_only=True):
-        pass
+    from ..errors import NoArchiveError
+
+    try:
+        with Archive.open(db_url, read_only=True):
+            pass
+    except NoArchiveError as exc:
+        raise NoArchiveError(f"no archive at {exc.where} yet: start `cexledger worker` (it creates "
+                             "it), or queue a sync with `cexledger enqueue`", exc.where) from None
     return conninfo

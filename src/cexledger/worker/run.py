@@ -30,17 +30,27 @@ __all__ = ["recover", "run_worker"]
 log = logging.getLogger("cexledger.worker")
 
 
+class _OneLine(logging.Formatter):
+    """Time, level, text, on one line whatever the text (a libpq message, a traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(super().format(record).split())
+
+
 def _journal_logging() -> None:
     """One line per event on stderr, readable in a journal: time, level, text. procrastinate
-    speaks at WARNING and above only (its per-job lines repeat ours)."""
+    and psycopg's connection pool (the database away for a while) speak at WARNING and above
+    only (procrastinate's per-job lines repeat ours)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                           "%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(_OneLine("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
     root = logging.getLogger("cexledger")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    logging.getLogger("procrastinate").addHandler(handler)
-    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    for name in ("procrastinate", "psycopg"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 async def recover(app: object) -> int:
