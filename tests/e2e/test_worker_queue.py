@@ -7,6 +7,7 @@ the harness and its conventions are those of ``test_workers.py``."""
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg
 
@@ -133,7 +134,10 @@ def test_queue_before_any_worker_and_a_refused_account(sandbox_factory, cli_for,
     assert rows["coinw-1"]["failed"] == 0 and rows["coinw-1"]["last_error"] is None
     text = cli.run("queue", check=True).stdout
     assert "last failures:" in text and "coinw-revoked (" in text and "given up" in text, text
-    everything = text + json.dumps(rows) + workers.text()
+    log = workers.text()
+    assert "refused (not retried)" in log and "Traceback" not in log
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", line) for line in log.splitlines() if line), log
+    everything = text + json.dumps(rows) + log
     for secret in (bad["api_secret"], bad["api_key"]):
         assert secret not in everything
     assert SECRET_MARK not in everything

@@ -43,6 +43,7 @@ def _journal_logging() -> None:
     only (procrastinate's per-job lines repeat ours)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLine("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.addFilter(_not_a_job_end)
     root = logging.getLogger("cexledger")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -51,6 +52,14 @@ def _journal_logging() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
+
+
+_JOB_ENDS = frozenset({"job_error", "job_error_retry"})
+
+
+def _not_a_job_end(record: logging.LogRecord) -> bool:
+    """procrastinate's line for a failed job, with its traceback: ours says it in one line."""
+    return getattr(record, "action", None) not in _JOB_ENDS
 
 
 async def recover(app: object) -> int:

@@ -157,7 +157,11 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
     @app.periodic(cron=schedule, periodic_id="every-account")
     @app.task(name=TICK_TASK, queue=QUEUE, pass_context=True)
     async def schedule_tick(context: Any, timestamp: int) -> dict[str, int]:
-        accounts = list(load_config(rt.config_path).accounts.values())
+        try:
+            accounts = list(load_config(rt.config_path).accounts.values())
+        except CexledgerError as exc:
+            log.error("schedule tick %d: nothing queued: %s", timestamp, " ".join(str(exc).split()))
+            raise
         queued = sum([await defer_sync(app, acc, tick=timestamp) is not None for acc in accounts])
         log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
                  len(accounts) - queued)
