@@ -89,3 +89,27 @@ def test_the_config_file_reads_the_worker_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(path) in str(caught.value) and 'every = "45m"' in str(caught.value)
+
+
+def test_the_readme_setup_reads_as_written() -> None:
+    """The README's "Many accounts": its schedule is a valid ``[worker]`` table, and its
+    systemd unit stops the worker with SIGTERM, waits long enough, and restarts it."""
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Many accounts\n"):]
+    section = section[:section.index("\n## ", 1)]
+    (toml,) = re.findall(r"```toml\n(.*?)```", section, re.S)
+    schedule = parse_worker_table(tomllib.loads(toml)["worker"], "README")
+    assert schedule is not None and schedule.cron == "0 * * * *"
+    (unit,) = re.findall(r"```ini\n(.*?)```", section, re.S)
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    assert settings["KillSignal"] == "SIGTERM" and settings["Restart"] == "always"
+    assert int(settings["TimeoutStopSec"]) >= 30
+    assert settings["ExecStart"].split()[1:3] == ["worker", "--concurrency"]
+    from cexledger.worker.app import EXTRA_HINT
+    from cexledger.worker.timing import RECOVERY_S
+
+    assert EXTRA_HINT.split(": ", 1)[1] in section and f"within {RECOVERY_S:g} s" in section
+    assert re.search(r"^\S.* cexledger .*sync --quiet", section, re.M)       # the cron line
