@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 
 import psycopg
+
+from cexledger.worker.app import conninfo_of
 
 from .conftest import wait_for
 from .test_workers import JOB_WAIT_S, Workers, all_done, assert_archive_is_truth, enqueue_all, pg_cli, q
@@ -71,6 +74,7 @@ def test_two_names_for_one_key_are_never_synced_at_once(sandbox_factory, cli_for
     workers = Workers(cli, 2, 4)
     names = [a["name"] for a in accounts + twins]
     try:
+        wait_for(lambda: workers_up(cli.url) == 2, JOB_WAIT_S, "both workers running")
         enqueue_all(cli, len(names))
         wait_for(lambda: all_done(cli.url, names), JOB_WAIT_S, "every account synced")
     finally:
@@ -142,6 +146,40 @@ def test_queue_before_any_worker_and_a_refused_account(sandbox_factory, cli_for,
     for secret in (bad["api_secret"], bad["api_key"]):
         assert secret not in everything
     assert SECRET_MARK not in everything
+
+
+def test_a_worker_stopped_while_starting_exits_cleanly(sandbox_factory, cli_for, postgres_url) -> None:
+    """SIGTERM while the worker waits to install the queue's schema (another process holds
+    its lock): a stop, exit code 0, one line; nothing was installed by it."""
+    from cexledger.worker.schema import _PG_QUEUE_SCHEMA_LOCK
+
+    sandbox = sandbox_factory("--records", "5")
+    cli = pg_cli(cli_for(sandbox), postgres_url)
+    cli.run("sync", "--quiet", check=True)          # the archive exists; the queue does not
+    with psycopg.connect(conninfo_of(cli.url), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_PG_QUEUE_SCHEMA_LOCK,))
+        proc = cli.popen("worker")
+        try:
+            wait_for(lambda: q(cli.url, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"),
+                     JOB_WAIT_S, "the worker waiting for the schema lock")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("stopped while starting: no job was taken"), err
+    assert q(cli.url, "SELECT to_regclass('procrastinate_jobs')") == [(None,)]
+
+
+def workers_up(url: str) -> int:
+    """How many workers are registered in the queue (0 before it exists)."""
+    try:
+        return q(url, "SELECT count(*) FROM procrastinate_workers")[0][0]
+    except psycopg.errors.UndefinedTable:
+        return 0
 
 
 def _jobs(url: str) -> list[tuple]:

@@ -129,5 +129,10 @@ def run_worker(db_url: str, config_path: Path | None, concurrency: int, schedule
 
     _journal_logging()
     _http.PROCESS_TAG = secrets.token_hex(6)
-    app = open_queue(db_url, config_path, schedule=schedule, pool_size=concurrency + 4)
+    try:
+        app = open_queue(db_url, config_path, schedule=schedule, pool_size=concurrency + 4)
+    except KeyboardInterrupt:   # SIGTERM or Ctrl-C while starting (e.g. waiting for the
+        # schema lock): no job taken, nothing to give back; a stop, not a failure
+        log.info("worker %s stopped while starting: no job was taken", WHERE)
+        return
     asyncio.run(_run(app, concurrency))
