@@ -769,12 +769,15 @@ def worker(
 def enqueue(
     ctx: typer.Context,
     accounts: Optional[list[str]] = typer.Argument(None, help="Account names (default: every configured account)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print nothing when it worked (for cron: a mail only for an error)."),
 ) -> None:
     """Queue a sync of accounts now, for the workers (`cexledger worker`) to run.
 
     An account already waiting in the queue is not queued twice; one being synced right
     now is queued again (it runs when the current sync ends, fetching only what is new).
-    Prints how many were queued. Needs a PostgreSQL archive (--db).
+    Prints how many were queued (nothing with --quiet); an error is one line on stderr,
+    exit code 1. Needs a PostgreSQL archive (--db).
     """
     from .worker.app import open_queue
     from .worker.tasks import defer_sync
@@ -788,11 +791,13 @@ def enqueue(
             return [a.name for a in selected if await defer_sync(queue_app, a) is None]
 
     waiting = asyncio.run(defer_all())
+    if quiet:
+        return
     line = f"queued {len(selected) - len(waiting)} accounts"
     if waiting:
         shown = ", ".join(waiting[:5]) + (", …" if len(waiting) > 5 else "")
         line += f"; {len(waiting)} already waiting ({shown})"
-    out.print(line, markup=False, soft_wrap=True)
+    out.print(line, markup=False)
 
 
 @app.command()
@@ -819,12 +824,11 @@ def schedule(ctx: typer.Context) -> None:
     cfg = _config(_state(ctx))
     if cfg.schedule is None:
         out.print('no schedule: add [worker] every = "1h" (or cron = "…") to the config file; '
-                  "until then accounts are synced when queued (cexledger enqueue)", markup=False,
-                  soft_wrap=True)
+                  "until then accounts are synced when queued (cexledger enqueue)", markup=False)
         return
     now = dt.datetime.now(dt.UTC)
     out.print(f"{len(cfg.accounts)} accounts, synced {cfg.schedule.text} (cron {cfg.schedule.cron}, UTC) "
-              "by the running workers; next:", markup=False, soft_wrap=True)
+              "by the running workers; next:", markup=False)
     for _ in range(3):
         now = next_tick(cfg.schedule.cron, now)
         out.print(f"  {now.strftime('%Y-%m-%d %H:%M:%S')} UTC", markup=False)
@@ -840,20 +844,21 @@ def queue(
 
     Per account: its last finished sync (any process, `cexledger sync` included), its
     next one (a waiting job's start, or the schedule's next tick, marked *), the worker
-    syncing it now (host:pid), and its failed jobs and retries. Times are UTC.
+    syncing it now (host:pid), and its failed jobs and retries; then, for each account
+    whose latest job failed, why (one line). Times are UTC. Reads only: a database without
+    an archive is refused.
     """
     import datetime as dt
     import json
 
-    from .worker.app import conninfo_of, open_queue
+    from .worker.app import queue_to_read
     from .worker.status import next_tick, queue_rows
 
     state = _state(ctx)
     cfg = _config(state)
-    url = db_url(state.db)
-    open_queue(url, state.config)          # the queue's schema, installed if new
+    conninfo = queue_to_read(db_url(state.db))
     tick = next_tick(cfg.schedule.cron, dt.datetime.now(dt.UTC)) if cfg.schedule else None
-    rows = queue_rows(conninfo_of(url), list(cfg.accounts), tick)
+    rows = queue_rows(conninfo, list(cfg.accounts), tick)
     if as_json:
         sys.stdout.write(json.dumps([r.as_json() for r in rows], indent=1) + "\n")
         return
@@ -871,6 +876,13 @@ def queue(
     out.print(table)
     if tick is not None:
         out.print("* the schedule's next tick (no job waiting yet)", markup=False)
+    failing = [r for r in rows if r.last_error is not None]
+    if failing:
+        out.print("last failures:", markup=False)
+    for r in failing:
+        then = {"failed": "given up", "todo": "to retry", "doing": "retrying now"}.get(
+            r.last_error_state or "", r.last_error_state or "")
+        out.print(f"  {r.account} ({short(r.last_error_at)}, {then}): {r.last_error}", markup=False)
 
 
 def main() -> None:
