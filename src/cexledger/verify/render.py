@@ -4,10 +4,9 @@ canonical decimal strings, times as Unix ms and UTC text)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
-from .._clock import utc_text
+from .._clock import iso_ms, utc_text
 from .._json import canonical_decimal
 from .model import Break, Chain, Stretch, StreamVerdict, Verification
 
@@ -27,9 +26,13 @@ def _chain_name(chain: Chain) -> str:
 
 
 def _span(verdict: StreamVerdict) -> str:
+    """From the first to the last row proven, when no chain of the stream breaks (a broken
+    stream's stretches are listed with its breaks below, not merged across them)."""
     stretches = [s for c in verdict.chains for s in c.stretches]
     if not stretches:
         return "-"
+    if any(c.breaks for c in verdict.chains):
+        return "broken: see below"
     first = min(s.first_ms for s in stretches)
     last = max(s.last_ms for s in stretches)
     return f"{utc_text(first, minutes=False)} to {utc_text(last, minutes=False)}"
@@ -62,8 +65,9 @@ def _break_lines(chain: Chain, brk: Break) -> list[str]:
     return [
         f"  break in {_chain_name(chain)}: after {brk.before_id} ({utc_text(brk.before_ms)})",
         f"    at {brk.after_id} ({utc_text(brk.after_ms)}):",
-        f"    expected {_money(brk.expected)}, reported {_money(brk.reported)}, "
-        f"difference {_money(brk.difference)}",
+        f"    expected   {_money(brk.expected)}",
+        f"    reported   {_money(brk.reported)}",
+        f"    difference {_money(brk.difference)}",
     ]
 
 
@@ -117,21 +121,16 @@ def summary(verification: Verification) -> str:
     return f"verify: {' and '.join(parts)} in {len(broken)} of {len(streams)} streams ({where}{more})"
 
 
-def _iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _break_json(brk: Break) -> dict[str, Any]:
-    return {"before_id": brk.before_id, "before_ms": brk.before_ms, "before_time": _iso(brk.before_ms),
-            "after_id": brk.after_id, "after_ms": brk.after_ms, "after_time": _iso(brk.after_ms),
+    return {"before_id": brk.before_id, "before_ms": brk.before_ms, "before_time": iso_ms(brk.before_ms),
+            "after_id": brk.after_id, "after_ms": brk.after_ms, "after_time": iso_ms(brk.after_ms),
             "expected": _money(brk.expected), "reported": _money(brk.reported),
             "difference": _money(brk.difference)}
 
 
 def _stretch_json(s: Stretch) -> dict[str, Any]:
-    return {"first_id": s.first_id, "first_ms": s.first_ms, "first_time": _iso(s.first_ms),
-            "last_id": s.last_id, "last_ms": s.last_ms, "last_time": _iso(s.last_ms), "rows": s.rows}
+    return {"first_id": s.first_id, "first_ms": s.first_ms, "first_time": iso_ms(s.first_ms),
+            "last_id": s.last_id, "last_ms": s.last_ms, "last_time": iso_ms(s.last_ms), "rows": s.rows}
 
 
 def to_json(verification: Verification) -> dict[str, Any]:
