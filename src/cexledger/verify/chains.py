@@ -22,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._json import EXACT
+from .arrays import bools, decimals, from_numpy, strings
 from .groups import GroupRow, walk_group
 from .model import Break, Chain, Stretch
 
@@ -43,6 +45,9 @@ RECORD_SCHEMA = pa.schema([
 """One row per record, in chain order: what :meth:`ChainWalker.feed` takes."""
 
 _NUL = "\x00"
+_NUL_TEXT = strings([_NUL])[0]
+_ONE = from_numpy(np.ones(1, np.int32), pa.int32())[0]
+_FALSE = bools(np.zeros(1, bool))[0]
 
 
 @dataclass
@@ -78,10 +83,10 @@ class _State:
 def _differs(column: pa.Array, before: object) -> pa.Array:
     """``column[j] != column[j - 1]`` (``column[-1]`` = ``before``), nulls equal to nulls."""
     if pa.types.is_string(column.type):
-        column = column.fill_null(_NUL)
+        column = column.fill_null(_NUL_TEXT)
         before = _NUL if before is None else before
-    previous = pa.concat_arrays([pa.array([before], column.type), column[:-1]])
-    return pc.fill_null(pc.not_equal(column, previous), True)
+    inside = pc.not_equal(column[1:], column[:-1])
+    return pa.concat_arrays([bools(np.array([column[0].as_py() != before])), inside])
 
 
 class ChainWalker:
@@ -108,14 +113,15 @@ class ChainWalker:
         key = self._key if self._key is not None else (None, None, None)
         new_chain = pc.or_(pc.or_(_differs(sid, key[0]), _differs(cat, key[1])), _differs(coin, key[2]))
         carried = self._states[self._key].end if self._key is not None else None
-        previous = pa.concat_arrays([pa.array([carried], MONEY), balance[:-1]])
-        chains = pc.fill_null(pc.equal(balance, pc.add(previous, total)), False)
+        previous = pa.concat_arrays([decimals([carried], MONEY), balance[:-1]])
+        chains = pc.fill_null(pc.equal(balance, pc.add(previous, total)), _FALSE)
         fine = pc.and_(pc.invert(new_chain), chains)
         group_start = pc.or_(new_chain, _differs(ts, None))
         starts = pc.indices_nonzero(group_start).to_pylist()
-        group_of = pc.subtract(pc.cumulative_sum(group_start.cast(pa.int32())), 1)
+        group_of = pc.subtract(pc.cumulative_sum(group_start.cast(pa.int32())), _ONE)
         pending = pc.unique(pc.filter(group_of, pc.invert(fine))).to_pylist()   # ascending
-        begins_chain = new_chain.to_numpy(zero_copy_only=False)
+        begins_chain = np.unpackbits(np.frombuffer(new_chain.buffers()[1], np.uint8),
+                                     bitorder="little")[new_chain.offset:new_chain.offset + n]
         columns = (ids, ts, total, balance)
 
         done, forced, at = 0, None, 0
