@@ -205,7 +205,8 @@ def test_a_break_in_the_terminal_view_and_its_exit_code(demo_archive, tmp_path):
     assert lines[at + 1] == f"  - 1 break in 1 of {sum(1 for c in chains if c[:3] == chain[:3])} balance chains"
     assert lines[at + 2].startswith(f"  break in {chain[3]} {chain[4]}: after {rows[k - 1][1]} (")
     assert lines[at + 3].startswith(f"    at {rows[k + 1][1]} (")
-    assert lines[at + 4].endswith(f", difference {canonical_decimal(rows[k][2])}")
+    assert lines[at + 4].startswith("    expected   ") and lines[at + 5].startswith("    reported   ")
+    assert lines[at + 6] == f"    difference {canonical_decimal(rows[k][2])}"
 
 
 def test_a_record_whose_entries_are_lost_is_a_problem(demo_archive, tmp_path):
