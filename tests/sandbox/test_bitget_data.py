@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal, localcontext
 
 from cexledger import _json
+from cexledger.sandbox.generate import bitget_rows
 
 from .support import DAY_MS, now_ms, page_rows
 
@@ -112,7 +113,7 @@ def test_spot_fills_and_conversions_are_booked_as_paired_legs(either):
     assert accounts
     for account in accounts:
         rows = _all_rows(either, account)
-        assert len(rows) == either.state.config.records            # pairs count as two rows
+        assert len(rows) == bitget_rows(either.state.config.records)   # pairs count as two rows
         by_id = {int(r["id"]): r for r in rows}
         ids = sorted(by_id)
         legs = [r for r in rows if r["type"] in FILL_TYPES + CONVERT_TYPES]

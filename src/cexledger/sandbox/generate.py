@@ -9,8 +9,9 @@ one row per category on every 30-day grid point; a same-``ts`` cluster in the bu
 category (300 rows when ``n >= 2000``, else ``n // 8``); three smaller clusters of 20-60 rows
 (the first in spot: several fills of one symbol in one millisecond);
 a tiny (``1E-18``), a huge (18-decimal), a ``SOME_NEW_TYPE_2026`` row, one unpaired fill
-leg (``Special.UNPAIRED``, at a ``ts`` no other row of the account has), and the 0.1 + 0.2
-transfers (``Special.POINT``: two rows); ``old_records``
+leg (``Special.UNPAIRED``, at a ``ts`` no other row of the account has), and, beside the
+``n`` rows, the 0.1 + 0.2 transfers (``Special.POINT``: two rows of a chain of their own, so
+every other row is the same with or without them); ``old_records``
 (default 3 %) rows older than retention, over the history (``Timeline.history``); the rest
 uniform over the servable range, by category weight (a share of rows, whatever the
 category's events are). In spot and margin a share of the events (``PAIR_SHARE``; every pair
@@ -76,11 +77,10 @@ def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float],
             size = rng.randint(20, 60)
             pairs = size // 2 if shares[cat] else 0
             events += [(ts, cat, Special.PAIR)] * pairs + [(ts, cat, Special.NONE)] * (size - 2 * pairs)
-    if n >= 20:
+    if n >= POINT_FROM:
         for special in (Special.TINY, Special.HUGE, Special.UNKNOWN_TYPE, Special.UNPAIRED):
             events.append((tl.recent(rng), CATEGORIES.index(Special.CATEGORY[special]), special))
-        # a millisecond after the huge row: drawing no number keeps the other rows' draws
-        events.append((events[-3][0] + 1, CATEGORIES.index(Special.CATEGORY[Special.POINT]), Special.POINT))
+    point = events[-3][0] + 1 if n >= POINT_FROM else None     # a millisecond after the huge row
     rows = 0
     old = round(n * 0.03) if old is None else old
     while rows < old:
@@ -100,6 +100,9 @@ def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float],
             break
         events.append((ts, cat, shape(cat, n - rows)))
         rows += rows_of(events[-1][2])
+    if point is not None:
+        # beside the n rows, drawing no number: every other row is as it would be without it
+        events.append((point, CATEGORIES.index(Special.CATEGORY[Special.POINT]), Special.POINT))
     _alone(rng, tl, events)
     events.sort()
     return events
@@ -115,9 +118,19 @@ def _alone(rng: random.Random, tl: Timeline, events: list[tuple[int, int, int]])
             events[k] = (ts, cat, special)
 
 
+POINT_FROM = 20
+"""Accounts of at least this many rows get the specials, the 0.1 + 0.2 transfers beside them."""
+
+
+def bitget_rows(records: int) -> int:
+    """How many rows a Bitget account of ``records`` rows (``--records``) holds: the
+    ``Special.POINT`` rows come beside them."""
+    return records + (rows_of(Special.POINT) if records >= POINT_FROM else 0)
+
+
 def generate_bitget(config: SandboxConfig, tl: Timeline, accounts: list[Account],
                     ids: IdAllocator) -> dict[str, BitgetBook]:
-    """A book per Bitget account, filled with ``config.records`` rows each."""
+    """A book per Bitget account, filled with :func:`bitget_rows` rows each."""
     weights = category_weights(config.dense_share)
     books: dict[str, BitgetBook] = {}
     plans: list[list[tuple[int, int, int, int]]] = []
