@@ -107,10 +107,12 @@ def test_the_largest_same_ts_cluster_lies_in_a_proven_stretch(cluster_archive):
 
 
 def test_the_point_one_plus_point_two_chain_verifies_exactly(demo_archive):
+    from cexledger.sandbox.bitget_data import POINT_COIN
+
     chains = records_by_chain(demo_archive)
     hits = [(chain, rows) for chain, rows in chains.items()
             if [r[2] for r in rows if r[2] in (Decimal("0.1"), Decimal("0.2"))][:2] == [Decimal("0.1"), Decimal("0.2")]
-            and chain[2] == "OTHER" and chain[4] == "USDT"]
+            and chain[2] == "OTHER" and chain[4] == POINT_COIN]
     assert hits, "the sandbox's 0.1 + 0.2 transfers are archived"
     doc = verdict(demo_archive)
     for chain, rows in hits:

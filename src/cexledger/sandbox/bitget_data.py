@@ -63,7 +63,7 @@ _REBATE_SHARE = 0.05                        # futures trades' fees that are make
 _TINY = 1                                   # 0.000000000000000001
 _HUGE = 98765432_123456789012345678         # 98765432.123456789012345678
 _POINT_AMOUNTS = (10**17, 2 * 10**17)       # 0.1, 0.2
-_POINT_COIN = "USDC"                        # no other row of the OTHER category holds it
+POINT_COIN = "USDC"                        # no other row of the OTHER category holds it
 # coin: (lowest, highest) price in USDT, in units of 1E-4
 _PRICES = {"USDT": (10_000, 10_000), "USDC": (10_000, 10_000), "BTC": (600_000_000, 1_000_000_000),
            "ETH": (20_000_000, 40_000_000), "SOL": (1_000_000, 2_500_000), "BGB": (5_000, 60_000)}
@@ -332,12 +332,12 @@ class BitgetBook:
         self._store(row_id, ts, category, coin, symbol, type_, amount, fee)
 
     def add_point(self, row_ids: tuple[int, int], ts: int, category: str) -> None:
-        """The ``Special.POINT`` rows: transfers in of 0.1 then 0.2 :data:`_POINT_COIN`, in id
+        """The ``Special.POINT`` rows: transfers in of 0.1 then 0.2 :data:`POINT_COIN`, in id
         order, a chain of their own that opens at 0 (no random draw: the other rows' draws
         stay as they are): balances 0.1, then 0.3."""
-        self.balances.setdefault((category, _POINT_COIN), 0)
+        self.balances.setdefault((category, POINT_COIN), 0)
         for row_id, amount in zip(row_ids, _POINT_AMOUNTS):
-            self._store(row_id, ts, category, _POINT_COIN, "", "TRANSFER_IN", amount, 0)
+            self._store(row_id, ts, category, POINT_COIN, "", "TRANSFER_IN", amount, 0)
 
     def add_pair(self, row_ids: tuple[int, int], ts: int, category: str) -> None:
         """Generate one fill (or, by :data:`_CONVERT_SHARE`, one conversion) of ``category``
