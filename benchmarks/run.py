@@ -541,7 +541,7 @@ class Bench:
                                                                            concurrency=s.backfill_accounts)
             busy = p["buckets"]["busy_share"]
             self.fig("workers_profile", "12. … where a worker's time goes (cProfile, 1 worker)",
-                     f"{p['buckets']['busy_s']} s busy", "",
+                     p["buckets"]["busy_s"], "s busy",
                      note="; ".join(f"{k} {v:.0%}" for k, v in busy.items())
                           + f" (of its busy time; {p['wall_s']} s wall under the profiler)")
 

@@ -32,7 +32,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from ..config import load_config
+from ..config import Config, default_config_path, load_config
 from ..errors import CexledgerError
 from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, identity_lock, queueing_lock
 from .schema import RUNS_TABLE
@@ -69,6 +69,23 @@ class WorkerStopping(CexledgerError):
 
 
 _stop: asyncio.Event | None = None
+_config: tuple[tuple[Any, ...], Config] | None = None
+
+
+def current_config(path: Any) -> Config:
+    """The config file as it is now, for every job: parsed again only when the file has
+    changed (its inode, size, modification or change time), so a worker of a config with
+    hundreds of accounts does not parse them all again for each one's job (60 ms for 200)."""
+    global _config
+    path = path or default_config_path()
+    try:
+        st = os.stat(path)
+        stamp: tuple[Any, ...] = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        return load_config(path)          # the one-line error of a missing or unreadable file
+    if _config is None or _config[0] != stamp:
+        _config = (stamp, load_config(path))
+    return _config[1]
 
 
 def _stop_event() -> asyncio.Event:
@@ -143,7 +160,7 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
     @app.periodic(cron=schedule, periodic_id="every-account")
     @app.task(name=TICK_TASK, queue=QUEUE, pass_context=True)
     async def schedule_tick(context: Any, timestamp: int) -> dict[str, int]:
-        accounts = list(load_config(rt.config_path).accounts.values())
+        accounts = list(current_config(rt.config_path).accounts.values())
         queued = sum([await defer_sync(app, acc, tick=timestamp) is not None for acc in accounts])
         log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
                  len(accounts) - queued)
@@ -154,7 +171,7 @@ async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str)
     from ..archive import Archive
     from ..sync import sync_accounts
 
-    cfg = load_config(rt.config_path)
+    cfg = current_config(rt.config_path)
     account = cfg.accounts.get(name)
     if account is None:
         raise SyncRefused(f"account {name!r} is no longer in the config "
