@@ -106,7 +106,7 @@ class Sizes:
     resync_accounts: int = 100
     resync_records: int = 200
     resync_new: int = 3
-    resync_concurrency: int = 16
+    resync_concurrency: int = 32
     write_repeats: int = 3
     # 12: Bitget accounts, rows each (served), worker concurrency (2 workers: every account at once)
     backfill_accounts: int = 20
@@ -511,7 +511,9 @@ class Bench:
             self.fig(f"workers_resync_{n}", f"11. re-sync of {r['accounts']} accounts, {n} worker{'s' * (n > 1)}: "
                                             "wall ÷ ideal", run["ratio"], "×", target,
                      f"{run['wall_s']} s for {run['requests']} requests ({run['rate_limited']} limited) ÷ "
-                     f"{r['limit_sum_req_per_s']:g} req/s = {run['ideal_s']} s; {r['new_rows_per_account']} new rows "
+                     f"{r['limit_sum_req_per_s']:g} req/s = {run['ideal_s']} s; slowest account alone: "
+                     f"{run['slowest_account']} {run.get('slowest_account_requests')} req ÷ its limit = "
+                     f"{run['slowest_account_s']} s; {r['new_rows_per_account']} new rows "
                      f"each, {s.latency_ms} ms, concurrency {r['concurrency_per_worker']}; CPU workers {cpu}, "
                      f"PostgreSQL {run['postgres_cpu_s']} s; complete={run['complete']}")
 
@@ -540,10 +542,14 @@ class Bench:
             p = self.details["workers_profile"] = _workers.profile_worker(sandbox, pg, self.workdir,
                                                                            concurrency=s.backfill_accounts)
             busy = p["buckets"]["busy_share"]
+            threads = round(w["postgresql"]["client_cpu"] * r["rows"] / 1e6, 1)
             self.fig("workers_profile", "12. … where a worker's time goes (cProfile, 1 worker)",
                      p["buckets"]["busy_s"], "s busy",
                      note="; ".join(f"{k} {v:.0%}" for k, v in busy.items())
-                          + f" (of its busy time; {p['wall_s']} s wall under the profiler)")
+                          + f" (of its busy time in the event loop's thread; {p['wall_s']} s wall under the "
+                            f"profiler); beside it, the archive writes in their threads, which cProfile does not "
+                            f"see: about {threads} s ({w['postgresql']['client_cpu']} µs/row × {r['rows']:,} rows, "
+                            "the write comparison's client CPU)")
 
     # -- the whole run ---------------------------------------------------------------------
 
