@@ -25,7 +25,7 @@ __all__ = ["Postgres", "available", "proc_cpu_s", "server_cpu_s"]
 
 _PROGRAMS = ("initdb", "pg_ctl", "postgres")
 _SERVER_USER = "cexledger-pg"
-MAX_CONNECTIONS = 200    # 2 workers × (concurrency + procrastinate's own) and the benchmark's reads
+MAX_CONNECTIONS = 600    # 2 workers × (procrastinate's pool + an archive per running job) and the reads
 
 
 def _bin_dir() -> Path | None:

@@ -71,8 +71,10 @@ class Worker:
 
     def stop(self, timeout: float = 60.0) -> dict[str, Any]:
         """SIGTERM, wait; exit code and CPU seconds of the whole run."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.proc.returncode is not None:       # already reaped (it exited early): no rusage
+            self._fh.close()
+            return {"exit": self.proc.returncode, "cpu_s": None, "maxrss_mb": None}
+        self.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while True:
             pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
@@ -100,7 +102,7 @@ def _wait_workers(pg: Postgres, db: str, n: int, workers: list[Worker]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         for w in workers:
-            if w.proc.poll() is not None:
+            if w.proc.poll() is not None:      # reaps it: stop() then reports no rusage
                 raise RuntimeError(f"worker exited {w.proc.returncode}: {w.log.read_text()[-2000:]}")
         try:
             if pg.query(db, "SELECT count(*) FROM procrastinate_workers")[0][0] >= n:
@@ -297,7 +299,7 @@ BUCKETS = (
                                                  "{method 'poll' of 'select.poll'")),
     ("parse (exact JSON, envelope, client)", ("cexledger/_json", "msgspec", "exchanges/_classify",
                                                 "exchanges/bitget/client", "exchanges/coinw/client")),
-    ("normalize", ("normalize",)),
+    ("normalize (the stream's normalizer and its field readers)", ("normalize", "exchanges/_fields")),
     ("store (archive, SQLAlchemy, psycopg)", ("cexledger/archive", "sqlalchemy", "psycopg")),
     ("HTTP (httpx, httpcore, h11, signing, limiter)", ("httpx", "httpcore", "h11", "anyio", "exchanges/_http",
                                                          "exchanges/_limits", "auth", "hmac", "hashlib", "ssl")),

@@ -106,7 +106,7 @@ class Sizes:
     resync_accounts: int = 100
     resync_records: int = 200
     resync_new: int = 3
-    resync_concurrency: int = 32
+    resync_concurrency: int = 64    # the most `cexledger worker --concurrency` takes
     write_repeats: int = 3
     # 12: Bitget accounts, rows each (served), worker concurrency (2 workers: every account at once)
     backfill_accounts: int = 20
