@@ -148,6 +148,20 @@ def main_options(
     ctx.obj = State(config=config, db=db)
 
 
+# The selection options of the commands that read the archive, one definition each.
+ACCOUNT_OPTION = typer.Option(None, "--account", "-a", help="Only this account.")
+EXCHANGE_OPTION = typer.Option(None, "--exchange", "-e", help="Only this exchange.")
+SINCE_OPTION = typer.Option(
+    None, "--since", metavar="WHEN",
+    help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
+)
+UNTIL_OPTION = typer.Option(
+    None, "--until", metavar="WHEN",
+    help="Only before this UTC date or time (not included): a tax year is "
+         "--since 2026-01-01 --until 2027-01-01.",
+)
+
+
 def _state(ctx: typer.Context) -> State:
     return ctx.obj if isinstance(ctx.obj, State) else State(None, None)
 
@@ -266,7 +280,7 @@ def sync(
 @handle_errors
 def status(
     ctx: typer.Context,
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
+    account: Optional[str] = ACCOUNT_OPTION,
 ) -> None:
     """Show what the archive holds per account and stream: how far back the archive and
     the exchange reach (90 or 366 days), then per partition records, time span, covered
@@ -411,17 +425,10 @@ def export(
         help="jsonl (raw records, exact); csv or parquet (ledger entries); koinly, "
              "cointracking or beancount (files for those tax tools).",
     ),
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
-    since: Optional[str] = typer.Option(
-        None, "--since", metavar="WHEN",
-        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
-    ),
-    until: Optional[str] = typer.Option(
-        None, "--until", metavar="WHEN",
-        help="Only before this UTC date or time (not included): a tax year is "
-             "--since 2026-01-01 --until 2027-01-01.",
-    ),
+    account: Optional[str] = ACCOUNT_OPTION,
+    exchange: Optional[str] = EXCHANGE_OPTION,
+    since: Optional[str] = SINCE_OPTION,
+    until: Optional[str] = UNTIL_OPTION,
     merge_daily: bool = typer.Option(
         False, "--merge-daily",
         help="koinly: one row per day, exchange, account, coin and label for realized PnL, "
@@ -499,32 +506,14 @@ def export(
                 err.print(note, markup=False, soft_wrap=True)
 
 
-def _verifier() -> Callable[..., Any] | None:
-    """``cexledger.verify.run.verify`` when this cexledger has it, else ``None``."""
-    from importlib.util import find_spec
-
-    if find_spec("cexledger.verify.run") is None:
-        return None
-    from .verify.run import verify
-
-    return verify
-
-
 @app.command()
 @handle_errors
 def report(
     ctx: typer.Context,
-    account: Optional[str] = typer.Option(None, "--account", "-a", help="Only this account."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Only this exchange."),
-    since: Optional[str] = typer.Option(
-        None, "--since", metavar="WHEN",
-        help="Only from this UTC date or time on (2026-01-01, 2026-01-01T12:00).",
-    ),
-    until: Optional[str] = typer.Option(
-        None, "--until", metavar="WHEN",
-        help="Only before this UTC date or time (not included): a tax year is "
-             "--since 2026-01-01 --until 2027-01-01.",
-    ),
+    account: Optional[str] = ACCOUNT_OPTION,
+    exchange: Optional[str] = EXCHANGE_OPTION,
+    since: Optional[str] = SINCE_OPTION,
+    until: Optional[str] = UNTIL_OPTION,
     as_json: bool = typer.Option(
         False, "--json",
         help="Print every figure as one JSON document on standard output instead (the schema: "
@@ -532,12 +521,16 @@ def report(
     ),
     html: Optional[Path] = typer.Option(
         None, "--html", metavar="FILE",
-        help="Write the report as one self-contained HTML page with charts (opens offline) "
-             "instead of the terminal view.",
+        help="Write the report as one self-contained HTML page with charts (opens offline); "
+             "the terminal view is then left out (--json still prints).",
     ),
-    check: bool = typer.Option(
-        True, "--verify/--no-verify",
-        help="Include the verdict of `cexledger verify` on the selected streams (default: yes).",
+    check: Optional[bool] = typer.Option(
+        None, "--verify/--no-verify",
+        help="Include the verdict of `cexledger verify` per stream. Default: in the --html "
+             "page only (verify reads every row of the archive again; the terminal view and "
+             "--json leave it out unless asked). The report's exit code does not change with "
+             "the verdict: cron jobs that must fail on a break run `cexledger verify`.",
+        show_default=False,
     ),
 ) -> None:
     """Show what the ledger says: realized PnL, fees, funding and net per month and coin, per
@@ -562,12 +555,18 @@ def report(
         exchange = check_filters(archive, account, exchange)
         filters = Filters(account, exchange, None, filters.since_ms, filters.until_ms)
         figures = build_report(archive, filters, now_ms=now_ms())
-        verify = _verifier() if check else None
-        verification = None if verify is None else verify(archive, filters)
+        verification = None
+        wanted = check if check is not None else html is not None
+        if wanted:
+            from .verify.run import verify as verify_streams
+
+            verification = verify_streams(archive, filters)
     if html is not None:
         from .report.html import write_html
 
         target = html.expanduser()
+        if str(html) == "-":
+            raise ConfigError("--html needs a file name (the page is a file to open in a browser)")
         if target.is_dir():
             raise ConfigError(f"--html {target} is a directory")
         write_html(figures, verification, target)
@@ -581,7 +580,54 @@ def report(
     if html is None:
         from .report.terminal import report_view
 
-        out.print(report_view(figures, verification))
+        out.print(report_view(figures, verification, out.width))
+
+
+@app.command()
+@handle_errors
+def verify(
+    ctx: typer.Context,
+    account: Optional[str] = ACCOUNT_OPTION,
+    exchange: Optional[str] = EXCHANGE_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Every chain, break and stretch as JSON."),
+) -> None:
+    """Prove the archive complete, where the exchange gives the means.
+
+    Bitget: per stream, category and coin, every row's balance must equal the previous
+    row's plus its amount and fee; a break names the two records it falls between. CoinW:
+    every settled record's entries sum to its netProfit, no id twice. Everywhere: every
+    record has its entries and lies inside the stream's coverage. Exit 0 when everything
+    checks, 1 (with a one-line summary) when anything breaks.
+
+    \b
+    Check one account, as a cron job would:
+      cexledger verify -a main || echo "archive incomplete"
+    """
+    import pyarrow as pa
+
+    from . import _json
+    from .ledger import Filters, require_current
+    from .verify import render
+    from .verify.run import verify as run_verify
+
+    # the system allocator returns a stream's memory once it is checked; Arrow's default
+    # (mimalloc) keeps it: 40 MB more at the peak on a million entries
+    pa.set_memory_pool(pa.system_memory_pool())
+    state = _state(ctx)
+    with Archive.open(db_url(state.db), read_only=True) as archive:
+        exchange = check_filters(archive, account, exchange)
+        require_current(archive, account, exchange)
+        verification = run_verify(archive, Filters.of(account=account, exchange=exchange))
+    if as_json:
+        sys.stdout.buffer.write(_json.dumps(render.to_json(verification)) + b"\n")
+        sys.stdout.buffer.flush()
+        if not verification.ok:
+            err.print(render.summary(verification), markup=False, soft_wrap=True)
+    else:
+        for line in (*render.lines(verification), render.summary(verification)):
+            out.print(line, markup=False, soft_wrap=True)
+    if not verification.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -723,12 +769,15 @@ def worker(
 def enqueue(
     ctx: typer.Context,
     accounts: Optional[list[str]] = typer.Argument(None, help="Account names (default: every configured account)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print nothing when it worked (for cron: a mail only for an error)."),
 ) -> None:
     """Queue a sync of accounts now, for the workers (`cexledger worker`) to run.
 
     An account already waiting in the queue is not queued twice; one being synced right
     now is queued again (it runs when the current sync ends, fetching only what is new).
-    Prints how many were queued. Needs a PostgreSQL archive (--db).
+    Prints how many were queued (nothing with --quiet); an error is one line on stderr,
+    exit code 1. Needs a PostgreSQL archive (--db).
     """
     from .worker.app import open_queue
     from .worker.tasks import defer_sync
@@ -742,11 +791,13 @@ def enqueue(
             return [a.name for a in selected if await defer_sync(queue_app, a) is None]
 
     waiting = asyncio.run(defer_all())
+    if quiet:
+        return
     line = f"queued {len(selected) - len(waiting)} accounts"
     if waiting:
         shown = ", ".join(waiting[:5]) + (", …" if len(waiting) > 5 else "")
         line += f"; {len(waiting)} already waiting ({shown})"
-    out.print(line, markup=False, soft_wrap=True)
+    out.print(line, markup=False)
 
 
 @app.command()
@@ -773,12 +824,11 @@ def schedule(ctx: typer.Context) -> None:
     cfg = _config(_state(ctx))
     if cfg.schedule is None:
         out.print('no schedule: add [worker] every = "1h" (or cron = "…") to the config file; '
-                  "until then accounts are synced when queued (cexledger enqueue)", markup=False,
-                  soft_wrap=True)
+                  "until then accounts are synced when queued (cexledger enqueue)", markup=False)
         return
     now = dt.datetime.now(dt.UTC)
     out.print(f"{len(cfg.accounts)} accounts, synced {cfg.schedule.text} (cron {cfg.schedule.cron}, UTC) "
-              "by the running workers; next:", markup=False, soft_wrap=True)
+              "by the running workers; next:", markup=False)
     for _ in range(3):
         now = next_tick(cfg.schedule.cron, now)
         out.print(f"  {now.strftime('%Y-%m-%d %H:%M:%S')} UTC", markup=False)
@@ -794,20 +844,21 @@ def queue(
 
     Per account: its last finished sync (any process, `cexledger sync` included), its
     next one (a waiting job's start, or the schedule's next tick, marked *), the worker
-    syncing it now (host:pid), and its failed jobs and retries. Times are UTC.
+    syncing it now (host:pid), and its failed jobs and retries; then, for each account
+    whose latest job failed, why (one line). Times are UTC. Reads only: a database without
+    an archive is refused.
     """
     import datetime as dt
     import json
 
-    from .worker.app import conninfo_of, open_queue
+    from .worker.app import queue_to_read
     from .worker.status import next_tick, queue_rows
 
     state = _state(ctx)
     cfg = _config(state)
-    url = db_url(state.db)
-    open_queue(url, state.config)          # the queue's schema, installed if new
+    conninfo = queue_to_read(db_url(state.db))
     tick = next_tick(cfg.schedule.cron, dt.datetime.now(dt.UTC)) if cfg.schedule else None
-    rows = queue_rows(conninfo_of(url), list(cfg.accounts), tick)
+    rows = queue_rows(conninfo, list(cfg.accounts), tick)
     if as_json:
         sys.stdout.write(json.dumps([r.as_json() for r in rows], indent=1) + "\n")
         return
@@ -825,6 +876,13 @@ def queue(
     out.print(table)
     if tick is not None:
         out.print("* the schedule's next tick (no job waiting yet)", markup=False)
+    failing = [r for r in rows if r.last_error is not None]
+    if failing:
+        out.print("last failures:", markup=False)
+    for r in failing:
+        then = {"failed": "given up", "todo": "to retry", "doing": "retrying now"}.get(
+            r.last_error_state or "", r.last_error_state or "")
+        out.print(f"  {r.account} ({short(r.last_error_at)}, {then}): {r.last_error}", markup=False)
 
 
 def main() -> None:

@@ -93,3 +93,26 @@ def test_a_lost_postgresql_session_releases_quietly(postgres_url: str) -> None:
         archive.unlock_account("main")          # no error: the session is gone
         assert archive.try_lock_account("main")
         archive.unlock_account("main")
+
+
+def test_the_postgresql_lock_session_keeps_tcp_alive(postgres_url: str) -> None:
+    """A holder on a lost machine sends no FIN: the server finds its session dead through
+    TCP keepalives set on the lock's session (seconds, not the system's two hours)."""
+    import sqlalchemy as sa
+
+    with Archive.open(postgres_url) as archive:
+        assert archive.try_lock_account("main")
+        engine = sa.create_engine(postgres_url)
+        with engine.connect() as admin:
+            pid = admin.execute(sa.text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
+                                        "AND pid <> pg_backend_pid()")).scalar_one()
+            # the settings of that backend, as it reports them to itself
+            shown = admin.execute(sa.text(
+                "SELECT client_port IS NOT NULL FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar_one()
+        engine.dispose()
+        assert shown                              # over TCP, where keepalives apply
+        conn = archive._locks._conn  # type: ignore[union-attr]
+        values = {name: conn.execute(sa.text(f"SHOW {name}")).scalar_one()
+                  for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
+        assert values == {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5",
+                          "tcp_keepalives_count": "3"}

@@ -259,10 +259,18 @@ def test_entries_an_older_cexledger_derived_are_refused(tmp_path: Path) -> None:
             build_report(archive, Filters(), now_ms=NOW)
 
 
-def test_an_amount_beyond_18_decimals_is_refused_not_rounded(tmp_path: Path) -> None:
+def test_an_amount_beyond_18_decimals_is_summed_exactly_and_beyond_36_refused(tmp_path: Path) -> None:
+    """A float an exchange printed in full (21 decimals) is summed exactly beside ordinary
+    amounts; one that no exact decimal type holds is refused, never rounded."""
     db = tmp_path / "fine.db"
     with Archive.open(f"sqlite:///{db}") as archive:
-        archive.write_page(CW, [_record(CW, "c1", T0, (PNL, "0.0000000000000000001", "BTCUSDT", "USDT"))])
+        archive.write_page(CW, [_record(CW, "c1", T0, (PNL, "0.000030000000000000004", "BTCUSDT", "USDT")),
+                                _record(CW, "c2", T0 + 1, (PNL, "1.5", "BTCUSDT", "USDT"))])
+        stamp(archive, CW)
+        report = build_report(archive, Filters(), now_ms=NOW)
+        (period,) = [p for p in report.periods if p.account is None]
+        assert period.realized_pnl == Decimal("1.500030000000000000004")
+        archive.write_page(CW, [_record(CW, "c3", T0 + 2, (PNL, "1E-40", "BTCUSDT", "USDT"))])
         stamp(archive, CW)
         with pytest.raises(AmountRangeError, match="decimal"):
             build_report(archive, Filters(), now_ms=NOW)

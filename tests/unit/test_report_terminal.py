@@ -28,7 +28,7 @@ def test_every_part_at_80_columns(synthetic: Path) -> None:  # noqa: F811
         report = build_report(archive, Filters(), now_ms=NOW)
     good = Verification((StreamVerdict(CW, 6, (), ("ids unique",), ()),))
     bad = Verification((StreamVerdict(CW, 6, (), (), ("record c2: entries sum to 1, netProfit 2",)),))
-    for verification, says in ((good, "verify: all 1 streams check"),
+    for verification, says in ((good, "verify: every check holds in 1 streams (6 records)"),
                                (bad, "record c2: entries sum to 1, netProfit 2")):
         text = _text(report_view(report, verification))
         assert max(len(line) for line in text.splitlines()) <= 80
@@ -40,3 +40,31 @@ def test_every_part_at_80_columns(synthetic: Path) -> None:  # noqa: F811
     assert "period: net" in text and "max drawdown" in text
     assert "deposits 100" in text and "withdrawals -30" in text
     assert "no shares of PnL (PnL not positive)" in text                # bg's BTC lost
+
+
+def test_wide_numbers_are_never_broken_and_archive_texts_are_not_markup() -> None:
+    """18-decimal amounts in every column do not fit 80 columns in one table: the view splits
+    the table instead of folding a number over two lines (which reads as two numbers); a
+    symbol that looks like Rich markup is printed as it is; the same symbol on two exchanges
+    says which is which."""
+    import dataclasses
+    from decimal import Decimal
+
+    from tests.report_samples import synthetic_report
+
+    report = synthetic_report(accounts=("main",), coins=("USDT",), days=40, instruments=3)
+    wide = Decimal("-123456789.123456789012345678")
+    months = tuple(dataclasses.replace(m, realized_pnl=wide, fees=wide, funding_paid=wide, net=wide)
+                   for m in report.months)
+    instruments = tuple(dataclasses.replace(i, symbol="[/x]BTC[bold]" if n % 2 else i.symbol, best=wide)
+                        for n, i in enumerate(report.instruments))
+    report = dataclasses.replace(report, months=months, instruments=instruments)
+    text = _text(report_view(report))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    shown = [m for m in months if m.account == "main"]      # one account: no "all" view
+    assert text.count("-123456789.123456789012345678") >= 3 * len(shown)    # every one whole
+    assert "123456789.1234567890\n" not in text and "\n12345678" not in text
+    assert "[/x]BTC[bold]" in text
+    assert {i.exchange for i in report.instruments} == {"bitget", "coinw"}
+    assert "(coinw)" in text and "(bitget)" in text

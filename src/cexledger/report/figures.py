@@ -5,7 +5,7 @@ SQL: :func:`cexledger.archive.bulk.report_columns`; trades, conversions, borrows
 are not read, no figure uses them), with no ``ORDER BY``. Each Arrow batch is grouped by
 stream, UTC day, kind, coin, symbol and the amount's sign, with the exact sum, count, minimum
 and maximum of each group (``decimal256``: a sum of a batch of ``decimal128(38, 18)`` amounts
-cannot overflow). The batches' groups are merged into one small table (one row per group, not
+cannot overflow; a batch with an amount of more than 18 decimals is summed at 36). The batches' groups are merged into one small table (one row per group, not
 per entry: memory stays flat however many entries there are), and every figure is computed
 from that table in ``Decimal`` with :data:`cexledger._json.EXACT` (an inexact step raises).
 
@@ -53,6 +53,7 @@ _SCHEMA = pa.schema([
 ])
 _AMOUNT = pa.decimal128(38, 18)
 _SUM = pa.decimal256(76, 18)
+_WIDE = pa.decimal256(76, 36)
 _TIME = pa.timestamp("ms")
 _KEYS = ["stream_id", "day", "kind", "coin", "symbol", "sign"]
 _AGGREGATES = ("sum", "count", "min", "max")
@@ -74,19 +75,31 @@ class _Group:
 _Key = tuple[int, date, str, "str | None", "str | None", int]
 
 
-def _grouped(batch: pa.RecordBatch) -> pa.Table:
+def _amounts(batch: pa.RecordBatch) -> tuple[pa.Array, pa.DataType]:
+    """The batch's amounts, exact, and the type their sums take: ``decimal128(38, 18)`` (any
+    exchange amount, the fast path), else, for a batch holding an amount with more decimals
+    (a float some exchange printed in full), ``decimal256(76, 36)``."""
+    text = batch.column("amount")
     try:
-        amount = batch.column("amount").cast(_AMOUNT)
+        return text.cast(_AMOUNT), _SUM
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    try:
+        return text.cast(_WIDE), _WIDE
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         from ..ledger.columns import AmountRangeError     # on failure only: it imports pandas
 
-        raise AmountRangeError(f"an amount does not fit decimal(38, 18) exactly ({exc}); "
+        raise AmountRangeError(f"an amount does not fit decimal(76, 36) exactly ({exc}); "
                                "the report cannot sum it") from None
+
+
+def _grouped(batch: pa.RecordBatch) -> pa.Table:
+    amount, total = _amounts(batch)
     table = pa.Table.from_arrays([
         batch.column("stream_id"),
         batch.column("ts").cast(_TIME).cast(pa.date32()),       # the UTC day
         batch.column("kind"), batch.column("coin"), batch.column("symbol"),
-        pc.sign(amount), amount.cast(_SUM),
+        pc.sign(amount), amount.cast(total),
     ], names=[*_KEYS, "amount"])
     plan = acero.Declaration.from_sequence([
         acero.Declaration("table_source", acero.TableSourceNodeOptions(table)),

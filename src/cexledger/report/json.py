@@ -10,7 +10,7 @@ goes away (adding a field does not change it).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from .._clock import iso_ms
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,7 @@ SCHEMA = 1
 
 
 def _iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    moment = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+    return None if ms is None else iso_ms(ms)
 
 
 def _money(value: Decimal | None) -> str | None:

@@ -62,6 +62,7 @@ _COINS = {"USDT": (10**8, 5000 * 10**8), "USDC": (10**8, 5000 * 10**8), "BTC": (
 _REBATE_SHARE = 0.05                        # futures trades' fees that are maker rebates
 _TINY = 1                                   # 0.000000000000000001
 _HUGE = 98765432_123456789012345678         # 98765432.123456789012345678
+_POINT_AMOUNTS = (10**17, 2 * 10**17)       # 0.1, 0.2
 # coin: (lowest, highest) price in USDT, in units of 1E-4
 _PRICES = {"USDT": (10_000, 10_000), "USDC": (10_000, 10_000), "BTC": (600_000_000, 1_000_000_000),
            "ETH": (20_000_000, 40_000_000), "SOL": (1_000_000, 2_500_000), "BGB": (5_000, 60_000)}
@@ -133,16 +134,18 @@ _PICKERS = {c: Weighted(p.types, [t[2] for t in p.types]) for c, p in _PROFILES.
 class Special:
     """Rows every account gets once, so clients prove they keep extreme values and types;
     ``UNPAIRED`` is a fill's ``ORDER_DEALT_IN`` whose partner is missing (a leg exports must
-    report, never drop). ``PAIR`` is no special row: it marks a planned event of two rows, a
-    fill or a conversion (:meth:`BitgetBook.add_pair`)."""
+    report, never drop). ``POINT`` is two rows, transfers in of 0.1 then 0.2 USDT
+    (:meth:`BitgetBook.add_point`): a balance chain a float sum gets wrong
+    (0.30000000000000004). ``PAIR`` is no special row: it marks a planned event of two
+    rows, a fill or a conversion (:meth:`BitgetBook.add_pair`)."""
 
-    NONE, TINY, HUGE, UNKNOWN_TYPE, UNPAIRED, PAIR = range(6)
-    CATEGORY = {TINY: "SPOT", HUGE: "SPOT", UNKNOWN_TYPE: "OTHER", UNPAIRED: "SPOT"}
+    NONE, TINY, HUGE, UNKNOWN_TYPE, UNPAIRED, PAIR, POINT = range(7)
+    CATEGORY = {TINY: "SPOT", HUGE: "SPOT", UNKNOWN_TYPE: "OTHER", UNPAIRED: "SPOT", POINT: "OTHER"}
 
 
 def rows_of(special: int) -> int:
     """How many rows a planned event of ``special`` is."""
-    return 2 if special == Special.PAIR else 1
+    return 2 if special in (Special.PAIR, Special.POINT) else 1
 
 
 def category_weights(dense_share: float | None) -> list[float]:
@@ -326,6 +329,11 @@ class BitgetBook:
         elif symbol is None:
             symbol = pick(rng, profile.symbols[coin])
         self._store(row_id, ts, category, coin, symbol, type_, amount, fee)
+
+    def add_point(self, row_ids: tuple[int, int], ts: int, category: str) -> None:
+        """The ``Special.POINT`` rows: transfers in of 0.1 then 0.2 USDT, in id order."""
+        for row_id, amount in zip(row_ids, _POINT_AMOUNTS):
+            self._store(row_id, ts, category, "USDT", "", "TRANSFER_IN", amount, 0)
 
     def add_pair(self, row_ids: tuple[int, int], ts: int, category: str) -> None:
         """Generate one fill (or, by :data:`_CONVERT_SHARE`, one conversion) of ``category``

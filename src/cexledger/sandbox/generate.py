@@ -8,13 +8,14 @@ Bitget, per account of ``n`` rows (smaller accounts get the parts that fit):
 one row per category on every 30-day grid point; a same-``ts`` cluster in the busiest
 category (300 rows when ``n >= 2000``, else ``n // 8``); three smaller clusters of 20-60 rows
 (the first in spot: several fills of one symbol in one millisecond);
-a tiny (``1E-18``), a huge (18-decimal), a ``SOME_NEW_TYPE_2026`` row and one unpaired fill
-leg (``Special.UNPAIRED``, at a ``ts`` no other row of the account has); ``old_records``
+a tiny (``1E-18``), a huge (18-decimal), a ``SOME_NEW_TYPE_2026`` row, one unpaired fill
+leg (``Special.UNPAIRED``, at a ``ts`` no other row of the account has), and the 0.1 + 0.2
+transfers (``Special.POINT``: two rows); ``old_records``
 (default 3 %) rows older than retention, over the history (``Timeline.history``); the rest
 uniform over the servable range, by category weight (a share of rows, whatever the
 category's events are). In spot and margin a share of the events (``PAIR_SHARE``; every pair
 of rows in a smaller cluster there) are fills or conversions, two rows each; the grid rows,
-the big cluster and the specials are single rows. The funding wallet is generated apart,
+the big cluster and the specials but ``POINT`` are single rows. The funding wallet is generated apart,
 from its own RNG (``bitget_funding``), so it changes no financial record.
 
 CoinW, per account: 3 % old rows; a 30-row same-``createdDate`` cluster in the first
@@ -78,6 +79,8 @@ def _plan_bitget(rng: random.Random, tl: Timeline, n: int, weights: list[float],
     if n >= 20:
         for special in (Special.TINY, Special.HUGE, Special.UNKNOWN_TYPE, Special.UNPAIRED):
             events.append((tl.recent(rng), CATEGORIES.index(Special.CATEGORY[special]), special))
+        # a millisecond after the huge row: drawing no number keeps the other rows' draws
+        events.append((events[-3][0] + 1, CATEGORIES.index(Special.CATEGORY[Special.POINT]), Special.POINT))
     rows = 0
     old = round(n * 0.03) if old is None else old
     while rows < old:
@@ -127,6 +130,8 @@ def generate_bitget(config: SandboxConfig, tl: Timeline, accounts: list[Account]
         book = books[accounts[k].name]
         if special == Special.PAIR:
             book.add_pair((ids.next(ts), ids.next(ts)), ts, CATEGORIES[cat])
+        elif special == Special.POINT:
+            book.add_point((ids.next(ts), ids.next(ts)), ts, CATEGORIES[cat])
         else:
             book.add_row(ids.next(ts), ts, CATEGORIES[cat], special)
     funding = config.records // 20 if config.funding_records is None else config.funding_records

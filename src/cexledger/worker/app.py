@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import procrastinate
 
 __all__ = ["EXTRA_HINT", "QUEUE", "SYNC_TASK", "TICK_TASK", "Runtime", "conninfo_of",
-           "identity_lock", "open_queue", "queueing_lock", "require_procrastinate"]
+           "identity_lock", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
 
 QUEUE = "cexledger"
 SYNC_TASK = "cexledger.sync_account"
@@ -63,6 +63,9 @@ def require_procrastinate() -> None:
 def conninfo_of(db_url: str) -> str:
     """libpq's URL of a PostgreSQL archive URL; ``ConfigError`` for any other database."""
     url = sa.engine.make_url(db_url)
+    if url.get_backend_name() == "postgres":
+        raise ConfigError(f"unsupported database URL {url.render_as_string()}: write "
+                          "postgresql+psycopg://… (SQLAlchemy's name for PostgreSQL), not postgres://")
     if url.get_backend_name() != "postgresql":
         raise ConfigError(
             "workers need a PostgreSQL archive (the job queue lives in it, shared by every "
@@ -105,3 +108,22 @@ def open_queue(db_url: str, config_path: Path | None, *, schedule: str | None = 
     app = procrastinate.App(connector=connector)
     register(app, Runtime(db_url, conninfo, config_path), schedule=schedule)
     return app
+
+
+def queue_to_read(db_url: str) -> str:
+    """libpq's URL of the PostgreSQL archive at ``db_url``, for a command that only reads the
+    queue (``cexledger queue``): nothing is created or changed, and a database without an
+    archive is refused in one line (``NoArchiveError``), as every read command does."""
+    conninfo = conninfo_of(db_url)
+    require_procrastinate()
+    from ..archive import Archive
+
+    from ..errors import NoArchiveError
+
+    try:
+        with Archive.open(db_url, read_only=True):
+            pass
+    except NoArchiveError as exc:
+        raise NoArchiveError(f"no archive at {exc.where} yet: start `cexledger worker` (it creates "
+                             "it), or queue a sync with `cexledger enqueue`", exc.where) from None
+    return conninfo

@@ -30,17 +30,36 @@ __all__ = ["recover", "run_worker"]
 log = logging.getLogger("cexledger.worker")
 
 
+class _OneLine(logging.Formatter):
+    """Time, level, text, on one line whatever the text (a libpq message, a traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return " ".join(super().format(record).split())
+
+
 def _journal_logging() -> None:
     """One line per event on stderr, readable in a journal: time, level, text. procrastinate
-    speaks at WARNING and above only (its per-job lines repeat ours)."""
+    and psycopg's connection pool (the database away for a while) speak at WARNING and above
+    only (procrastinate's per-job lines repeat ours)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                           "%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(_OneLine("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.addFilter(_not_a_job_end)
     root = logging.getLogger("cexledger")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    logging.getLogger("procrastinate").addHandler(handler)
-    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    for name in ("procrastinate", "psycopg"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
+_JOB_ENDS = frozenset({"job_error", "job_error_retry"})
+
+
+def _not_a_job_end(record: logging.LogRecord) -> bool:
+    """procrastinate's line for a failed job, with its traceback: ours says it in one line."""
+    return getattr(record, "action", None) not in _JOB_ENDS
 
 
 async def recover(app: object) -> int:
@@ -110,5 +129,10 @@ def run_worker(db_url: str, config_path: Path | None, concurrency: int, schedule
 
     _journal_logging()
     _http.PROCESS_TAG = secrets.token_hex(6)
-    app = open_queue(db_url, config_path, schedule=schedule, pool_size=concurrency + 4)
+    try:
+        app = open_queue(db_url, config_path, schedule=schedule, pool_size=concurrency + 4)
+    except KeyboardInterrupt:   # SIGTERM or Ctrl-C while starting (e.g. waiting for the
+        # schema lock): no job taken, nothing to give back; a stop, not a failure
+        log.info("worker %s stopped while starting: no job was taken", WHERE)
+        return
     asyncio.run(_run(app, concurrency))

@@ -17,8 +17,9 @@ queue (``worker``, ``enqueue``, ``queue``) calls :func:`ensure_queue_schema`:
 
 All of it runs in one transaction under a PostgreSQL advisory lock, so workers starting on
 several machines at once install the schema once; the others wait for it and find it done.
-Beside procrastinate's tables, :data:`RUNS_TABLE` records where each job runs (host, process),
-which procrastinate does not store, for ``cexledger queue``.
+Beside procrastinate's tables, :data:`RUNS_TABLE` records where each job runs (host, process)
+and the one-line reason its last run failed, which procrastinate does not store, for
+``cexledger queue``.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ _OWN_DDL = (
     f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version text NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} ("
     " job_id bigint PRIMARY KEY, account text NOT NULL, host text NOT NULL,"
-    " pid integer NOT NULL, started timestamptz NOT NULL DEFAULT now())",
+    " pid integer NOT NULL, started timestamptz NOT NULL DEFAULT now(),"
+    " error text, failed_at timestamptz)",
 )
+# Columns added to RUNS_TABLE after its first form: (name, type), added when missing.
+_RUNS_ADDED = (("error", "text"), ("failed_at", "timestamptz"))
 
 
 def _version(text: str) -> tuple[int, int, int]:
@@ -81,6 +85,12 @@ def ensure_queue_schema(conninfo: str) -> None:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_QUEUE_SCHEMA_LOCK,))
             for ddl in _OWN_DDL:
                 conn.execute(ddl)
+            have = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = %s", (RUNS_TABLE,)).fetchall()}
+            for column, kind in _RUNS_ADDED:
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {RUNS_TABLE} ADD COLUMN {column} {kind}")
             row = conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
             has_jobs = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
             recorded = row[0] if row else None

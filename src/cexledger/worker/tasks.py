@@ -10,7 +10,8 @@ outcome                                     the job
 every stream synced                         succeeded
 some work failed (network, 5xx, rate        failed and retried (:data:`MAX_ATTEMPTS`, waits
 limits past the connector's own retries,    of ``RETRY_WAIT_BASE_S ** attempt`` seconds):
-another process holding the account)        :class:`SyncIncomplete`
+another process holding the account), or    :class:`SyncIncomplete` (or the error itself)
+anything unexpected (the database away)
 the account refused (a bad or revoked key,  failed, not retried: :class:`SyncRefused` (a
 identity refused, incomplete config)        person must act; the next schedule tries again)
 the worker stopping (SIGTERM)               the sync is cancelled (pages already written
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, default_config_path, load_config
 from ..errors import CexledgerError
+from . import timing
 from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, identity_lock, queueing_lock
 from .schema import RUNS_TABLE
 
@@ -50,7 +52,7 @@ MAX_ATTEMPTS = 5
 
 RETRY_WAIT_BASE_S = 4
 """Seconds before the n-th retry of a transient failure: ``RETRY_WAIT_BASE_S ** n`` (4, 16,
-64, 256)."""
+64, 256), times :func:`.timing.scale` (the tests' 0.1: 0.4, 1.6, 6.4, 25.6)."""
 
 WHERE = f"{socket.gethostname()}:{os.getpid()}"
 """This worker process, as ``cexledger queue`` shows it: host and process id."""
@@ -103,17 +105,24 @@ def request_stop() -> None:
 def _retry_strategy() -> procrastinate.BaseRetryStrategy:
     import procrastinate
 
-    transient = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS - 1,
-                                            exponential_wait=RETRY_WAIT_BASE_S,
-                                            retry_exceptions=[SyncIncomplete])
-
     class SyncRetry(procrastinate.BaseRetryStrategy):
         def get_retry_decision(self, *, exception: BaseException, job: Any) -> Any:
             if isinstance(exception, WorkerStopping):
                 return procrastinate.RetryDecision(retry_in={"seconds": 0})
-            return transient.get_retry_decision(exception=exception, job=job)
+            if isinstance(exception, SyncRefused) or job.attempts + 1 >= MAX_ATTEMPTS:
+                return None
+            return procrastinate.RetryDecision(
+                retry_in={"seconds": timing.scaled(RETRY_WAIT_BASE_S ** (job.attempts + 1))})
 
     return SyncRetry()
+
+
+def one_line(exc: BaseException, secrets: list[str]) -> str:
+    """The reason a job's run failed, on one line, without any of ``secrets``."""
+    text = str(exc) if isinstance(exc, CexledgerError) else f"internal error: {type(exc).__name__}: {exc}"
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return " ".join(text.split()) or type(exc).__name__
 
 
 async def defer_sync(app: procrastinate.App, account: Any, tick: int | None = None) -> int | None:
@@ -137,19 +146,24 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
         job = context.job
         log.info("job %s: sync of account %r started on %s (attempt %d)", job.id, account, WHERE,
                  job.attempts + 1)
+        secrets: list[str] = []
         try:
-            result = await _sync_one(app, rt, job.id, account)
+            result = await _sync_one(app, rt, job.id, account, secrets)
         except WorkerStopping:
             log.info("job %s: sync of account %r stopped (worker stopping): back in the queue",
                      job.id, account)
             raise
-        except SyncIncomplete as exc:
-            again = "will retry" if job.attempts + 1 < MAX_ATTEMPTS else "no retries left"
-            log.warning("job %s: sync of account %r incomplete (%s): %s", job.id, account, again, exc)
+        except Exception as exc:
+            reason = one_line(exc, secrets)
+            await _record_end(app, job.id, reason)
+            if isinstance(exc, SyncRefused):
+                log.error("job %s: sync of account %r refused (not retried): %s", job.id, account, reason)
+            else:
+                again = "will retry" if job.attempts + 1 < MAX_ATTEMPTS else "no retries left"
+                log.warning("job %s: sync of account %r incomplete (%s): %s", job.id, account, again,
+                            reason)
             raise
-        except CexledgerError as exc:
-            log.error("job %s: sync of account %r refused (not retried): %s", job.id, account, exc)
-            raise
+        await _record_end(app, job.id, None)
         log.info("job %s: sync of account %r ok: %d new, %d updated, %d requests", job.id,
                  account, result["new"], result["updated"], result["requests"])
         return result
@@ -160,27 +174,46 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
     @app.periodic(cron=schedule, periodic_id="every-account")
     @app.task(name=TICK_TASK, queue=QUEUE, pass_context=True)
     async def schedule_tick(context: Any, timestamp: int) -> dict[str, int]:
-        accounts = list(current_config(rt.config_path).accounts.values())
+        try:
+            accounts = list(current_config(rt.config_path).accounts.values())
+        except CexledgerError as exc:
+            log.error("schedule tick %d: nothing queued: %s", timestamp, " ".join(str(exc).split()))
+            raise
         queued = sum([await defer_sync(app, acc, tick=timestamp) is not None for acc in accounts])
         log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
                  len(accounts) - queued)
         return {"queued": queued, "waiting": len(accounts) - queued}
 
 
-async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str) -> dict[str, int]:
+async def _record_end(app: procrastinate.App, job_id: int, error: str | None) -> None:
+    """Record how the job's run ended: ``error`` (one line), or ``None`` for success."""
+    try:
+        await app.connector.execute_query_async(
+            f"UPDATE {RUNS_TABLE} SET error = %(error)s, failed_at = CASE WHEN %(error)s::text "
+            "IS NULL THEN NULL ELSE now() END WHERE job_id = %(job)s", job=job_id, error=error)
+    except Exception as exc:  # noqa: BLE001 - the job's own end is recorded by procrastinate
+        log.warning("job %s: could not record its end for `cexledger queue`: %s", job_id,
+                    " ".join(str(exc).split()))
+
+
+async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str,
+                    secrets: list[str]) -> dict[str, int]:
+    """Sync account ``name``; ``secrets`` gets its secrets (and keys) once it is known, so a
+    failure's reason can be shown without them."""
     from ..archive import Archive
     from ..sync import sync_accounts
 
-    cfg = current_config(rt.config_path)
-    account = cfg.accounts.get(name)
-    if account is None:
-        raise SyncRefused(f"account {name!r} is no longer in the config "
-                          f"(configured: {', '.join(sorted(cfg.accounts)) or 'none'})")
     await app.connector.execute_query_async(
         f"INSERT INTO {RUNS_TABLE} (job_id, account, host, pid) VALUES (%(job)s, %(account)s, "
         "%(host)s, %(pid)s) ON CONFLICT (job_id) DO UPDATE SET host = EXCLUDED.host, "
         "pid = EXCLUDED.pid, started = now()",
         job=job_id, account=name, host=WHERE.rsplit(":", 1)[0], pid=os.getpid())
+    cfg = current_config(rt.config_path)
+    account = cfg.accounts.get(name)
+    if account is None:
+        raise SyncRefused(f"account {name!r} is no longer in the config "
+                          f"(configured: {', '.join(sorted(cfg.accounts)) or 'none'})")
+    secrets += [*account.secrets(), *(k for k in (account.api_key, account.tax_api_key) if k)]
     stop = _stop_event()
     if stop.is_set():
         raise WorkerStopping("worker stopping")
