@@ -14,6 +14,9 @@ It prints JSON: rows/s of the whole path (median of three runs), of parsing alon
 writing alone and of bare ``sqlite3`` inserting the same rows (the floor under the archive),
 µs per row of each parsing stage, a cProfile of the whole path, and ccxt's
 ``parse_ledger`` on the same decoded rows.
+
+``python benchmarks/_replay.py --writes PAGES WORKDIR POSTMASTER_PID PG_URL…`` writes the same
+parsed pages into SQLite and PostgreSQL alternately (figure 11's write path beside SQLite's).
 """
 
 from __future__ import annotations
@@ -321,8 +324,47 @@ def replay(pages_path: Path, workdir: Path) -> dict[str, Any]:
     return result
 
 
+def compare_writes(pages_path: Path, workdir: Path, pg_urls: list[str], postmaster: int) -> dict[str, Any]:
+    """The same pre-parsed pages written by ``Archive.write_page`` into SQLite and into
+    PostgreSQL, alternately, each run into a fresh archive (one of ``pg_urls`` per PostgreSQL
+    run): µs per row of wall time, of this process's CPU and of the server's (PostgreSQL's
+    processes, read from ``/proc``; SQLite runs inside this process)."""
+    from _postgres import server_cpu_s
+
+    pages: list[Page] = pickle.loads(pages_path.read_bytes())
+    parsed = asyncio.run(_parse_all(pages))
+    rows = sum(p.rows for _, p in parsed)
+    runs: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgresql": []}
+    archived: set[int] = set()
+    for i, pg_url in enumerate(pg_urls):
+        for backend, url in (("sqlite", f"sqlite:///{workdir / f'replay-compare-{i}.db'}"), ("postgresql", pg_url)):
+            with Archive.open(url) as archive:
+                server = server_cpu_s(postmaster) if backend == "postgresql" else 0.0
+                wall, cpu = time.perf_counter(), time.process_time()
+                for query, page in parsed:
+                    _write(archive, query, page)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                server = server_cpu_s(postmaster) - server if backend == "postgresql" else 0.0
+                archived.add(archive.count_records())
+            runs[backend].append({"wall": wall * 1e6 / rows, "client_cpu": cpu * 1e6 / rows,
+                                  "server_cpu": server * 1e6 / rows, "cpu": (cpu + server) * 1e6 / rows})
+    if len(archived) != 1:
+        raise RuntimeError(f"the backends archived different record counts: {sorted(archived)}")
+    out: dict[str, Any] = {"rows": rows, "archived": archived.pop(), "pages": len(pages), "repeats": len(pg_urls),
+                           "cpus": sorted(os.sched_getaffinity(0))}
+    for backend, measured in runs.items():
+        out[backend] = {k: round(statistics.median(r[k] for r in measured), 2) for k in measured[0]}
+    out["cpu_ratio"] = round(out["postgresql"]["cpu"] / out["sqlite"]["cpu"], 3)
+    out["wall_ratio"] = round(out["postgresql"]["wall"] / out["sqlite"]["wall"], 3)
+    return out
+
+
 def main() -> None:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if sys.argv[1] == "--writes":
+        pages, workdir, postmaster, *urls = sys.argv[2:]
+        print(json.dumps(compare_writes(Path(pages), Path(workdir), urls, int(postmaster))))
+        return
     print(json.dumps(replay(Path(sys.argv[1]), Path(sys.argv[2]))))
 
 

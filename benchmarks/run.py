@@ -25,6 +25,13 @@ detail behind them to ``benchmarks/results/latest.json`` and to ``--json PATH``.
 10. ``report --json`` and ``verify`` of figure 7's archive: seconds (CLI start included) and
    peak RSS; ``report --html``'s page size and its render time in headless Chromium
    (``_report.py``).
+11. Workers (``_workers.py``, a PostgreSQL server of its own, ``_postgres.py``): 200 accounts
+   (both exchanges) backfilled, a few rows added to each, an incremental re-sync by 1 and by 2
+   ``cexledger worker`` processes: wall time ÷ the ideal (requests ÷ the sum of the accounts'
+   rate limits); and µs of CPU per row of ``write_page`` into PostgreSQL ÷ into SQLite, the
+   same replayed pages on one core (the server's processes counted too).
+12. 20 Bitget accounts backfilled by 2 workers at 300 ms: rows/s ÷ (20 × 2 000); CPU of the
+   workers, the sandbox and PostgreSQL; a cProfile of one worker doing the same backfill.
 
 Every Bitget sync also reads the funding wallet (its own endpoint and budget): figures 1, 4
 and 6 count the financial records' endpoint (6: every stream, per endpoint in the detail).
@@ -56,7 +63,9 @@ import _reach  # noqa: E402
 import _replay  # noqa: E402
 import _report  # noqa: E402
 import _sync  # noqa: E402
+import _postgres  # noqa: E402
 import _sandbox  # noqa: E402
+import _workers  # noqa: E402
 from _sandbox import Sandbox  # noqa: E402
 
 from cexledger.exchanges._windows import wanted_range as _wanted  # noqa: E402
@@ -93,12 +102,23 @@ class Sizes:
     all_dense: float = 0.95
     all_scale: float = 1.25
     all_categories: tuple[str, ...] = ("USDT-FUTURES",)
+    # 11: accounts per exchange, rows each, rows added before each re-sync, worker concurrency
+    resync_accounts: int = 100
+    resync_records: int = 200
+    resync_new: int = 3
+    resync_concurrency: int = 64    # the most `cexledger worker --concurrency` takes
+    write_repeats: int = 3
+    # 12: Bitget accounts, rows each (served), worker concurrency (2 workers: every account at once)
+    backfill_accounts: int = 20
+    backfill_rows: int = 20_000
+    backfill_concurrency: int = 10
 
 
 SMOKE = Sizes(bitget_records=2_000, coinw_records=400, latency_ms=20, large_rows=20_000,
               ccxt_raised_pages=1_000, ccxt_raised_bound_s=1.0, tax_old=3_000, tax_recent=400,
               tax_funding=100, tax_scale=100.0, all_records=4_000, all_old=800, all_funding=1_000,
-              all_scale=20.0)
+              all_scale=20.0, resync_accounts=3, resync_records=30, resync_concurrency=4, write_repeats=1,
+              backfill_accounts=2, backfill_rows=1_000, backfill_concurrency=1)
 HISTORY_DAYS = 366   # the tax records' reach
 
 
@@ -465,6 +485,72 @@ class Bench:
                  "×", note=f"{r['rule_slowest']}: {rule['rule_requests']} requests at {rule['limit_req_per_s']:g}/s "
                            f"= {rule['rule_s']} s (the time it needs alone, as cexledger pages it)")
 
+    # -- 11, 12: workers on PostgreSQL --------------------------------------------------------
+
+    def workers(self) -> None:
+        if not _postgres.available():
+            for key in ("workers_resync_1", "workers_resync_2", "pg_write_cpu_ratio", "workers_backfill_ratio"):
+                self.fig(key, key, "skipped (no PostgreSQL server binaries)")
+            return
+        with _postgres.Postgres() as pg:
+            self.details["postgres_version"] = pg.version
+            self.step("workers re-sync", lambda: self._resync(pg), ["workers_resync_1", "workers_resync_2"])
+            self.step("workers backfill", lambda: self._backfill(pg),
+                      ["workers_backfill_ratio", "workers_backfill_rows_per_s", "pg_write_cpu_ratio",
+                       "workers_profile"])
+
+    def _resync(self, pg: _postgres.Postgres) -> None:
+        s = self.sizes
+        with Sandbox("--bitget-accounts", str(s.resync_accounts), "--coinw-accounts", str(s.resync_accounts),
+                     "--records", str(s.resync_records), "--latency-ms", str(s.latency_ms)) as sandbox:
+            r = _workers.resync(sandbox, pg, self.workdir, new_rows=s.resync_new, concurrency=s.resync_concurrency)
+        self.details["workers_resync"] = r
+        for n, target in ((1, None), (2, "<= 2")):
+            run = r[f"workers_{n}"]
+            cpu = ", ".join(f"{w['cpu_s']} s" for w in run["workers"])
+            self.fig(f"workers_resync_{n}", f"11. re-sync of {r['accounts']} accounts, {n} worker{'s' * (n > 1)}: "
+                                            "wall ÷ ideal", run["ratio"], "×", target,
+                     f"{run['wall_s']} s for {run['requests']} requests ({run['rate_limited']} limited) ÷ "
+                     f"{r['limit_sum_req_per_s']:g} req/s = {run['ideal_s']} s; slowest account alone: "
+                     f"{run['slowest_account']} {run.get('slowest_account_requests')} req ÷ its limit = "
+                     f"{run['slowest_account_s']} s; {r['new_rows_per_account']} new rows "
+                     f"each, {s.latency_ms} ms, concurrency {r['concurrency_per_worker']}; CPU workers {cpu}, "
+                     f"PostgreSQL {run['postgres_cpu_s']} s; complete={run['complete']}")
+
+    def _backfill(self, pg: _postgres.Postgres) -> None:
+        s = self.sizes
+        with Sandbox("--bitget-accounts", str(s.backfill_accounts), "--coinw-accounts", "0",
+                     "--records", str(records_for(s.backfill_rows)), "--dense-share", str(s.bitget_dense),
+                     "--latency-ms", str(s.latency_ms)) as sandbox:
+            self.details["workers_backfill_sandbox_startup_s"] = round(sandbox.startup_s, 1)
+            r = self.details["workers_backfill"] = _workers.backfill(sandbox, pg, self.workdir,
+                                                                      concurrency=s.backfill_concurrency)
+            cpu = ", ".join(f"{k} {v} s" for k, v in r["cpu_s"].items())
+            self.fig("workers_backfill_ratio", f"12. backfill {r['accounts']} × {s.backfill_rows:,} rows, 2 workers "
+                                               f"(rows/s ÷ {r['ceiling_rows_per_s']:,.0f})", r["ratio"], "",
+                     ">= 0.8", f"{r['rows']:,} rows in {r['wall_s']} s (ideal {r['ideal_s']} s), {s.latency_ms} ms, "
+                               f"{r['requests']} requests, {r['rate_limited']} limited; CPU {cpu} "
+                               f"({r['machine_busy_cores']} cores busy); complete={r['complete']}")
+            self.fig("workers_backfill_rows_per_s", "12. … rows/s", r["rows_per_s"], "rows/s",
+                     note="µs of CPU per row: " + ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_row"].items()))
+            w = self.details["pg_writes"] = _workers.compare_writes(sandbox, pg, self.workdir, s.write_repeats)
+            self.fig("pg_write_cpu_ratio", "11. write_page CPU per row, PostgreSQL ÷ SQLite", w["cpu_ratio"], "×",
+                     "<= 1", f"{w['rows']:,} rows replayed on 1 core: PostgreSQL {w['postgresql']['cpu']} µs/row "
+                             f"({w['postgresql']['client_cpu']} client + {w['postgresql']['server_cpu']} server), "
+                             f"SQLite {w['sqlite']['cpu']}; wall {w['postgresql']['wall']} vs {w['sqlite']['wall']} "
+                             f"µs/row ({w['wall_ratio']}×)")
+            p = self.details["workers_profile"] = _workers.profile_worker(sandbox, pg, self.workdir,
+                                                                           concurrency=s.backfill_accounts)
+            busy = p["buckets"]["busy_share"]
+            threads = round(w["postgresql"]["client_cpu"] * r["rows"] / 1e6, 1)
+            self.fig("workers_profile", "12. … where a worker's time goes (cProfile, 1 worker)",
+                     p["buckets"]["busy_s"], "s busy",
+                     note="; ".join(f"{k} {v:.0%}" for k, v in busy.items())
+                          + f" (of its busy time in the event loop's thread; {p['wall_s']} s wall under the "
+                            f"profiler); beside it, the archive writes in their threads, which cProfile does not "
+                            f"see: about {threads} s ({w['postgresql']['client_cpu']} µs/row × {r['rows']:,} rows, "
+                            "the write comparison's client CPU)")
+
     # -- the whole run ---------------------------------------------------------------------
 
     def rss_ratio(self) -> None:
@@ -491,7 +577,8 @@ class Bench:
             self.step("every bitget stream", self.all_streams, ["all_streams_ratio", "all_streams_rule_ratio"])
 
         chains = [bitget_chain, lambda: self.step("coinw sandbox", self.coinw, []),
-                  lambda: self.step("large sandbox", self.large, ["rss_large_mb"]), reach_chain]
+                  lambda: self.step("large sandbox", self.large, ["rss_large_mb"]), reach_chain,
+                  lambda: self.step("workers", self.workers, [])]
         if self.smoke:
             # targets are not judged: the three independent sandboxes may share the machine
             with ThreadPoolExecutor(len(chains)) as pool:
@@ -554,10 +641,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _order(item: tuple[str, Figure]) -> str:
+def _order(item: tuple[str, Figure]) -> int:
     """Table order: by the issue's item number at the start of the label."""
-    label = item[1].label
-    return label[0] if label[:1].isdigit() else "9"
+    number = item[1].label.split(".", 1)[0]
+    return int(number) if number.isdigit() else 99
 
 
 def _fmt(value: Any) -> str:
@@ -601,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds, no targets (CI)")
     parser.add_argument("--json", type=Path, help="also write the results JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (archives, pages)")
+    parser.add_argument("--only", choices=["workers"], help="run only these figures (11 and 12)")
     args = parser.parse_args(argv)
 
     sizes = SMOKE if args.smoke else Sizes()
@@ -608,7 +696,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     bench = Bench(sizes, workdir, args.smoke)
     try:
-        bench.run()
+        if args.only == "workers":
+            bench.step("workers", bench.workers, [])
+            for f in bench.figures.values():
+                f.judge(with_targets=not args.smoke)
+        else:
+            bench.run()
     finally:
         if args.keep:
             print(f"[bench] kept {workdir}", file=sys.stderr)

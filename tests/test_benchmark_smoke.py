@@ -34,6 +34,9 @@ FIGURES = {
       for figure in ("rows_per_s", "rss_mb", "rss_ratio")),
     "tax_ratio", "tax_rows_per_s", "tax_requests", "tax_page_fill", "tax_429_share",
     "all_streams_ratio", "all_streams_rule_ratio",
+    # issue 12: workers on PostgreSQL
+    "workers_resync_1", "workers_resync_2", "pg_write_cpu_ratio", "workers_backfill_ratio",
+    "workers_backfill_rows_per_s", "workers_profile",
 }
 
 
@@ -92,5 +95,10 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
         for name, stream in run["streams"].items():
             assert stream["complete"], name
             assert stream["requests"] >= stream["requests_min"] > 0, name
+    # 11 and 12: every worker run archived exactly the sandbox's truth
+    resync = result["details"]["workers_resync"]
+    assert resync["backfill"]["complete"] and resync["workers_1"]["complete"] and resync["workers_2"]["complete"]
+    assert result["details"]["workers_backfill"]["complete"]
+    assert result["details"]["pg_writes"]["archived"] > 0
     assert set(result["details"]["all_streams"]["ideal_s"]) == {
         "financial-records", "funding-records", "tax-records"}

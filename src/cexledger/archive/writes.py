@@ -1,6 +1,7 @@
 """The write path: one page of records, its checkpoint and coverage, in the caller's transaction.
 
-Per page: one SELECT of the page's ids that already exist (with their raw bytes), then bulk
+Per page: one SELECT of the page's ids that already exist (with their raw bytes; on
+PostgreSQL the ids are one array parameter), then bulk
 inserts (``executemany``; ``COPY`` on PostgreSQL) for new records and their entries; changed records get their
 previous version copied to ``record_versions``, the new raw stored as latest and their
 entries replaced; unchanged records are left alone (only a changed ``mutable`` flag is
@@ -46,6 +47,18 @@ def _select_existing(size: int) -> Prepared:
 
 
 _SELECT_EXISTING = {size: _select_existing(size) for size in _SELECT_SIZES}
+
+
+def _select_existing_any(module: Any) -> sa.Executable:
+    ids = sa.cast(_b("b_ids"), module.ARRAY(sa.Text))
+    return sa.select(_r.record_id, _r.ts, _r.raw, _r.mutable, _r.version, _r.written_ms).where(
+        _r.stream_id == _b("b_sid"), _r.record_id == sa.any_(ids)
+    )
+
+
+# PostgreSQL: the page's ids as one array parameter (no padding, one plan whatever the
+# page's size), planned at each page for the reason ``Prepared.replan`` gives.
+_SELECT_EXISTING_PG = Prepared(_select_existing_any, ["b_sid", "b_ids"], replan=True)
 _UPDATE_RECORD = Prepared(
     lambda _: sa.update(records)
     .values(ts=_b("b_ts"), raw=_b("b_raw"), mutable=_b("b_mutable"), version=_b("b_version"), written_ms=_b("b_now"))
@@ -137,6 +150,8 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
 
 def _existing(cur: Cursor, sid: int, ids: list[str]) -> dict[str, tuple[Any, ...]]:
     """record_id -> (record_id, ts, raw, mutable, version, written_ms) for ids already stored."""
+    if cur.dialect == "postgresql":
+        return {row[0]: row for row in cur.execute(_SELECT_EXISTING_PG, [sid, ids])}
     found: dict[str, tuple[Any, ...]] = {}
     for chunk in _chunks(ids):
         size = next(size for size in _SELECT_SIZES if size >= len(chunk))

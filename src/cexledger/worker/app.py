@@ -43,7 +43,8 @@ _LOCK_PREFIX = b"cexledger job lock v1\x00"
 @dataclass(frozen=True)
 class Runtime:
     """What a worker's tasks need: the archive's URL (SQLAlchemy) and libpq's form of it,
-    and the config file (read again by every job, so an edited config is taken up)."""
+    and the config file (read again by a job when it has changed, so an edited config is
+    taken up: ``tasks.current_config``)."""
 
     db_url: str
     conninfo: str

@@ -33,7 +33,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from ..config import load_config
+from ..config import Config, default_config_path, load_config
 from ..errors import CexledgerError
 from . import timing
 from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, identity_lock, queueing_lock
@@ -71,6 +71,23 @@ class WorkerStopping(CexledgerError):
 
 
 _stop: asyncio.Event | None = None
+_config: tuple[tuple[Any, ...], Config] | None = None
+
+
+def current_config(path: Any) -> Config:
+    """The config file as it is now, for every job: parsed again only when the file has
+    changed (its inode, size, modification or change time), so a worker of a config with
+    hundreds of accounts does not parse them all again for each one's job (60 ms for 200)."""
+    global _config
+    path = path or default_config_path()
+    try:
+        st = os.stat(path)
+        stamp: tuple[Any, ...] = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        return load_config(path)          # the one-line error of a missing or unreadable file
+    if _config is None or _config[0] != stamp:
+        _config = (stamp, load_config(path))
+    return _config[1]
 
 
 def _stop_event() -> asyncio.Event:
@@ -158,7 +175,7 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
     @app.task(name=TICK_TASK, queue=QUEUE, pass_context=True)
     async def schedule_tick(context: Any, timestamp: int) -> dict[str, int]:
         try:
-            accounts = list(load_config(rt.config_path).accounts.values())
+            accounts = list(current_config(rt.config_path).accounts.values())
         except CexledgerError as exc:
             log.error("schedule tick %d: nothing queued: %s", timestamp, " ".join(str(exc).split()))
             raise
@@ -191,7 +208,7 @@ async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str,
         "%(host)s, %(pid)s) ON CONFLICT (job_id) DO UPDATE SET host = EXCLUDED.host, "
         "pid = EXCLUDED.pid, started = now()",
         job=job_id, account=name, host=WHERE.rsplit(":", 1)[0], pid=os.getpid())
-    cfg = load_config(rt.config_path)
+    cfg = current_config(rt.config_path)
     account = cfg.accounts.get(name)
     if account is None:
         raise SyncRefused(f"account {name!r} is no longer in the config "
