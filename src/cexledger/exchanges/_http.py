@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import ssl
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,14 +67,6 @@ T = TypeVar("T")
 
 #: Connection pool sizing: room for at least 64 requests in flight.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
-
-# httpcore asks ``import sniffio`` on every request to learn the async library; without
-# sniffio installed that failed import searches ``sys.path`` each time (about 0.2 ms a
-# request). A ``None`` in ``sys.modules`` makes the same import fail at once, so this
-# records sniffio's absence once; an installed sniffio is left alone.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 
 @cache
 def tls_context() -> ssl.SSLContext:
