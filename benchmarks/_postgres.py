@@ -1,46 +1,27 @@
-"""A throwaway PostgreSQL server for the benchmark, started as the tests' fixture starts one.
-
-``initdb`` + ``pg_ctl`` from the newest ``/usr/lib/postgresql/*/bin`` (or ``PATH``), into a
-temporary directory, listening on 127.0.0.1 at a free port, its unix socket inside that
-directory, durability off (``fsync``, ``synchronous_commit``, ``full_page_writes``: throwaway
-data, as in ``tests/conftest.py``). Under root the server commands run as the ``postgres``
-system user (or ``cexledger-pg``, created if neither exists) via ``runuser``.
+"""A throwaway PostgreSQL server for the benchmark: the tests' own (``tests/pg_server.py``:
+initdb + pg_ctl on 127.0.0.1 in a temporary directory, durability off), with room for the
+workers' connections, and the CPU its processes used.
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
+import sys
 import uuid
 from pathlib import Path
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repo: tests.pg_server
+from tests.pg_server import Server, bin_dir  # noqa: E402
+
 __all__ = ["Postgres", "available", "proc_cpu_s", "server_cpu_s"]
 
-_PROGRAMS = ("initdb", "pg_ctl", "postgres")
-_SERVER_USER = "cexledger-pg"
 MAX_CONNECTIONS = 600    # 2 workers × (procrastinate's pool + an archive per running job) and the reads
 
 
-def _bin_dir() -> Path | None:
-    candidates = []
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent)
-    installed = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")]
-    installed.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)
-    candidates += installed
-    return next((d for d in candidates if all((d / p).is_file() for p in _PROGRAMS)), None)
-
-
 def available() -> bool:
-    return _bin_dir() is not None
+    return bin_dir() is not None
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -68,60 +49,17 @@ def server_cpu_s(postmaster: int) -> float:
     return total
 
 
-def _server_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", _SERVER_USER):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _SERVER_USER],
-                   check=True, capture_output=True)
-    return _SERVER_USER
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _run(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-
-
 class Postgres:
     """A running server; ``database()`` creates a fresh database and returns its URL."""
 
     def __init__(self) -> None:
-        bin_dir = _bin_dir()
-        if bin_dir is None:
-            raise RuntimeError("PostgreSQL server binaries not found on PATH or in /usr/lib/postgresql/*/bin")
-        user = _server_user()
-        self._prefix = ["runuser", "-u", user, "--"] if user else []
-        self._bin = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="cexledger-bench-pg-"))
-        if user:
-            entry = pwd.getpwnam(user)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        self._data = self.root / "data"
-        self.port = _free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={MAX_CONNECTIONS}")
+        self._server = Server(f"-c max_connections={MAX_CONNECTIONS}", prefix="cexledger-bench-pg-")
+        self.port, self.root, self.pid = self._server.port, self._server.root, self._server.pid
         try:
-            _run([*self._prefix, str(bin_dir / "initdb"), "-D", str(self._data), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync"])
-            _run([*self._prefix, str(bin_dir / "pg_ctl"), "-D", str(self._data), "-l", str(self.root / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start"])
-        except Exception:
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.version = self.query("postgres", "SHOW server_version")[0][0]
+        except BaseException:
+            self._server.stop()
             raise
-        self.version = self.query("postgres", "SHOW server_version")[0][0]
-        self.pid = int((self._data / "postmaster.pid").read_text().split()[0])
 
     def cpu_s(self) -> float:
         return server_cpu_s(self.pid)
@@ -144,10 +82,7 @@ class Postgres:
         return name
 
     def close(self) -> None:
-        try:
-            _run([*self._prefix, str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "-w", "stop"])
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+        self._server.stop()
 
     def __enter__(self) -> Postgres:
         return self

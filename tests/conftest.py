@@ -1,10 +1,7 @@
 """Shared fixtures: a throwaway PostgreSQL server for the session, a fresh database per test.
 
-The server is found on ``PATH`` or under ``/usr/lib/postgresql/*/bin``, initialised into a
-temporary directory and started by ``pg_ctl`` on 127.0.0.1 at a free port (its unix socket
-inside the temporary directory, ``fsync`` off: throwaway data). PostgreSQL refuses to run as
-root, so under root the server commands run as the ``postgres`` system user (or a dedicated
-``cexledger-pg`` user, created if neither exists) via ``runuser``.
+The server is the throwaway one of :mod:`tests.pg_server` (initdb + pg_ctl on 127.0.0.1 in a
+temporary directory, as an unprivileged user under root).
 
 Without server binaries the PostgreSQL tests are skipped — or fail when ``CI`` is set,
 because there a missing server is a broken environment, not a reason to test less.
@@ -12,13 +9,8 @@ because there a missing server is a broken environment, not a reason to test les
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import socket
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-_PG_PROGRAMS = ("initdb", "pg_ctl", "postgres")
-_PG_SERVER_USER = "cexledger-pg"
+from tests import pg_server
 
 
 @dataclass(frozen=True)
@@ -45,80 +36,22 @@ class PostgresServer:
         return f"host={self.host} port={self.port} user=postgres dbname=postgres"
 
 
-def _postgres_bin_dir() -> Path | None:
-    candidates = []
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent)
-    installed = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")]
-    installed.sort(key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)  # newest first
-    candidates += installed
-    for directory in candidates:
-        if all((directory / program).is_file() for program in _PG_PROGRAMS):
-            return directory
-    return None
-
-
-def _server_user() -> str | None:
-    """The unprivileged user to run the server as, when we are root (else ``None``)."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", _PG_SERVER_USER):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _PG_SERVER_USER],
-        check=True, capture_output=True,
-    )
-    return _PG_SERVER_USER
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _run(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session, stopped and deleted at the end."""
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
+    if pg_server.bin_dir() is None:
         reason = "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or in /usr/lib/postgresql/*/bin"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    user = _server_user()
-    prefix = ["runuser", "-u", user, "--"] if user else []
-    root = Path(tempfile.mkdtemp(prefix="cexledger-pg-"))
-    if user:
-        entry = pwd.getpwnam(user)
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-    data, log = root / "data", root / "server.log"
-    port = _free_port()
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     try:
-        _run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
-        try:
-            _run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"])
-        except RuntimeError as exc:
-            server_log = log.read_text() if log.exists() else ""
-            pytest.fail(f"PostgreSQL did not start: {exc}\n{server_log}")
-        try:
-            yield PostgresServer("127.0.0.1", port)
-        finally:
-            _run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        server = pg_server.Server()
+    except RuntimeError as exc:
+        pytest.fail(f"PostgreSQL did not start: {exc}")
+    try:
+        yield PostgresServer(server.host, server.port)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture
