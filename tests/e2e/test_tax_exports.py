@@ -116,9 +116,11 @@ def test_koinly_says_when_a_file_holds_several_accounts(demo_archive):
 
 
 def _boundaries(ledger) -> tuple:
-    """Two entries (not trade legs, money moved) well inside the ledger, the later one at a
-    different ``ts`` from any entry before it."""
-    plain = [e for e in ledger if e.amount and e.kind not in (Kind.TRADE, Kind.CONVERT)]
+    """Two entries (money moved, not of a trade leg's record: a leg's fee is a row of its
+    trade, under the trade's id) well inside the ledger, the later one at a different ``ts``
+    from any entry before it."""
+    legs = {(e.stream, e.record_id) for e in ledger if e.kind in (Kind.TRADE, Kind.CONVERT)}
+    plain = [e for e in ledger if e.amount and (e.stream, e.record_id) not in legs]
     first, last = plain[len(plain) // 4], plain[3 * len(plain) // 4]
     assert first.ts < last.ts
     return first, last
