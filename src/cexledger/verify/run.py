@@ -328,11 +328,11 @@ def verify(archive: Archive, filters: Filters = Filters()) -> Verification:
         pa.default_memory_pool().release_unused()
     if not keys:
         keys.update(archive.stream_keys())
-    for sid, problem in _duplicates(coinw_ids, keys).items():
+    duplicated = _duplicates(coinw_ids, keys)
+    for sid, problem in duplicated.items():
         found[sid].problems.append(problem)
-    for findings in found.values():
-        if findings.key.exchange == "coinw" and not any("also archived" in p for p in findings.problems):
-            findings.checks.append("no record id twice in the account's CoinW streams")
+    for sid in coinw_ids.keys() - duplicated.keys():
+        found[sid].checks.append("no record id twice in the account's CoinW streams")
     by_key = {f.key: f for f in found.values()}
     verdicts = []
     for summary in summaries:
