@@ -795,12 +795,13 @@ def enqueue(
     from .worker.tasks import defer_sync
 
     state = _state(ctx)
-    selected = _config(state).select(accounts)
+    cfg = _config(state)
+    selected = cfg.select(accounts)
     queue_app = open_queue(db_url(state.db), state.config)
 
     async def defer_all() -> list[str]:
         async with queue_app.open_async():
-            return [a.name for a in selected if await defer_sync(queue_app, a) is None]
+            return [a.name for a in selected if await defer_sync(queue_app, a, cfg) is None]
 
     waiting = asyncio.run(defer_all())
     if quiet:

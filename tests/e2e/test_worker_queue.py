@@ -14,7 +14,7 @@ import psycopg
 
 from cexledger.worker.app import conninfo_of
 
-from .conftest import wait_for
+from .conftest import by_id, wait_for
 from .test_workers import JOB_WAIT_S, Workers, all_done, assert_archive_is_truth, enqueue_all, pg_cli, q
 
 SECRET_MARK = "sbx-secret-"
@@ -187,3 +187,56 @@ def _jobs(url: str) -> list[tuple]:
         return q(url, "SELECT id, args->>'account', status::text, worker_id, attempts FROM procrastinate_jobs")
     except psycopg.errors.UndefinedTable:
         return []
+
+
+def test_a_job_queued_under_other_keys_is_queued_again_under_the_workers(sandbox_factory, cli_for,
+                                                                         postgres_url) -> None:
+    """``enqueue`` with a config where an account has one key, a worker whose config gives it
+    another (a rotated key, or machines' configs that differ): the worker queues it again
+    under its own keys' lock and syncs that; a job queued again that another config still
+    puts under other keys is refused, with its reason in ``cexledger queue``."""
+    import asyncio
+
+    from cexledger.config import load_config
+    from cexledger.worker.app import open_queue
+    from cexledger.worker.tasks import defer_sync
+
+    sandbox = sandbox_factory("--bitget-accounts", "3", "--coinw-accounts", "0", "--records", "40", "--seed", "8")
+    one, two, three = sandbox.accounts()
+    queuing = pg_cli(cli_for(sandbox, [dict(one, name="desk")]), postgres_url)
+    working = pg_cli(cli_for(sandbox, [dict(two, name="desk")]), postgres_url)
+    queuing.run("enqueue", check=True)
+    workers = Workers(working, 1, 2)
+    try:
+        wait_for(lambda: [s for _, a, s, _, _ in _jobs(working.url)].count("succeeded") == 2, JOB_WAIT_S,
+                 "the job and the one queued again done")
+    finally:
+        workers.stop_all()
+    jobs = q(working.url, "SELECT id, lock, status::text, args ? 'requeued' FROM procrastinate_jobs ORDER BY id")
+    (first, lock1, _, again1), (second, lock2, _, again2) = jobs
+    assert lock1 != lock2 and (again1, again2) == (False, True)
+    assert f"queued again as job {second}" in workers.text()
+    runs = q(working.url, "SELECT account, count(*) FROM sync_runs GROUP BY 1")
+    assert runs == [("desk", 1)]                       # one sync: the job queued again
+    assert by_id(working.export_jsonl(), "bitget", "desk") == {str(k): v for k, v in sandbox.truth("bitget", two["name"]).items()}
+
+    # a job queued again (by a worker with the first config) that a worker with a third finds
+    cfg = load_config(queuing.config)
+    app = open_queue(queuing.url, queuing.config)
+
+    async def defer() -> int | None:
+        async with app.open_async():
+            return await defer_sync(app, cfg.accounts["desk"], cfg, requeued=True)
+
+    job = asyncio.run(defer())
+    third = pg_cli(cli_for(sandbox, [dict(three, name="desk")]), postgres_url)
+    workers = Workers(third, 1, 2)
+    try:
+        wait_for(lambda: any(i == job and s == "failed" for i, _, s, _, _ in _jobs(third.url)), JOB_WAIT_S,
+                 "the job queued again refused")
+    finally:
+        workers.stop_all()
+    (row,) = json.loads(third.run("queue", "--json", check=True).stdout)
+    assert row["failed"] == 1 and row["retries"] == 0 and "same config file" in row["last_error"], row
+    assert "refused (not retried)" in workers.text() and SECRET_MARK not in workers.text()
+    assert q(third.url, "SELECT count(*) FROM sync_runs") == [(1,)]     # nothing synced by it

@@ -4,17 +4,20 @@
 needs a server), opens the archive (creating or migrating it as every command does), installs
 the queue's schema (:mod:`.schema`) and builds the app with cexledger's tasks (:mod:`.tasks`).
 
-A sync job's ``lock`` is the account's identity (:func:`identity_lock`): the exchange, its
-normalised base URL and the API key's fingerprint — what the archive records as whose history
-an account holds (:mod:`cexledger.identity`). Two config names for one exchange key share it,
-so no two workers ever send that key's requests at once, whatever the names. Its
-``queueing_lock`` is the account's name (:func:`queueing_lock`): an account waits in the
-queue at most once.
+A sync job's ``lock`` (:func:`job_lock`) stands for every exchange key its sync uses: the
+account's API key and its tax key (Bitget), each known by its exchange, normalised base URL
+and fingerprint (:mod:`cexledger.identity`). Accounts of the config that share a key —
+directly, or through a chain of accounts each sharing one with the next — get one lock, so no
+two workers ever send one key's requests at once, whatever the accounts' names. The lock is
+computed from the config of the process that queues the job; the worker that runs it checks
+it against its own config (:mod:`.tasks`). Its ``queueing_lock`` is the account's name
+(:func:`queueing_lock`): an account waits in the queue at most once.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,13 +26,13 @@ import sqlalchemy as sa
 
 from ..config import Account
 from ..errors import ConfigError
-from ..identity import configured_identity
+from ..identity import configured_identity, key_fingerprint
 
 if TYPE_CHECKING:
     import procrastinate
 
 __all__ = ["EXTRA_HINT", "QUEUE", "SYNC_TASK", "TICK_TASK", "Runtime", "conninfo_of",
-           "identity_lock", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
+           "job_lock", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
 
 QUEUE = "cexledger"
 SYNC_TASK = "cexledger.sync_account"
@@ -74,12 +77,35 @@ def conninfo_of(db_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def identity_lock(account: Account) -> str:
-    """The job lock of an account: a digest of its configured identity (exchange, base URL,
-    key fingerprint); the same for every name the same key is configured under."""
-    ident = configured_identity(account)
-    digest = hashlib.sha256(_LOCK_PREFIX + "\x00".join(
-        (ident.exchange, ident.base_url, ident.key_fingerprint)).encode()).hexdigest()
+def _keys_of(account: Account) -> list[tuple[str, str, str]]:
+    """The exchange keys a sync of ``account`` sends requests with: (exchange, normalised
+    base URL, key fingerprint) of its API key and of its tax key when one is configured."""
+    main = configured_identity(account)
+    keys = [(main.exchange, main.base_url, main.key_fingerprint)]
+    if account.tax_api_key:
+        keys.append((main.exchange, main.base_url, key_fingerprint(account.exchange, account.tax_api_key)))
+    return keys
+
+
+def job_lock(account: Account, accounts: Iterable[Account]) -> str:
+    """The job lock of ``account`` among the config's ``accounts``: a digest of the least key
+    (see :func:`_keys_of`) of every account linked to it by shared keys, so all of them get
+    the same lock. An account sharing no key has the digest of its API key's identity."""
+    parent: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+
+    def root(key: tuple[str, str, str]) -> tuple[str, str, str]:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for acc in (account, *accounts):
+        first, *others = _keys_of(acc)
+        for key in others:
+            a, b = root(first), root(key)
+            parent[max(a, b)] = min(a, b)
+    least = root(_keys_of(account)[0])      # a set's root is its least key: see the union above
+    digest = hashlib.sha256(_LOCK_PREFIX + "\x00".join(least).encode()).hexdigest()
     return f"cexledger-identity:{digest[:32]}"
 
 

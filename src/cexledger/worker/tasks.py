@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config, default_config_path, load_config
 from ..errors import CexledgerError
 from . import timing
-from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, identity_lock, queueing_lock
+from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, job_lock, queueing_lock
 from .schema import RUNS_TABLE
 
 if TYPE_CHECKING:
@@ -125,30 +125,55 @@ def one_line(exc: BaseException, secrets: list[str]) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
-async def defer_sync(app: procrastinate.App, account: Any, tick: int | None = None) -> int | None:
-    """Queue a sync of ``account`` (a config ``Account``); its job id, or ``None`` when one
-    is already waiting."""
+async def defer_sync(app: procrastinate.App, account: Any, config: Config, tick: int | None = None,
+                     requeued: bool = False) -> int | None:
+    """Queue a sync of ``account`` (an ``Account`` of ``config``, whose other accounts decide
+    which share its lock); its job id, or ``None`` when one is already waiting.
+    ``requeued``: queued again by a worker whose config gave it another lock."""
     from procrastinate.exceptions import AlreadyEnqueued
 
     task = app.tasks[SYNC_TASK]
+    kwargs: dict[str, Any] = {"account": account.name, "tick": tick}
+    if requeued:
+        kwargs["requeued"] = True
     try:
-        return await task.configure(lock=identity_lock(account), queueing_lock=queueing_lock(account.name),
-                                    queue=QUEUE).defer_async(account=account.name, tick=tick)
+        return await task.configure(lock=job_lock(account, config.accounts.values()),
+                                    queueing_lock=queueing_lock(account.name), queue=QUEUE).defer_async(**kwargs)
     except AlreadyEnqueued:
         return None
+
+
+async def _lock_moved(app: procrastinate.App, cfg: Config, job: Any, account: Any, requeued: bool) -> bool:
+    """Whether the job was queued under a lock this worker's config ``cfg`` does not give
+    ``account`` (its keys changed since, or the machines' configs differ): then it is queued
+    again under this config's lock, once (``True``: this job has nothing more to do); a job
+    queued again that still does not match is refused."""
+    name = account.name
+    if job.lock == job_lock(account, cfg.accounts.values()):
+        return False
+    if requeued:
+        raise SyncRefused(f"account {name!r} uses other keys in this worker's config than in the "
+                          "config it was queued with: give every worker and `cexledger enqueue` "
+                          "the same config file")
+    again = await defer_sync(app, account, cfg, tick=job.task_kwargs.get("tick"), requeued=True)
+    log.info("job %s: account %r was queued under another key's lock than this worker's config "
+             "gives it: %s", job.id, name,
+             f"queued again as job {again}" if again is not None else "a job for it is already waiting")
+    return True
 
 
 def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> None:
     """Register the tasks on ``app`` (and the periodic tick when ``schedule`` is a cron)."""
 
     @app.task(name=SYNC_TASK, queue=QUEUE, pass_context=True, retry=_retry_strategy())
-    async def sync_account(context: Any, account: str, tick: int | None = None) -> dict[str, int]:
+    async def sync_account(context: Any, account: str, tick: int | None = None,
+                           requeued: bool = False) -> dict[str, int]:
         job = context.job
         log.info("job %s: sync of account %r started on %s (attempt %d)", job.id, account, WHERE,
                  job.attempts + 1)
         secrets: list[str] = []
         try:
-            result = await _sync_one(app, rt, job.id, account, secrets)
+            result = await _sync_one(app, rt, job, account, secrets, requeued)
         except WorkerStopping:
             log.info("job %s: sync of account %r stopped (worker stopping): back in the queue",
                      job.id, account)
@@ -164,6 +189,8 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
                             reason)
             raise
         await _record_end(app, job.id, None)
+        if result is None:
+            return {"new": 0, "updated": 0, "requests": 0}
         log.info("job %s: sync of account %r ok: %d new, %d updated, %d requests", job.id,
                  account, result["new"], result["updated"], result["requests"])
         return result
@@ -175,11 +202,12 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
     @app.task(name=TICK_TASK, queue=QUEUE, pass_context=True)
     async def schedule_tick(context: Any, timestamp: int) -> dict[str, int]:
         try:
-            accounts = list(current_config(rt.config_path).accounts.values())
+            cfg = current_config(rt.config_path)
         except CexledgerError as exc:
             log.error("schedule tick %d: nothing queued: %s", timestamp, " ".join(str(exc).split()))
             raise
-        queued = sum([await defer_sync(app, acc, tick=timestamp) is not None for acc in accounts])
+        accounts = list(cfg.accounts.values())
+        queued = sum([await defer_sync(app, acc, cfg, tick=timestamp) is not None for acc in accounts])
         log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
                  len(accounts) - queued)
         return {"queued": queued, "waiting": len(accounts) - queued}
@@ -196,10 +224,12 @@ async def _record_end(app: procrastinate.App, job_id: int, error: str | None) ->
                     " ".join(str(exc).split()))
 
 
-async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str,
-                    secrets: list[str]) -> dict[str, int]:
+async def _sync_one(app: procrastinate.App, rt: Runtime, job: Any, name: str,
+                    secrets: list[str], requeued: bool) -> dict[str, int] | None:
     """Sync account ``name``; ``secrets`` gets its secrets (and keys) once it is known, so a
-    failure's reason can be shown without them."""
+    failure's reason can be shown without them. ``None``: not synced, queued again under
+    another lock (:func:`_lock_moved`)."""
+    job_id = job.id
     from ..archive import Archive
     from ..sync import sync_accounts
 
@@ -214,6 +244,8 @@ async def _sync_one(app: procrastinate.App, rt: Runtime, job_id: int, name: str,
         raise SyncRefused(f"account {name!r} is no longer in the config "
                           f"(configured: {', '.join(sorted(cfg.accounts)) or 'none'})")
     secrets += [*account.secrets(), *(k for k in (account.api_key, account.tax_api_key) if k)]
+    if await _lock_moved(app, cfg, job, account, requeued):
+        return None
     stop = _stop_event()
     if stop.is_set():
         raise WorkerStopping("worker stopping")
