@@ -523,7 +523,8 @@ class Bench:
                      f"{run['wall_s']} s for {run['requests']} requests ({run['rate_limited']} limited) ÷ "
                      f"{r['limit_sum_req_per_s']:g} req/s = {run['ideal_s']} s; slowest account alone: "
                      f"{run['slowest_account']} {run.get('slowest_account_requests')} req ÷ its limit = "
-                     f"{run['slowest_account_s']} s; {r['new_rows_per_account']} new rows "
+                     f"{run['slowest_account_s']} s (wall ÷ the larger of the two, not the issue's "
+                     f"figure: {run.get('ratio_to_floor')}×); {r['new_rows_per_account']} new rows "
                      f"each, {s.latency_ms} ms, concurrency {r['concurrency_per_worker']}; CPU workers {cpu}, "
                      f"PostgreSQL {run['postgres_cpu_s']} s; complete={run['complete']}")
 
