@@ -204,6 +204,11 @@ def resync(sandbox: Sandbox, pg: Postgres, workdir: Path, *, new_rows: int, conc
         run["ideal_s"] = round(stats["requests"] / limits, 3)
         run["ratio"] = round(run["wall_s"] / run["ideal_s"], 2) if run["ideal_s"] else None
         run.update(_slowest_account(sandbox, accounts))
+        # not the figure: the wall ÷ what no parallelism removes, the larger of the
+        # ideal and the slowest account's own requests ÷ its own limit
+        floor = max(run["ideal_s"], run["slowest_account_s"] or 0.0)
+        run["floor_s"] = floor
+        run["ratio_to_floor"] = round(run["wall_s"] / floor, 2) if floor else None
         run["complete"] = _complete(pg, db, sandbox, accounts)
         out[f"workers_{n}"] = run
     return out

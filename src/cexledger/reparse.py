@@ -17,6 +17,7 @@ into entries when the normalizer now understands them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from .archive import Archive
 from .archive.results import RederiveResult
@@ -24,7 +25,8 @@ from .exchanges import spec
 from .exchanges.base import Normalizer
 from .model import StreamKey
 
-__all__ = ["VERSION_META", "built_version", "describe", "newer", "outdated", "reparse", "stamp"]
+__all__ = ["VERSION_META", "Survey", "built_version", "describe", "newer", "outdated", "reparse", "stamp",
+           "survey"]
 
 VERSION_META = "normalizer_version"
 _UNRECORDED = 1  # streams archived before versions were recorded
@@ -50,22 +52,36 @@ def built_version(archive: Archive, key: StreamKey) -> int:
 def _versions(archive: Archive, accounts: Iterable[str] | None) -> Iterator[tuple[StreamKey, int, int]]:
     """(stream, the version that built its entries, today's version) of every stream of
     ``accounts`` (default all) whose exchange cexledger knows."""
-    wanted = None if accounts is None else set(accounts)
-    for key, value in archive.meta_by_stream(VERSION_META).items():
+    wanted = None if accounts is None else sorted(set(accounts))
+    for key, value in archive.meta_by_stream(VERSION_META, wanted).items():
         normalizer = _normalizer(key)
-        if normalizer is not None and (wanted is None or key.account in wanted):
+        if normalizer is not None:
             yield key, _version(value), normalizer.version
 
 
-def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
-    """The streams (of ``accounts``, default all) whose entries an older normalizer built.
+@dataclass(frozen=True)
+class Survey:
+    """What a sync needs to know of its accounts' streams before it fetches: the
+    ``outdated`` ones (see :func:`outdated`) and the ``current`` ones, whose recorded
+    version is today's (a sync need not record it again)."""
 
-    One query over the streams and their versions, and a probe of each out-of-date one: a
-    stream with no records (planned, never written) has nothing to re-derive. Cheap enough for
-    the start of every sync.
-    """
-    return [key for key, built, today in _versions(archive, accounts)
-            if built < today and archive.has_records(key)]
+    outdated: list[StreamKey]
+    current: frozenset[StreamKey]
+
+
+def survey(archive: Archive, accounts: Iterable[str] | None = None) -> Survey:
+    """The :class:`Survey` of the streams of ``accounts`` (default all): one query over the
+    streams and their versions, and a probe of each out-of-date one (a stream with no records,
+    planned but never written, has nothing to re-derive). Cheap enough for every sync."""
+    versions = list(_versions(archive, accounts))
+    return Survey([key for key, built, today in versions if built < today and archive.has_records(key)],
+                  frozenset(key for key, built, today in versions if built == today))
+
+
+def outdated(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:
+    """The streams (of ``accounts``, default all) whose entries an older normalizer built
+    and that hold records to re-derive."""
+    return survey(archive, accounts).outdated
 
 
 def newer(archive: Archive, accounts: Iterable[str] | None = None) -> list[StreamKey]:

@@ -52,7 +52,7 @@ from .exchanges._limits import LimiterPool
 from .exchanges.base import Work
 from .identity import IdentityGate, open_gate
 from .model import LedgerEntry, Record, StreamKey
-from .reparse import describe, outdated, reparse, stamp
+from .reparse import describe, reparse, stamp, survey
 
 __all__ = ["SyncContext", "StreamStats", "WorkLeft", "seconds_left", "AccountReport", "SyncReport", "Failure",
            "sync_accounts", "now_ms", "DEFAULT_WAIT_S"]
@@ -277,6 +277,11 @@ class SyncContext:
         if key not in self._stamped:
             self._stamped.add(key)
             await self._call(stamp, self.archive, key)
+
+    def stamped(self, keys: Iterable[StreamKey]) -> None:
+        """Streams whose recorded normalizer version is today's already: not stamped again."""
+        self._stamped.update(keys)
+
     async def _admit(self, key: StreamKey, records: Sequence[Record]) -> None:
         """Wait until the account's identity gate lets this write through (or raise)."""
         gate = self._gates.get(key.account)
@@ -491,7 +496,9 @@ async def _locked_account(account: Account, ctx: SyncContext, report: AccountRep
                 await asyncio.sleep(HANDOVER_S)
                 break
     try:
-        stale = await ctx._call(outdated, ctx.archive, [name])
+        found = await ctx._call(survey, ctx.archive, [name])
+        stale = found.outdated
+        ctx.stamped(found.current)          # recorded as today's already: not again
         if stale:
             result = await ctx._call(reparse, ctx.archive, stale)
             if announce is not None:

@@ -171,6 +171,33 @@ def test_sync_rederives_streams_an_older_normalizer_built(sandbox_factory, cli_f
     assert "re-derived" not in again.stderr, "up-to-date streams were re-derived again"
 
 
+def test_a_resync_does_not_record_a_version_already_recorded(sandbox_factory, cli_for):
+    """Each stream's normalizer version is recorded once: a re-sync writing new rows to
+    streams at today's version adds no write of it (one transaction per stream per sync
+    saved), and the versions stay today's."""
+    sb = sandbox_factory("--records", "200", "--bitget-accounts", "1", "--coinw-accounts", "1",
+                         "--instruments", "BTC,ETH")
+    cli = cli_for(sb)
+    cli.run("sync", "--quiet", check=True)
+    with _db(cli) as db:
+        db.executescript(
+            "CREATE TABLE version_writes (stream_id INTEGER, value TEXT);"
+            "CREATE TRIGGER version_insert AFTER INSERT ON stream_meta WHEN NEW.name = 'normalizer_version' "
+            "BEGIN INSERT INTO version_writes VALUES (NEW.stream_id, NEW.value); END;"
+            "CREATE TRIGGER version_update AFTER UPDATE ON stream_meta WHEN NEW.name = 'normalizer_version' "
+            "BEGIN INSERT INTO version_writes VALUES (NEW.stream_id, NEW.value); END;")
+        before = db.execute("SELECT count(*) FROM stream_meta WHERE name = 'normalizer_version'").fetchone()[0]
+        records = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    for account in sb.accounts():
+        sb.post("/_sandbox/append", {"exchange": account["exchange"], "account": account["name"], "count": 3})
+    cli.run("sync", "--quiet", check=True)
+    with _db(cli) as db:
+        assert db.execute("SELECT count(*) FROM records").fetchone()[0] == records + 6
+        assert db.execute("SELECT count(*) FROM version_writes").fetchone()[0] == 0
+        after = db.execute("SELECT count(*) FROM stream_meta WHERE name = 'normalizer_version'").fetchone()[0]
+    assert after == before > 0
+
+
 def test_reparse_command(sandbox_factory, cli_for):
     sb = sandbox_factory("--records", "300", "--bitget-accounts", "1", "--coinw-accounts", "1",
                          "--instruments", "BTC,ETH")

@@ -240,3 +240,54 @@ def test_a_job_queued_under_other_keys_is_queued_again_under_the_workers(sandbox
     assert row["failed"] == 1 and row["retries"] == 0 and "same config file" in row["last_error"], row
     assert "refused (not retried)" in workers.text() and SECRET_MARK not in workers.text()
     assert q(third.url, "SELECT count(*) FROM sync_runs") == [(1,)]     # nothing synced by it
+
+
+def test_a_worker_keeps_its_archive_open_but_every_job_checks_the_schema(sandbox_factory, cli_for,
+                                                                         postgres_url) -> None:
+    """A worker opens the archive once for all its jobs; a newer cexledger upgrading the
+    archive meanwhile fails the next job before any request (one line saying what to do),
+    as opening the archive per job did; the schema back as this cexledger knows it, the
+    job's retry syncs the account."""
+    import asyncio
+
+    import procrastinate
+
+    from cexledger.archive.migrate import HEAD
+    from cexledger.config import load_config
+    from cexledger.worker.app import Runtime
+    from cexledger.worker.tasks import defer_sync, register
+
+    def execute(sql: str, params: dict | None = None) -> None:
+        with psycopg.connect(conninfo_of(cli.url)) as conn:
+            conn.execute(sql, params or {})
+
+    sandbox = sandbox_factory("--bitget-accounts", "1", "--coinw-accounts", "1", "--records", "20", "--seed", "6")
+    cli = pg_cli(cli_for(sandbox), postgres_url)
+    workers = Workers(cli, 1, 2)
+    try:
+        enqueue_all(cli, 2)
+        wait_for(lambda: all_done(cli.url, ["bitget-1", "coinw-1"]), JOB_WAIT_S, "both accounts synced")
+        execute("UPDATE cexledger_alembic_version SET version_num = '9999'")
+        sandbox.reset_stats()
+        conninfo = conninfo_of(cli.url)
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+        register(app, Runtime(cli.url, conninfo, cli.config), schedule=None)
+        cfg = load_config(cli.config)
+
+        async def defer() -> int | None:
+            async with app.open_async():
+                return await defer_sync(app, cfg.accounts["bitget-1"], cfg)
+
+        job = asyncio.run(defer())
+        error = wait_for(lambda: q(cli.url, "SELECT error FROM cexledger_job_runs WHERE job_id = %(j)s AND "
+                                            "error IS NOT NULL", {"j": job}), JOB_WAIT_S, "the job failed")[0][0]
+        assert "schema is now revision 9999" in error and "upgrade cexledger" in error, error
+        assert sandbox.stats()["requests"] == 0
+        execute("UPDATE cexledger_alembic_version SET version_num = %(h)s", {"h": HEAD})
+        wait_for(lambda: q(cli.url, "SELECT status::text FROM procrastinate_jobs WHERE id = %(j)s",
+                           {"j": job}) == [("succeeded",)], JOB_WAIT_S, "the retry succeeded")
+    finally:
+        workers.stop_all()
+    assert all(p.returncode == 0 for p in workers.procs), workers.text()
+    assert_archive_is_truth(cli, sandbox, sandbox.accounts())
+    assert "Traceback" not in workers.text()

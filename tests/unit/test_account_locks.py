@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from cexledger.archive import Archive
+from cexledger.errors import ArchiveError
 
 _HOLDER = """
 import sys
 from cexledger.archive import Archive
+from cexledger.errors import ArchiveError
 archive = Archive.open(sys.argv[1])
 assert archive.try_lock_account("main")
 print("held", flush=True)
@@ -64,7 +66,7 @@ def test_the_lock_is_released_when_its_holder_is_sigkilled(url: str) -> None:
 def test_a_released_lock_can_be_taken_by_another_archive(url: str) -> None:
     with Archive.open(url) as one, Archive.open(url) as two:
         assert one.try_lock_account("main")
-        assert one.try_lock_account("main")                # held already: still ours
+        assert not one.try_lock_account("main")            # held already: a second sync waits
         assert not two.try_lock_account("main")
         one.unlock_account("main")
         assert two.try_lock_account("main")
@@ -92,6 +94,31 @@ def test_a_lost_postgresql_session_releases_quietly(postgres_url: str) -> None:
         assert killed == 1
         archive.unlock_account("main")          # no error: the session is gone
         assert archive.try_lock_account("main")
+        archive.unlock_account("main")
+
+
+def test_a_lock_tried_on_a_lost_session_fails_once_then_opens_a_new_one(postgres_url: str) -> None:
+    """An archive kept open for many syncs (a worker's): the lock's session dies while no
+    account is locked; the next try fails (one error, that sync's), the one after it opens a
+    new session and locks again: the archive is not left with a dead lock connection."""
+    import sqlalchemy as sa
+
+    with Archive.open(postgres_url) as archive:
+        assert archive.try_lock_account("main")
+        archive.unlock_account("main")          # the session stays open, holding nothing
+        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+                                  if postgres_url.startswith("postgresql://") else postgres_url)
+        with engine.connect() as admin:
+            killed = admin.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> "
+                "pg_backend_pid() AND datname = current_database() AND query LIKE '%advisory_unlock%'")).scalar()
+            admin.commit()
+        engine.dispose()
+        assert killed == 1
+        with pytest.raises(ArchiveError):
+            archive.try_lock_account("main")
+        assert archive.try_lock_account("main")
+        assert archive.try_lock_account("other")
         archive.unlock_account("main")
 
 

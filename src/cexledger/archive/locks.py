@@ -11,7 +11,9 @@ or the server when their holder dies, SIGKILL included:
   on one dedicated connection the archive keeps while it is open.
 
 The lock is per account name: the name the archive's identity, coverage and checkpoints
-belong to.
+belong to. It excludes within one process too: an account this object holds is refused to a
+second ``try_acquire`` until released, so syncs sharing one archive (a worker's jobs) never
+sync one account at once either.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def lock_digest(account: str) -> bytes:
 
 class AccountLocks(Protocol):
     def try_acquire(self, account: str) -> bool:
-        """Take the account's lock if no other process holds it; ``True`` if now held."""
+        """Take the account's lock if no one holds it (another process, or this object
+        already); ``True`` if now held by this caller."""
         ...
 
     def release(self, account: str) -> None:
@@ -70,7 +73,7 @@ class FileLocks:
 
     def try_acquire(self, account: str) -> bool:
         if account in self._held:
-            return True
+            return False
         self.directory.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(self.path(account), os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -117,8 +120,13 @@ class AdvisoryLocks:
     def try_acquire(self, account: str) -> bool:
         with self._mutex:
             if account in self._held:
-                return True
-            if self._call("pg_try_advisory_lock", account):
+                return False
+            try:
+                taken = self._call("pg_try_advisory_lock", account)
+            except sa.exc.DBAPIError:
+                self._lost()
+                raise
+            if taken:
                 self._held.add(account)
                 return True
             return False
@@ -132,10 +140,17 @@ class AdvisoryLocks:
                 try:
                     self._call("pg_advisory_unlock", account)
                 except sa.exc.DBAPIError:
-                    if self._conn is not None:
-                        self._conn.invalidate()
-                        self._conn.close()
-                        self._conn = None
+                    self._lost()
+
+    def _lost(self) -> None:
+        """The lock's connection failed: its session, and every lock it held, is gone (or
+        will be, once the server notices); the next lock opens a new session. An archive
+        kept open for many syncs (a worker's) is not left with a dead connection."""
+        self._held.clear()
+        if self._conn is not None:
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
 
     def close(self) -> None:
         with self._mutex:

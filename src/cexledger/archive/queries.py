@@ -429,12 +429,16 @@ def last_runs(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-def meta_by_stream(conn: sa.Connection, name: str) -> dict[StreamKey, str | None]:
-    """Every stream's value of ``name`` (``None`` where unset), one query, no record scan."""
+def meta_by_stream(conn: sa.Connection, name: str,
+                   accounts: Sequence[str] | None = None) -> dict[StreamKey, str | None]:
+    """Every stream's value of ``name`` (``None`` where unset), of ``accounts`` (default
+    all), one query, no record scan."""
     c = stream_meta.c
     stmt = sa.select(_s.account, _s.exchange, _s.stream, _s.partition, c.value).select_from(
         streams.outerjoin(stream_meta, sa.and_(c.stream_id == _s.id, c.name == name))
     ).order_by(_s.account, _s.exchange, _s.stream, _s.partition)
+    if accounts is not None:
+        stmt = stmt.where(_s.account.in_(list(accounts)))
     return {StreamKey(row.account, row.exchange, row.stream, row.partition): row.value
             for row in conn.execute(stmt)}
 

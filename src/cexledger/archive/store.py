@@ -306,10 +306,11 @@ class Archive:
             sid = self._find_sid(conn, key)
             return sid is not None and queries.has_records(conn, sid)
 
-    def meta_by_stream(self, name: str) -> dict[StreamKey, str | None]:
-        """Every stream's per-stream value ``name`` (``None`` where unset), cheaply."""
+    def meta_by_stream(self, name: str, accounts: Sequence[str] | None = None) -> dict[StreamKey, str | None]:
+        """Every stream's per-stream value ``name`` (``None`` where unset), of ``accounts``
+        (default all), cheaply."""
         with self._reading() as conn:
-            return queries.meta_by_stream(conn, name)
+            return queries.meta_by_stream(conn, name, accounts)
 
     def checkpoints(self, account: str | None = None) -> list[Checkpoint]:
         """Saved checkpoints, ordered by stream and slot."""

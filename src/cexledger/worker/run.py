@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import timing
 from .app import QUEUE, open_queue
-from .tasks import WHERE, request_stop
+from .tasks import WHERE, close_archive, request_stop
 
 __all__ = ["recover", "run_worker"]
 
@@ -116,6 +116,7 @@ async def _run(app: object, concurrency: int) -> None:
         finally:
             recovery.cancel()
             await asyncio.gather(recovery, return_exceptions=True)
+            await asyncio.to_thread(close_archive)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("worker %s stopped", WHERE)

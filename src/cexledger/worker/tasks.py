@@ -34,7 +34,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, default_config_path, load_config
-from ..errors import CexledgerError
+from ..errors import ArchiveError, CexledgerError
 from . import timing
 from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, job_lock, queueing_lock
 from .schema import RUNS_TABLE
@@ -42,8 +42,10 @@ from .schema import RUNS_TABLE
 if TYPE_CHECKING:
     import procrastinate
 
+    from ..archive import Archive
+
 __all__ = ["MAX_ATTEMPTS", "RETRY_WAIT_BASE_S", "SyncIncomplete", "SyncRefused", "WorkerStopping",
-           "defer_sync", "register", "request_stop"]
+           "close_archive", "defer_sync", "register", "request_stop", "shared_archive"]
 
 log = logging.getLogger("cexledger.worker")
 
@@ -72,6 +74,8 @@ class WorkerStopping(CexledgerError):
 
 _stop: asyncio.Event | None = None
 _config: tuple[tuple[Any, ...], Config] | None = None
+_archive: Archive | None = None
+_opening: asyncio.Lock | None = None
 
 
 def current_config(path: Any) -> Config:
@@ -88,6 +92,33 @@ def current_config(path: Any) -> Config:
     if _config is None or _config[0] != stamp:
         _config = (stamp, load_config(path))
     return _config[1]
+
+
+async def shared_archive(db_url: str) -> Archive:
+    """The archive every job of this process syncs into: opened by the first job, kept
+    until :func:`close_archive` (the worker stopping). ``Archive`` is safe to share between
+    threads; its account locks exclude two jobs of one process as they do two processes.
+    A job opening its own would pay, each time, new database sessions (the server forks a
+    backend for each) and the schema checks of an open; the one thing those checks could
+    find changed while the worker runs, a newer cexledger's schema, every job still checks
+    (:func:`_start_run`)."""
+    global _archive, _opening
+    from ..archive import Archive
+
+    if _opening is None:
+        _opening = asyncio.Lock()
+    async with _opening:
+        if _archive is None:
+            _archive = await asyncio.to_thread(Archive.open, db_url)
+    return _archive
+
+
+def close_archive() -> None:
+    """Close the jobs' archive (its connections; every account lock is released)."""
+    global _archive
+    if _archive is not None:
+        _archive.close()
+        _archive = None
 
 
 def _stop_event() -> asyncio.Event:
@@ -224,20 +255,34 @@ async def _record_end(app: procrastinate.App, job_id: int, error: str | None) ->
                     " ".join(str(exc).split()))
 
 
+async def _start_run(app: procrastinate.App, job_id: int, name: str) -> None:
+    """Record where the job runs (for ``cexledger queue``) and, in the same statement, read
+    the archive's schema revision: one this worker's cexledger does not know (a newer
+    cexledger upgraded the archive while this worker ran) fails the job, as opening the
+    archive would have, before anything is fetched or written."""
+    from ..archive.migrate import HEAD, VERSION_TABLE
+
+    row = await app.connector.execute_query_one_async(
+        f"INSERT INTO {RUNS_TABLE} (job_id, account, host, pid) VALUES (%(job)s, %(account)s, "
+        "%(host)s, %(pid)s) ON CONFLICT (job_id) DO UPDATE SET host = EXCLUDED.host, "
+        f"pid = EXCLUDED.pid, started = now() RETURNING (SELECT min(version_num) FROM {VERSION_TABLE}) "
+        "AS revision", job=job_id, account=name, host=WHERE.rsplit(":", 1)[0], pid=os.getpid())
+    if row["revision"] != HEAD:
+        raise ArchiveError(f"the archive's schema is now revision {row['revision']} (this worker's "
+                           f"cexledger knows up to {HEAD}): a newer cexledger upgraded it; upgrade "
+                           "cexledger on this machine and restart the worker")
+
+
 async def _sync_one(app: procrastinate.App, rt: Runtime, job: Any, name: str,
                     secrets: list[str], requeued: bool) -> dict[str, int] | None:
     """Sync account ``name``; ``secrets`` gets its secrets (and keys) once it is known, so a
     failure's reason can be shown without them. ``None``: not synced, queued again under
     another lock (:func:`_lock_moved`)."""
-    job_id = job.id
-    from ..archive import Archive
     from ..sync import sync_accounts
 
-    await app.connector.execute_query_async(
-        f"INSERT INTO {RUNS_TABLE} (job_id, account, host, pid) VALUES (%(job)s, %(account)s, "
-        "%(host)s, %(pid)s) ON CONFLICT (job_id) DO UPDATE SET host = EXCLUDED.host, "
-        "pid = EXCLUDED.pid, started = now()",
-        job=job_id, account=name, host=WHERE.rsplit(":", 1)[0], pid=os.getpid())
+    job_id = job.id
+
+    await _start_run(app, job_id, name)
     cfg = current_config(rt.config_path)
     account = cfg.accounts.get(name)
     if account is None:
@@ -249,26 +294,24 @@ async def _sync_one(app: procrastinate.App, rt: Runtime, job: Any, name: str,
     stop = _stop_event()
     if stop.is_set():
         raise WorkerStopping("worker stopping")
-    archive = await asyncio.to_thread(Archive.open, rt.db_url)
-    try:
-        def waiting(who: str) -> None:
-            log.info("job %s: waiting for account %r: another cexledger process is syncing it",
-                     job_id, who)
+    archive = await shared_archive(rt.db_url)
 
-        run = asyncio.create_task(sync_accounts([account], archive, on_wait=waiting,
-                                                announce=lambda line: log.info("job %s: %s", job_id, line)))
-        stopped = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait([run, stopped], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-        if not run.done():
-            run.cancel()
-            await asyncio.gather(run, return_exceptions=True)
-            raise WorkerStopping("worker stopping")
-        report = run.result().accounts[0]
+    def waiting(who: str) -> None:
+        log.info("job %s: waiting for account %r: another cexledger job or process is syncing it",
+                 job_id, who)
+
+    run = asyncio.create_task(sync_accounts([account], archive, on_wait=waiting,
+                                            announce=lambda line: log.info("job %s: %s", job_id, line)))
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([run, stopped], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await asyncio.to_thread(archive.close)
+        stopped.cancel()
+    if not run.done():
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        raise WorkerStopping("worker stopping")
+    report = run.result().accounts[0]
     if report.errors:
         text = "; ".join(report.error_lines())
         raise (SyncRefused if report.fatal else SyncIncomplete)(text)
