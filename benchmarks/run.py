@@ -499,6 +499,12 @@ class Bench:
                       ["workers_backfill_ratio", "workers_backfill_rows_per_s", "pg_write_cpu_ratio",
                        "workers_profile"])
 
+    def backfill(self) -> None:
+        """Figure 12 and the write comparison (11b) alone: ``--only backfill``."""
+        with _postgres.Postgres() as pg:
+            self.details["postgres_version"] = pg.version
+            self._backfill(pg)
+
     def _resync(self, pg: _postgres.Postgres) -> None:
         s = self.sizes
         with Sandbox("--bitget-accounts", str(s.resync_accounts), "--coinw-accounts", str(s.resync_accounts),
@@ -688,7 +694,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds, no targets (CI)")
     parser.add_argument("--json", type=Path, help="also write the results JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (archives, pages)")
-    parser.add_argument("--only", choices=["workers"], help="run only these figures (11 and 12)")
+    parser.add_argument("--only", choices=["workers", "backfill"],
+                        help="run only these figures: workers = 11 and 12, backfill = 12 and 11b "
+                             "(the write comparison)")
     args = parser.parse_args(argv)
 
     sizes = SMOKE if args.smoke else Sizes()
@@ -696,8 +704,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     bench = Bench(sizes, workdir, args.smoke)
     try:
-        if args.only == "workers":
-            bench.step("workers", bench.workers, [])
+        if args.only:
+            bench.step(args.only, getattr(bench, args.only), [])
             for f in bench.figures.values():
                 f.judge(with_targets=not args.smoke)
         else:
