@@ -487,27 +487,33 @@ class Bench:
 
     # -- 11, 12: workers on PostgreSQL --------------------------------------------------------
 
-    def workers(self) -> None:
+    _RESYNC = ("workers re-sync", "_resync", ["workers_resync_1", "workers_resync_2"])
+    _BACKFILL = ("workers backfill", "_backfill", ["workers_backfill_ratio", "workers_backfill_rows_per_s",
+                                                   "pg_write_cpu_ratio", "workers_profile"])
+
+    def _on_postgres(self, *steps: tuple[str, str, list[str]]) -> None:
+        """Run ``steps`` (name, method, figure keys) on a PostgreSQL server of its own."""
         if not _postgres.available():
-            for key in ("workers_resync_1", "workers_resync_2", "pg_write_cpu_ratio", "workers_backfill_ratio"):
-                self.fig(key, key, "skipped (no PostgreSQL server binaries)")
+            for _, _, keys in steps:
+                for key in keys:
+                    self.fig(key, key, "skipped (no PostgreSQL server binaries)")
             return
         with _postgres.Postgres() as pg:
             self.details["postgres_version"] = pg.version
-            self.step("workers re-sync", lambda: self._resync(pg), ["workers_resync_1", "workers_resync_2"])
-            self.step("workers backfill", lambda: self._backfill(pg),
-                      ["workers_backfill_ratio", "workers_backfill_rows_per_s", "pg_write_cpu_ratio",
-                       "workers_profile"])
+            for name, method, keys in steps:
+                self.step(name, lambda m=method: getattr(self, m)(pg), keys)
+
+    def workers(self) -> None:
+        """Figures 11 and 12."""
+        self._on_postgres(self._RESYNC, self._BACKFILL)
 
     def resync(self) -> None:
-        """Figure 11's re-sync alone (``--only resync``), on a PostgreSQL server of its own."""
-        if not _postgres.available():
-            for key in ("workers_resync_1", "workers_resync_2"):
-                self.fig(key, key, "skipped (no PostgreSQL server binaries)")
-            return
-        with _postgres.Postgres() as pg:
-            self.details["postgres_version"] = pg.version
-            self.step("workers re-sync", lambda: self._resync(pg), ["workers_resync_1", "workers_resync_2"])
+        """Figure 11's re-sync alone (``--only resync``)."""
+        self._on_postgres(self._RESYNC)
+
+    def backfill(self) -> None:
+        """Figure 12 and the write comparison (11b) alone (``--only backfill``)."""
+        self._on_postgres(self._BACKFILL)
 
     def _resync(self, pg: _postgres.Postgres) -> None:
         s = self.sizes
@@ -699,8 +705,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds, no targets (CI)")
     parser.add_argument("--json", type=Path, help="also write the results JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (archives, pages)")
-    parser.add_argument("--only", choices=["workers", "resync"],
-                        help="run only these figures: workers (11 and 12), resync (11's re-sync alone)")
+    parser.add_argument("--only", choices=["workers", "resync", "backfill"],
+                        help="run only these figures: workers = 11 and 12, resync = 11's re-sync, "
+                             "backfill = 12 and 11b (the write comparison)")
     args = parser.parse_args(argv)
 
     sizes = SMOKE if args.smoke else Sizes()
