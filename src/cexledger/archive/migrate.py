@@ -73,9 +73,13 @@ def owned_revision(conn: sa.Connection) -> str | None:
     :data:`VERSION_TABLE`: adopting it would mix our schema into another application's data.
     """
     inspector = sa.inspect(conn)
-    if inspector.has_table(VERSION_TABLE):
+    # one listing, not a look for the version table and then a listing: between two
+    # statements another process may commit a new archive (workers starting at once on an
+    # empty database), which the listing would show without its version table
+    tables = inspector.get_table_names()
+    if VERSION_TABLE in tables:
         return current_revision(conn)
-    foreign = inspector.get_table_names() + inspector.get_view_names()
+    foreign = tables + inspector.get_view_names()
     if foreign:
         shown = ", ".join(sorted(foreign)[:3]) + (", …" if len(foreign) > 3 else "")
         raise NotAnArchiveError(
