@@ -71,6 +71,7 @@ T = TypeVar("T")
 #: Connection pool sizing: room for at least 64 requests in flight.
 POOL_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
 
+
 class _Stream(AnyIOStream):
     """httpcore's anyio stream, knowing its socket.
 
