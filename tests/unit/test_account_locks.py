@@ -79,19 +79,9 @@ def test_a_lost_postgresql_session_releases_quietly(postgres_url: str) -> None:
     """The lock's connection dies (server restart, network): its session's locks are gone
     with it, so releasing is not an error (it would end a sync whose pages were written),
     and the next lock opens a new session."""
-    import sqlalchemy as sa
-
     with Archive.open(postgres_url) as archive:
         assert archive.try_lock_account("main")
-        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
-                                  if postgres_url.startswith("postgresql://") else postgres_url)
-        with engine.connect() as admin:
-            killed = admin.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()")).scalar()
-            admin.commit()
-        engine.dispose()
-        assert killed == 1
+        assert _terminate(postgres_url, "pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')") == 1
         archive.unlock_account("main")          # no error: the session is gone
         assert archive.try_lock_account("main")
         archive.unlock_account("main")
@@ -101,20 +91,10 @@ def test_a_lock_tried_on_a_lost_session_fails_once_then_opens_a_new_one(postgres
     """An archive kept open for many syncs (a worker's): the lock's session dies while no
     account is locked; the next try fails (one error, that sync's), the one after it opens a
     new session and locks again: the archive is not left with a dead lock connection."""
-    import sqlalchemy as sa
-
     with Archive.open(postgres_url) as archive:
         assert archive.try_lock_account("main")
         archive.unlock_account("main")          # the session stays open, holding nothing
-        engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
-                                  if postgres_url.startswith("postgresql://") else postgres_url)
-        with engine.connect() as admin:
-            killed = admin.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> "
-                "pg_backend_pid() AND datname = current_database() AND query LIKE '%advisory_unlock%'")).scalar()
-            admin.commit()
-        engine.dispose()
-        assert killed == 1
+        assert _terminate(postgres_url, "query LIKE '%advisory_unlock%'") == 1
         with pytest.raises(ArchiveError):
             archive.try_lock_account("main")
         assert archive.try_lock_account("main")
@@ -143,3 +123,21 @@ def test_the_postgresql_lock_session_keeps_tcp_alive(postgres_url: str) -> None:
                   for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
         assert values == {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5",
                           "tcp_keepalives_count": "3"}
+
+
+def _terminate(postgres_url: str, which: str) -> int:
+    """Terminate the backends of this database (not the asking one) that match ``which`` (a
+    condition on ``pg_stat_activity``); how many were."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+                              if postgres_url.startswith("postgresql://") else postgres_url)
+    try:
+        with engine.connect() as admin:
+            killed = admin.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> "
+                f"pg_backend_pid() AND datname = current_database() AND {which}")).scalar()
+            admin.commit()
+    finally:
+        engine.dispose()
+    return killed
