@@ -791,17 +791,18 @@ def enqueue(
     Prints how many were queued (nothing with --quiet); an error is one line on stderr,
     exit code 1. Needs a PostgreSQL archive (--db).
     """
-    from .worker.app import open_queue
+    from .worker.app import job_locks, open_queue
     from .worker.tasks import defer_sync
 
     state = _state(ctx)
     cfg = _config(state)
     selected = cfg.select(accounts)
+    locks = job_locks(cfg.accounts.values())
     queue_app = open_queue(db_url(state.db), state.config)
 
     async def defer_all() -> list[str]:
         async with queue_app.open_async():
-            return [a.name for a in selected if await defer_sync(queue_app, a, cfg) is None]
+            return [a.name for a in selected if await defer_sync(queue_app, a, locks[a.name]) is None]
 
     waiting = asyncio.run(defer_all())
     if quiet:

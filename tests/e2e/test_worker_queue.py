@@ -198,7 +198,7 @@ def test_a_job_queued_under_other_keys_is_queued_again_under_the_workers(sandbox
     import asyncio
 
     from cexledger.config import load_config
-    from cexledger.worker.app import open_queue
+    from cexledger.worker.app import job_locks, open_queue
     from cexledger.worker.tasks import defer_sync
 
     sandbox = sandbox_factory("--bitget-accounts", "3", "--coinw-accounts", "0", "--records", "40", "--seed", "8")
@@ -226,7 +226,8 @@ def test_a_job_queued_under_other_keys_is_queued_again_under_the_workers(sandbox
 
     async def defer() -> int | None:
         async with app.open_async():
-            return await defer_sync(app, cfg.accounts["desk"], cfg, requeued=True)
+            lock = job_locks(cfg.accounts.values())["desk"]
+            return await defer_sync(app, cfg.accounts["desk"], lock, requeued=True)
 
     job = asyncio.run(defer())
     third = pg_cli(cli_for(sandbox, [dict(three, name="desk")]), postgres_url)
@@ -254,7 +255,7 @@ def test_a_worker_keeps_its_archive_open_but_every_job_checks_the_schema(sandbox
 
     from cexledger.archive.migrate import HEAD
     from cexledger.config import load_config
-    from cexledger.worker.app import Runtime
+    from cexledger.worker.app import Runtime, job_locks
     from cexledger.worker.tasks import defer_sync, register
 
     def execute(sql: str, params: dict | None = None) -> None:
@@ -276,7 +277,8 @@ def test_a_worker_keeps_its_archive_open_but_every_job_checks_the_schema(sandbox
 
         async def defer() -> int | None:
             async with app.open_async():
-                return await defer_sync(app, cfg.accounts["bitget-1"], cfg)
+                lock = job_locks(cfg.accounts.values())["bitget-1"]
+                return await defer_sync(app, cfg.accounts["bitget-1"], lock)
 
         job = asyncio.run(defer())
         error = wait_for(lambda: q(cli.url, "SELECT error FROM cexledger_job_runs WHERE job_id = %(j)s AND "

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import procrastinate
 
 __all__ = ["EXTRA_HINT", "QUEUE", "SYNC_TASK", "TICK_TASK", "Runtime", "conninfo_of",
-           "job_lock", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
+           "job_lock", "job_locks", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
 
 QUEUE = "cexledger"
 SYNC_TASK = "cexledger.sync_account"
@@ -87,10 +87,11 @@ def _keys_of(account: Account) -> list[tuple[str, str, str]]:
     return keys
 
 
-def job_lock(account: Account, accounts: Iterable[Account]) -> str:
-    """The job lock of ``account`` among the config's ``accounts``: a digest of the least key
-    (see :func:`_keys_of`) of every account linked to it by shared keys, so all of them get
-    the same lock. An account sharing no key has the digest of its API key's identity."""
+def job_locks(accounts: Iterable[Account]) -> dict[str, str]:
+    """The job lock of every account of ``accounts`` (a config's), by name: a digest of the
+    least key (see :func:`_keys_of`) of the accounts linked to it by shared keys, so all of
+    them get the same lock. An account sharing no key has the digest of its API key's
+    identity. One pass over the accounts, however many are asked for."""
     parent: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
     def root(key: tuple[str, str, str]) -> tuple[str, str, str]:
@@ -99,14 +100,26 @@ def job_lock(account: Account, accounts: Iterable[Account]) -> str:
             key = parent[key]
         return key
 
-    for acc in (account, *accounts):
+    api_key_of: dict[str, tuple[str, str, str]] = {}
+    for acc in accounts:
         first, *others = _keys_of(acc)
+        api_key_of[acc.name] = first
         for key in others:
             a, b = root(first), root(key)
             parent[max(a, b)] = min(a, b)
-    least = root(_keys_of(account)[0])      # a set's root is its least key: see the union above
-    digest = hashlib.sha256(_LOCK_PREFIX + "\x00".join(least).encode()).hexdigest()
-    return f"cexledger-identity:{digest[:32]}"
+    digest: dict[tuple[str, str, str], str] = {}
+    locks = {}
+    for name, key in api_key_of.items():
+        least = root(key)      # a set's root is its least key: see the union above
+        if least not in digest:
+            digest[least] = hashlib.sha256(_LOCK_PREFIX + "\x00".join(least).encode()).hexdigest()
+        locks[name] = f"cexledger-identity:{digest[least][:32]}"
+    return locks
+
+
+def job_lock(account: Account, accounts: Iterable[Account]) -> str:
+    """The job lock of ``account`` among the config's ``accounts`` (:func:`job_locks`)."""
+    return job_locks([*accounts, account])[account.name]
 
 
 def queueing_lock(name: str) -> str:

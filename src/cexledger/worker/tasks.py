@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config, default_config_path, load_config
 from ..errors import ArchiveError, CexledgerError
 from . import timing
-from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, job_lock, queueing_lock
+from .app import QUEUE, SYNC_TASK, TICK_TASK, Runtime, job_locks, queueing_lock
 from .schema import RUNS_TABLE
 
 if TYPE_CHECKING:
@@ -156,11 +156,11 @@ def one_line(exc: BaseException, secrets: list[str]) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
-async def defer_sync(app: procrastinate.App, account: Any, config: Config, tick: int | None = None,
+async def defer_sync(app: procrastinate.App, account: Any, lock: str, tick: int | None = None,
                      requeued: bool = False) -> int | None:
-    """Queue a sync of ``account`` (an ``Account`` of ``config``, whose other accounts decide
-    which share its lock); its job id, or ``None`` when one is already waiting.
-    ``requeued``: queued again by a worker whose config gave it another lock."""
+    """Queue a sync of ``account`` (a config ``Account``) under job ``lock`` (its entry in
+    :func:`.app.job_locks` of the config); its job id, or ``None`` when one is already
+    waiting. ``requeued``: queued again by a worker whose config gave it another lock."""
     from procrastinate.exceptions import AlreadyEnqueued
 
     task = app.tasks[SYNC_TASK]
@@ -168,8 +168,8 @@ async def defer_sync(app: procrastinate.App, account: Any, config: Config, tick:
     if requeued:
         kwargs["requeued"] = True
     try:
-        return await task.configure(lock=job_lock(account, config.accounts.values()),
-                                    queueing_lock=queueing_lock(account.name), queue=QUEUE).defer_async(**kwargs)
+        return await task.configure(lock=lock, queueing_lock=queueing_lock(account.name),
+                                    queue=QUEUE).defer_async(**kwargs)
     except AlreadyEnqueued:
         return None
 
@@ -180,13 +180,14 @@ async def _lock_moved(app: procrastinate.App, cfg: Config, job: Any, account: An
     again under this config's lock, once (``True``: this job has nothing more to do); a job
     queued again that still does not match is refused."""
     name = account.name
-    if job.lock == job_lock(account, cfg.accounts.values()):
+    lock = job_locks(cfg.accounts.values())[name]
+    if job.lock == lock:
         return False
     if requeued:
         raise SyncRefused(f"account {name!r} uses other keys in this worker's config than in the "
                           "config it was queued with: give every worker and `cexledger enqueue` "
                           "the same config file")
-    again = await defer_sync(app, account, cfg, tick=job.task_kwargs.get("tick"), requeued=True)
+    again = await defer_sync(app, account, lock, tick=job.task_kwargs.get("tick"), requeued=True)
     log.info("job %s: account %r was queued under another key's lock than this worker's config "
              "gives it: %s", job.id, name,
              f"queued again as job {again}" if again is not None else "a job for it is already waiting")
@@ -238,7 +239,9 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
             log.error("schedule tick %d: nothing queued: %s", timestamp, " ".join(str(exc).split()))
             raise
         accounts = list(cfg.accounts.values())
-        queued = sum([await defer_sync(app, acc, cfg, tick=timestamp) is not None for acc in accounts])
+        locks = job_locks(accounts)
+        queued = sum([await defer_sync(app, acc, locks[acc.name], tick=timestamp) is not None
+                      for acc in accounts])
         log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
                  len(accounts) - queued)
         return {"queued": queued, "waiting": len(accounts) - queued}
@@ -281,7 +284,6 @@ async def _sync_one(app: procrastinate.App, rt: Runtime, job: Any, name: str,
     from ..sync import sync_accounts
 
     job_id = job.id
-
     await _start_run(app, job_id, name)
     cfg = current_config(rt.config_path)
     account = cfg.accounts.get(name)
