@@ -146,16 +146,35 @@ def test_reparse_migrates_and_re_derives_as_a_fresh_archive_would(old, tmp_path)
     assert _cli("--db", str(old), "export", "--format", "csv").returncode == 0
 
 
+# The fixture's sandbox "now" (``SandboxConfig.t0_ms``): its history has a row of every
+# Bitget category at t0 - 30 d and at t0 - 60 d, so t0 is read back from those rows.
+FIXTURE_T0_MS = 1796138287585
+DAY_MS = 86_400_000
+
+
+def test_the_fixture_t0_is_the_one_its_rows_were_placed_from():
+    ts = {t for (t,) in _rows(FIXTURE, "SELECT r.ts FROM records r JOIN streams s ON s.id = r.stream_id "
+                                       "WHERE s.exchange = 'bitget'")}
+    assert {FIXTURE_T0_MS - 30 * DAY_MS, FIXTURE_T0_MS - 60 * DAY_MS} <= ts
+    assert max(ts) < FIXTURE_T0_MS
+
+
 def test_sync_re_derives_first_then_syncs(old, tmp_path):
-    """The next ``cexledger sync`` of the archive's accounts (the sandbox users the fixture was
-    built from: the same seed gives the same keys, on a new port) re-derives before fetching."""
+    """The next ``cexledger sync`` of the archive's accounts re-derives before fetching.
+
+    The sandbox has the fixture's seed and its "now" (so the same keys, and the rows the
+    fixture holds, but where the sandbox's generator has changed since, whatever day the test
+    runs; with the sandbox's "now", rows could share an id with the fixture's on some days and
+    not on others), plus rows added to every account today."""
     import httpx
 
     from cexledger.demo import write_sandbox_config
     from cexledger.sandbox import SandboxConfig, SandboxServer
 
-    with SandboxServer(SandboxConfig(seed=5, records=400)) as server:
+    with SandboxServer(SandboxConfig(seed=5, records=400, t0_ms=FIXTURE_T0_MS)) as server:
         listed = httpx.get(f"{server.url}/_sandbox/accounts", timeout=10).json()["accounts"]
+        added = {a["name"]: httpx.post(f"{server.url}/_sandbox/append", timeout=10, json={
+            "exchange": a["exchange"], "account": a["name"], "count": 5}).json()["ids"] for a in listed}
         config = tmp_path / "config.toml"
         write_sandbox_config(config, server.url, [{k: v for k, v in a.items() if not k.startswith("tax_")}
                                                   for a in listed])
@@ -165,16 +184,30 @@ def test_sync_re_derives_first_then_syncs(old, tmp_path):
                     *(arg for name in names for arg in ("--accept-new-identity", name)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "re-derived" in done.stderr and "before fetching" in done.stderr
-    # the records the fixture held are as they were, their entries those a fresh archive
-    # gets from them; the sync added the sandbox's new rows beside them
-    original = set(_rows(FIXTURE, UNCHANGED["records"]))
-    now = set(_rows(old, UNCHANGED["records"]))
-    assert original < now
-    assert _rows(old, UNCHANGED["record_versions"]) == _rows(FIXTURE, UNCHANGED["record_versions"])
-    fresh = _entries(f"sqlite:///{_fresh(FIXTURE, tmp_path)}")
-    # (the new sandbox's rows on the fixed 30-day grid may reuse an old id in another category)
+    # every record the fixture held is there: as it was, or -- where today's sandbox served
+    # another row under its id (its generator has changed since) -- kept as version 1
+    now = {(sid, rid): row for sid, rid, *row in _rows(old, UNCHANGED["records"])}
+    kept = {(sid, rid, version): row for sid, rid, version, *row in _rows(old, UNCHANGED["record_versions"])}
+    revised = set()
+    for sid, rid, ts, raw, mutable, version, written in _rows(FIXTURE, UNCHANGED["records"]):
+        if now[sid, rid] != [ts, raw, mutable, version, written]:
+            assert version == 1 and now[sid, rid][3] == 2 and kept[sid, rid, 1][:4] == [ts, raw, mutable, written]
+            revised.add((sid, rid))
+    assert len(kept) == len(revised) < len(now) / 50
+    # the sync added the rows added today beside them (and what else today's sandbox serves)
+    account_of = {sid: account for sid, account in _rows(old, "SELECT id, account FROM streams")}
+    fixture_ids = {(sid, rid) for sid, rid, *_ in _rows(FIXTURE, UNCHANGED["records"])}
+    new = {(account_of[sid], rid) for sid, rid in now.keys() - fixture_ids}
+    assert {(name, str(i)) for name, ids in added.items() for i in ids} <= new
+    # the entries of the records not revised are those a fresh archive gets from them (an
+    # id of today's rows may be an old one in another category: a record is its stream's)
+    revised = {(stream, category, rid) for sid, stream, category, rid in _rows(
+        FIXTURE, "SELECT e.stream_id, s.stream, e.category, e.record_id FROM entries e "
+                 "JOIN streams s ON s.id = e.stream_id") if (sid, rid) in revised}
+    fresh = [e for e in _entries(f"sqlite:///{_fresh(FIXTURE, tmp_path)}")
+             if (e.stream, e.category, e.record_id) not in revised]
     wanted = {(e.stream, e.category, e.record_id) for e in fresh}
-    assert len(wanted) == len(_old_entries(FIXTURE))     # every record with entries, once
+    assert len(wanted) == len(_old_entries(FIXTURE)) - len(revised)
     upgraded = [e for e in _entries(f"sqlite:///{old}") if (e.stream, e.category, e.record_id) in wanted]
     assert upgraded == fresh
 
