@@ -35,6 +35,24 @@ def test_streams_summarise_every_stream_with_data(archive: Archive) -> None:
     assert isinstance(fut, StreamSummary)
 
 
+def test_one_accounts_streams_are_the_whole_archives_of_that_account(archive: Archive) -> None:
+    """``streams(account)`` reads only that account's streams (its records, coverage,
+    checkpoints and plans), and gives what ``streams()`` gives for it."""
+    b_spot = StreamKey("bob", "bitget", "financial-records", "SPOT")
+    archive.write_page(A_FUT, [make_record(1, 300, key=A_FUT)], cover=(0, 1000))
+    archive.write_page(A_SPOT, [], slot="w", state={"cursor": None})
+    archive.write_page(B_COINW, [make_record(1, 50, key=B_COINW), make_record(7, 70, key=B_COINW)], cover=(5, 90))
+    archive.write_page(b_spot, [], slot="v", state={})
+    archive.register_streams([StreamKey("carol", "coinw", "deals-history", "ETH")], 1_700_000_000_000)
+    everything = archive.streams()
+    assert {s.key.account for s in everything} == {"alice", "bob", "carol"}
+    for account in ("alice", "bob", "carol"):
+        assert archive.streams(account) == [s for s in everything if s.key.account == account]
+    bob = {s.key: s for s in archive.streams("bob")}
+    assert (bob[B_COINW].records, bob[B_COINW].oldest_ts, bob[B_COINW].coverage) == (2, 50, [(5, 90)])
+    assert bob[b_spot].records == 0 and bob[b_spot].coverage == []
+
+
 def test_checkpoints_keep_state_exactly(archive: Archive) -> None:
     state = {"cursor": "2435521222632017955", "n": 2435521222632017955, "price": Decimal("0.000000000000000001"),
              "window": [1_700_000_000_000, 1_702_592_000_000], "nested": {"ok": True, "none": None}}

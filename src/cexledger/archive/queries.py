@@ -104,20 +104,29 @@ def checkpoint_list(conn: sa.Connection, account: str | None) -> list[Checkpoint
 
 def stream_summaries(conn: sa.Connection, account: str | None) -> list[StreamSummary]:
     """Streams with records, a checkpoint or coverage, or planned by a sync (with nothing
-    archived yet), sorted by account, stream, partition."""
+    archived yet), sorted by account, stream, partition. With ``account``, only that
+    account's streams are read (a sync's planner asks for its own account's: a read of the
+    whole archive per account made a worker's job cost grow with every other account)."""
+
+    def mine(stmt: sa.Select[Any], sid: Any) -> sa.Select[Any]:
+        if account is None:
+            return stmt
+        return stmt.where(sid.in_(sa.select(_s.id).where(_s.account == account).scalar_subquery()))
+
     counts = {
         row.stream_id: row
-        for row in conn.execute(
-            sa.select(_r.stream_id, sa.func.count().label("n"), sa.func.min(_r.ts).label("oldest"), sa.func.max(_r.ts).label("newest"))
-            .group_by(_r.stream_id)
-        )
+        for row in conn.execute(mine(
+            sa.select(_r.stream_id, sa.func.count().label("n"), sa.func.min(_r.ts).label("oldest"),
+                      sa.func.max(_r.ts).label("newest")).group_by(_r.stream_id), _r.stream_id))
     }
     covered: dict[int, list[tuple[int, int]]] = {}
-    for row in conn.execute(sa.select(coverage).order_by(coverage.c.stream_id, coverage.c.start_ms)):
+    c = coverage.c
+    for row in conn.execute(mine(sa.select(coverage).order_by(c.stream_id, c.start_ms), c.stream_id)):
         covered.setdefault(row.stream_id, []).append((row.start_ms, row.end_ms))
-    with_checkpoint = set(conn.execute(sa.select(checkpoints.c.stream_id).distinct()).scalars())
-    planned = set(conn.execute(
-        sa.select(stream_meta.c.stream_id).where(stream_meta.c.name == PLANNED_META)).scalars())
+    with_checkpoint = set(conn.execute(
+        mine(sa.select(checkpoints.c.stream_id).distinct(), checkpoints.c.stream_id)).scalars())
+    planned = set(conn.execute(mine(
+        sa.select(stream_meta.c.stream_id).where(stream_meta.c.name == PLANNED_META), stream_meta.c.stream_id)).scalars())
     stmt = sa.select(streams.c.id.label("stream_id"), streams).order_by(_s.account, _s.stream, _s.partition, _s.exchange)
     summaries = []
     for row in conn.execute(_account_filter(stmt, account)):

@@ -74,6 +74,7 @@ class WorkerStopping(CexledgerError):
 
 _stop: asyncio.Event | None = None
 _config: tuple[tuple[Any, ...], Config] | None = None
+_locks: tuple[Config, dict[str, str]] | None = None
 _archive: Archive | None = None
 _opening: asyncio.Lock | None = None
 
@@ -92,6 +93,16 @@ def current_config(path: Any) -> Config:
     if _config is None or _config[0] != stamp:
         _config = (stamp, load_config(path))
     return _config[1]
+
+
+def config_locks(cfg: Config) -> dict[str, str]:
+    """:func:`.app.job_locks` of ``cfg``'s accounts, computed once per config read
+    (:func:`current_config`): each job checks its own account's lock, and computing them
+    all for every job made a job's cost grow with the number of accounts."""
+    global _locks
+    if _locks is None or _locks[0] is not cfg:
+        _locks = (cfg, job_locks(cfg.accounts.values()))
+    return _locks[1]
 
 
 async def shared_archive(db_url: str) -> Archive:
@@ -180,7 +191,7 @@ async def _lock_moved(app: procrastinate.App, cfg: Config, job: Any, account: An
     again under this config's lock, once (``True``: this job has nothing more to do); a job
     queued again that still does not match is refused."""
     name = account.name
-    lock = job_locks(cfg.accounts.values())[name]
+    lock = config_locks(cfg)[name]
     if job.lock == lock:
         return False
     if requeued:
@@ -239,7 +250,7 @@ def register(app: procrastinate.App, rt: Runtime, *, schedule: str | None) -> No
             log.error("schedule tick %d: nothing queued: %s", timestamp, " ".join(str(exc).split()))
             raise
         accounts = list(cfg.accounts.values())
-        locks = job_locks(accounts)
+        locks = config_locks(cfg)
         queued = sum([await defer_sync(app, acc, locks[acc.name], tick=timestamp) is not None
                       for acc in accounts])
         log.info("schedule tick %d: queued %d accounts, %d already waiting", timestamp, queued,
