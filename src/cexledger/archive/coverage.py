@@ -52,7 +52,16 @@ def add(cur: Cursor, stream_id: int, start_ms: int, end_ms: int) -> None:
     cur.execute(_INSERT, (stream_id, *merged))
 
 
+_OF_STREAM = Prepared(
+    lambda _: sa.select(_c.start_ms, _c.end_ms).where(_c.stream_id == _b("b_sid")).order_by(_c.start_ms),
+    ["b_sid"],
+)
+
+
 def intervals(conn: sa.Connection, stream_id: int) -> list[tuple[int, int]]:
     """A stream's coverage, sorted by start."""
-    rows = conn.execute(sa.select(_c.start_ms, _c.end_ms).where(_c.stream_id == stream_id).order_by(_c.start_ms))
-    return [(row.start_ms, row.end_ms) for row in rows]
+    cur = Cursor(conn)
+    try:
+        return [(start, end) for start, end in cur.execute(_OF_STREAM, (stream_id,))]
+    finally:
+        cur.close()

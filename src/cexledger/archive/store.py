@@ -238,8 +238,7 @@ class Archive:
         that :meth:`streams` lists them before anything is written to them."""
         with self._writing() as conn:
             sids = {key: self._ensure_sid(conn, key) for key in keys}
-            for sid in sids.values():
-                writes.set_meta(conn, sid, queries.PLANNED_META, str(planned_ms))
+            writes.set_meta(conn, [(sid, queries.PLANNED_META, str(planned_ms)) for sid in sids.values()])
         self._stream_ids.update(sids)
 
     def record_run(self, account: str, exchange: str, started_ms: int, finished_ms: int, stats: dict[str, Any]) -> None:
@@ -251,7 +250,7 @@ class Archive:
         """Set a per-stream value (e.g. a connector's note about the stream)."""
         with self._writing() as conn:
             sid = self._ensure_sid(conn, key)
-            writes.set_meta(conn, sid, name, value)
+            writes.set_meta(conn, [(sid, name, value)])
         self._stream_ids[key] = sid
 
     def record_identity(self, identity: AccountIdentity) -> None:

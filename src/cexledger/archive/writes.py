@@ -239,11 +239,22 @@ def record_run(conn: sa.Connection, account: str, exchange: str, started_ms: int
     )
 
 
-def set_meta(conn: sa.Connection, sid: int, name: str, value: str) -> None:
-    """Set one per-stream value."""
-    c = stream_meta.c
-    stmt = _insert(conn, stream_meta).values(stream_id=sid, name=name, value=value)
-    conn.execute(stmt.on_conflict_do_update(index_elements=[c.stream_id, c.name], set_={"value": value}))
+def _upsert_meta(dialect: Any) -> sa.Executable:
+    stmt = dialect.insert(stream_meta).values(stream_id=_b("b_sid"), name=_b("b_name"), value=_b("b_value"))
+    return stmt.on_conflict_do_update(index_elements=[stream_meta.c.stream_id, stream_meta.c.name],
+                                      set_={"value": stmt.excluded.value})
+
+
+_UPSERT_META = Prepared(_upsert_meta, ["b_sid", "b_name", "b_value"])
+
+
+def set_meta(conn: sa.Connection, values: Sequence[tuple[int, str, str]]) -> None:
+    """Set per-stream values: (stream id, name, value) each, in one batch."""
+    cur = Cursor(conn)
+    try:
+        cur.executemany(_UPSERT_META, values)
+    finally:
+        cur.close()
 
 
 def rederive_batch(conn: sa.Connection, sid: int, key: StreamKey, after: str | None, limit: int, derive: Derive) -> RederiveResult:
