@@ -302,15 +302,16 @@ def profile_worker(sandbox: Sandbox, pg: Postgres, workdir: Path, *, concurrency
 BUCKETS = (
     # cProfile names a built-in "<method 'poll' of 'select.epoll' objects>" (3.11) or with
     # braces (older): the marks leave the bracket out. The event loop's epoll wait is idle; a
-    # ``select.poll`` is httpcore asking an idle pooled connection whether it is readable.
+    # ``select.poll`` is httpcore (an injected httpx client's pool) asking an idle pooled
+    # connection whether it is readable.
     ("idle (waiting in the event loop's poll)", ("method 'poll' of 'select.epoll'", "method 'select' of 'select.")),
     ("parse (exact JSON, envelope, client)", ("cexledger/_json", "msgspec", "exchanges/_classify",
                                                 "exchanges/bitget/client", "exchanges/coinw/client")),
     ("normalize (the stream's normalizer and its field readers)", ("normalize", "exchanges/_fields")),
     ("store (archive, SQLAlchemy, psycopg)", ("cexledger/archive", "sqlalchemy", "psycopg")),
-    ("HTTP (httpx, httpcore, h11, signing, limiter)", ("httpx", "httpcore", "h11", "anyio", "exchanges/_http",
-                                                         "method 'poll' of 'select.poll'",
-                                                         "exchanges/_limits", "auth", "hmac", "hashlib", "ssl")),
+    ("HTTP (httpx, aiohttp, signing, limiter)", ("httpx", "aiohttp", "yarl", "multidict", "httpcore", "h11",
+                                                  "anyio", "exchanges/_http", "method 'poll' of 'select.poll'",
+                                                  "exchanges/_limits", "auth", "hmac", "hashlib", "ssl")),
     ("procrastinate", ("procrastinate",)),
     ("imports and start-up", ("importlib", "marshal.loads", "builtins.compile", "posix.stat", "builtins.exec",
                               "__build_class__", "pygments", "typer", "click", "rich", "tomllib")),

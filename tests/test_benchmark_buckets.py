@@ -1,6 +1,6 @@
 """Figure 12's profile buckets (``benchmarks/_workers.py``) sort cProfile's names of built-ins
 as Python 3.11 writes them: the event loop's epoll wait is idle, httpcore's readability poll
-of a pooled connection is HTTP, socket sends are sockets."""
+of a pooled connection (an injected httpx client's) is HTTP, socket sends are sockets."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_builtins_named_as_python_311_names_them_land_in_their_buckets() -> None
         ("/x/src/cexledger/exchanges/bitget/normalize.py", 160, "bitget_record"): stat(1.0),
     })
     got = profile_buckets(stats)                       # type: ignore[arg-type]
-    idle, http, sockets = BUCKETS[0][0], "HTTP (httpx, httpcore, h11, signing, limiter)", "asyncio, selectors, sockets"
+    idle, http, sockets = BUCKETS[0][0], "HTTP (httpx, aiohttp, signing, limiter)", "asyncio, selectors, sockets"
     assert got["seconds"][idle] == 4.0
     assert got["seconds"][http] == 3.0
     assert got["seconds"][sockets] == 2.5
