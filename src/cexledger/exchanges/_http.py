@@ -80,7 +80,7 @@ class _Transport(httpx.AsyncBaseTransport):
     The request -- URL, headers, signature -- is httpx's, byte for byte, and so is the
     answer (its body handed over undecoded: httpx decodes it as it would its own); aiohttp
     only carries the bytes. httpx's own pool (httpcore, h11) cost about 0.8 ms of CPU a
-    request (a 20 KB page), this one about 0.3 ms: a worker's jobs and a backfill spend most
+    request (a 20 KB page), this one about 0.4 ms: a worker's jobs and a backfill spend most
     of their CPU per request. Its errors become httpx's, which the requester sorts
     (:func:`_httpx_error`). The pool (``MAX_CONNECTIONS``, idle ones kept ``KEEPALIVE_S``)
     is opened at the first request, in the running event loop.
