@@ -1,4 +1,4 @@
-"""A sync job's lock (``worker.app.job_lock``): one lock for every account linked by a shared
+"""A sync job's lock (``worker.app.job_locks``): one lock for every account linked by a shared
 exchange key (API key or Bitget tax key), its own for an account that shares none."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from cexledger.config import Account
-from cexledger.worker.app import job_lock
+from cexledger.worker.app import job_locks
 
 
 def acc(name: str, key: str, tax: str | None = None, exchange: str = "bitget",
@@ -17,13 +17,13 @@ def acc(name: str, key: str, tax: str | None = None, exchange: str = "bitget",
 
 
 def locks(accounts: list[Account]) -> dict[str, str]:
-    return {a.name: job_lock(a, accounts) for a in accounts}
+    return job_locks(accounts)
 
 
 def test_an_account_sharing_no_key_has_its_own_lock_whatever_else_is_configured() -> None:
     alone = acc("a", "k1")
     others = [acc("b", "k2"), acc("c", "k3", tax="t3")]
-    assert job_lock(alone, []) == job_lock(alone, others) == job_lock(alone, [alone, *others])
+    assert job_locks([alone])["a"] == job_locks([*others, alone])["a"] == job_locks([alone, *others])["a"]
     assert len(set(locks([alone, *others]).values())) == 3
 
 

@@ -6,7 +6,7 @@ lives in the archive's own database. Each job syncs one account with the engine 
 more (``docs/workers.md`` says why each is enough):
 
 - a job's ``lock``: no two jobs with one lock run at once, on any machine (enforced in SQL);
-  the lock stands for the exchange keys the account's sync uses (:func:`.app.job_lock`);
+  the lock stands for the exchange keys the account's sync uses (:func:`.app.job_locks`);
 - a job's ``queueing_lock``: a second job with it is refused while one waits;
 - ``RetryStrategy``: when a failed job runs again;
 - periodic tasks, deduplicated across workers by the instant they are due (:mod:`.schedule`);

@@ -4,7 +4,7 @@
 needs a server), opens the archive (creating or migrating it as every command does), installs
 the queue's schema (:mod:`.schema`) and builds the app with cexledger's tasks (:mod:`.tasks`).
 
-A sync job's ``lock`` (:func:`job_lock`) stands for every exchange key its sync uses: the
+A sync job's ``lock`` (:func:`job_locks`) stands for every exchange key its sync uses: the
 account's API key and its tax key (Bitget), each known by its exchange, normalised base URL
 and fingerprint (:mod:`cexledger.identity`). Accounts of the config that share a key —
 directly, or through a chain of accounts each sharing one with the next — get one lock, so no
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import procrastinate
 
 __all__ = ["EXTRA_HINT", "QUEUE", "SYNC_TASK", "TICK_TASK", "Runtime", "conninfo_of",
-           "job_lock", "job_locks", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
+           "job_locks", "open_queue", "queue_to_read", "queueing_lock", "require_procrastinate"]
 
 QUEUE = "cexledger"
 SYNC_TASK = "cexledger.sync_account"
@@ -115,11 +115,6 @@ def job_locks(accounts: Iterable[Account]) -> dict[str, str]:
             digest[least] = hashlib.sha256(_LOCK_PREFIX + "\x00".join(least).encode()).hexdigest()
         locks[name] = f"cexledger-identity:{digest[least][:32]}"
     return locks
-
-
-def job_lock(account: Account, accounts: Iterable[Account]) -> str:
-    """The job lock of ``account`` among the config's ``accounts`` (:func:`job_locks`)."""
-    return job_locks([*accounts, account])[account.name]
 
 
 def queueing_lock(name: str) -> str:
