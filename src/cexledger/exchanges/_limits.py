@@ -39,8 +39,14 @@ class RateLimiter:
     grant that wakes up late does not push the grid back, so late wake-ups cost no capacity
     (spacing from each *actual* grant lost ~3 % of the rate). A limiter idle for a while
     restarts its grid from now, so idleness never builds up a burst. Independently, never
-    more than ``ceil(rate)`` grants fall in any 1-second window measured on the actual grant
-    times, so catching up can never bunch requests beyond the limit.
+    more than ``n = ceil(rate)`` grants fall in any :meth:`span` measured on the actual grant
+    times, so catching up after a late request never bunches requests beyond the limit. The
+    span is halfway between 1 s and ``n`` slots (at 9.7/s: 10 grants in 1.015 s, where the
+    grid takes 1.031 s): half the safety margin absorbs late wake-ups (up to 15 ms late at
+    9.7/s they keep the grid), the other half stays between the exchange's 1-second window
+    and any ``n + 1`` requests. With a plain 1-second bound, the request after a late one
+    came exactly 1 s after the 10th before it, and a millisecond of jitter on the way put 11
+    in one second (a 429).
     Waiters are served in arrival order. ``penalize`` pushes every future grant back,
     including the one being waited for. The state is plain numbers on a monotonic clock, so
     one limiter may serve several event loops one after the other (a lock is kept per loop).
@@ -84,10 +90,15 @@ class RateLimiter:
     def _window(self) -> int:
         return max(1, math.ceil(self.rate))
 
+    @property
+    def span(self) -> float:
+        """Seconds in which at most ``ceil(rate)`` grants fall (see the class)."""
+        return (1.0 + self._window / self.rate) / 2
+
     def _earliest(self) -> float:
         earliest = max(self._hold_until, self._slot + 1.0 / self.rate)
         if len(self._grants) >= self._window:
-            earliest = max(earliest, self._grants[-self._window] + 1.0)
+            earliest = max(earliest, self._grants[-self._window] + self.span)
         return earliest
 
     def _lock(self) -> asyncio.Lock:
