@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 
 from . import __version__, _exit
+from ._heap import freeze_loaded
 from .archive import Archive, default_url, url_of
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Config, default_config_path, load_config
@@ -260,6 +261,7 @@ def sync(
         if archive.created:    # a typo in --db must not pass unnoticed as a fresh backfill
             out.print(f"created a new archive at {archive.display_url}", markup=False,
                       overflow="fold")
+        freeze_loaded()
         if quiet or not err.is_terminal:
             report = asyncio.run(sync_accounts(selected, archive, **options))
         else:

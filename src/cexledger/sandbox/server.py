@@ -10,6 +10,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from .._heap import freeze_loaded
 from . import bitget, coinw, control
 from .config import SandboxConfig
 from .state import SandboxState
@@ -132,6 +133,7 @@ class SandboxServer:
 async def serve(config: SandboxConfig) -> None:
     """Serve until cancelled, SIGTERM or SIGINT; print one ``sandbox listening on`` line."""
     runner, port = await _start(SandboxState(config))
+    freeze_loaded()   # the generated rows: out of every later collection (see _heap)
     print(f"sandbox listening on http://{config.host}:{port}", flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -21,6 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .. import _heap
 from . import timing
 from .app import QUEUE, open_queue
 from .tasks import WHERE, close_archive, request_stop
@@ -136,4 +137,5 @@ def run_worker(db_url: str, config_path: Path | None, concurrency: int, schedule
         # schema lock): no job taken, nothing to give back; a stop, not a failure
         log.info("worker %s stopped while starting: no job was taken", WHERE)
         return
+    _heap.freeze_loaded()
     asyncio.run(_run(app, concurrency))
