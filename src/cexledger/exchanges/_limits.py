@@ -39,7 +39,7 @@ class RateLimiter:
     grant that wakes up late does not push the grid back, so late wake-ups cost no capacity
     (spacing from each *actual* grant lost ~3 % of the rate). A limiter idle for a while
     restarts its grid from now, so idleness never builds up a burst. Independently, never
-    more than ``n = ceil(rate)`` grants fall in any :meth:`span` measured on the actual grant
+    more than ``n = ceil(rate)`` grants fall in any :attr:`span` measured on the actual grant
     times, so catching up after a late request never bunches requests beyond the limit. The
     span is halfway between 1 s and ``n`` slots (at 9.7/s: 10 grants in 1.015 s, where the
     grid takes 1.031 s): half the safety margin absorbs late wake-ups (up to 15 ms late at
