@@ -1,4 +1,4 @@
-"""The Requester's own transport (``_http._Transport``: httpx's requests over aiohttp's pool)
+"""The Requester's own transport (``_http.Transport``: httpx's requests over aiohttp's pool)
 sends httpx's request byte for byte, keeps connections for the next requests, hands the
 answer back undecoded for httpx to decode, and turns every failure into the httpx error the
 requester sorts (retried or fatal)."""
@@ -11,7 +11,7 @@ import gzip
 import httpx
 import pytest
 
-from cexledger.exchanges._http import transport
+from cexledger.exchanges._http import Transport
 
 BODY = b'{"code":"00000","data":[]}'
 
@@ -59,7 +59,7 @@ def _ok(body: bytes, *headers: bytes) -> bytes:
 
 async def test_requests_are_sent_as_httpx_builds_them_over_kept_connections() -> None:
     server = Server()
-    async with server as url, httpx.AsyncClient(transport=transport()) as http:
+    async with server as url, httpx.AsyncClient(transport=Transport()) as http:
         params = [("symbol", "BTC/USDT"), ("cursor", "a b+c"), ("limit", "100")]
         answers = await asyncio.gather(*(http.get(url + "/api/x", params=params, headers={"ACCESS-SIGN": "s="})
                                          for _ in range(4)))
@@ -78,7 +78,7 @@ async def test_requests_are_sent_as_httpx_builds_them_over_kept_connections() ->
 
 async def test_a_compressed_answer_is_decoded_by_httpx() -> None:
     server = Server(lambda head: _ok(gzip.compress(BODY), b"Content-Encoding: gzip"))
-    async with server as url, httpx.AsyncClient(transport=transport()) as http:
+    async with server as url, httpx.AsyncClient(transport=Transport()) as http:
         answer = await http.get(url)
     assert answer.content == BODY
 
@@ -89,7 +89,7 @@ async def test_a_compressed_answer_is_decoded_by_httpx() -> None:
     (lambda head: b"HTTP/1.1 two hundred\r\n\r\n", httpx.RemoteProtocolError),    # not HTTP
 ])
 async def test_a_broken_answer_is_the_httpx_error_the_requester_retries(reply, error) -> None:
-    async with Server(reply, hang_up=True) as url, httpx.AsyncClient(transport=transport()) as http:
+    async with Server(reply, hang_up=True) as url, httpx.AsyncClient(transport=Transport()) as http:
         with pytest.raises(error):
             await http.get(url)
 
@@ -97,7 +97,7 @@ async def test_a_broken_answer_is_the_httpx_error_the_requester_retries(reply, e
 async def test_no_server_is_a_connect_error() -> None:
     async with Server() as url:
         pass                                          # closed: nobody listens on its port now
-    async with httpx.AsyncClient(transport=transport()) as http:
+    async with httpx.AsyncClient(transport=Transport()) as http:
         with pytest.raises(httpx.ConnectError):
             await http.get(url)
 
@@ -109,14 +109,14 @@ async def test_a_silent_server_is_a_read_timeout() -> None:
         started.set()
         return b""                                   # nothing: the client waits for an answer
 
-    async with Server(silent) as url, httpx.AsyncClient(transport=transport(), timeout=0.2) as http:
+    async with Server(silent) as url, httpx.AsyncClient(transport=Transport(), timeout=0.2) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get(url)
     assert started.is_set()
 
 
 async def test_a_url_aiohttp_cannot_send_is_fatal_not_retried() -> None:
-    async with httpx.AsyncClient(transport=transport()) as http:
+    async with httpx.AsyncClient(transport=Transport()) as http:
         with pytest.raises(httpx.UnsupportedProtocol):
             await http.get("ftp://127.0.0.1/x")
 
@@ -131,9 +131,9 @@ def test_the_tls_context_and_aiohttp_are_ready_before_the_first_request() -> Non
     from cexledger.exchanges._http import tls_context
 
     tls_context.cache_clear()
-    transport()
+    Transport()
     assert tls_context.cache_info().currsize == 1
-    code = ("import sys, cexledger.exchanges._http as h; a = 'aiohttp.client' in sys.modules; h.transport(); "
+    code = ("import sys, cexledger.exchanges._http as h; a = 'aiohttp.client' in sys.modules; h.Transport(); "
             "print(a, 'aiohttp.client' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.split() == ["False", "True"]

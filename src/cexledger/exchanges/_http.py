@@ -64,7 +64,7 @@ from ._server_clock import ServerClock, wall_ms
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["MIN_REDACTED", "RequestStats", "Requester"]
+__all__ = ["MIN_REDACTED", "RequestStats", "Requester", "Transport"]
 
 T = TypeVar("T")
 
@@ -74,8 +74,9 @@ MAX_CONNECTIONS = 128
 KEEPALIVE_S = 5.0
 
 
-class _Transport(httpx.AsyncBaseTransport):
-    """httpx's requests sent over aiohttp's connection pool.
+class Transport(httpx.AsyncBaseTransport):
+    """httpx's requests sent over aiohttp's connection pool: the transport of a requester's
+    own ``httpx.AsyncClient``.
 
     The request -- URL, headers, signature -- is httpx's, byte for byte, and so is the
     answer (its body handed over undecoded: httpx decodes it as it would its own); aiohttp
@@ -147,11 +148,6 @@ def _httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.HTTP
     else:
         kind = httpx.TransportError
     return kind(text, request=request)
-
-
-def transport() -> httpx.AsyncBaseTransport:
-    """The transport of a requester's own ``httpx.AsyncClient`` (:class:`_Transport`)."""
-    return _Transport()
 
 
 @cache
@@ -244,7 +240,7 @@ class Requester:
         self._server_clock = server_clock
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(
-            transport=transport(), headers={"User-Agent": user_agent()})
+            transport=Transport(), headers={"User-Agent": user_agent()})
         self._reached = False  # has any response ever arrived?
         self._warmed = not self._owns_http    # an injected client brings its own transport
 
