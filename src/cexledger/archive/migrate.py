@@ -30,7 +30,7 @@ __all__ = [
     "owned_revision",
 ]
 
-HEAD = "0003"
+HEAD = "0004"
 """The newest revision in ``migrations/versions`` (a test keeps the two in step)."""
 
 #: Older revisions a read-only open (``status``, ``export``) reads as they are, without the
@@ -38,9 +38,10 @@ HEAD = "0003"
 #: (0002: the account identities, read by ``sync`` alone) or removes what none reads any
 #: more (0003: the entries' ``fee`` column; the entries such an archive holds are then out of
 #: date, and the reads of entries refuse them by the normalizer versions, see
-#: ``cexledger.ledger.require_current``). A migration that changes what reads see must drop
+#: ``cexledger.ledger.require_current``) or changes only how writes are checked (0004: on
+#: PostgreSQL, two foreign keys checked once per statement). A migration that changes what reads see must drop
 #: the revisions before it from this set.
-READABLE_REVISIONS = frozenset({"0001", "0002"})
+READABLE_REVISIONS = frozenset({"0001", "0002", "0003"})
 
 VERSION_TABLE = "cexledger_alembic_version"
 """Alembic's version table, named for this tool so a shared PostgreSQL database stays tidy."""
