@@ -218,16 +218,12 @@ def _postgres_0002(url: str) -> None:
     of the fixture copied in, column for column."""
     import sqlalchemy as sa
     from alembic import command
-    from alembic.config import Config
 
-    from cexledger.archive.migrate import MIGRATIONS_DIR
+    from cexledger.archive.migrate import alembic_config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+        command.upgrade(alembic_config(conn), "0002")
         tables = sa.MetaData()
         tables.reflect(conn)
         for name in ("streams", "records", "record_versions", "entries", "checkpoints", "coverage",

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from cexledger.archive import Archive, default_url, migrate
@@ -215,9 +214,7 @@ def test_a_schema_from_a_newer_version_is_refused(archive_url: str) -> None:
 
 
 def test_head_constant_matches_the_migration_scripts() -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrate.MIGRATIONS_DIR))
-    assert ScriptDirectory.from_config(config).get_heads() == [migrate.HEAD]
+    assert ScriptDirectory.from_config(migrate.alembic_config()).get_heads() == [migrate.HEAD]
 
 
 def test_migrated_schema_matches_the_table_definitions(archive: Archive) -> None:

@@ -9,20 +9,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from cexledger.archive import Archive
-from cexledger.archive.migrate import HEAD, MIGRATIONS_DIR, READABLE_REVISIONS
+from cexledger.archive.migrate import HEAD, READABLE_REVISIONS, alembic_config
 from cexledger.errors import ArchiveError
 
 
 def _archive_at(path: Path, revision: str) -> None:
     engine = sa.create_engine(f"sqlite:///{path}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        command.upgrade(alembic_config(conn), revision)
         conn.exec_driver_sql("INSERT INTO streams (id, account, exchange, stream, partition) "
                              "VALUES (1, 'main', 'bitget', 'financial-records', 'SPOT')")
         conn.exec_driver_sql("INSERT INTO records (stream_id, record_id, ts, raw, mutable, version, "

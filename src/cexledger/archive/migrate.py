@@ -13,17 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .engine import write_connection
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = [
     "HEAD",
     "MIGRATIONS_DIR",
     "VERSION_TABLE",
     "NotAnArchiveError",
+    "alembic_config",
     "SchemaError",
     "current_revision",
     "ensure_head",
@@ -129,26 +134,32 @@ def ensure_head(
     _upgrade(engine)
 
 
-def _known_revisions() -> set[str]:
+def alembic_config(conn: sa.Connection | None = None) -> Config:
+    """Alembic's configuration for cexledger's migrations, run on ``conn`` when given (the
+    migrations' ``env.py`` uses that connection instead of a URL)."""
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def _upgrade(engine: Engine) -> None:
     from alembic import command
-    from alembic.config import Config
     from alembic.util import CommandError
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with write_connection(engine) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
-        config.attributes["connection"] = conn
+        config = alembic_config(conn)
         try:
             command.upgrade(config, "head")
         except CommandError as exc:
