@@ -103,13 +103,18 @@ def test_a_write_that_orphans_a_row_is_refused(written: tuple[Archive, int], cas
     assert _rows(archive) == before
 
 
-#: every table a foreign key still ties to ``streams``, which a truncate of it must include
-_OF_STREAMS = ", ".join(t.name for t in metadata.sorted_tables
-                        if t is not records and any(fk.column.table is streams for fk in t.foreign_keys))
+def _tied_to(table: sa.Table, checked_by_trigger: sa.Table) -> str:
+    """Every table a foreign key still ties to ``table`` (which a truncate of it must include),
+    but the one whose key migration 0004 made a trigger on PostgreSQL."""
+    return ", ".join(t.name for t in metadata.sorted_tables
+                     if t is not checked_by_trigger and any(fk.column.table is table for fk in t.foreign_keys))
+
+
+_OF_RECORDS, _OF_STREAMS = _tied_to(records, entries), _tied_to(streams, records)
 
 
 @pytest.mark.parametrize("archive_url", ["postgresql"], indirect=True)   # SQLite has no TRUNCATE
-@pytest.mark.parametrize("tables", ["records, record_versions", f"streams, {_OF_STREAMS}"])
+@pytest.mark.parametrize("tables", [f"records, {_OF_RECORDS}", f"streams, {_OF_STREAMS}"])
 def test_a_truncate_that_leaves_rows_orphaned_is_refused(written: tuple[Archive, int], tables: str) -> None:
     archive, _ = written
     before = _rows(archive)
@@ -143,7 +148,7 @@ def test_writes_that_keep_every_row_owned_pass(written: tuple[Archive, int]) -> 
         conn.execute(sa.text("DELETE FROM entries"))
         conn.execute(sa.text("DELETE FROM records"))
         if archive._engine.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE entries, records, record_versions, streams, {_OF_STREAMS}"))
+            conn.execute(sa.text(f"TRUNCATE entries, records, {_OF_RECORDS}, streams, {_OF_STREAMS}"))
     assert _rows(archive)[1:] == ([], [])
 
 
