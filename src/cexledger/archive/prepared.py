@@ -97,6 +97,10 @@ class Cursor:
             cursor.execute(statement.sql(self.dialect), params)
         return cursor.fetchall() if cursor.description is not None else []
 
+    def command(self, sql: str) -> None:
+        """Run one SQL command that takes no parameters (``SAVEPOINT …``)."""
+        self._cursor.execute(sql)
+
     def executemany(self, statement: Prepared, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for each row of parameters."""
         self._cursor.executemany(statement.sql(self.dialect), rows)

@@ -56,6 +56,10 @@ class Archive:
         self._target = target
         self._engine = engine
         self._stream_ids: dict[StreamKey, int] = {}
+        #: Streams whose last page written through this object brought new records: their
+        #: next page is likely wholly new (``writes.write_page``'s ``expect_new``). A page
+        #: of known records only (a re-sync reading what it has) clears the guess.
+        self._filling: set[StreamKey] = set()
         self._locks: AccountLocks | None = None
         #: Whether :meth:`open` created this archive (the database was new or empty).
         self.created = False
@@ -203,8 +207,13 @@ class Archive:
             raise ValueError(f"cover must be (start_ms, end_ms) integers with start < end, not {cover!r}")
         with self._writing() as conn:
             sid = self._ensure_sid(conn, key)
-            result = writes.write_page(conn, sid, key, records, slot=slot, state=state, done=done, cover=cover)
+            result = writes.write_page(conn, sid, key, records, slot=slot, state=state, done=done, cover=cover,
+                                       expect_new=key in self._filling)
         self._stream_ids[key] = sid
+        if result.new:
+            self._filling.add(key)
+        elif records:
+            self._filling.discard(key)
         return result
 
     def rederive(
@@ -233,6 +242,7 @@ class Archive:
             after = part.last_id
             if progress is not None:
                 progress(part.records)
+
     def register_streams(self, keys: Sequence[StreamKey], planned_ms: int) -> None:
         """Mark the streams as planned by a sync at ``planned_ms``, in one transaction, so
         that :meth:`streams` lists them before anything is written to them."""

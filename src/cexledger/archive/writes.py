@@ -6,6 +6,12 @@ inserts (``executemany``; ``COPY`` on PostgreSQL) for new records and their entr
 previous version copied to ``record_versions``, the new raw stored as latest and their
 entries replaced; unchanged records are left alone (only a changed ``mutable`` flag is
 updated). Statements run through :mod:`.prepared` (compiled Core on the DBAPI cursor).
+
+On PostgreSQL a page the caller expects to be wholly new (``expect_new``: the stream's
+previous page brought new records) skips the lookup: its records are copied under a
+savepoint, and the primary key itself says whether any already existed. If one did, the
+copy is rolled back to the savepoint and the page takes the lookup path above, in the same
+transaction, so the outcome is the same either way; only the work differs.
 """
 
 from __future__ import annotations
@@ -102,6 +108,8 @@ _TOUCH_STREAM = Prepared(
     ["b_now", "b_sid"],
 )
 _LOCK_STREAM = Prepared(lambda _: sa.select(sa.func.pg_advisory_xact_lock(_b("b_ns"), _b("b_sid"))), ["b_ns", "b_sid"])
+_SAVEPOINT = "cexledger_new_records"
+_UNIQUE_VIOLATION = "23505"   # SQLSTATE
 
 
 
@@ -167,8 +175,36 @@ def _existing(cur: Cursor, sid: int, ids: list[str]) -> dict[str, tuple[Any, ...
     return found
 
 
-def _upsert_records(cur: Cursor, sid: int, key: StreamKey, page: Sequence[Record], now: int) -> WriteResult:
+def _new_record(sid: int, record: Record, now: int) -> tuple[Any, ...]:
+    """A record's first version as a ``records`` row (column order)."""
+    return (sid, record.record_id, record.ts, record.raw, record.mutable, 1, now)
+
+
+def _copy_all_new(cur: Cursor, sid: int, key: StreamKey, by_id: dict[str, Record], now: int) -> WriteResult | None:
+    """PostgreSQL: copy every record of the page as new, with no lookup first, under a
+    savepoint. ``None`` (and nothing written) if one of them already exists."""
+    cur.command(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        cur.insert(records, [_new_record(sid, record, now) for record in by_id.values()])
+    except Exception as exc:
+        diag = getattr(exc, "diag", None)
+        if (getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION
+                or getattr(diag, "constraint_name", None) != records.primary_key.name):
+            raise
+        cur.command(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        return None
+    exact = exact_decimal(cur.dialect)
+    cur.insert(entries, [row for record in by_id.values() for row in _entry_rows(sid, key, record, exact)])
+    return WriteResult(len(by_id), 0, 0)
+
+
+def _upsert_records(cur: Cursor, sid: int, key: StreamKey, page: Sequence[Record], now: int,
+                    expect_new: bool) -> WriteResult:
     by_id = {record.record_id: record for record in page}  # the last occurrence wins
+    if expect_new and cur.dialect == "postgresql":
+        copied = _copy_all_new(cur, sid, key, by_id, now)
+        if copied is not None:
+            return copied
     existing = _existing(cur, sid, list(by_id))
     exact = exact_decimal(cur.dialect)
     new_records: list[tuple[Any, ...]] = []
@@ -179,7 +215,7 @@ def _upsert_records(cur: Cursor, sid: int, key: StreamKey, page: Sequence[Record
     for record_id, record in by_id.items():
         old = existing.get(record_id)
         if old is None:
-            new_records.append((sid, record_id, record.ts, record.raw, record.mutable, 1, now))
+            new_records.append(_new_record(sid, record, now))
             new_entries.extend(_entry_rows(sid, key, record, exact))
             continue
         _, old_ts, old_raw, old_mutable, old_version, old_written = old
@@ -212,18 +248,20 @@ def write_page(
     state: dict[str, Any] | None,
     done: bool,
     cover: tuple[int, int] | None,
+    expect_new: bool = False,
 ) -> WriteResult:
     """Records, then checkpoint, then coverage, then the stream's last-write time.
 
     On PostgreSQL the stream's advisory lock is taken first, so two workers never write
-    the same stream at once.
+    the same stream at once. ``expect_new``: the page is likely wholly new (see the module's
+    docstring); it changes only how the records are written, never what is.
     """
     now = now_ms()
     cur = Cursor(conn)
     try:
         if cur.dialect == "postgresql":
             cur.execute(_LOCK_STREAM, (_PG_STREAM_LOCK, sid))
-        result = _upsert_records(cur, sid, key, page, now) if page else WriteResult(0, 0, 0)
+        result = _upsert_records(cur, sid, key, page, now, expect_new) if page else WriteResult(0, 0, 0)
         if slot is not None and done:
             cur.execute(_DELETE_CHECKPOINT, (sid, slot))
         elif slot is not None:
