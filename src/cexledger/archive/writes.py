@@ -187,9 +187,9 @@ def _copy_all_new(cur: Cursor, sid: int, key: StreamKey, by_id: dict[str, Record
     try:
         cur.insert(records, [_new_record(sid, record, now) for record in by_id.values()])
     except Exception as exc:
-        diag = getattr(exc, "diag", None)
-        if (getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION
-                or getattr(diag, "constraint_name", None) != records.primary_key.name):
+        # Only the primary key is unique in ``records``; were it anything else, the lookup
+        # path would meet it again and raise it.
+        if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
             raise
         cur.command(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         return None
