@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from cexledger.archive import Archive
+from cexledger.archive import Archive, NewPages
 from cexledger.config import Account
 from cexledger.exchanges import registry
 from cexledger.exchanges.bitget.streams import FINANCIAL, BitgetConnector
@@ -139,25 +139,29 @@ async def _parse_all(pages: list[Page]) -> list[tuple[bytes, Any]]:
         await http.aclose()
 
 
-def _write(archive: Archive, query: bytes, page: Any) -> None:
+def _write(archive: Archive, query: bytes, page: Any, new_pages: NewPages) -> None:
+    """One page as the sync engine writes it (its checkpoint, its coverage, its guess of
+    whether the page is new)."""
     p = _params(query)
     key = StreamKey("replay", "bitget", "financial-records", p["category"])
     start, end = int(p["startTime"]), int(p["endTime"])
     done = page.cursor is None
-    archive.write_page(
+    result = archive.write_page(
         key, page.records, slot=f"{start}-{end}",
         state=None if done else {"start": start, "end": end, "cursor": page.cursor},
-        done=done, cover=(start, end) if done else None,
+        done=done, cover=(start, end) if done else None, expect_new=new_pages.expected(key),
     )
+    new_pages.written(key, result)
 
 
 async def _full(pages: list[Page], archive: Archive) -> int:
     client, http = _client(pages)
     rows = 0
+    new_pages = NewPages()
     try:
         for query, _ in pages:
             page = await _fetch(client, query)
-            _write(archive, query, page)
+            _write(archive, query, page, new_pages)
             rows += page.rows
     finally:
         await http.aclose()
@@ -276,8 +280,9 @@ def replay(pages_path: Path, workdir: Path) -> dict[str, Any]:
     # archive only (pre-parsed records)
     with Archive.open(f"sqlite:///{workdir / 'replay-write.db'}") as archive:
         start = time.perf_counter()
+        new_pages = NewPages()
         for query, page in parsed:
-            _write(archive, query, page)
+            _write(archive, query, page, new_pages)
         write_s = time.perf_counter() - start
     result["write_rows_per_s"] = round(rows / write_s, 1)
     result["sqlite_floor"] = _sqlite_floor(parsed, workdir)
@@ -340,9 +345,10 @@ def compare_writes(pages_path: Path, workdir: Path, pg_urls: list[str], postmast
         for backend, url in (("sqlite", f"sqlite:///{workdir / f'replay-compare-{i}.db'}"), ("postgresql", pg_url)):
             with Archive.open(url) as archive:
                 server = server_cpu_s(postmaster) if backend == "postgresql" else 0.0
+                new_pages = NewPages()
                 wall, cpu = time.perf_counter(), time.process_time()
                 for query, page in parsed:
-                    _write(archive, query, page)
+                    _write(archive, query, page, new_pages)
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 server = server_cpu_s(postmaster) - server if backend == "postgresql" else 0.0
                 archived.add(archive.count_records())

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._clock import now_ms
-from .archive import Archive, Checkpoint, StreamSummary, WriteResult
+from .archive import Archive, Checkpoint, NewPages, StreamSummary, WriteResult
 from .archive.locks import DEFAULT_WAIT_S
 from .config import Account
 from .errors import ExchangeError, FatalAccountError, FatalStreamError, IdentityError, KeyRefusedError
@@ -219,6 +219,7 @@ class SyncContext:
         self._running: dict[Lane, int] = {}
         self._estimates: dict[Lane, dict[int, float]] = {}
         self._stamped: set[StreamKey] = set()
+        self._new_pages = NewPages()
         self._gates: dict[str, IdentityGate] = {}
         self._unregistered: dict[str, list[StreamKey]] = {}
         self._work: dict[tuple[str, str], list] = {}   # (account, stream) -> [done, total, unit, key, rate]
@@ -263,7 +264,8 @@ class SyncContext:
         await self._admit(key, records)
         await self._stamp(key)
         result = await self._call(self.archive.write_page, key, records, slot=slot, state=state,
-                                  done=done, cover=cover)
+                                  done=done, cover=cover, expect_new=self._new_pages.expected(key))
+        self._new_pages.written(key, result)
         stats = self._stats(key)
         stats.new += result.new
         stats.updated += result.updated

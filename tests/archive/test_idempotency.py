@@ -36,8 +36,10 @@ pages_strategy = st.lists(  # pages of (id, ts, mutable) drawn from a small id p
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pages=pages_strategy, order=st.randoms(use_true_random=False))
-def test_rewriting_pages_in_any_order_changes_nothing(archive: Archive, pages: list[list[tuple[int, int, bool]]], order: Any) -> None:
+@given(pages=pages_strategy, order=st.randoms(use_true_random=False), guesses=st.lists(st.booleans(), min_size=12, max_size=12))
+def test_rewriting_pages_in_any_order_changes_nothing(archive: Archive, pages: list[list[tuple[int, int, bool]]], order: Any,
+                                                      guesses: list[bool]) -> None:
+    """Whatever the writer's guess that a page is new (``expect_new``), right or wrong."""
     key = StreamKey(f"acct{next(_accounts)}", "coinw", "deals-history", "BTC")
     # One record per id (raw, ts, flag and entries fixed at its first draw): pages agree.
     records = {}
@@ -48,7 +50,7 @@ def test_rewriting_pages_in_any_order_changes_nothing(archive: Archive, pages: l
                                            amounts=(f"-{rid}.000000000000000001", f"{ts}"))
     built = [[records[rid] for rid, _, _ in page] for page in pages]
 
-    results = [archive.write_page(key, page) for page in built]
+    results = [archive.write_page(key, page, expect_new=guess) for page, guess in zip(built, guesses)]
     assert sum(r.new for r in results) == len(records)
     assert all(r.updated == 0 for r in results)
     before = snapshot(archive, key.account)
@@ -56,8 +58,8 @@ def test_rewriting_pages_in_any_order_changes_nothing(archive: Archive, pages: l
 
     shuffled = list(built)
     order.shuffle(shuffled)
-    for page in shuffled:
-        result = archive.write_page(key, page)
+    for page, guess in zip(shuffled, guesses[len(shuffled):]):
+        result = archive.write_page(key, page, expect_new=guess)
         assert result == WriteResult(new=0, updated=0, unchanged=len({r.record_id for r in page}))
     assert snapshot(archive, key.account) == before
 

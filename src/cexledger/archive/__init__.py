@@ -16,6 +16,6 @@ from __future__ import annotations
 
 from .engine import default_url, url_of
 from .results import AccountIdentity, ArchivedRecord, Checkpoint, StreamSummary, WriteResult
-from .store import Archive
+from .store import Archive, NewPages
 
-__all__ = ["AccountIdentity", "Archive", "ArchivedRecord", "Checkpoint", "StreamSummary", "WriteResult", "default_url", "url_of"]
+__all__ = ["AccountIdentity", "Archive", "ArchivedRecord", "Checkpoint", "NewPages", "StreamSummary", "WriteResult", "default_url", "url_of"]

@@ -36,7 +36,7 @@ from .locks import AccountLocks, AdvisoryLocks, FileLocks
 from .migrate import SchemaError, ensure_head
 from .results import AccountIdentity, ArchivedRecord, Checkpoint, RederiveResult, StreamSummary, WriteResult
 
-__all__ = ["Archive"]
+__all__ = ["Archive", "NewPages"]
 
 _YIELD_PER = 1000
 
@@ -45,6 +45,27 @@ def _is_interval(cover: tuple[int, int]) -> bool:
     start, end = cover
     integers = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end))
     return integers and start < end
+
+
+class NewPages:
+    """Which streams' next page is likely wholly new, for ``Archive.write_page``'s
+    ``expect_new``: those whose last page written in this run brought new records (a
+    backfill's pages are nearly all new). A page of known records only (a re-sync reading
+    what it has) turns the guess off for its stream. One per run: a later run of the same
+    stream starts where the archive already has rows."""
+
+    def __init__(self) -> None:
+        self._filling: set[StreamKey] = set()
+
+    def expected(self, key: StreamKey) -> bool:
+        return key in self._filling
+
+    def written(self, key: StreamKey, result: WriteResult) -> None:
+        """What writing a page of the stream did."""
+        if result.new:
+            self._filling.add(key)
+        elif result.updated or result.unchanged:
+            self._filling.discard(key)
 
 
 class Archive:
@@ -56,10 +77,6 @@ class Archive:
         self._target = target
         self._engine = engine
         self._stream_ids: dict[StreamKey, int] = {}
-        #: Streams whose last page written through this object brought new records: their
-        #: next page is likely wholly new (``writes.write_page``'s ``expect_new``). A page
-        #: of known records only (a re-sync reading what it has) clears the guess.
-        self._filling: set[StreamKey] = set()
         self._locks: AccountLocks | None = None
         #: Whether :meth:`open` created this archive (the database was new or empty).
         self.created = False
@@ -195,11 +212,15 @@ class Archive:
         state: dict[str, Any] | None = None,
         done: bool = False,
         cover: tuple[int, int] | None = None,
+        expect_new: bool = False,
     ) -> WriteResult:
         """Upsert a page of records and, in the same transaction, its checkpoint and coverage.
 
         ``slot`` with ``done=False`` saves ``state`` as that slot's checkpoint; ``done=True``
         deletes it. ``cover=(start_ms, end_ms)`` (half-open) is merged into the coverage.
+        ``expect_new``: the caller expects none of the records to be archived yet (see
+        :class:`NewPages`); PostgreSQL then copies them without looking them up first. What
+        is archived, and the result, are the same either way.
         """
         if slot is None and (state is not None or done):
             raise ValueError("state and done need a checkpoint slot")
@@ -208,12 +229,8 @@ class Archive:
         with self._writing() as conn:
             sid = self._ensure_sid(conn, key)
             result = writes.write_page(conn, sid, key, records, slot=slot, state=state, done=done, cover=cover,
-                                       expect_new=key in self._filling)
+                                       expect_new=expect_new)
         self._stream_ids[key] = sid
-        if result.new:
-            self._filling.add(key)
-        elif records:
-            self._filling.discard(key)
         return result
 
     def rederive(
