@@ -7,8 +7,9 @@ previous version copied to ``record_versions``, the new raw stored as latest and
 entries replaced; unchanged records are left alone (only a changed ``mutable`` flag is
 updated). Statements run through :mod:`.prepared` (compiled Core on the DBAPI cursor).
 
-On PostgreSQL a page the caller expects to be wholly new (``expect_new``: the stream's
-previous page brought new records) skips the lookup: its records are copied under a
+On PostgreSQL a page the caller expects to be wholly new (``expect_new``; the sync's guess
+is ``store.NewPages``: the stream's previous page in the run brought new records) skips
+the lookup: its records are copied under a
 savepoint, and the primary key itself says whether any already existed. If one did, the
 copy is rolled back to the savepoint and the page takes the lookup path above, in the same
 transaction, so the outcome is the same either way; only the work differs.
