@@ -9,10 +9,10 @@ updated). Statements run through :mod:`.prepared` (compiled Core on the DBAPI cu
 
 On PostgreSQL a page the caller expects to be wholly new (``expect_new``; the sync's guess
 is ``store.NewPages``: the stream's previous page in the run brought new records) skips
-the lookup: its records are copied under a
-savepoint, and the primary key itself says whether any already existed. If one did, the
-copy is rolled back to the savepoint and the page takes the lookup path above, in the same
-transaction, so the outcome is the same either way; only the work differs.
+the lookup: its records are copied under a savepoint, and the primary key itself says
+whether any already existed. If one did, the copy is rolled back to the savepoint and the
+page takes the lookup path above, in the same transaction, so the outcome is the same
+either way; only the work differs.
 """
 
 from __future__ import annotations
