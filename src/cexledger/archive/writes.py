@@ -113,8 +113,6 @@ _SAVEPOINT = "cexledger_new_records"
 _UNIQUE_VIOLATION = "23505"   # SQLSTATE
 
 
-
-
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which offers ``ON CONFLICT`` on both SQLite and PostgreSQL."""
     return dialect_module(conn.dialect.name).insert(table)
