@@ -15,7 +15,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the repo: tests.pg_server
 from tests.pg_server import Server, bin_dir  # noqa: E402
 
-__all__ = ["Postgres", "available", "proc_cpu_s", "server_cpu_s"]
+__all__ = ["ARCHIVE_RELATIONS", "Postgres", "available", "proc_cpu_s", "proc_cpu_split",
+           "server_cpu_s", "server_cpu_split", "server_written_bytes", "stored_bytes", "wal_position"]
 
 MAX_CONNECTIONS = 600    # 2 workers × (procrastinate's pool + an archive per running job) and the reads
 
@@ -27,26 +28,88 @@ def available() -> bool:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(path: Path) -> list[str]:
+    """The fields of a ``/proc/<pid>/stat`` after the command name (which may hold spaces)."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
+def _times(fields: list[str], children: bool) -> tuple[int, int]:
+    """(user, system) clock ticks of a process, with its reaped children's if asked."""
+    return (int(fields[11]) + (int(fields[13]) if children else 0),
+            int(fields[12]) + (int(fields[14]) if children else 0))
+
+
+def proc_cpu_split(pid: int, children: bool = False) -> tuple[float, float]:
+    """CPU seconds (user, system) of a live process, with its reaped children's if asked."""
+    user, system = _times(_stat(Path(f"/proc/{pid}/stat")), children)
+    return user / _TICK, system / _TICK
+
+
 def proc_cpu_s(pid: int, children: bool = False) -> float:
     """CPU seconds (user + system) of a live process, with its reaped children's if asked."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    used = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
-    return used / _TICK
+    return sum(proc_cpu_split(pid, children))
 
 
-def server_cpu_s(postmaster: int) -> float:
-    """CPU seconds of a PostgreSQL server so far: the postmaster, its exited backends (which
-    it reaps) and its live ones."""
-    total = proc_cpu_s(postmaster, children=True)
+def server_cpu_split(postmaster: int) -> tuple[float, float]:
+    """CPU seconds of a PostgreSQL server so far, (user, system): the postmaster, its exited
+    backends (which it reaps) and its live ones. System time is the kernel's work for the
+    server: its sockets, and copying the WAL and the data files it writes into the page cache."""
+    user, system = _times(_stat(Path(f"/proc/{postmaster}/stat")), True)
+    for entry in _children(postmaster):
+        try:
+            u, s = _times(_stat(entry / "stat"), False)
+        except (OSError, IndexError, ValueError):
+            continue                            # it ended in between (the postmaster counts it)
+        user, system = user + u, system + s
+    return user / _TICK, system / _TICK
+
+
+def _children(postmaster: int) -> list[Path]:
+    """The ``/proc`` directories of a server's live processes (the postmaster's children)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == postmaster:
-                    total += (int(fields[11]) + int(fields[12])) / _TICK
+                if int(_stat(entry / "stat")[1]) == postmaster:
+                    found.append(entry)
             except (OSError, IndexError, ValueError):
                 continue
+    return found
+
+
+def server_written_bytes(postmaster: int) -> int:
+    """Bytes a PostgreSQL server has handed to ``write``-like calls so far (``wchar`` of
+    ``/proc/<pid>/io``: its WAL, its data files, its answers on sockets), the postmaster's
+    (which counts its reaped children's) and its live processes'."""
+    total = 0
+    for entry in [Path(f"/proc/{postmaster}"), *_children(postmaster)]:
+        try:
+            text = (entry / "io").read_text()
+        except OSError:
+            continue
+        total += next(int(line.split()[1]) for line in text.splitlines() if line.startswith("wchar:"))
     return total
+
+
+def server_cpu_s(postmaster: int) -> float:
+    """CPU seconds of a PostgreSQL server so far, user and system (:func:`server_cpu_split`)."""
+    return sum(server_cpu_split(postmaster))
+
+
+#: The archive's relations whose size a write costs: the two tables a backfill fills and their indexes.
+ARCHIVE_RELATIONS = ("records", "pk_records", "ix_records_stream_ts", "entries", "pk_entries", "ix_entries_order")
+
+
+def wal_position(conn: psycopg.Connection) -> int:
+    """The server's WAL insert position in bytes: the difference of two is the WAL written between."""
+    return int(conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')").fetchone()[0])
+
+
+def stored_bytes(conn: psycopg.Connection) -> dict[str, int]:
+    """The on-disk size of each of :data:`ARCHIVE_RELATIONS` in the connection's database."""
+    rows = conn.execute("SELECT relname, pg_relation_size(oid) FROM pg_class WHERE relname = ANY(%s)",
+                        [list(ARCHIVE_RELATIONS)]).fetchall()
+    return {name: int(size) for name, size in sorted(rows, key=lambda r: ARCHIVE_RELATIONS.index(r[0]))}
 
 
 class Postgres:
@@ -63,6 +126,9 @@ class Postgres:
 
     def cpu_s(self) -> float:
         return server_cpu_s(self.pid)
+
+    def cpu_split(self) -> tuple[float, float]:
+        return server_cpu_split(self.pid)
 
     def conninfo(self, database: str) -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"

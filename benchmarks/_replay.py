@@ -15,8 +15,11 @@ writing alone and of bare ``sqlite3`` inserting the same rows (the floor under t
 µs per row of each parsing stage, a cProfile of the whole path, and ccxt's
 ``parse_ledger`` on the same decoded rows.
 
-``python benchmarks/_replay.py --writes PAGES WORKDIR POSTMASTER_PID PG_URL…`` writes the same
-parsed pages into SQLite and PostgreSQL alternately (figure 11's write path beside SQLite's).
+``python benchmarks/_replay.py --writes PAGES WORKDIR POSTMASTER_PID WRITERS PG_URL PG_URL…`` writes
+the same parsed pages into SQLite and PostgreSQL alternately (figure 11's write path beside
+SQLite's; one PostgreSQL archive per ``PG_URL`` after the first), then, into the first
+``PG_URL``, by ``WRITERS`` threads at once, each an account of its own (what PostgreSQL's
+cost per row becomes when many accounts write, as in figure 12).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pickle
 import pstats
 import statistics
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -37,6 +41,7 @@ from unittest import mock
 from urllib.parse import parse_qsl
 
 import httpx
+import msgspec
 
 from cexledger.archive import Archive, NewPages
 from cexledger.config import Account
@@ -139,15 +144,16 @@ async def _parse_all(pages: list[Page]) -> list[tuple[bytes, Any]]:
         await http.aclose()
 
 
-def _write(archive: Archive, query: bytes, page: Any, new_pages: NewPages) -> None:
+def _write(archive: Archive, query: bytes, page: Any, new_pages: NewPages, account: str = "replay",
+           records: Any = None) -> None:
     """One page as the sync engine writes it (its checkpoint, its coverage, its guess of
-    whether the page is new)."""
+    whether the page is new); ``records`` in place of the page's own (an other account's copy)."""
     p = _params(query)
-    key = StreamKey("replay", "bitget", "financial-records", p["category"])
+    key = StreamKey(account, "bitget", "financial-records", p["category"])
     start, end = int(p["startTime"]), int(p["endTime"])
     done = page.cursor is None
     result = archive.write_page(
-        key, page.records, slot=f"{start}-{end}",
+        key, page.records if records is None else records, slot=f"{start}-{end}",
         state=None if done else {"start": start, "end": end, "cursor": page.cursor},
         done=done, cover=(start, end) if done else None, expect_new=new_pages.expected(key),
     )
@@ -329,13 +335,40 @@ def replay(pages_path: Path, workdir: Path) -> dict[str, Any]:
     return result
 
 
+def _pg_conninfo(url: str) -> str:
+    """The libpq URL of a SQLAlchemy ``postgresql+psycopg://`` one."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class _Server:
+    """What PostgreSQL spends between ``start()`` and ``stop()``: CPU (user, system) of its
+    processes, the WAL it writes and the bytes it writes in all (WAL, data files, sockets)."""
+
+    def __init__(self, postmaster: int, url: str) -> None:
+        self.postmaster, self.conninfo = postmaster, _pg_conninfo(url)
+
+    def _now(self) -> tuple[float, float, int, int]:
+        import psycopg
+        from _postgres import server_cpu_split, server_written_bytes, wal_position
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            return (*server_cpu_split(self.postmaster), wal_position(conn), server_written_bytes(self.postmaster))
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> tuple[float, float, int, int]:
+        """(user s, system s, WAL bytes, bytes written) since ``start()``."""
+        end = self._now()
+        return tuple(e - s for e, s in zip(end, self._start))  # type: ignore[return-value]
+
+
 def compare_writes(pages_path: Path, workdir: Path, pg_urls: list[str], postmaster: int) -> dict[str, Any]:
     """The same pre-parsed pages written by ``Archive.write_page`` into SQLite and into
     PostgreSQL, alternately, each run into a fresh archive (one of ``pg_urls`` per PostgreSQL
     run): µs per row of wall time, of this process's CPU and of the server's (PostgreSQL's
-    processes, read from ``/proc``; SQLite runs inside this process)."""
-    from _postgres import server_cpu_s
-
+    processes, read from ``/proc``; SQLite runs inside this process), and PostgreSQL's
+    system time, WAL and bytes written in all, per row."""
     pages: list[Page] = pickle.loads(pages_path.read_bytes())
     parsed = asyncio.run(_parse_all(pages))
     rows = sum(p.rows for _, p in parsed)
@@ -344,16 +377,22 @@ def compare_writes(pages_path: Path, workdir: Path, pg_urls: list[str], postmast
     for i, pg_url in enumerate(pg_urls):
         for backend, url in (("sqlite", f"sqlite:///{workdir / f'replay-compare-{i}.db'}"), ("postgresql", pg_url)):
             with Archive.open(url) as archive:
-                server = server_cpu_s(postmaster) if backend == "postgresql" else 0.0
+                server = _Server(postmaster, url) if backend == "postgresql" else None
+                if server is not None:
+                    server.start()
                 new_pages = NewPages()
                 wall, cpu = time.perf_counter(), time.process_time()
                 for query, page in parsed:
                     _write(archive, query, page, new_pages)
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                server = server_cpu_s(postmaster) - server if backend == "postgresql" else 0.0
+                user, system, wal, written = server.stop() if server is not None else (0.0, 0.0, 0, 0)
                 archived.add(archive.count_records())
-            runs[backend].append({"wall": wall * 1e6 / rows, "client_cpu": cpu * 1e6 / rows,
-                                  "server_cpu": server * 1e6 / rows, "cpu": (cpu + server) * 1e6 / rows})
+            run = {"wall": wall * 1e6 / rows, "client_cpu": cpu * 1e6 / rows,
+                   "server_cpu": (user + system) * 1e6 / rows, "cpu": (cpu + user + system) * 1e6 / rows}
+            if server is not None:
+                run.update(server_system=system * 1e6 / rows, wal_bytes_per_row=wal / rows,
+                           written_bytes_per_row=written / rows)
+            runs[backend].append(run)
     if len(archived) != 1:
         raise RuntimeError(f"the backends archived different record counts: {sorted(archived)}")
     out: dict[str, Any] = {"rows": rows, "archived": archived.pop(), "pages": len(pages), "repeats": len(pg_urls),
@@ -365,11 +404,75 @@ def compare_writes(pages_path: Path, workdir: Path, pg_urls: list[str], postmast
     return out
 
 
+def concurrent_writes(pages_path: Path, url: str, postmaster: int, writers: int) -> dict[str, Any]:
+    """The same pre-parsed pages written into one fresh PostgreSQL archive by ``writers``
+    threads at once, each as an account of its own (its own streams, the same ids and
+    times, as a backfill of many accounts in one window of time writes them): PostgreSQL's
+    CPU per row beside one writer's (``compare_writes``), its share of system time, its
+    WAL, all it wrote and what its tables and indexes hold, per row."""
+    import psycopg
+    from _postgres import stored_bytes
+
+    pages: list[Page] = pickle.loads(pages_path.read_bytes())
+    parsed = asyncio.run(_parse_all(pages))
+    rows = sum(p.rows for _, p in parsed)
+    copies = [[[msgspec.structs.replace(r, entries=[msgspec.structs.replace(e, account=f"replay-{i}")
+                                                    for e in r.entries]) for r in page.records]
+               for _, page in parsed] for i in range(writers)]
+    with Archive.open(url):
+        pass                                    # the schema, before the clock starts
+    opened, go = threading.Barrier(writers + 1), threading.Barrier(writers + 1)
+    failed: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            with Archive.open(url) as archive:
+                new_pages = NewPages()
+                opened.wait()
+                go.wait()
+                for (query, page), records in zip(parsed, copies[i]):
+                    _write(archive, query, page, new_pages, account=f"replay-{i}", records=records)
+        except BaseException as exc:  # noqa: BLE001 - raised below, once every writer has ended
+            failed.append(exc)
+            opened.abort()
+            go.abort()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    server = _Server(postmaster, url)
+    try:
+        opened.wait()               # every writer's archive open: the clock starts with the writes
+        server.start()
+        go.wait()
+    except threading.BrokenBarrierError:
+        pass
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    user, system, wal, wrote = server.stop()
+    written = rows * writers                    # rows as the pages hold them, as per row elsewhere
+    distinct = len({(_params(query)["category"], r.record_id) for query, page in parsed for r in page.records})
+    with psycopg.connect(_pg_conninfo(url), autocommit=True) as conn:
+        sizes = stored_bytes(conn)
+        archived = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    if archived != distinct * writers:
+        raise RuntimeError(f"{writers} writers archived {archived} records, not {distinct} each")
+    return {"writers": writers, "rows": written, "server_cpu": round((user + system) * 1e6 / written, 2),
+            "server_system": round(system * 1e6 / written, 2),
+            "system_share": round(system / max(1e-9, user + system), 3), "wal_bytes_per_row": round(wal / written),
+            "written_bytes_per_row": round(wrote / written),
+            "stored_bytes_per_row": {name: round(size / written) for name, size in sizes.items()}}
+
+
 def main() -> None:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     if sys.argv[1] == "--writes":
-        pages, workdir, postmaster, *urls = sys.argv[2:]
-        print(json.dumps(compare_writes(Path(pages), Path(workdir), urls, int(postmaster))))
+        pages, workdir, postmaster, writers, concurrent_url, *urls = sys.argv[2:]
+        out = compare_writes(Path(pages), Path(workdir), urls, int(postmaster))
+        out["concurrent"] = concurrent_writes(Path(pages), concurrent_url, int(postmaster), int(writers))
+        print(json.dumps(out))
         return
     print(json.dumps(replay(Path(sys.argv[1]), Path(sys.argv[2]))))
 

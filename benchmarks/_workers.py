@@ -31,7 +31,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from _postgres import Postgres, proc_cpu_s
+import psycopg
+from _postgres import Postgres, proc_cpu_s, proc_cpu_split, server_written_bytes, stored_bytes, wal_position
 from _sandbox import Sandbox, cli, write_config
 
 from cexledger.exchanges.bitget.client import FINANCIAL_BUDGET, FUNDING_BUDGET
@@ -242,9 +243,15 @@ def backfill(sandbox: Sandbox, pg: Postgres, workdir: Path, *, concurrency: int)
     try:
         _wait_workers(pg, db, 2, workers)
         sandbox.reset_stats()
+        with psycopg.connect(pg.conninfo(db), autocommit=True) as conn:
+            before = _server_now(conn, pg)
+        kernel = _kernel_s(sandbox, workers)
         cpu = _cpu_now(pg, sandbox, workers)
         run = _run_jobs(pg, db, config, url, len(accounts), 0)
         used = {k: v - cpu[k] for k, v in _cpu_now(pg, sandbox, workers).items()}
+        kernel = {k: v - kernel[k] for k, v in _kernel_s(sandbox, workers).items()}
+        with psycopg.connect(pg.conninfo(db), autocommit=True) as conn:
+            server = _server_work(conn, before, _server_now(conn, pg), rows + funding)
         machine = used.pop("machine")
         used["rest_of_machine"] = max(0.0, machine - sum(used.values()))
         run["cpu_s"] = {k: round(v, 2) for k, v in used.items()}
@@ -264,7 +271,32 @@ def backfill(sandbox: Sandbox, pg: Postgres, workdir: Path, *, concurrency: int)
     total = sum(run["cpu_s"].values())
     run["cpu_share"] = {k: round(v / total, 3) for k, v in run["cpu_s"].items()} if total else {}
     run["cpu_us_per_row"] = {k: round(v * 1e6 / rows, 1) for k, v in run["cpu_s"].items()}
+    run["system_share"] = {k: round(v / max(1e-9, run["cpu_s"][k]), 3) for k, v in kernel.items()}
+    run["postgres"] = server
     return run
+
+
+def _kernel_s(sandbox: Sandbox, workers: list[Worker]) -> dict[str, float]:
+    """System (kernel) CPU seconds so far of the workers and of the sandbox."""
+    return {"workers": sum(proc_cpu_split(w.proc.pid)[1] for w in workers),
+            "sandbox": proc_cpu_split(sandbox.proc.pid)[1]}
+
+
+def _server_now(conn: psycopg.Connection, pg: Postgres) -> tuple[float, float, int, int]:
+    """PostgreSQL's CPU so far (user, system), its WAL position and the bytes it has written."""
+    return (*pg.cpu_split(), wal_position(conn), server_written_bytes(pg.pid))
+
+
+def _server_work(conn: psycopg.Connection, before: tuple[float, float, int, int],
+                 after: tuple[float, float, int, int], rows: int) -> dict[str, Any]:
+    """What PostgreSQL did for a run's ``rows`` (every row written, whatever its stream): the
+    share of its CPU that was the kernel's, and in bytes per row the WAL it wrote, all it
+    wrote (WAL, data files, sockets) and what its archive tables and their indexes hold."""
+    user, system, wal, written = (a - b for a, b in zip(after, before))
+    sizes = stored_bytes(conn)
+    return {"system_share": round(system / max(1e-9, user + system), 3),
+            "wal_bytes_per_row": round(wal / rows), "written_bytes_per_row": round(written / rows),
+            "stored_bytes_per_row": {name: round(size / rows) for name, size in sizes.items()}}
 
 
 def _cpu_now(pg: Postgres, sandbox: Sandbox, workers: list[Worker]) -> dict[str, float]:
@@ -344,9 +376,10 @@ def profile_buckets(stats: pstats.Stats) -> dict[str, Any]:
                     for t, w, b in top[:20]]}
 
 
-def compare_writes(sandbox: Sandbox, pg: Postgres, workdir: Path, repeats: int) -> dict[str, Any]:
+def compare_writes(sandbox: Sandbox, pg: Postgres, workdir: Path, repeats: int, writers: int) -> dict[str, Any]:
     """Pages of one Bitget account recorded (latency and limit off for it), then written into
-    SQLite and PostgreSQL side by side on one core (``_replay.py --writes``)."""
+    SQLite and PostgreSQL side by side on one core, then into PostgreSQL by ``writers``
+    threads at once (``_replay.py --writes``)."""
     import json
 
     import _replay
@@ -358,9 +391,9 @@ def compare_writes(sandbox: Sandbox, pg: Postgres, workdir: Path, repeats: int) 
         recorded = _replay.record(sandbox.url, sandbox.accounts("bitget")[0], pages, workdir / "compare-record.db")
     finally:
         sandbox.settings(latency_ms=saved["latency_ms"], rate_limit=saved["rate_limit"])
-    urls = [pg.url(pg.database("writes")) for _ in range(repeats)]
+    urls = [pg.url(pg.database("writes")) for _ in range(repeats + 1)]
     proc = subprocess.run([sys.executable, str(Path(_replay.__file__)), "--writes", str(pages), str(workdir),
-                           str(pg.pid), *urls], capture_output=True, text=True, timeout=1200)
+                           str(pg.pid), str(writers), *urls], capture_output=True, text=True, timeout=1200)
     if proc.returncode != 0:
         raise RuntimeError(f"write comparison failed: {proc.stderr[-2000:]}")
     return {"recorded": recorded, **json.loads(proc.stdout)}

@@ -549,13 +549,26 @@ class Bench:
                                f"{r['requests']} requests, {r['rate_limited']} limited; CPU {cpu} "
                                f"({r['machine_busy_cores']} cores busy); complete={r['complete']}")
             self.fig("workers_backfill_rows_per_s", "12. … rows/s", r["rows_per_s"], "rows/s",
-                     note="µs of CPU per row: " + ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_row"].items()))
-            w = self.details["pg_writes"] = _workers.compare_writes(sandbox, pg, self.workdir, s.write_repeats)
+                     note="µs of CPU per row: " + ", ".join(f"{k} {v}" for k, v in r["cpu_us_per_row"].items())
+                          + "; the kernel's share: " + ", ".join(f"{k} {v:.0%}" for k, v in r["system_share"].items())
+                          + f"; PostgreSQL: {_server_work(r['postgres'])}")
+            w = self.details["pg_writes"] = _workers.compare_writes(sandbox, pg, self.workdir, s.write_repeats,
+                                                                      s.backfill_accounts)
             self.fig("pg_write_cpu_ratio", "11. write_page CPU per row, PostgreSQL ÷ SQLite", w["cpu_ratio"], "×",
                      "<= 1", f"{w['rows']:,} rows replayed on 1 core: PostgreSQL {w['postgresql']['cpu']} µs/row "
                              f"({w['postgresql']['client_cpu']} client + {w['postgresql']['server_cpu']} server), "
                              f"SQLite {w['sqlite']['cpu']}; wall {w['postgresql']['wall']} vs {w['sqlite']['wall']} "
-                             f"µs/row ({w['wall_ratio']}×)")
+                             f"µs/row ({w['wall_ratio']}×); the server's system time "
+                             f"{w['postgresql']['server_system']} µs/row, written "
+                             f"{w['postgresql']['written_bytes_per_row']:,.0f} B/row (WAL "
+                             f"{w['postgresql']['wal_bytes_per_row']:,.0f})")
+            c, one = w["concurrent"], w["postgresql"]["server_cpu"]
+            self.fig("pg_write_concurrent", f"11. … PostgreSQL's CPU per row, {c['writers']} writers at once",
+                     c["server_cpu"], "µs/row",
+                     note=f"{c['writers']} threads, each an account of its own writing the same {w['rows']:,} "
+                          f"rows; one writer: {one} µs/row"
+                          + (f" ({c['server_cpu'] / one:.2f}×)" if one else "") + "; "
+                          + _server_work(c))
             p = self.details["workers_profile"] = _workers.profile_worker(sandbox, pg, self.workdir,
                                                                            concurrency=s.backfill_accounts)
             busy = p["buckets"]["busy_share"]
@@ -656,6 +669,15 @@ def machine() -> dict[str, Any]:
         "versions": {**{p: v(p) for p in ("cexledger", "httpx", "aiohttp", "msgspec", "SQLAlchemy", "pyarrow")},
                      "ccxt": _ccxt.available()},
     }
+
+
+def _server_work(work: dict[str, Any]) -> str:
+    """PostgreSQL's work for a write, in words: its kernel share, WAL and stored bytes per row."""
+    stored = work["stored_bytes_per_row"]
+    indexes = sum(v for k, v in stored.items() if k not in ("records", "entries"))
+    return (f"the kernel {work['system_share']:.0%} of its CPU; written {work['written_bytes_per_row']:,} B/row "
+            f"(WAL {work['wal_bytes_per_row']:,}); stored {sum(stored.values()):,} B/row (records "
+            f"{stored.get('records', 0)}, entries {stored.get('entries', 0)}, their indexes {indexes})")
 
 
 def _order(item: tuple[str, Figure]) -> int:

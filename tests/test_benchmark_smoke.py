@@ -35,7 +35,7 @@ FIGURES = {
     "tax_ratio", "tax_rows_per_s", "tax_requests", "tax_page_fill", "tax_429_share",
     "all_streams_ratio", "all_streams_rule_ratio",
     # issue 12: workers on PostgreSQL
-    "workers_resync_1", "workers_resync_2", "pg_write_cpu_ratio", "workers_backfill_ratio",
+    "workers_resync_1", "workers_resync_2", "pg_write_cpu_ratio", "pg_write_concurrent", "workers_backfill_ratio",
     "workers_backfill_rows_per_s", "workers_profile",
 }
 
@@ -99,6 +99,16 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     resync = result["details"]["workers_resync"]
     assert resync["backfill"]["complete"] and resync["workers_1"]["complete"] and resync["workers_2"]["complete"]
     assert result["details"]["workers_backfill"]["complete"]
-    assert result["details"]["pg_writes"]["archived"] > 0
+    writes = result["details"]["pg_writes"]
+    assert writes["archived"] > 0
+    # the concurrent writers wrote every writer's copy (the benchmark checks the count itself)
+    assert writes["concurrent"]["rows"] == writes["concurrent"]["writers"] * writes["rows"] > writes["rows"]
+    backfill = result["details"]["workers_backfill"]["postgres"]
+    for work in (backfill, writes["concurrent"]):
+        assert 0 <= work["system_share"] <= 1
+        assert work["written_bytes_per_row"] >= work["wal_bytes_per_row"] > 0
+        assert set(work["stored_bytes_per_row"]) == {"records", "pk_records", "ix_records_stream_ts",
+                                                     "entries", "pk_entries", "ix_entries_order"}
+        assert work["stored_bytes_per_row"]["records"] > 0
     assert set(result["details"]["all_streams"]["ideal_s"]) == {
         "financial-records", "funding-records", "tax-records"}
